@@ -1,0 +1,95 @@
+# nfredact — one non-recursive GNU Makefile.
+#
+#   make            build/nfredact and build/libnfredact-policy.a
+#   make check      every test the machine allows (SANITIZE=1: ASan+UBSan)
+#   make deps       install the Debian packages the build and tests need
+#   make fuzz       run each libFuzzer target for FUZZ_SECONDS
+#   make bench      engine benchmark (large capture, tcprewrite, pktanon)
+
+B        ?= build
+CC       ?= cc
+PKGS     := libpcre2-8 libsodium
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libpcap 2>/dev/null)
+PKG_LIBS_POLICY := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PCAP_LIBS := $(shell pkg-config --libs libpcap 2>/dev/null || echo -lpcap)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wno-unused-parameter -Werror
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -Ipolicy $(PKG_CFLAGS) -MMD -MP
+LDFLAGS  ?=
+ifeq ($(SANITIZE),1)
+B        := build-san
+CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+POLICY_SRC := $(sort $(wildcard policy/*.c))
+TOOLS_SRC  := $(sort $(wildcard tools/*.c))
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+
+POLICY_OBJ := $(POLICY_SRC:%.c=$(B)/%.o)
+TOOLS_OBJ  := $(TOOLS_SRC:%.c=$(B)/%.o)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+LIBPOLICY  := $(B)/libnfredact-policy.a
+
+all: $(B)/nfredact $(LIBPOLICY)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBPOLICY): $(POLICY_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/nfredact: $(TOOLS_OBJ) $(LIBPOLICY)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(TOOLS_OBJ) $(LIBPOLICY) $(PKG_LIBS_POLICY) $(PCAP_LIBS)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(LIBPOLICY)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBPOLICY) $(PKG_LIBS_POLICY) $(CMOCKA_LIBS)
+
+# ---- tests -------------------------------------------------------------
+
+check: all $(UNIT_BIN)
+	$(Q)B=$(B) tests/run-all.sh $(UNIT_BIN)
+
+unit: $(UNIT_BIN)
+	$(Q)for t in $(UNIT_BIN); do $$t || exit 1; done
+
+# ---- dependencies ------------------------------------------------------
+
+DEB_BUILD := build-essential pkg-config libmnl-dev libnetfilter-queue-dev \
+             libpcap-dev libpcre2-dev libsodium-dev libcmocka-dev
+DEB_TEST  := python3 python3-scapy tshark tcpdump iproute2 iptables
+DEB_EXTRA := clang libclang-rt-14-dev valgrind tcpreplay pktanon
+
+deps:
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		$(DEB_BUILD) $(DEB_TEST)
+
+deps-extra: deps
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_EXTRA)
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include tests/fuzz/fuzz.mk
+-include bench/bench.mk
+
+.PHONY: all check unit deps deps-extra clean
+.SECONDARY:
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

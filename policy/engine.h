@@ -1,0 +1,129 @@
+/*
+ * engine.h — apply a ruleset to one packet.  The daemon and the dry-run
+ * tool call engine_process() for every packet, in arrival order: one code
+ * path for both.
+ */
+#ifndef NFREDACT_ENGINE_H
+#define NFREDACT_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+struct ruleset;
+struct flow_table;
+struct engine_worker;
+
+enum engine_dir {
+	ENGINE_DIR_AUTO,	/* from the services' ports and the flow table */
+	ENGINE_DIR_IN,		/* client → server */
+	ENGINE_DIR_OUT,		/* server → client (replies) */
+};
+
+enum engine_verdict {
+	ENGINE_ACCEPT,		/* pass unchanged */
+	ENGINE_MODIFIED,	/* pass the rewritten packet (same buffer) */
+	ENGINE_DROP,
+};
+
+/* Why a packet went the way it did (counted per service). */
+enum engine_reason {
+	ENGINE_R_NONE,
+	ENGINE_R_NOT_COVERED,	/* no service covers it: accepted as is */
+	ENGINE_R_MALFORMED,	/* could not be decoded */
+	ENGINE_R_FRAGMENT,	/* a fragment reached the engine */
+	ENGINE_R_TRUNCATED,	/* captured shorter than it is */
+	ENGINE_R_NO_FLOW,	/* a reply to a pseudonym nobody has */
+	ENGINE_R_TABLE_FULL,	/* flow or client table full */
+	ENGINE_R_SCAN_LIMIT,	/* too many matches, or a pattern engine error */
+	ENGINE_R_UNSUPPORTED,	/* cannot be rewritten while keeping lengths */
+	ENGINE_R__COUNT
+};
+
+/* Input flags. */
+#define ENGINE_F_CSUM_NOT_READY	0x1	/* L4 checksum partial: recompute fully */
+#define ENGINE_F_TRUNCATED	0x2	/* cap_len < len: may not be modified */
+
+struct engine_result {
+	enum engine_verdict verdict;
+	enum engine_reason reason;
+	enum engine_dir dir;	/* the direction decided */
+	int service;		/* service index, -1 when not covered */
+	uint32_t len;		/* packet length after processing */
+};
+
+/* Counters of one service, kept per worker (no locks); add them up. */
+struct engine_stats {
+	uint64_t packets_in, packets_out;
+	uint64_t bytes_in, bytes_out;
+	uint64_t changed, dropped, malformed, on_error_accepted;
+	uint64_t icmp_translated;
+	uint64_t flows_created;
+	uint64_t reasons[ENGINE_R__COUNT];
+	uint64_t detector[DET__COUNT];	/* identifiers found */
+	uint64_t action[ACT__COUNT];	/* rewrites done */
+};
+
+/**
+ * engine_worker_new() - per-thread state for @rs: scratch buffers,
+ * pattern match data, counters (one struct engine_stats per service plus
+ * one for traffic no service covers, at index n_services).
+ * Return: worker (engine_worker_free()) or NULL.
+ */
+struct engine_worker *engine_worker_new(const struct ruleset *rs);
+
+/** engine_worker_free() - free; NULL is fine */
+void engine_worker_free(struct engine_worker *w);
+
+/** engine_worker_stats() - counters of service @svc (n_services: uncovered) */
+const struct engine_stats *engine_worker_stats(const struct engine_worker *w,
+					       unsigned svc);
+
+/**
+ * engine_process() - decide and rewrite one packet
+ * @rs:    the ruleset (the worker must have been made for it)
+ * @ft:    the flow table (pseudonyms, reverse mappings, stream state)
+ * @w:     this thread's worker
+ * @pkt:   the packet from its IP header; rewritten in place
+ * @len:   its length (also the buffer size: lengths never grow)
+ * @dir:   the direction, when the caller knows it
+ * @now_ns: wall-clock time in ns (epochs, timeouts); the dry-run passes
+ *          the capture's timestamps
+ * @flags: ENGINE_F_*
+ * @res:   the verdict and what led to it
+ *
+ * Inbound: the source address becomes the pseudonym of the service's
+ * address rule, the payload is redacted.  Outbound: the destination
+ * pseudonym becomes the real client again.  ICMP errors about a translated
+ * flow get their quoted header translated.  Checksums are made right.
+ * A packet that cannot be processed is dropped, or accepted unchanged when
+ * its service says `on-error accept`.
+ *
+ * Return: 0; never fails (the verdict says what to do).
+ */
+int engine_process(const struct ruleset *rs, struct flow_table *ft,
+		   struct engine_worker *w, uint8_t *pkt, uint32_t len,
+		   enum engine_dir dir, uint64_t now_ns, unsigned flags,
+		   struct engine_result *res);
+
+/* Called by engine_scan() for each identifier found. */
+typedef void (*engine_match_cb)(void *ctx, enum det_kind det,
+				const uint8_t *text, uint32_t len);
+
+/**
+ * engine_scan() - run the detectors of service @svc over a payload, as
+ * engine_process() would, and report each identifier not inside an
+ * `allow` range to @cb.  Nothing is changed.  The dry-run uses it to
+ * remember the identifiers of its input and to find any that survive in
+ * its output.
+ * Return: the number of identifiers reported, or -ENOSPC / -EIO as
+ * detect_scan().
+ */
+int engine_scan(const struct ruleset *rs, struct engine_worker *w,
+		unsigned svc, const uint8_t *payload, uint32_t len,
+		engine_match_cb cb, void *ctx);
+
+const char *engine_reason_name(enum engine_reason r);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * key.h — master key, per-epoch keys and keyed functions.  key.c is the
+ * only file that touches libsodium; every secret is wiped on release.
+ */
+#ifndef NFREDACT_KEY_H
+#define NFREDACT_KEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KEY_LEN 32
+
+struct keyring;
+
+/**
+ * key_init() - initialise libsodium once per process.
+ * Return: 0 or -EIO.
+ */
+int key_init(void);
+
+/**
+ * key_file_check() - check a key file without keeping its contents:
+ * it exists, is a regular file of exactly KEY_LEN bytes, and is not
+ * readable or writable by group or others.
+ * @why: on failure, a static message naming what is wrong
+ * Return: 0 or -errno (-ENOENT, -EINVAL for size, -EPERM for mode ...).
+ */
+int key_file_check(const char *path, const char **why);
+
+/**
+ * keyring_load() - a keyring whose master key is read from @path.
+ * Return: keyring (keyring_free()) or NULL with errno set.
+ */
+struct keyring *keyring_load(const char *path, uint64_t epoch_seconds);
+
+/** keyring_random() - a keyring with a fresh random master key in memory */
+struct keyring *keyring_random(uint64_t epoch_seconds);
+
+/** keyring_clone() - a copy of @kr with another epoch length (reload) */
+struct keyring *keyring_clone(const struct keyring *kr, uint64_t epoch_seconds);
+
+/** keyring_free() - wipe and free; NULL is fine */
+void keyring_free(struct keyring *kr);
+
+/**
+ * keyring_epoch() - the epoch number of the time @unix_seconds
+ * (always 0 when the epoch length is 0).
+ */
+uint64_t keyring_epoch(const struct keyring *kr, uint64_t unix_seconds);
+
+/**
+ * keyring_epoch_key() - the key of epoch @epoch, derived from the master
+ * key with libsodium's KDF (cached for the most recent epochs).
+ * Return: pointer to KEY_LEN bytes, valid until keyring_free().
+ */
+const uint8_t *keyring_epoch_key(struct keyring *kr, uint64_t epoch);
+
+/**
+ * key_prf() - keyed pseudo-random function (BLAKE2b): @outlen bytes
+ * (any length) from @key, a one-byte @domain separator and @in.
+ */
+void key_prf(const uint8_t key[static KEY_LEN], uint8_t domain,
+	     const void *in, size_t inlen, uint8_t *out, size_t outlen);
+
+/** key_write_new() - write KEY_LEN random bytes to a new file, mode 0600.
+ * Return: 0 or -errno (-EEXIST when the file exists). */
+int key_write_new(const char *path);
+
+/** key_wipe() - erase a secret buffer */
+void key_wipe(void *buf, size_t len);
+
+#endif

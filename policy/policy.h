@@ -1,0 +1,114 @@
+/*
+ * policy.h — the public face of the policy language: load a policy file
+ * into a compiled ruleset, report errors with their locations.
+ *
+ * filter/ and tools/ include this header, engine.h and flow.h only.
+ */
+#ifndef NFREDACT_POLICY_H
+#define NFREDACT_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct ruleset;
+
+/* Identifier detectors (DESIGN.md §5). */
+enum det_kind {
+	DET_IPV4,
+	DET_IPV6,
+	DET_EMAIL,
+	DET_PHONE,
+	DET_MAC,
+	DET_LITERAL,
+	DET_PATTERN,
+	DET_PROXY,		/* proxy-protocol */
+	DET_HEADER,		/* header "Name" */
+	DET__COUNT
+};
+
+/* Actions applied to a detected identifier. */
+enum act_kind {
+	ACT_MASK,
+	ACT_TOKEN,
+	ACT_TRUNCATE,
+	ACT_ADDRESS,
+	ACT__COUNT
+};
+
+/* Address modes of `address ipv4|ipv6 ...` (DESIGN.md §4). */
+enum addr_mode {
+	ADDR_KEEP,
+	ADDR_TRUNCATE,
+	ADDR_PERMUTE,
+	ADDR_MAP,
+};
+
+enum diag_severity { DIAG_ERROR, DIAG_WARNING };
+
+/* One diagnostic: file:line:col: severity: msg, the line, a caret. */
+struct diag {
+	enum diag_severity severity;
+	char *file;
+	unsigned line, col;	/* 1-based */
+	unsigned span;		/* carets to draw, at least 1 */
+	char *msg;
+	char *src_line;		/* the source line without newline; may be NULL */
+};
+
+struct diag_list {
+	struct diag *v;
+	size_t n, cap;
+	size_t errors, warnings;
+};
+
+/**
+ * policy_load() - lex, parse, check and compile the policy file @path
+ * @path:     the policy file
+ * @previous: the ruleset this one replaces (reload), or NULL; without a
+ *            `key` statement the new ruleset inherits @previous's
+ *            in-memory random key, so pseudonyms survive a reload
+ * @diags:    receives every error and warning of every pass (never NULL
+ *            on return; free with diag_list_free())
+ *
+ * Return: the compiled ruleset (owned by the caller, policy_free()), or
+ * NULL when there was at least one error.
+ */
+struct ruleset *policy_load(const char *path, const struct ruleset *previous,
+			    struct diag_list **diags);
+
+/**
+ * policy_load_string() - as policy_load(), from memory; @name is the file
+ * name used in diagnostics (and the base for relative paths).
+ */
+struct ruleset *policy_load_string(const char *name, const char *text,
+				   const struct ruleset *previous,
+				   struct diag_list **diags);
+
+/**
+ * policy_default() - the built-in default policy: every packet on queue 0,
+ * address truncate 24/48, mask ipv4, ipv6, email and phone.
+ * Return: a ruleset or NULL on allocation failure.
+ */
+struct ruleset *policy_default(const struct ruleset *previous);
+
+/** policy_free() - free a ruleset; NULL is fine */
+void policy_free(struct ruleset *rs);
+
+/** diag_list_print() - print every diagnostic, nftables style */
+void diag_list_print(FILE *out, const struct diag_list *dl);
+
+/** diag_list_free() - free the list; NULL is fine */
+void diag_list_free(struct diag_list *dl);
+
+/* Read-only accessors for tools and the daemon. */
+unsigned policy_service_count(const struct ruleset *rs);
+const char *policy_service_name(const struct ruleset *rs, unsigned svc);
+bool policy_service_on_error_accept(const struct ruleset *rs, unsigned svc);
+uint64_t policy_epoch_seconds(const struct ruleset *rs);
+
+const char *policy_det_name(enum det_kind d);
+const char *policy_act_name(enum act_kind a);
+
+#endif
