@@ -108,6 +108,12 @@ const char *policy_service_name(const struct ruleset *rs, unsigned svc);
 bool policy_service_on_error_accept(const struct ruleset *rs, unsigned svc);
 uint64_t policy_epoch_seconds(const struct ruleset *rs);
 
+/**
+ * policy_keygen() - write a new random master key to @path (mode 0600,
+ * refusing to overwrite).  Return: 0 or -errno.
+ */
+int policy_keygen(const char *path);
+
 const char *policy_det_name(enum det_kind d);
 const char *policy_act_name(enum act_kind a);
 
