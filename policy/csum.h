@@ -46,7 +46,21 @@ int csum_l4_full(struct packet *p);
  */
 _Bool csum_l4_verify(const struct packet *p);
 
-/** csum_ipv4_header_verify() - true when the IPv4 header checksum is right */
+/**
+ * csum_l4_update() - incremental (RFC 1624) fix of the L4 checksum of @p
+ * after the @len bytes at offset @off (from the IP header) were rewritten
+ * in place; @old holds the bytes that stood there before.  Address bytes
+ * count through the pseudo-header, L4 bytes at their parity, other IP
+ * header bytes not at all.  UDP rules as in csum_l4_full().  The IPv4
+ * header checksum is not touched.
+ * Return: 0, or -EINVAL when @p has no L4 checksum we know, or the span
+ * straddles regions or covers the checksum field.
+ */
+int csum_l4_update(struct packet *p, uint32_t off, const void *old,
+		   size_t len);
+
+/** csum_ipv4_header_verify() - true when the IPv4 header checksum is right
+ * (false for IPv6, which has none) */
 _Bool csum_ipv4_header_verify(const struct packet *p);
 
 #endif
