@@ -44,7 +44,8 @@ void detect_scratch_free(struct detect_scratch *s);
  * detect_scan() - every identifier of @svc's redact rules in @buf
  * @at_line_start: @buf starts at the beginning of a line (header rules)
  * @out:           receives a pointer to the matches (inside @s), valid
- *                 until the next call
+ *                 until the next detect_scan() on @s (detect_allow() keeps
+ *                 its ranges in a separate array: both may be used together)
  * Return: number of matches, or -ENOSPC when there were more than
  * DETECT_MAX_MATCHES, or -EIO on a PCRE2 matching error (resource limit).
  */

@@ -1,0 +1,978 @@
+/*
+ * engine.c — the one function that decides what a packet becomes.
+ *
+ * Inbound (client → server): the source address becomes the pseudonym of
+ * the service's address rule, the payload loses its identifiers.
+ * Outbound (server → client): the destination pseudonym becomes the real
+ * client again.  ICMP errors about a translated flow are translated in
+ * their quoted header too.  Every rewrite keeps the length; checksums are
+ * updated incrementally (RFC 1624) so that a packet that arrived corrupt
+ * stays detectably corrupt, or recomputed in full when the kernel said
+ * the checksum is still partial.
+ *
+ * Order of work: decode, classify, find or make the flow, scan — and only
+ * then modify, so that an error never leaves a half-rewritten packet.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "csum.h"
+#include "detect.h"
+#include "engine.h"
+#include "flow.h"
+#include "key.h"
+#include "packet.h"
+#include "proxy.h"
+#include "rewrite.h"
+#include "ruleset.h"
+
+struct engine_worker {
+	const struct ruleset *rs;
+	struct detect_scratch *scratch;
+	struct engine_stats *stats;	/* n_services + 1 */
+	unsigned n_stats;
+	uint8_t span[65536];		/* original bytes of a span being rewritten */
+};
+
+struct engine_worker *engine_worker_new(const struct ruleset *rs)
+{
+	struct engine_worker *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->rs = rs;
+	w->n_stats = rs->n_services + 1;
+	w->stats = calloc(w->n_stats, sizeof(*w->stats));
+	w->scratch = detect_scratch_new(rs);
+	if (!w->stats || !w->scratch) {
+		engine_worker_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void engine_worker_free(struct engine_worker *w)
+{
+	if (!w)
+		return;
+	detect_scratch_free(w->scratch);
+	free(w->stats);
+	free(w);
+}
+
+const struct engine_stats *engine_worker_stats(const struct engine_worker *w,
+					       unsigned svc)
+{
+	return svc < w->n_stats ? &w->stats[svc] : NULL;
+}
+
+static const char *const reason_names[ENGINE_R__COUNT] = {
+	[ENGINE_R_NONE] = "none",
+	[ENGINE_R_NOT_COVERED] = "not-covered",
+	[ENGINE_R_MALFORMED] = "malformed",
+	[ENGINE_R_FRAGMENT] = "fragment",
+	[ENGINE_R_TRUNCATED] = "truncated",
+	[ENGINE_R_NO_FLOW] = "no-flow",
+	[ENGINE_R_TABLE_FULL] = "table-full",
+	[ENGINE_R_SCAN_LIMIT] = "scan-limit",
+	[ENGINE_R_UNSUPPORTED] = "unsupported",
+};
+
+const char *engine_reason_name(enum engine_reason r)
+{
+	return r < ENGINE_R__COUNT ? reason_names[r] : "?";
+}
+
+/* ---- checksum bookkeeping --------------------------------------------- */
+
+/*
+ * A packet's pending checksum work: the L4 checksum field, whether it is
+ * updated incrementally or recomputed at the end, and whether the IPv4
+ * header checksum needs it.
+ */
+struct csum_ctx {
+	struct packet *p;
+	uint8_t *l4_check;	/* NULL: the protocol has none / not present */
+	bool full;		/* recompute the L4 checksum at the end */
+	bool touched_l3, touched_l4;
+};
+
+static void csum_ctx_init(struct csum_ctx *c, struct packet *p, unsigned flags)
+{
+	uint32_t field = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->p = p;
+	c->full = flags & ENGINE_F_CSUM_NOT_READY;
+	switch (p->proto) {
+	case IPPROTO_TCP:
+		field = 16;
+		break;
+	case IPPROTO_UDP:
+		field = 6;
+		break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		field = 2;
+		break;
+	default:
+		return;
+	}
+	if (p->l4_off + field + 2 > p->len)
+		return;
+	c->l4_check = p->data + p->l4_off + field;
+	/* IPv4 UDP without a checksum stays without one. */
+	if (p->proto == IPPROTO_UDP && p->family == 4 &&
+	    !c->l4_check[0] && !c->l4_check[1])
+		c->l4_check = NULL;
+}
+
+static uint16_t load16(const uint8_t *b)
+{
+	uint16_t v;
+
+	memcpy(&v, b, 2);
+	return v;
+}
+
+static void store16(uint8_t *b, uint16_t v)
+{
+	memcpy(b, &v, 2);
+}
+
+/* Incremental update of the 16-bit field at @field for old → new bytes. */
+static void csum_field_update(uint8_t *field, const void *old, const void *new,
+			      size_t len, int odd)
+{
+	uint16_t c = csum_replace(load16(field), old, new, len, odd);
+
+	store16(field, c);
+}
+
+/*
+ * Replace @len bytes at @at (inside p->data) with @new, keeping the
+ * checksums that cover them right.  @in_pseudo: the bytes are part of the
+ * L4 pseudo-header (addresses); @in_l3: part of the IPv4 header;
+ * otherwise L4 bytes at offset (at - l4 start).
+ */
+static void patch(struct csum_ctx *c, uint8_t *at, const void *new, size_t len,
+		  bool in_l3, bool in_pseudo)
+{
+	struct packet *p = c->p;
+
+	if (!memcmp(at, new, len))
+		return;
+	if (in_l3 && p->family == 4)
+		csum_field_update(p->data + 10, at, new, len, 0);
+	if (c->l4_check && !c->full) {
+		bool covered = in_pseudo ? p->proto != IPPROTO_ICMP : !in_l3;
+
+		if (covered) {
+			int odd = in_pseudo ? 0 : (int)((at - (p->data + p->l4_off)) & 1);
+
+			csum_field_update(c->l4_check, at, new, len, odd);
+		}
+	}
+	memcpy(at, new, len);
+	c->touched_l3 |= in_l3;
+	c->touched_l4 = true;
+}
+
+/* Account for a payload span already rewritten in place; @old is a copy. */
+static void patched_payload(struct csum_ctx *c, const uint8_t *old, uint8_t *at,
+			    size_t len)
+{
+	struct packet *p = c->p;
+
+	if (c->l4_check && !c->full)
+		csum_field_update(c->l4_check, old, at, len,
+				  (int)((at - (p->data + p->l4_off)) & 1));
+	c->touched_l4 = true;
+}
+
+static void csum_ctx_finish(struct csum_ctx *c)
+{
+	if (c->full && c->touched_l4)
+		csum_l4_full(c->p);
+}
+
+/* ---- classification ---------------------------------------------------- */
+
+static int proto_index(uint8_t proto)
+{
+	if (proto == IPPROTO_TCP)
+		return RS_PROTO_TCP;
+	if (proto == IPPROTO_UDP)
+		return RS_PROTO_UDP;
+	return -1;
+}
+
+static int svc_of_port(const struct ruleset *rs, uint8_t proto, uint16_t port)
+{
+	int pi = proto_index(proto);
+
+	return pi < 0 ? -1 : (int)rs->port_map[pi][port] - 1;
+}
+
+/*
+ * The best guess of the service of a packet that did not decode, from the
+ * raw bytes, so that its service's on-error setting applies.  -1: none.
+ */
+static int svc_of_raw(const struct ruleset *rs, const uint8_t *d, uint32_t len)
+{
+	uint32_t l4;
+	uint8_t proto;
+	int s;
+
+	if (len < 1)
+		return -1;
+	if (d[0] >> 4 == 4 && len >= 20) {
+		l4 = (d[0] & 0xf) * 4u;
+		proto = d[9];
+	} else if (d[0] >> 4 == 6 && len >= 40) {
+		l4 = 40;
+		proto = d[6];
+	} else {
+		return -1;
+	}
+	if (proto_index(proto) < 0 || l4 < 20 || l4 + 4 > len)
+		return -1;
+	s = svc_of_port(rs, proto, (uint16_t)(d[l4 + 2] << 8 | d[l4 + 3]));
+	if (s < 0)
+		s = svc_of_port(rs, proto, (uint16_t)(d[l4] << 8 | d[l4 + 1]));
+	return s;
+}
+
+static bool client_allowed(const struct rs_service *svc, const struct packet *p,
+			   const uint8_t *addr)
+{
+	if (!svc->n_clients)
+		return true;
+	for (unsigned i = 0; i < svc->n_clients; i++) {
+		const struct rs_prefix *c = &svc->clients[i];
+
+		if (c->family == p->family &&
+		    addr_in_prefix(addr, c->addr, c->plen))
+			return true;
+		if (c->family == 4 && p->family == 6 && addr_is_v4mapped(addr) &&
+		    addr_in_prefix(addr + 12, c->addr, c->plen))
+			return true;
+	}
+	return false;
+}
+
+static void addr_load(uint8_t out[16], const uint8_t *a, uint8_t family)
+{
+	memset(out, 0, 16);
+	memcpy(out, a, family == 4 ? 4 : 16);
+}
+
+/* ---- pseudonyms -------------------------------------------------------- */
+
+/*
+ * The address the server sees for client @client.  IPv4-mapped IPv6
+ * addresses follow the IPv4 rule (on their last 32 bits).
+ * Return: 0, -ENOSPC (map table full), *mapped set for map mode.
+ */
+static int make_pseudonym(const struct ruleset *rs, struct flow_table *ft,
+			  const struct rs_service *svc, uint8_t family,
+			  const uint8_t *client, uint32_t epoch, uint8_t out[16],
+			  bool *mapped)
+{
+	const struct rs_addr_rule *rule = family == 4 ? &svc->addr4 : &svc->addr6;
+	const uint8_t *in = client;
+	uint8_t *dst = out;
+	unsigned alen = family == 4 ? 4 : 16;
+	uint8_t fam = family;
+
+	*mapped = false;
+	memset(out, 0, 16);
+	memcpy(out, client, alen);
+	if (family == 6 && addr_is_v4mapped(client)) {
+		rule = &svc->addr4;
+		in = client + 12;
+		dst = out + 12;
+		alen = 4;
+		fam = 4;
+	}
+	switch (rule->mode) {
+	case ADDR_KEEP:
+		return 0;
+	case ADDR_TRUNCATE:
+		addr_truncate(in, dst, alen, rule->plen);
+		return 0;
+	case ADDR_PERMUTE:
+		addr_permute(keyring_epoch_key(rs->keys, epoch), in, dst, alen,
+			     rule->plen);
+		return 0;
+	case ADDR_MAP:
+		if (rule->range.family != fam)
+			return 0;	/* the checker prevents this */
+		*mapped = true;
+		return flow_map_pseudonym(ft, keyring_epoch_key(rs->keys, epoch),
+					  rule, fam, in, epoch, dst);
+	}
+	return 0;
+}
+
+/*
+ * Reply to a pseudonym without a flow: can it be translated without
+ * state, or is it not a pseudonym at all?
+ * Return: 1 translated into @real, 0 not a pseudonym (pass as is),
+ * -ENOENT a pseudonym nobody has.
+ */
+static int reverse_stateless(const struct ruleset *rs,
+			     const struct rs_service *svc, uint8_t family,
+			     const uint8_t *pseudo, uint32_t epoch,
+			     uint8_t real[16])
+{
+	const struct rs_addr_rule *rule = family == 4 ? &svc->addr4 : &svc->addr6;
+	const uint8_t *in = pseudo;
+	uint8_t *dst = real;
+	unsigned alen = family == 4 ? 4 : 16;
+	uint8_t zero[16];
+
+	addr_load(real, pseudo, family);
+	if (family == 6 && addr_is_v4mapped(pseudo)) {
+		rule = &svc->addr4;
+		in = pseudo + 12;
+		dst = real + 12;
+		alen = 4;
+	}
+	switch (rule->mode) {
+	case ADDR_KEEP:
+		return 0;
+	case ADDR_TRUNCATE:
+		addr_truncate(in, zero, alen, rule->plen);
+		return memcmp(zero, in, alen) ? 0 : -ENOENT;
+	case ADDR_PERMUTE:
+		addr_unpermute(keyring_epoch_key(rs->keys, epoch), in, dst, alen,
+			       rule->plen);
+		return 1;
+	case ADDR_MAP:
+		return addr_in_prefix(in, rule->range.addr, rule->range.plen) ?
+		       -ENOENT : 0;
+	}
+	return 0;
+}
+
+/* ---- payload redaction ------------------------------------------------- */
+
+struct redact_job {
+	const struct ruleset *rs;
+	struct flow_table *ft;
+	struct engine_worker *w;
+	const struct rs_service *svc;
+	struct engine_stats *st;
+	const uint8_t *epoch_key;
+	uint32_t epoch;
+	struct csum_ctx *cc;
+};
+
+/* Rewrite an address text as the service's address rule would. */
+static void act_address_text(struct redact_job *j, const struct rs_redact *r,
+			     uint8_t *t, uint32_t len)
+{
+	uint8_t addr[16], pseudo[16];
+	const struct rs_addr_rule *rule;
+	bool mapped;
+	int fam = detect_ip_text(t, len, addr);
+
+	if (!fam) {
+		rewrite_mask(t, len);
+		return;
+	}
+	rule = fam == 4 ? &j->svc->addr4 : &j->svc->addr6;
+	if (rule->mode == ADDR_KEEP)
+		return;
+	if (rule->mode == ADDR_TRUNCATE) {
+		rewrite_truncate_text(t, len, j->svc->addr4.plen, j->svc->addr6.plen);
+		return;
+	}
+	if (rule->mode == ADDR_MAP) {
+		/*
+		 * Attempt 0 of the map: what the client gets when it has no
+		 * collision.  Claiming a table entry for an address that only
+		 * appears in a header would let a client fill the table.
+		 */
+		memset(pseudo, 0, sizeof(pseudo));
+		addr_map_candidate(j->epoch_key, addr, fam == 4 ? 4 : 16,
+				   rule->range.addr, rule->range.plen, 0, pseudo);
+	} else {
+		make_pseudonym(j->rs, j->ft, j->svc, (uint8_t)fam, addr, j->epoch,
+			       pseudo, &mapped);
+	}
+	if (rewrite_address_text(t, len, fam, pseudo))
+		rewrite_truncate_text(t, len, j->svc->addr4.plen,
+				      j->svc->addr6.plen);
+}
+
+static void apply_action(struct redact_job *j, const struct rs_redact *r,
+			 uint8_t *t, uint32_t len)
+{
+	switch (r->act) {
+	case ACT_MASK:
+		rewrite_mask(t, len);
+		break;
+	case ACT_TOKEN:
+		rewrite_token(j->epoch_key, (uint8_t)r->det, t, len);
+		break;
+	case ACT_TRUNCATE:
+		if (rewrite_truncate_text(t, len, r->trunc4, r->trunc6))
+			rewrite_mask(t, len);
+		break;
+	case ACT_ADDRESS:
+		act_address_text(j, r, t, len);
+		break;
+	default:
+		rewrite_mask(t, len);
+		break;
+	}
+}
+
+/*
+ * Apply one match, leaving bytes inside allow ranges untouched.  @allow
+ * is advanced past ranges that end before the match.
+ */
+static void redact_one(struct redact_job *j, uint8_t *payload,
+		       const struct detect_match *m,
+		       const struct detect_range *allow, int n_allow, int *ai)
+{
+	const struct rs_redact *r = &j->svc->redact[m->rule];
+	uint8_t *t = payload + m->start;
+	uint32_t len = m->end - m->start;
+	uint8_t *old = j->w->span;
+
+	while (*ai < n_allow && allow[*ai].end <= m->start)
+		(*ai)++;
+	memcpy(old, t, len);
+	apply_action(j, r, t, len);
+	for (int k = *ai; k < n_allow && allow[k].start < m->end; k++) {
+		uint32_t s = allow[k].start > m->start ? allow[k].start : m->start;
+		uint32_t e = allow[k].end < m->end ? allow[k].end : m->end;
+
+		memcpy(payload + s, old + (s - m->start), e - s);
+	}
+	if (memcmp(old, t, len)) {
+		patched_payload(j->cc, old, t, len);
+		j->st->action[r->act]++;
+	}
+	j->st->detector[m->det]++;
+}
+
+/* The first redact rule of the service for detector @det, or NULL. */
+static const struct rs_redact *rule_for(const struct rs_service *svc,
+					enum det_kind det)
+{
+	if (!(svc->det_mask & (1u << det)))
+		return NULL;
+	for (unsigned i = 0; i < svc->n_redact; i++)
+		if (svc->redact[i].det == det)
+			return &svc->redact[i];
+	return NULL;
+}
+
+/*
+ * A PROXY header at the start of @payload: rewrite its source address.
+ * Return: bytes the header takes (0: none), or -errno to fail closed.
+ */
+static int redact_proxy(struct redact_job *j, uint8_t *payload, uint32_t len)
+{
+	const struct rs_redact *r = rule_for(j->svc, DET_PROXY);
+	struct proxy_hdr h;
+	uint8_t *src;
+	int rc;
+
+	if (!r)
+		return 0;
+	rc = proxy_parse(payload, len, &h);
+	if (rc <= 0)
+		return rc;
+	j->st->detector[DET_PROXY]++;
+	if (!h.family)
+		return (int)h.hdr_len;
+	src = payload + h.src_off;
+	if (h.kind == PROXY_V1) {
+		memcpy(j->w->span, src, h.src_len);
+		if (r->act == ACT_ADDRESS)
+			act_address_text(j, r, src, h.src_len);
+		else if (rewrite_truncate_text(src, h.src_len, r->trunc4, r->trunc6))
+			return -EINVAL;
+		if (memcmp(j->w->span, src, h.src_len)) {
+			patched_payload(j->cc, j->w->span, src, h.src_len);
+			j->st->action[r->act]++;
+		}
+		return (int)h.hdr_len;
+	}
+
+	/* v2: binary address; the CRC32c TLV covers the whole header. */
+	memcpy(j->w->span, payload, h.hdr_len);
+	if (r->act == ACT_ADDRESS) {
+		uint8_t a16[16], pseudo[16];
+		bool mapped;
+
+		addr_load(a16, src, (uint8_t)h.family);
+		if (make_pseudonym(j->rs, j->ft, j->svc, (uint8_t)h.family, a16,
+				   j->epoch, pseudo, &mapped))
+			return -ENOSPC;
+		memcpy(src, pseudo, h.src_len);
+	} else {
+		addr_truncate(src, src, h.src_len,
+			      h.family == 4 ? r->trunc4 : r->trunc6);
+	}
+	proxy_fix_crc(payload, &h);
+	if (memcmp(j->w->span, payload, h.hdr_len)) {
+		patched_payload(j->cc, j->w->span, payload, h.hdr_len);
+		j->st->action[r->act]++;
+	}
+	return (int)h.hdr_len;
+}
+
+/*
+ * Scan and redact the payload of an inbound packet.
+ * Return: 0, or an engine_reason to fail closed with (nothing changed).
+ */
+static enum engine_reason redact_payload(struct redact_job *j, struct packet *p,
+					 bool stream_start)
+{
+	uint8_t *payload = pkt_payload(p);
+	uint32_t len = p->payload_len, skip = 0;
+	const struct detect_match *m;
+	const struct detect_range *allow = NULL;
+	int n, n_allow = 0, ai = 0;
+
+	if (!len || !j->svc->n_redact)
+		return ENGINE_R_NONE;
+	if (stream_start || p->proto == IPPROTO_UDP) {
+		int rc = redact_proxy(j, payload, len);
+
+		if (rc < 0)
+			return rc == -ENOSPC ? ENGINE_R_TABLE_FULL
+					     : ENGINE_R_UNSUPPORTED;
+		skip = (uint32_t)rc;
+	}
+	if (skip >= len)
+		return ENGINE_R_NONE;
+	n = detect_scan(j->svc, j->w->scratch, payload + skip, len - skip, true, &m);
+	if (n < 0)
+		return ENGINE_R_SCAN_LIMIT;
+	if (!n)
+		return ENGINE_R_NONE;
+	if (j->svc->n_allow) {
+		/* The allow ranges are relative to the same scanned range. */
+		n_allow = detect_allow(j->svc, j->w->scratch, payload + skip,
+				       len - skip, &allow);
+		if (n_allow < 0)
+			return ENGINE_R_SCAN_LIMIT;
+	}
+	for (int i = 0; i < n; i++)
+		redact_one(j, payload + skip, &m[i], allow, n_allow, &ai);
+	return ENGINE_R_NONE;
+}
+
+/* ---- the verdict -------------------------------------------------------- */
+
+static struct engine_stats *stats_of(struct engine_worker *w, int svc)
+{
+	return &w->stats[svc < 0 ? w->n_stats - 1 : (unsigned)svc];
+}
+
+static void fail(const struct ruleset *rs, struct engine_worker *w, int svc,
+		 enum engine_reason why, struct engine_result *res)
+{
+	struct engine_stats *st = stats_of(w, svc);
+
+	res->reason = why;
+	res->service = svc;
+	st->reasons[why]++;
+	if (why == ENGINE_R_MALFORMED)
+		st->malformed++;
+	if (svc >= 0 && rs->services[svc].on_error_accept) {
+		res->verdict = ENGINE_ACCEPT;
+		st->on_error_accepted++;
+	} else {
+		res->verdict = ENGINE_DROP;
+		st->dropped++;
+	}
+}
+
+static uint16_t port_be(uint16_t host)
+{
+	return htons(host);
+}
+
+/* ---- ICMP errors -------------------------------------------------------- */
+
+/*
+ * An ICMP error quoting a packet of a translated flow.  Outbound errors
+ * (the server's stack to a pseudonym) quote pseudonym → server: restore
+ * the real client.  Inbound errors (from the path towards the client)
+ * quote server → real client: put the pseudonym in.
+ * Return: true when handled (verdict set).
+ */
+static bool process_icmp_error(const struct ruleset *rs, struct flow_table *ft,
+			       struct engine_worker *w, struct packet *p,
+			       enum engine_dir dir, uint32_t now, unsigned flags,
+			       struct engine_result *res)
+{
+	struct pkt_inner *in = &p->inner;
+	uint8_t *isrc, *idst, *osrc = pkt_saddr(p), *odst = pkt_daddr(p);
+	unsigned alen = p->addr_len;
+	struct flow *f = NULL;
+	bool outbound = false;
+	struct csum_ctx cc;
+	uint8_t *inner_check, *fix, *port_at;
+	const uint8_t *to;
+	uint16_t be;
+
+	if (!in->have_ports || in->family != p->family ||
+	    proto_index(in->proto) < 0)
+		return false;
+	isrc = p->data + in->saddr_off;
+	idst = p->data + in->daddr_off;
+	if (dir != ENGINE_DIR_IN)
+		f = flow_find_out(ft, p->family, in->proto, isrc, in->sport,
+				  idst, in->dport);
+	if (f) {
+		outbound = true;
+	} else if (dir != ENGINE_DIR_OUT) {
+		f = flow_find_in(ft, p->family, in->proto, idst, in->dport,
+				 isrc, in->sport);
+	}
+	if (!f)
+		return false;
+
+	res->service = f->svc;
+	res->dir = outbound ? ENGINE_DIR_OUT : ENGINE_DIR_IN;
+	if (flags & ENGINE_F_TRUNCATED) {
+		fail(rs, w, f->svc, ENGINE_R_TRUNCATED, res);
+		return true;
+	}
+	csum_ctx_init(&cc, p, flags);
+	inner_check = NULL;
+	if (in->have_l4_csum)
+		inner_check = p->data + in->l4_off +
+			      (in->proto == IPPROTO_TCP ? 16 : 6);
+	if (inner_check && in->proto == IPPROTO_UDP && p->family == 4 &&
+	    !inner_check[0] && !inner_check[1])
+		inner_check = NULL;
+	/* Quoted header first (its own checksums), then the outer header. */
+	if (outbound) {
+		fix = isrc;
+		to = f->client;
+		port_at = p->data + in->l4_off;
+		be = port_be(f->cport);
+	} else {
+		fix = idst;
+		to = f->pseudo;
+		port_at = p->data + in->l4_off + 2;
+		be = port_be(f->pport);
+	}
+	if (in->family == 4)
+		csum_field_update(p->data + in->l3_off + 10, fix, to, 4, 0);
+	if (inner_check) {
+		csum_field_update(inner_check, fix, to, alen, 0);
+		csum_field_update(inner_check, port_at, &be, 2, 0);
+	}
+	memcpy(fix, to, alen);
+	memcpy(port_at, &be, 2);
+	if (outbound && !memcmp(odst, f->pseudo, alen))
+		patch(&cc, odst, f->client, alen, true, true);
+	if (!outbound && !memcmp(osrc, f->client, alen))
+		patch(&cc, osrc, f->pseudo, alen, true, true);
+	/* The ICMP checksum covers the quote: recompute it. */
+	csum_l4_full(p);
+	stats_of(w, f->svc)->icmp_translated++;
+	stats_of(w, f->svc)->changed++;
+	if (outbound)
+		stats_of(w, f->svc)->packets_out++;
+	else
+		stats_of(w, f->svc)->packets_in++;
+	res->verdict = ENGINE_MODIFIED;
+	return true;
+}
+
+/* ---- TCP/UDP ------------------------------------------------------------ */
+
+static enum engine_dir decide_dir(struct flow_table *ft, const struct packet *p,
+				  int svc_d, int svc_s)
+{
+	if (svc_d >= 0 && svc_s < 0)
+		return ENGINE_DIR_IN;
+	if (svc_s >= 0 && svc_d < 0)
+		return ENGINE_DIR_OUT;
+	if (flow_find_out(ft, p->family, p->proto, pkt_daddr(p), p->dport,
+			  pkt_saddr(p), p->sport))
+		return ENGINE_DIR_OUT;
+	if (flow_find_in(ft, p->family, p->proto, pkt_saddr(p), p->sport,
+			 pkt_daddr(p), p->dport))
+		return ENGINE_DIR_IN;
+	if (p->proto == IPPROTO_TCP && (p->tcp_flags & 0x12) == 0x02)
+		return ENGINE_DIR_IN;
+	if (p->proto == IPPROTO_TCP && (p->tcp_flags & 0x12) == 0x12)
+		return ENGINE_DIR_OUT;
+	return p->dport <= p->sport ? ENGINE_DIR_IN : ENGINE_DIR_OUT;
+}
+
+static void process_inbound(const struct ruleset *rs, struct flow_table *ft,
+			    struct engine_worker *w, struct packet *p, int s,
+			    uint64_t now_s, unsigned flags,
+			    struct engine_result *res)
+{
+	const struct rs_service *svc = &rs->services[s];
+	struct engine_stats *st = stats_of(w, s);
+	uint32_t epoch = (uint32_t)keyring_epoch(rs->keys, now_s);
+	uint8_t *saddr = pkt_saddr(p);
+	struct flow *f;
+	struct csum_ctx cc;
+	struct redact_job job;
+	enum engine_reason why;
+	bool stream_start;
+
+	st->packets_in++;
+	st->bytes_in += p->len;
+	if (flags & ENGINE_F_TRUNCATED) {
+		fail(rs, w, s, ENGINE_R_TRUNCATED, res);
+		return;
+	}
+	f = flow_find_in(ft, p->family, p->proto, saddr, p->sport, pkt_daddr(p),
+			 p->dport);
+	if (!f) {
+		struct flow t;
+		bool mapped;
+		int rc;
+
+		memset(&t, 0, sizeof(t));
+		t.family = p->family;
+		t.proto = p->proto;
+		t.svc = (uint8_t)s;
+		addr_load(t.client, saddr, p->family);
+		addr_load(t.server, pkt_daddr(p), p->family);
+		t.cport = p->sport;
+		t.sport = p->dport;
+		t.pport = p->sport;
+		t.epoch = epoch;
+		if (make_pseudonym(rs, ft, svc, p->family, t.client, epoch,
+				   t.pseudo, &mapped)) {
+			fail(rs, w, s, ENGINE_R_TABLE_FULL, res);
+			return;
+		}
+		if (mapped)
+			t.flags |= FLOW_F_MAPPED;
+		if (p->proto == IPPROTO_TCP && (p->tcp_flags & 0x12) == 0x02) {
+			t.isn_known = true;
+			t.client_isn = p->tcp_seq;
+		}
+		rc = flow_add(ft, &t, (uint32_t)now_s, &f);
+		if (rc) {
+			fail(rs, w, s, ENGINE_R_TABLE_FULL, res);
+			return;
+		}
+		st->flows_created++;
+	} else if (p->proto == IPPROTO_TCP && (p->tcp_flags & 0x12) == 0x02) {
+		f->isn_known = true;
+		f->client_isn = p->tcp_seq;
+	}
+	stream_start = p->proto == IPPROTO_TCP &&
+		       (f->isn_known ? p->tcp_seq == f->client_isn + 1
+				     : p->payload_len >= 6);
+
+	csum_ctx_init(&cc, p, flags);
+	job = (struct redact_job){
+		.rs = rs, .ft = ft, .w = w, .svc = svc, .st = st,
+		.epoch_key = keyring_epoch_key(rs->keys, epoch),
+		.epoch = epoch, .cc = &cc,
+	};
+	/*
+	 * The payload is rewritten before the addresses: a scan error then
+	 * leaves an untouched packet for on-error accept.
+	 */
+	why = redact_payload(&job, p, stream_start);
+	if (why != ENGINE_R_NONE) {
+		fail(rs, w, s, why, res);
+		return;
+	}
+	flow_update(ft, f, p->proto == IPPROTO_TCP ? p->tcp_flags : 0, true,
+		    (uint32_t)now_s);
+	patch(&cc, saddr, f->pseudo, p->addr_len, true, true);
+	if (f->pport != f->cport) {
+		uint16_t be = port_be(f->pport);
+
+		patch(&cc, p->data + p->l4_off, &be, 2, false, false);
+		p->sport = f->pport;
+	}
+	csum_ctx_finish(&cc);
+	if (cc.touched_l4 || cc.touched_l3) {
+		res->verdict = ENGINE_MODIFIED;
+		st->changed++;
+	}
+}
+
+static void process_outbound(const struct ruleset *rs, struct flow_table *ft,
+			     struct engine_worker *w, struct packet *p, int s,
+			     uint64_t now_s, unsigned flags,
+			     struct engine_result *res)
+{
+	const struct rs_service *svc = &rs->services[s];
+	struct engine_stats *st = stats_of(w, s);
+	uint8_t *daddr = pkt_daddr(p);
+	uint8_t real[16];
+	const uint8_t *to;
+	uint16_t to_port;
+	struct csum_ctx cc;
+	struct flow *f;
+
+	st->packets_out++;
+	st->bytes_out += p->len;
+	f = flow_find_out(ft, p->family, p->proto, daddr, p->dport, pkt_saddr(p),
+			  p->sport);
+	if (f) {
+		flow_update(ft, f, p->proto == IPPROTO_TCP ? p->tcp_flags : 0,
+			    false, (uint32_t)now_s);
+		to = f->client;
+		to_port = f->cport;
+	} else {
+		int rc = reverse_stateless(rs, svc, p->family, daddr,
+					   (uint32_t)keyring_epoch(rs->keys, now_s),
+					   real);
+
+		if (rc == 0)
+			return;		/* not a pseudonym: not ours */
+		if (rc < 0) {
+			fail(rs, w, s, ENGINE_R_NO_FLOW, res);
+			return;
+		}
+		to = real;
+		to_port = p->dport;
+	}
+	if (flags & ENGINE_F_TRUNCATED) {
+		fail(rs, w, s, ENGINE_R_TRUNCATED, res);
+		return;
+	}
+	csum_ctx_init(&cc, p, flags);
+	patch(&cc, daddr, to, p->addr_len, true, true);
+	if (to_port != p->dport) {
+		uint16_t be = port_be(to_port);
+
+		patch(&cc, p->data + p->l4_off + 2, &be, 2, false, false);
+		p->dport = to_port;
+	}
+	csum_ctx_finish(&cc);
+	if (cc.touched_l4 || cc.touched_l3) {
+		res->verdict = ENGINE_MODIFIED;
+		st->changed++;
+	}
+}
+
+int engine_process(const struct ruleset *rs, struct flow_table *ft,
+		   struct engine_worker *w, uint8_t *pkt, uint32_t len,
+		   enum engine_dir dir, uint64_t now_ns, unsigned flags,
+		   struct engine_result *res)
+{
+	uint64_t now_s = now_ns / 1000000000u;
+	struct packet p;
+	enum pkt_status ps;
+	int svc_d, svc_s, s;
+
+	memset(res, 0, sizeof(*res));
+	res->service = -1;
+	res->verdict = ENGINE_ACCEPT;
+	res->dir = dir;
+	res->len = len;
+
+	ps = pkt_decode(&p, pkt, len);
+	if (ps == PKT_MALFORMED) {
+		fail(rs, w, svc_of_raw(rs, pkt, len), ENGINE_R_MALFORMED, res);
+		return 0;
+	}
+	if (ps == PKT_FRAGMENT) {
+		fail(rs, w, svc_of_raw(rs, pkt, len), ENGINE_R_FRAGMENT, res);
+		return 0;
+	}
+	res->len = p.len;
+
+	if (p.icmp_error) {
+		if (!process_icmp_error(rs, ft, w, &p, dir, (uint32_t)now_s, flags,
+					res)) {
+			stats_of(w, -1)->reasons[ENGINE_R_NOT_COVERED]++;
+			res->reason = ENGINE_R_NOT_COVERED;
+		}
+		return 0;
+	}
+
+	svc_d = svc_of_port(rs, p.proto, p.dport);
+	svc_s = svc_of_port(rs, p.proto, p.sport);
+	if (dir == ENGINE_DIR_AUTO) {
+		if (svc_d < 0 && svc_s < 0)
+			dir = ENGINE_DIR_IN;
+		else
+			dir = decide_dir(ft, &p, svc_d, svc_s);
+	}
+	res->dir = dir;
+	s = dir == ENGINE_DIR_IN ? svc_d : svc_s;
+	if (s < 0 || (dir == ENGINE_DIR_IN &&
+		      !client_allowed(&rs->services[s], &p, pkt_saddr(&p)))) {
+		stats_of(w, -1)->reasons[ENGINE_R_NOT_COVERED]++;
+		res->reason = ENGINE_R_NOT_COVERED;
+		return 0;
+	}
+	res->service = s;
+	if (dir == ENGINE_DIR_IN)
+		process_inbound(rs, ft, w, &p, s, now_s, flags, res);
+	else
+		process_outbound(rs, ft, w, &p, s, now_s, flags, res);
+	return 0;
+}
+
+/* ---- scanning without changing ----------------------------------------- */
+
+int engine_scan(const struct ruleset *rs, struct engine_worker *w,
+		unsigned svc_i, const uint8_t *payload, uint32_t len,
+		engine_match_cb cb, void *ctx)
+{
+	const struct rs_service *svc;
+	const struct detect_match *m;
+	const struct detect_range *allow = NULL;
+	struct proxy_hdr h;
+	int n, n_allow = 0, ai = 0, reported = 0;
+	uint32_t skip = 0;
+
+	if (svc_i >= rs->n_services || !len)
+		return 0;
+	svc = &rs->services[svc_i];
+	if (rule_for(svc, DET_PROXY) && proxy_parse(payload, len, &h) == 1) {
+		if (h.family)
+			cb(ctx, DET_PROXY, payload + h.src_off, h.src_len);
+		reported += h.family ? 1 : 0;
+		skip = h.hdr_len;
+	}
+	if (skip >= len)
+		return reported;
+	n = detect_scan(svc, w->scratch, payload + skip, len - skip, true, &m);
+	if (n < 0)
+		return n;
+	if (svc->n_allow) {
+		n_allow = detect_allow(svc, w->scratch, payload + skip, len - skip,
+				       &allow);
+		if (n_allow < 0)
+			return n_allow;
+	}
+	for (int i = 0; i < n; i++) {
+		bool inside = false;
+
+		while (ai < n_allow && allow[ai].end <= m[i].start)
+			ai++;
+		if (ai < n_allow && allow[ai].start <= m[i].start &&
+		    allow[ai].end >= m[i].end)
+			inside = true;
+		if (inside)
+			continue;
+		cb(ctx, (enum det_kind)m[i].det, payload + skip + m[i].start,
+		   m[i].end - m[i].start);
+		reported++;
+	}
+	return reported;
+}
