@@ -51,6 +51,7 @@ struct flow {
 
 #define FLOW_F_FIN_IN	0x01	/* FIN from the client */
 #define FLOW_F_FIN_OUT	0x02	/* FIN from the server */
+#define FLOW_F_MAPPED	0x04	/* pseudonym from flow_map_pseudonym(): holds a reference */
 
 /**
  * flow_table_new() - a table for at most @max_flows flows
