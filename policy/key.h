@@ -50,8 +50,11 @@ uint64_t keyring_epoch(const struct keyring *kr, uint64_t unix_seconds);
 
 /**
  * keyring_epoch_key() - the key of epoch @epoch, derived from the master
- * key with libsodium's KDF (cached for the most recent epochs).
- * Return: pointer to KEY_LEN bytes, valid until keyring_free().
+ * key with libsodium's KDF (cached for the most recent epochs).  Keys of
+ * epochs older than the one before the newest asked for are wiped.
+ * Return: pointer to KEY_LEN bytes, valid until keyring_free() while
+ * @epoch is the newest epoch asked for or the one before it (an older
+ * epoch's key: only until the next call).
  */
 const uint8_t *keyring_epoch_key(struct keyring *kr, uint64_t epoch);
 
