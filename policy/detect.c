@@ -1,0 +1,994 @@
+/*
+ * detect.c — identifier detectors (DESIGN.md §5).
+ *
+ * The built-in detectors (ipv4, ipv6, email, phone, mac) share one pass
+ * over the buffer: a byte table marks the anchor bytes ('@', '+', '.',
+ * ':', '-') and only there does a detector run its precise check,
+ * extending left and right from the anchor.  Literals use memmem,
+ * patterns one PCRE2 pass each, header rules one memchr pass over the
+ * lines.  Every candidate goes into one array that is then sorted and
+ * cleared of overlaps.  Nothing allocates after detect_scratch_new().
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pcre2.h>
+
+#include "detect.h"
+#include "ruleset.h"
+
+/* Candidates a scan may collect before overlaps are removed. */
+#define CAND_CAP (2 * DETECT_MAX_MATCHES)
+
+enum {
+	CH_DIGIT = 1 << 0,
+	CH_HEX = 1 << 1,
+	CH_ALPHA = 1 << 2,
+	CH_ATEXT = 1 << 3,	/* RFC 5322 atext (no '.') */
+	CH_LABEL = 1 << 4,	/* domain label: letters, digits, '-' */
+	CH_WORD = 1 << 5,	/* letters, digits, '_' */
+	CH_ZONE = 1 << 6,	/* IPv6 zone id */
+};
+
+#define CH_DEC (CH_DIGIT | CH_HEX | CH_ATEXT | CH_LABEL | CH_WORD | CH_ZONE)
+#define CH_HEXL (CH_HEX | CH_ALPHA | CH_ATEXT | CH_LABEL | CH_WORD | CH_ZONE)
+#define CH_LET (CH_ALPHA | CH_ATEXT | CH_LABEL | CH_WORD | CH_ZONE)
+
+static const uint8_t ch[256] = {
+	['0' ... '9'] = CH_DEC,
+	['A' ... 'F'] = CH_HEXL, ['a' ... 'f'] = CH_HEXL,
+	['G' ... 'Z'] = CH_LET, ['g' ... 'z'] = CH_LET,
+	['_'] = CH_ATEXT | CH_WORD | CH_ZONE,
+	['-'] = CH_ATEXT | CH_LABEL | CH_ZONE,
+	['.'] = CH_ZONE,
+	['~'] = CH_ATEXT | CH_ZONE,
+	['!'] = CH_ATEXT, ['#'] = CH_ATEXT, ['$'] = CH_ATEXT,
+	['%'] = CH_ATEXT, ['&'] = CH_ATEXT, ['\''] = CH_ATEXT,
+	['*'] = CH_ATEXT, ['+'] = CH_ATEXT, ['/'] = CH_ATEXT,
+	['='] = CH_ATEXT, ['?'] = CH_ATEXT, ['^'] = CH_ATEXT,
+	['`'] = CH_ATEXT, ['{'] = CH_ATEXT, ['|'] = CH_ATEXT,
+	['}'] = CH_ATEXT,
+};
+
+#define BIT(d) (1u << (d))
+#define BUILTIN_MASK (BIT(DET_IPV4) | BIT(DET_IPV6) | BIT(DET_EMAIL) | \
+		      BIT(DET_PHONE) | BIT(DET_MAC))
+
+/* Which built-in detectors may start their check at a byte. */
+static const uint8_t anchor[256] = {
+	['@'] = BIT(DET_EMAIL),
+	['+'] = BIT(DET_PHONE),
+	['.'] = BIT(DET_IPV4) | BIT(DET_MAC),
+	[':'] = BIT(DET_IPV6) | BIT(DET_MAC),
+	['-'] = BIT(DET_MAC),
+};
+
+struct detect_scratch {
+	pcre2_match_data *md;
+	struct detect_match *cand;	/* CAND_CAP */
+	struct detect_match *tmp;	/* merge sort */
+	uint32_t n;
+	bool overflow;
+	struct detect_range *ranges;	/* DETECT_MAX_MATCHES */
+	struct detect_range *rtmp;
+};
+
+static inline bool is_digit(uint8_t c) { return ch[c] & CH_DIGIT; }
+static inline bool is_hex(uint8_t c) { return ch[c] & CH_HEX; }
+static inline bool is_alpha(uint8_t c) { return ch[c] & CH_ALPHA; }
+static inline bool is_alnum(uint8_t c) { return ch[c] & (CH_DIGIT | CH_ALPHA); }
+static inline bool is_word(uint8_t c) { return ch[c] & CH_WORD; }
+static inline bool is_atext(uint8_t c) { return ch[c] & CH_ATEXT; }
+static inline bool is_label(uint8_t c) { return ch[c] & CH_LABEL; }
+
+static inline unsigned hexval(uint8_t c)
+{
+	return c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
+}
+
+/* ---- IPv4 ------------------------------------------------------------ */
+
+/* A dotted quad exactly at @p (no boundary checks). */
+static bool ipv4_parse(const uint8_t *b, uint32_t len, uint32_t p,
+		       uint32_t *end, uint8_t *out)
+{
+	for (unsigned k = 0; k < 4; k++) {
+		unsigned v = 0, n = 0;
+
+		if (k) {
+			if (p >= len || b[p] != '.')
+				return false;
+			p++;
+		}
+		while (p < len && is_digit(b[p])) {
+			if (++n > 3)
+				return false;
+			v = v * 10 + (b[p] - '0');
+			p++;
+		}
+		if (!n || v > 255)
+			return false;
+		if (out)
+			out[k] = (uint8_t)v;
+	}
+	*end = p;
+	return true;
+}
+
+static bool ipv4_left_ok(const uint8_t *b, uint32_t s)
+{
+	if (s == 0)
+		return true;
+	if (is_alnum(b[s - 1]))
+		return false;
+	return !(b[s - 1] == '.' && s >= 2 && is_digit(b[s - 2]));
+}
+
+static bool ipv4_right_ok(const uint8_t *b, uint32_t len, uint32_t e)
+{
+	if (e >= len)
+		return true;
+	if (is_digit(b[e]))
+		return false;
+	return !(b[e] == '.' && e + 1 < len && is_digit(b[e + 1]));
+}
+
+/* @i is a '.'; the address would start at the digit run before it. */
+static bool ipv4_try(const uint8_t *b, uint32_t len, uint32_t i,
+		     uint32_t *s, uint32_t *e)
+{
+	uint32_t st;
+
+	if (i == 0 || !is_digit(b[i - 1]))
+		return false;
+	st = i - 1;
+	while (st > 0 && is_digit(b[st - 1]) && i - st < 4)
+		st--;
+	if (!ipv4_left_ok(b, st) || !ipv4_parse(b, len, st, e, NULL) ||
+	    !ipv4_right_ok(b, len, *e))
+		return false;
+	*s = st;
+	return true;
+}
+
+/* ---- IPv6 ------------------------------------------------------------ */
+
+/*
+ * An IPv6 address exactly at @p, greedy, no boundary checks; the zone is
+ * not part of it.  A second "::" ends the parse (the caller's boundary
+ * check then rejects the ':' that follows).
+ */
+static bool ipv6_parse(const uint8_t *b, uint32_t len, uint32_t p,
+		       uint32_t *end, uint8_t *out)
+{
+	uint16_t g[8];
+	unsigned ng = 0;
+	int dc = -1;
+
+	if (p + 1 < len && b[p] == ':' && b[p + 1] == ':') {
+		dc = 0;
+		p += 2;
+		if (p >= len || !is_hex(b[p]))
+			goto done;
+	}
+	for (;;) {
+		uint32_t d = p;
+		unsigned v = 0, n = 0;
+
+		while (d < len && is_digit(b[d]) && d - p < 4)
+			d++;
+		if (d < len && b[d] == '.' && ng <= 6) {
+			uint8_t v4[4];
+			uint32_t e4;
+
+			if (ipv4_parse(b, len, p, &e4, v4)) {
+				g[ng++] = (uint16_t)(v4[0] << 8 | v4[1]);
+				g[ng++] = (uint16_t)(v4[2] << 8 | v4[3]);
+				p = e4;
+				break;
+			}
+		}
+		while (p < len && is_hex(b[p])) {
+			if (++n > 4)
+				return false;
+			v = v << 4 | hexval(b[p]);
+			p++;
+		}
+		if (!n || ng == 8)
+			return false;
+		g[ng++] = (uint16_t)v;
+		if (p + 1 < len && b[p] == ':' && b[p + 1] == ':') {
+			if (dc >= 0)
+				break;
+			dc = (int)ng;
+			p += 2;
+			if (p >= len || !is_hex(b[p]))
+				break;
+			continue;
+		}
+		if (p + 1 < len && b[p] == ':' && is_hex(b[p + 1])) {
+			p++;
+			continue;
+		}
+		break;
+	}
+done:
+	if (dc < 0 ? ng != 8 : ng > 7)
+		return false;
+	if (dc == 0 && ng == 0)
+		return false;	/* a bare "::" says nothing */
+	if (out) {
+		unsigned gap = 8 - ng, k, o = 0;
+
+		for (k = 0; k < 8; k++) {
+			uint16_t v;
+
+			if (dc >= 0 && k >= (unsigned)dc && k < (unsigned)dc + gap)
+				v = 0;
+			else
+				v = g[o++];
+			out[2 * k] = (uint8_t)(v >> 8);
+			out[2 * k + 1] = (uint8_t)v;
+		}
+	}
+	*end = p;
+	return true;
+}
+
+/* @i is a ':'; the address is the [hex:] run around it. */
+static bool ipv6_try(const uint8_t *b, uint32_t len, uint32_t i,
+		     uint32_t *s, uint32_t *e, uint32_t *skip)
+{
+	uint32_t st = i, run = i, end;
+
+	while (st > 0 && (is_hex(b[st - 1]) || b[st - 1] == ':'))
+		st--;
+	while (run < len && (is_hex(b[run]) || b[run] == ':' || b[run] == '.'))
+		run++;
+	/* no address can start inside this run: skip its other colons */
+	*skip = run;
+	if (st > 0 && (b[st - 1] == '.' || is_word(b[st - 1])))
+		return false;
+	if (!ipv6_parse(b, len, st, &end, NULL))
+		return false;
+	if (end + 1 < len && b[end] == '%' && is_alnum(b[end + 1])) {
+		uint32_t zs = end + 2;
+
+		end = zs;
+		while (end < len && (ch[b[end]] & CH_ZONE))
+			end++;
+		/* "fe80::1%eth0." ends a sentence, not the zone */
+		while (end > zs && (b[end - 1] == '.' || b[end - 1] == '-'))
+			end--;
+	}
+	if (end < len && (is_word(b[end]) || b[end] == ':' ||
+			  (b[end] == '.' && end + 1 < len && is_digit(b[end + 1]))))
+		return false;
+	*s = st;
+	*e = end;
+	if (end > *skip)
+		*skip = end;
+	return true;
+}
+
+/* ---- MAC ------------------------------------------------------------- */
+
+static bool mac_try(const uint8_t *b, uint32_t len, uint32_t i,
+		    uint32_t *s, uint32_t *e)
+{
+	uint8_t sep = b[i];
+	uint32_t st, end, k;
+
+	if (sep == '.') {
+		/* Cisco 001a.2b3c.4d5e */
+		if (i < 4)
+			return false;
+		st = i - 4;
+		end = st + 14;
+		if (end > len)
+			return false;
+		if (st > 0 && (is_word(b[st - 1]) || b[st - 1] == '.'))
+			return false;
+		for (k = 0; k < 14; k++) {
+			bool dot = k == 4 || k == 9;
+
+			if (dot ? b[st + k] != '.' : !is_hex(b[st + k]))
+				return false;
+		}
+	} else {
+		if (i < 2)
+			return false;
+		st = i - 2;
+		end = st + 17;
+		if (end > len)
+			return false;
+		if (st > 0 && (is_word(b[st - 1]) || b[st - 1] == sep ||
+			       b[st - 1] == '.'))
+			return false;
+		for (k = 0; k < 17; k++) {
+			if (k % 3 == 2 ? b[st + k] != sep : !is_hex(b[st + k]))
+				return false;
+		}
+	}
+	if (end < len && (is_word(b[end]) ||
+			  (b[end] == sep && end + 1 < len && is_hex(b[end + 1]))))
+		return false;
+	*s = st;
+	*e = end;
+	return true;
+}
+
+/* ---- email ----------------------------------------------------------- */
+
+static bool domain_literal(const uint8_t *b, uint32_t len, uint32_t p,
+			   uint32_t *e)
+{
+	uint32_t end;
+
+	/* p is just after '[' */
+	if (p + 5 <= len && (b[p] | 0x20) == 'i' && (b[p + 1] | 0x20) == 'p' &&
+	    (b[p + 2] | 0x20) == 'v' && b[p + 3] == '6' && b[p + 4] == ':') {
+		if (!ipv6_parse(b, len, p + 5, &end, NULL))
+			return false;
+	} else if (!ipv4_parse(b, len, p, &end, NULL)) {
+		return false;
+	}
+	if (end >= len || b[end] != ']')
+		return false;
+	*e = end + 1;
+	return true;
+}
+
+static bool tld_ok(const uint8_t *b, uint32_t ls, uint32_t le)
+{
+	if (le - ls < 2)
+		return false;
+	for (uint32_t k = ls; k < le; k++)
+		if (!is_alpha(b[k]))
+			return false;
+	return true;
+}
+
+/* @i is an '@': the local part extends left, the domain right. */
+static bool email_try(const uint8_t *b, uint32_t len, uint32_t i,
+		      uint32_t *s, uint32_t *e)
+{
+	uint32_t q = i, best = 0, p, nlabels = 0;
+
+	/* a dot only between two atext characters */
+	while (q > 0) {
+		if (is_atext(b[q - 1]))
+			q--;
+		else if (b[q - 1] == '.' && q < i && q >= 2 && is_atext(b[q - 2]))
+			q--;
+		else
+			break;
+	}
+	if (q == i)
+		return false;
+	p = i + 1;
+	if (p < len && b[p] == '[') {
+		if (!domain_literal(b, len, p + 1, e))
+			return false;
+		*s = q;
+		return true;
+	}
+	for (;;) {
+		uint32_t ls = p, le;
+
+		if (p >= len || !is_label(b[p]) || b[p] == '-')
+			break;
+		while (p < len && is_label(b[p]))
+			p++;
+		le = p;
+		while (b[le - 1] == '-')
+			le--;
+		nlabels++;
+		if (nlabels >= 2 && tld_ok(b, ls, le))
+			best = le;
+		if (le != p)
+			break;	/* trailing hyphens end the domain */
+		if (p + 1 < len && b[p] == '.' && is_label(b[p + 1]) &&
+		    b[p + 1] != '-') {
+			p++;
+			continue;
+		}
+		break;
+	}
+	if (!best)
+		return false;
+	*s = q;
+	*e = best;
+	return true;
+}
+
+/* ---- phone ----------------------------------------------------------- */
+
+static inline bool phone_sep(uint8_t c)
+{
+	return c == ' ' || c == '-' || c == '.';
+}
+
+/* @i is a '+'. */
+static bool phone_try(const uint8_t *b, uint32_t len, uint32_t i,
+		      uint32_t *s, uint32_t *e)
+{
+	uint32_t q = i + 1, last;
+	unsigned ndig = 0;
+	/* "(+44) 20 ..." closes a parenthesis opened before the '+' */
+	bool open = i > 0 && b[i - 1] == '(';
+
+	if (i > 0 && is_alnum(b[i - 1]))
+		return false;
+	if (q >= len || !is_digit(b[q]))
+		return false;
+	for (;;) {
+		uint32_t r;
+
+		while (q < len && is_digit(b[q])) {
+			ndig++;
+			q++;
+		}
+		if (ndig > 15)
+			return false;
+		last = q;
+		r = q;
+		if (r < len && b[r] == ')' && open) {
+			open = false;
+			r++;
+			if (r < len && phone_sep(b[r]))
+				r++;
+		} else if (r < len && phone_sep(b[r])) {
+			r++;
+			if (r < len && b[r] == '(' && !open) {
+				open = true;
+				r++;
+			}
+		} else if (r < len && b[r] == '(' && !open) {
+			open = true;
+			r++;
+		}
+		if (r == q || r >= len || !is_digit(b[r]))
+			break;
+		q = r;
+	}
+	if (ndig < 8)
+		return false;
+	*s = i;
+	*e = last;
+	return true;
+}
+
+/* ---- the shared pass ------------------------------------------------- */
+
+static bool try_det(unsigned det, const uint8_t *b, uint32_t len, uint32_t i,
+		    uint32_t *s, uint32_t *e, uint32_t *skip)
+{
+	*skip = 0;
+	switch (det) {
+	case DET_IPV4:
+		return ipv4_try(b, len, i, s, e);
+	case DET_IPV6:
+		return ipv6_try(b, len, i, s, e, skip);
+	case DET_EMAIL:
+		return email_try(b, len, i, s, e);
+	case DET_PHONE:
+		return phone_try(b, len, i, s, e);
+	case DET_MAC:
+		return mac_try(b, len, i, s, e);
+	}
+	return false;
+}
+
+static void cand_add(struct detect_scratch *sc, uint32_t s, uint32_t e,
+		     unsigned rule, unsigned det)
+{
+	if (sc->n >= CAND_CAP) {
+		sc->overflow = true;
+		return;
+	}
+	sc->cand[sc->n++] = (struct detect_match){
+		.start = s, .end = e, .rule = (uint16_t)rule, .det = (uint8_t)det,
+	};
+}
+
+/*
+ * One pass of the detectors in @mask over b[0, len).  Positions are
+ * reported + @base; @det_as (when < DET__COUNT) replaces the detector
+ * kind in the matches (header rules).
+ */
+static void builtin_pass(struct detect_scratch *sc, const uint8_t *b,
+			 uint32_t len, unsigned mask, const uint16_t *rule_of,
+			 unsigned det_as, uint32_t base)
+{
+	uint32_t last_end[DET_MAC + 1] = { 0 }, skip_to[DET_MAC + 1] = { 0 };
+
+	for (uint32_t i = 0; i < len; i++) {
+		unsigned a = anchor[b[i]] & mask;
+
+		while (a) {
+			unsigned det = (unsigned)__builtin_ctz(a);
+			uint32_t s, e, skip;
+
+			a &= a - 1;
+			if (i < skip_to[det])
+				continue;
+			if (try_det(det, b, len, i, &s, &e, &skip) &&
+			    s >= last_end[det]) {
+				cand_add(sc, base + s, base + e, rule_of[det],
+					 det_as < DET__COUNT ? det_as : det);
+				last_end[det] = e;
+				skip_to[det] = e;
+			}
+			if (skip > skip_to[det])
+				skip_to[det] = skip;
+		}
+	}
+}
+
+static bool first_match(unsigned det, const uint8_t *b, uint32_t len,
+			uint32_t from, uint32_t *start, uint32_t *end)
+{
+	uint32_t skip_to = from;
+
+	for (uint32_t i = from; i < len; i++) {
+		uint32_t s, e, skip;
+
+		if (!(anchor[b[i]] & BIT(det)) || i < skip_to)
+			continue;
+		if (try_det(det, b, len, i, &s, &e, &skip) && s >= from) {
+			*start = s;
+			*end = e;
+			return true;
+		}
+		if (skip > skip_to)
+			skip_to = skip;
+	}
+	return false;
+}
+
+bool detect_ipv4(const uint8_t *buf, uint32_t len, uint32_t from,
+		 uint32_t *start, uint32_t *end)
+{
+	return first_match(DET_IPV4, buf, len, from, start, end);
+}
+
+bool detect_ipv6(const uint8_t *buf, uint32_t len, uint32_t from,
+		 uint32_t *start, uint32_t *end)
+{
+	return first_match(DET_IPV6, buf, len, from, start, end);
+}
+
+bool detect_email(const uint8_t *buf, uint32_t len, uint32_t from,
+		  uint32_t *start, uint32_t *end)
+{
+	return first_match(DET_EMAIL, buf, len, from, start, end);
+}
+
+bool detect_phone(const uint8_t *buf, uint32_t len, uint32_t from,
+		  uint32_t *start, uint32_t *end)
+{
+	return first_match(DET_PHONE, buf, len, from, start, end);
+}
+
+bool detect_mac(const uint8_t *buf, uint32_t len, uint32_t from,
+		uint32_t *start, uint32_t *end)
+{
+	return first_match(DET_MAC, buf, len, from, start, end);
+}
+
+int detect_ip_text(const uint8_t *buf, uint32_t len, uint8_t addr[static 16])
+{
+	uint32_t end;
+
+	memset(addr, 0, 16);
+	if (memchr(buf, ':', len)) {
+		if (!ipv6_parse(buf, len, 0, &end, addr))
+			goto bad;
+		if (end == len || (buf[end] == '%' && end + 1 < len))
+			return 6;
+	} else if (ipv4_parse(buf, len, 0, &end, addr) && end == len) {
+		return 4;
+	}
+bad:
+	memset(addr, 0, 16);
+	return 0;
+}
+
+/* ---- literals, patterns, headers -------------------------------------- */
+
+static void scan_literal(struct detect_scratch *sc, const struct rs_redact *rd,
+			 unsigned rule, const uint8_t *buf, uint32_t len)
+{
+	uint32_t n = rd->literal_len, p = 0;
+
+	if (!n)
+		return;
+	while (len - p >= n) {
+		const uint8_t *hit = memmem(buf + p, len - p, rd->literal, n);
+
+		if (!hit)
+			break;
+		p = (uint32_t)(hit - buf);
+		cand_add(sc, p, p + n, rule, DET_LITERAL);
+		p += n;
+	}
+}
+
+/*
+ * Every non-overlapping match of @re; @emit is called per match.
+ * Return: 0 or -EIO.
+ */
+static int pattern_each(struct detect_scratch *sc, const pcre2_code *re,
+			const uint8_t *buf, uint32_t len,
+			void (*emit)(struct detect_scratch *, uint32_t, uint32_t,
+				     unsigned),
+			unsigned rule)
+{
+	size_t jit = 0;
+	uint32_t opts = 0;
+	PCRE2_SIZE off = 0;
+	bool use_jit;
+
+	/* pcre2_jit_match() skips the UTF validity check: only without UTF */
+	pcre2_pattern_info(re, PCRE2_INFO_JITSIZE, &jit);
+	pcre2_pattern_info(re, PCRE2_INFO_ALLOPTIONS, &opts);
+	use_jit = jit && !(opts & PCRE2_UTF);
+	while (off <= len) {
+		PCRE2_SIZE *ov;
+		int rc;
+
+		if (use_jit)
+			rc = pcre2_jit_match(re, buf, len, off, 0, sc->md, NULL);
+		else
+			rc = pcre2_match(re, buf, len, off, 0, sc->md, NULL);
+		if (rc == PCRE2_ERROR_NOMATCH)
+			break;
+		if (rc < 0)
+			return -EIO;
+		ov = pcre2_get_ovector_pointer(sc->md);
+		if (ov[1] <= ov[0]) {
+			/* empty (or \K-reversed) match: step over one byte */
+			off = (ov[0] > ov[1] ? ov[0] : ov[1]) + 1;
+			continue;
+		}
+		emit(sc, (uint32_t)ov[0], (uint32_t)ov[1], rule);
+		off = ov[1];
+	}
+	return 0;
+}
+
+static void emit_pattern(struct detect_scratch *sc, uint32_t s, uint32_t e,
+			 unsigned rule)
+{
+	cand_add(sc, s, e, rule, DET_PATTERN);
+}
+
+static void emit_range(struct detect_scratch *sc, uint32_t s, uint32_t e,
+		       unsigned rule)
+{
+	if (sc->n >= DETECT_MAX_MATCHES) {
+		sc->overflow = true;
+		return;
+	}
+	sc->ranges[sc->n++] = (struct detect_range){ .start = s, .end = e };
+}
+
+static inline uint8_t lower(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? c | 0x20 : c;
+}
+
+/* The value start of header @name at line start @ls, or 0. */
+static uint32_t header_value(const uint8_t *buf, uint32_t len, uint32_t ls,
+			     const char *name, uint32_t nlen)
+{
+	uint32_t p = ls + nlen;
+
+	if (!nlen || len - ls < nlen + 1)
+		return 0;
+	for (uint32_t k = 0; k < nlen; k++)
+		if (lower(buf[ls + k]) != lower((uint8_t)name[k]))
+			return 0;
+	while (p < len && (buf[p] == ' ' || buf[p] == '\t'))
+		p++;
+	if (p >= len || buf[p] != ':')
+		return 0;
+	return p + 1;
+}
+
+static void scan_header(struct detect_scratch *sc, const struct rs_redact *rd,
+			unsigned rule, const uint8_t *buf, uint32_t len,
+			bool at_line_start)
+{
+	uint16_t rule_of[DET_MAC + 1];
+	uint32_t ls = 0;
+
+	for (unsigned d = 0; d <= DET_MAC; d++)
+		rule_of[d] = (uint16_t)rule;
+	if (!at_line_start) {
+		const uint8_t *nl = memchr(buf, '\n', len);
+
+		if (!nl)
+			return;
+		ls = (uint32_t)(nl - buf) + 1;
+	}
+	while (ls < len) {
+		uint32_t vs = header_value(buf, len, ls, rd->header,
+					   rd->header_len);
+		const uint8_t *nl;
+
+		if (vs) {
+			uint32_t ve = vs;
+
+			while (ve < len && buf[ve] != '\r' && buf[ve] != '\n')
+				ve++;
+			/* the value alone: its ends are boundaries */
+			builtin_pass(sc, buf + vs, ve - vs,
+				     BIT(DET_IPV4) | BIT(DET_IPV6), rule_of,
+				     DET_HEADER, vs);
+			ls = ve;
+		}
+		nl = memchr(buf + ls, '\n', len - ls);
+		if (!nl)
+			break;
+		ls = (uint32_t)(nl - buf) + 1;
+	}
+}
+
+/* ---- ordering -------------------------------------------------------- */
+
+static inline bool match_before(const struct detect_match *a,
+				const struct detect_match *b)
+{
+	if (a->start != b->start)
+		return a->start < b->start;
+	if (a->end != b->end)
+		return a->end > b->end;
+	return a->rule < b->rule;
+}
+
+/* Bottom-up merge sort: stable, O(n log n), no allocation. */
+static void sort_matches(struct detect_match *v, struct detect_match *tmp,
+			 uint32_t n)
+{
+	struct detect_match *src = v, *dst = tmp;
+
+	/* insertion-sort runs of 16 first: the passes are mostly ordered */
+	for (uint32_t lo = 0; lo < n; lo += 16) {
+		uint32_t hi = lo + 16 < n ? lo + 16 : n;
+
+		for (uint32_t i = lo + 1; i < hi; i++) {
+			struct detect_match x = v[i];
+			uint32_t j = i;
+
+			while (j > lo && match_before(&x, &v[j - 1])) {
+				v[j] = v[j - 1];
+				j--;
+			}
+			v[j] = x;
+		}
+	}
+	for (uint32_t w = 16; w < n; w *= 2) {
+		for (uint32_t lo = 0; lo < n; lo += 2 * w) {
+			uint32_t mid = lo + w < n ? lo + w : n;
+			uint32_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+			uint32_t i = lo, j = mid, k = lo;
+
+			while (i < mid && j < hi)
+				dst[k++] = match_before(&src[j], &src[i]) ?
+					   src[j++] : src[i++];
+			while (i < mid)
+				dst[k++] = src[i++];
+			while (j < hi)
+				dst[k++] = src[j++];
+		}
+		struct detect_match *t = src;
+
+		src = dst;
+		dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+}
+
+/* ---- API ------------------------------------------------------------- */
+
+/**
+ * detect_scratch_new() - per-worker scratch for @rs: candidate and match
+ * arrays and PCRE2 match data sized for the largest pattern.
+ * @rs: the ruleset whose patterns the scratch serves (NULL: no patterns)
+ *
+ * Return: the scratch (free with detect_scratch_free()) or NULL when out
+ * of memory.
+ */
+struct detect_scratch *detect_scratch_new(const struct ruleset *rs)
+{
+	struct detect_scratch *s = calloc(1, sizeof(*s));
+	uint32_t ovec = rs && rs->max_capture ? rs->max_capture : 1;
+
+	if (!s)
+		return NULL;
+	s->md = pcre2_match_data_create(ovec, NULL);
+	s->cand = calloc(CAND_CAP, sizeof(*s->cand));
+	s->tmp = calloc(CAND_CAP, sizeof(*s->tmp));
+	s->ranges = calloc(DETECT_MAX_MATCHES, sizeof(*s->ranges));
+	s->rtmp = calloc(DETECT_MAX_MATCHES, sizeof(*s->rtmp));
+	if (!s->md || !s->cand || !s->tmp || !s->ranges || !s->rtmp) {
+		detect_scratch_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/**
+ * detect_scratch_free() - release a scratch from detect_scratch_new()
+ * @s: the scratch, or NULL
+ */
+void detect_scratch_free(struct detect_scratch *s)
+{
+	if (!s)
+		return;
+	pcre2_match_data_free(s->md);
+	free(s->cand);
+	free(s->tmp);
+	free(s->ranges);
+	free(s->rtmp);
+	free(s);
+}
+
+/**
+ * detect_scan() - every identifier of @svc's redact rules in @buf
+ * @svc:           the service whose redact rules apply
+ * @s:             the worker's scratch
+ * @buf:           the bytes to scan
+ * @len:           their number
+ * @at_line_start: @buf starts at the beginning of a line (header rules)
+ * @out:           receives the matches (inside @s, valid until the next
+ *                 call on @s), sorted by start, without overlaps
+ *
+ * proxy-protocol rules are not run here: the engine parses PROXY headers
+ * at stream start itself.
+ *
+ * Return: the number of matches, -ENOSPC when there are more than
+ * DETECT_MAX_MATCHES, or -EIO on a PCRE2 matching error.
+ */
+int detect_scan(const struct rs_service *svc, struct detect_scratch *s,
+		const uint8_t *buf, uint32_t len, bool at_line_start,
+		const struct detect_match **out)
+{
+	uint16_t rule_of[DET_MAC + 1] = { 0 };
+	unsigned mask = 0;
+	uint32_t n, keep, end;
+	int rc;
+
+	s->n = 0;
+	s->overflow = false;
+	*out = s->cand;
+	for (unsigned r = 0; r < svc->n_redact; r++) {
+		const struct rs_redact *rd = &svc->redact[r];
+
+		switch (rd->det) {
+		case DET_IPV4:
+		case DET_IPV6:
+		case DET_EMAIL:
+		case DET_PHONE:
+		case DET_MAC:
+			/* the same detector twice: the earlier rule wins anyway */
+			if (!(mask & BIT(rd->det))) {
+				mask |= BIT(rd->det);
+				rule_of[rd->det] = (uint16_t)r;
+			}
+			break;
+		case DET_LITERAL:
+			scan_literal(s, rd, r, buf, len);
+			break;
+		case DET_PATTERN:
+			if (!rd->re)
+				break;
+			rc = pattern_each(s, rd->re, buf, len, emit_pattern, r);
+			if (rc)
+				return rc;
+			break;
+		case DET_HEADER:
+			scan_header(s, rd, r, buf, len, at_line_start);
+			break;
+		default:
+			break;
+		}
+	}
+	if (mask)
+		builtin_pass(s, buf, len, mask, rule_of, DET__COUNT, 0);
+	if (s->overflow)
+		return -ENOSPC;
+	n = s->n;
+	sort_matches(s->cand, s->tmp, n);
+	keep = 0;
+	end = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (keep && s->cand[i].start < end)
+			continue;
+		s->cand[keep++] = s->cand[i];
+		end = s->cand[i].end;
+	}
+	if (keep > DETECT_MAX_MATCHES)
+		return -ENOSPC;
+	return (int)keep;
+}
+
+static void sort_ranges(struct detect_range *v, struct detect_range *tmp,
+			uint32_t n)
+{
+	struct detect_range *src = v, *dst = tmp;
+
+	for (uint32_t w = 1; w < n; w *= 2) {
+		for (uint32_t lo = 0; lo < n; lo += 2 * w) {
+			uint32_t mid = lo + w < n ? lo + w : n;
+			uint32_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+			uint32_t i = lo, j = mid, k = lo;
+
+			while (i < mid && j < hi)
+				dst[k++] = src[j].start < src[i].start ?
+					   src[j++] : src[i++];
+			while (i < mid)
+				dst[k++] = src[i++];
+			while (j < hi)
+				dst[k++] = src[j++];
+		}
+		struct detect_range *t = src;
+
+		src = dst;
+		dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+}
+
+/**
+ * detect_allow() - the byte ranges of @buf that @svc's `allow pattern`
+ * rules match
+ * @svc: the service
+ * @s:   the worker's scratch
+ * @buf: the bytes to scan
+ * @len: their number
+ * @out: receives the ranges (inside @s, valid until the next call on @s),
+ *       sorted, overlapping or touching ranges merged
+ *
+ * Return: the number of ranges, -ENOSPC when there are more than
+ * DETECT_MAX_MATCHES matches, or -EIO on a PCRE2 matching error.
+ */
+int detect_allow(const struct rs_service *svc, struct detect_scratch *s,
+		 const uint8_t *buf, uint32_t len,
+		 const struct detect_range **out)
+{
+	uint32_t n, keep = 0;
+
+	s->n = 0;
+	s->overflow = false;
+	*out = s->ranges;
+	for (unsigned a = 0; a < svc->n_allow; a++) {
+		int rc;
+
+		if (!svc->allow[a])
+			continue;
+		rc = pattern_each(s, svc->allow[a], buf, len, emit_range, a);
+		if (rc)
+			return rc;
+	}
+	if (s->overflow)
+		return -ENOSPC;
+	n = s->n;
+	sort_ranges(s->ranges, s->rtmp, n);
+	for (uint32_t i = 0; i < n; i++) {
+		if (keep && s->ranges[i].start <= s->ranges[keep - 1].end) {
+			if (s->ranges[i].end > s->ranges[keep - 1].end)
+				s->ranges[keep - 1].end = s->ranges[i].end;
+			continue;
+		}
+		s->ranges[keep++] = s->ranges[i];
+	}
+	return (int)keep;
+}
