@@ -63,8 +63,15 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(LIBPOLICY)
 
 # ---- tests -------------------------------------------------------------
 
-check: all $(UNIT_BIN)
+check: deps
+	$(Q)$(MAKE) --no-print-directory check-run
+
+check-run: all $(UNIT_BIN)
 	$(Q)B=$(B) tests/run-all.sh $(UNIT_BIN)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)B=$(B) tools/demo.sh
 
 unit: $(UNIT_BIN)
 	$(Q)for t in $(UNIT_BIN); do $$t || exit 1; done
@@ -77,12 +84,10 @@ DEB_TEST  := python3 python3-scapy tshark tcpdump iproute2 iptables
 DEB_EXTRA := clang libclang-rt-14-dev valgrind tcpreplay pktanon
 
 deps:
-	DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		$(DEB_BUILD) $(DEB_TEST)
+	$(Q)tools/deps.sh $(DEB_BUILD) $(DEB_TEST)
 
-deps-extra: deps
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_EXTRA)
+deps-extra:
+	$(Q)tools/deps.sh $(DEB_BUILD) $(DEB_TEST) $(DEB_EXTRA)
 
 clean:
 	rm -rf build build-san build-fuzz
@@ -90,6 +95,6 @@ clean:
 -include tests/fuzz/fuzz.mk
 -include bench/bench.mk
 
-.PHONY: all check unit deps deps-extra clean
+.PHONY: all check check-run unit demo deps deps-extra clean
 .SECONDARY:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
