@@ -893,6 +893,8 @@ int engine_process(const struct ruleset *rs, struct flow_table *ft,
 		return 0;
 	}
 	res->len = p.len;
+	/* Bounded expiry work on every packet keeps the table clean. */
+	flow_expire(ft, (uint32_t)now_s, 4);
 
 	if (p.icmp_error) {
 		if (!process_icmp_error(rs, ft, w, &p, dir, (uint32_t)now_s, flags,
