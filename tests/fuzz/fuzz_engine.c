@@ -1,0 +1,282 @@
+/*
+ * fuzz_engine.c — libFuzzer target for engine_process(): the input is a
+ * sequence of packets run through one flow table under a fixed policy
+ * that uses every detector, an allow pattern, and each address mode.
+ *
+ * Record format (see make-corpus.py):
+ *   byte 0   control: bits 0-1 direction (0 AUTO, 1 IN, 2 OUT, 3 AUTO
+ *            then the same bytes again as IN), bit 2 ENGINE_F_CSUM_NOT_READY,
+ *            bit 3 ENGINE_F_TRUNCATED, bit 4 fix the IP length fields and
+ *            checksums first (so mutated packets still reach the payload
+ *            code), bits 5-7 time step
+ *   bytes 1-2  packet length, big endian
+ *   then       the packet from its IP header
+ *
+ * After every call the invariants that the daemon relies on are checked:
+ * lengths never grow, ACCEPT leaves the bytes alone, TRUNCATED packets are
+ * never modified, a MODIFIED packet decodes to the same lengths, and its
+ * checksums verify when the input's did (and, for TCP and ICMP, stay
+ * wrong when they were wrong: incremental updates keep corruption
+ * detectable).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+
+#include "csum.h"
+#include "engine.h"
+#include "flow.h"
+#include "packet.h"
+#include "policy.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond) do { if (!(cond)) { \
+	fprintf(stderr, "fuzz_engine: invariant failed: %s (line %d)\n", \
+		#cond, __LINE__); abort(); } } while (0)
+
+#define MAX_PKT 65535u
+#define FLOWS 64		/* small, so table-full paths are reached too */
+
+static const char policy_fmt[] =
+	"key %s\n"
+	"epoch 1h\n"
+	"service mqtt {\n"
+	"	listen tcp 1883, 8883\n"
+	"	address ipv4 truncate 24\n"
+	"	address ipv6 truncate 48\n"
+	"	redact email mask\n"
+	"	redact phone token\n"
+	"	redact ipv4 truncate 24\n"
+	"	redact ipv6 truncate 48\n"
+	"	redact mac mask\n"
+	"	redact literal \"secret\" token\n"
+	"	redact pattern \"imei=[0-9]{15}\" mask\n"
+	"	allow pattern \"(?i)RCPT TO:<[^>]*>\"\n"
+	"	on-error drop\n"
+	"}\n"
+	"service syslog {\n"
+	"	listen udp 514\n"
+	"	listen tcp 514\n"
+	"	clients 10.0.0.0/8, 2001:db8::/32, 192.0.2.0/24\n"
+	"	address ipv4 map 100.64.0.0/10\n"
+	"	address ipv6 permute 48\n"
+	"	redact ipv4 token\n"
+	"	redact ipv6 mask\n"
+	"	redact email token\n"
+	"	redact phone mask\n"
+	"	on-error accept\n"
+	"}\n"
+	"service relay {\n"
+	"	listen tcp 5222\n"
+	"	address ipv4 permute 24\n"
+	"	address ipv6 map fd00:1:2:3::/64\n"
+	"	redact proxy-protocol address\n"
+	"	redact header \"X-Forwarded-For\" truncate 16 32\n"
+	"	redact email token\n"
+	"}\n"
+	"service web {\n"
+	"	listen tcp 80, 8080-8090\n"
+	"	address ipv4 keep\n"
+	"	address ipv6 truncate 64\n"
+	"	redact proxy-protocol truncate 24 48\n"
+	"	redact header \"Forwarded\" address\n"
+	"	redact header \"X-Real-IP\" truncate\n"
+	"	redact mac token\n"
+	"	redact literal \"hunter2\" mask\n"
+	"	redact pattern \"(?i)user=[a-z]+\" token\n"
+	"}\n";
+
+static struct ruleset *rs;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	char key_path[] = "/tmp/nfredact-fuzz-key.XXXXXX";
+	uint8_t key[32];
+	struct diag_list *dl = NULL;
+	char *text;
+	int fd;
+
+	/* a fixed key: a crash found with it replays byte for byte */
+	for (unsigned i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 7 + 1);
+	fd = mkstemp(key_path);
+	if (fd < 0 || write(fd, key, sizeof(key)) != (ssize_t)sizeof(key))
+		abort();
+	close(fd);
+	if (asprintf(&text, policy_fmt, key_path) < 0)
+		abort();
+	rs = policy_load_string("fuzz-engine.conf", text, NULL, &dl);
+	unlink(key_path);
+	if (!rs) {
+		diag_list_print(stderr, dl);
+		abort();
+	}
+	diag_list_free(dl);
+	free(text);
+	return 0;
+}
+
+/* Make the IP length fields agree with @len and the checksums right. */
+static void fixup(uint8_t *b, uint32_t len)
+{
+	struct packet p;
+
+	if (len >= 20 && (b[0] >> 4) == 4) {
+		b[2] = (uint8_t)(len >> 8);
+		b[3] = (uint8_t)len;
+	} else if (len >= 40 && (b[0] >> 4) == 6) {
+		b[4] = (uint8_t)((len - 40) >> 8);
+		b[5] = (uint8_t)(len - 40);
+	}
+	if (pkt_decode(&p, b, len) != PKT_OK)
+		return;
+	if (p.proto == IPPROTO_UDP && p.l4_len >= 8 && p.l4_len == len - p.l4_off) {
+		b[p.l4_off + 4] = (uint8_t)(p.l4_len >> 8);
+		b[p.l4_off + 5] = (uint8_t)p.l4_len;
+		if (pkt_decode(&p, b, len) != PKT_OK)
+			return;
+	}
+	if (p.family == 4)
+		csum_ipv4_header(&p);
+	(void)csum_l4_full(&p);
+}
+
+static void count_match(void *ctx, enum det_kind det, const uint8_t *text,
+			uint32_t len)
+{
+	CHECK(det < DET__COUNT);
+	CHECK(text != NULL || len == 0);
+	++*(unsigned *)ctx;
+}
+
+static void run_one(struct flow_table *ft, struct engine_worker *w,
+		    uint8_t *buf, uint32_t len, enum engine_dir dir,
+		    unsigned flags, uint64_t now_ns)
+{
+	static uint8_t before[MAX_PKT];
+	struct engine_result res;
+	struct packet in, out;
+	enum pkt_status st_in;
+	bool l4_ok = false, l3_ok = false;
+
+	memcpy(before, buf, len);
+	memset(&res, 0xa5, sizeof(res));
+	st_in = pkt_decode(&in, before, len);
+	if (st_in == PKT_OK) {
+		l4_ok = csum_l4_verify(&in);
+		l3_ok = in.family == 4 && csum_ipv4_header_verify(&in);
+	}
+
+	CHECK(engine_process(rs, ft, w, buf, len, dir, now_ns, flags, &res) == 0);
+
+	CHECK(res.verdict == ENGINE_ACCEPT || res.verdict == ENGINE_MODIFIED ||
+	      res.verdict == ENGINE_DROP);
+	CHECK(res.reason < ENGINE_R__COUNT);
+	CHECK(res.service >= -1 && res.service < (int)policy_service_count(rs));
+	if (res.verdict != ENGINE_MODIFIED) {
+		/* only a MODIFIED verdict sends our bytes */
+		CHECK(memcmp(before, buf, len) == 0);
+		return;
+	}
+	CHECK(res.len <= len);
+	CHECK(!(flags & ENGINE_F_TRUNCATED));
+	CHECK(res.service >= 0);
+	CHECK(st_in == PKT_OK);
+	CHECK(pkt_decode(&out, buf, res.len) == PKT_OK);
+	CHECK(out.family == in.family && out.proto == in.proto);
+	CHECK(pkt_ip_len(&out) <= res.len);
+	if (in.proto == IPPROTO_TCP) {
+		CHECK(res.len == len);
+		CHECK(pkt_ip_len(&out) == pkt_ip_len(&in));
+		CHECK(out.l4_len == in.l4_len);
+		CHECK(out.payload_len == in.payload_len);
+		CHECK(out.tcp_seq == in.tcp_seq && out.tcp_ack == in.tcp_ack);
+	}
+	if (out.family == 4 && l3_ok)
+		CHECK(csum_ipv4_header_verify(&out));
+	if (l4_ok || (flags & ENGINE_F_CSUM_NOT_READY))
+		CHECK(csum_l4_verify(&out));
+	else if (in.proto != IPPROTO_UDP)
+		CHECK(!csum_l4_verify(&out));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct flow_table *ft = flow_table_new(FLOWS);
+	struct engine_worker *w = engine_worker_new(rs);
+	uint64_t now_ns = 1700000000ull * 1000000000ull;
+	size_t pos = 0;
+	unsigned n_pkts = 0;
+
+	if (!ft || !w)
+		abort();
+	while (size - pos >= 3 && n_pkts++ < 256) {
+		uint8_t ctl = data[pos];
+		uint32_t len = (uint32_t)data[pos + 1] << 8 | data[pos + 2];
+		unsigned flags = 0;
+		uint8_t *buf;
+
+		pos += 3;
+		if (len > size - pos)
+			len = (uint32_t)(size - pos);
+		/* exact-size heap copy: ASan catches any access past @len */
+		buf = malloc(len ? len : 1);
+		if (!buf)
+			abort();
+		memcpy(buf, data + pos, len);
+		pos += len;
+
+		if (ctl & 0x04)
+			flags |= ENGINE_F_CSUM_NOT_READY;
+		if (ctl & 0x08)
+			flags |= ENGINE_F_TRUNCATED;
+		if (ctl & 0x10)
+			fixup(buf, len);
+		/* steps from a millisecond to past every timeout and epoch */
+		static const uint64_t step_s[8] = { 0, 0, 1, 11, 130, 3600, 7500, 90000 };
+		now_ns += step_s[ctl >> 5] * 1000000000ull + 1000000;
+
+		switch (ctl & 3) {
+		case 0:
+			run_one(ft, w, buf, len, ENGINE_DIR_AUTO, flags, now_ns);
+			break;
+		case 1:
+			run_one(ft, w, buf, len, ENGINE_DIR_IN, flags, now_ns);
+			break;
+		case 2:
+			run_one(ft, w, buf, len, ENGINE_DIR_OUT, flags, now_ns);
+			break;
+		case 3: {
+			/* the same bytes twice: as the engine decides, then as
+			 * the caller insists (a retransmission, say) */
+			uint8_t *copy = malloc(len ? len : 1);
+
+			if (!copy)
+				abort();
+			memcpy(copy, buf, len);
+			run_one(ft, w, buf, len, ENGINE_DIR_AUTO, flags, now_ns);
+			run_one(ft, w, copy, len, ENGINE_DIR_IN, flags, now_ns);
+			free(copy);
+			break;
+		}
+		}
+
+		/* the dry-run's scan of every service over the raw bytes */
+		if (len && (ctl & 0x03) == 0) {
+			unsigned svc = data[pos - 1] % policy_service_count(rs);
+			unsigned found = 0;
+			int n = engine_scan(rs, w, svc, buf, len, count_match, &found);
+
+			CHECK(n < 0 || (unsigned)n == found);
+		}
+		free(buf);
+	}
+	engine_worker_free(w);
+	flow_table_free(ft);
+	return 0;
+}
