@@ -74,6 +74,7 @@ struct token {
 	struct loc loc;
 	const char *text;	/* WORD: slice of the source; STRING: decoded, owned */
 	size_t len;
+	bool bad;		/* reported by the lexer already (unterminated) */
 };
 
 struct token_list {

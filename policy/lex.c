@@ -112,6 +112,7 @@ static int lex_string(struct lexer *lx)
 	const char *t = lx->src->text;
 	size_t len = lx->src->len, start = lx->pos, i = start + 1, n = 0;
 	char *buf = malloc(len - start + 1);
+	bool bad = false;
 	int rc;
 
 	if (!buf)
@@ -120,6 +121,7 @@ static int lex_string(struct lexer *lx)
 		if (i >= len || t[i] == '\n') {
 			diag_add(lx->dl, lx->src, DIAG_ERROR, loc_at(lx, start, 1),
 				 "unterminated string");
+			bad = true;
 			break;
 		}
 		if (t[i] == '"') {
@@ -156,6 +158,8 @@ static int lex_string(struct lexer *lx)
 	rc = push(lx, TOK_STRING, start, i - start, buf, n);
 	if (rc)
 		free(buf);
+	else
+		lx->out->v[lx->out->n - 1].bad = bad;
 	lx->pos = i;
 	return rc;
 }

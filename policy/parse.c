@@ -304,6 +304,31 @@ static void expected(struct parser *ps, const struct token *t, const char *what)
 	error_at(ps, t->loc, "expected %s, got %s", what, got);
 }
 
+/*
+ * Skip an unknown top-level statement, with its block if it opens one,
+ * so that a misspelt "service" does not spill its body to the top level.
+ */
+static void skip_top_stmt(struct parser *ps)
+{
+	unsigned depth = 0;
+
+	for (;;) {
+		enum tok_kind k = peek(ps)->kind;
+
+		if (k == TOK_EOF)
+			return;
+		if (depth == 0 && (k == TOK_EOL || k == TOK_RBRACE))
+			return;
+		if (k == TOK_LBRACE)
+			depth++;
+		else if (k == TOK_RBRACE && --depth == 0) {
+			next(ps);
+			return;
+		}
+		next(ps);
+	}
+}
+
 /* Skip the rest of a broken statement; stop before a '}' so blocks hold. */
 static void skip_stmt(struct parser *ps)
 {
@@ -388,6 +413,8 @@ static bool take_string(struct parser *ps, struct ast_str *out,
 		expected(ps, t, what);
 		return false;
 	}
+	if (t->bad)
+		return false;	/* the lexer said why; the rest would only echo it */
 	next(ps);
 	out->s = dup_mem(ps, t->text, t->len);
 	out->len = t->len;
@@ -607,6 +634,12 @@ static bool parse_redact(struct parser *ps, struct ast_stmt *st)
 	int det, act;
 
 	st->redact.det_loc = peek(ps)->loc;
+	if (word_index(peek(ps), act_words) >= 0 &&
+	    word_index(peek(ps), det_words) < 0) {
+		error_at(ps, peek(ps)->loc, "missing detector before action \"%.*s\"",
+			 (int)peek(ps)->len, peek(ps)->text);
+		return false;
+	}
 	det = keyword(ps, det_words, "detector");
 	if (det < 0)
 		return false;
@@ -854,7 +887,7 @@ int lang_parse(const struct src *src, const struct token_list *tl,
 		}
 		k = keyword(&ps, top_words, "statement");
 		if (k < 0) {
-			skip_stmt(&ps);
+			skip_top_stmt(&ps);
 			continue;
 		}
 		if (k == 2) {
