@@ -1,0 +1,490 @@
+/*
+ * test_csum.c — internet checksums against a byte-at-a-time reference,
+ * the RFC 1071 example and packets whose checksums scapy computed
+ * (packet_vectors.py); incremental updates against full recomputation
+ * over thousands of random changes at odd and even offsets.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <cmocka.h>
+
+#include "packet.h"
+#include "csum.h"
+#include "packet_vectors.h"
+
+static uint64_t rng_state;
+
+static uint32_t rng(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (uint32_t)((rng_state * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+/* The obvious RFC 1071 sum: big-endian 16-bit words, end-around carry. */
+static uint32_t ref_add(const uint8_t *b, size_t len, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)b[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t ref_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* A 16-bit value as csum.c stores it, read back as a big-endian number. */
+static uint16_t as_be(uint16_t stored)
+{
+	uint8_t b[2];
+
+	memcpy(b, &stored, 2);
+	return (uint16_t)(b[0] << 8 | b[1]);
+}
+
+static uint16_t rd16(const uint8_t *b)
+{
+	return (uint16_t)(b[0] << 8 | b[1]);
+}
+
+static void test_rfc1071_example(void **state)
+{
+	/* RFC 1071 §3: the sum of these bytes is ddf2 */
+	static const uint8_t ex[8] = { 0x00, 0x01, 0xf2, 0x03,
+				       0xf4, 0xf5, 0xf6, 0xf7 };
+	uint8_t shifted[9];
+
+	assert_int_equal(as_be((uint16_t)~csum_fold(csum_partial(ex, 8, 0))),
+			 0xddf2);
+	assert_int_equal(as_be(csum_fold(csum_partial(ex, 8, 0))), 0x220d);
+	/* the same bytes at an odd address */
+	memcpy(shifted + 1, ex, 8);
+	assert_int_equal(as_be(csum_fold(csum_partial(shifted + 1, 8, 0))),
+			 0x220d);
+	/* summing in two pieces split at an even length */
+	assert_int_equal(as_be(csum_fold(csum_partial(ex + 4, 4,
+						      csum_partial(ex, 4, 0)))),
+			 0x220d);
+	/* nothing summed: checksum of zero */
+	assert_int_equal(csum_fold(csum_partial(ex, 0, 0)), 0xffff);
+}
+
+static void test_partial_lengths_and_alignment(void **state)
+{
+	uint8_t buf[320];
+
+	rng_state = 1071;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)rng();
+	for (size_t align = 0; align < 16; align++) {
+		for (size_t len = 0; len <= 300; len++) {
+			uint16_t want = (uint16_t)~ref_fold(ref_add(buf + align,
+								    len, 0));
+			uint16_t got = as_be(csum_fold(csum_partial(buf + align,
+								    len, 0)));
+
+			assert_int_equal(got, want);
+		}
+	}
+	/* a running sum carried in */
+	for (size_t k = 0; k <= 300; k += 2) {
+		uint32_t first = csum_partial(buf, k, 0);
+
+		assert_int_equal(as_be(csum_fold(csum_partial(buf + k, 300 - k,
+							      first))),
+				 (uint16_t)~ref_fold(ref_add(buf, 300, 0)));
+	}
+}
+
+static void test_partial_large(void **state)
+{
+	size_t n = 65535;
+	uint8_t *b = malloc(n + 1);
+
+	assert_non_null(b);
+	/* all ones: every add carries */
+	memset(b, 0xff, n + 1);
+	for (size_t len = n - 8; len <= n; len++)
+		assert_int_equal(as_be(csum_fold(csum_partial(b + 1, len, 0))),
+				 (uint16_t)~ref_fold(ref_add(b + 1, len, 0)));
+	rng_state = 65535;
+	for (size_t i = 0; i <= n; i++)
+		b[i] = (uint8_t)rng();
+	/* a carried-in sum whose bytes read the same in either order */
+	assert_int_equal(as_be(csum_fold(csum_partial(b, n, 0xfefefefeu))),
+			 (uint16_t)~ref_fold(ref_add(b, n, 0) +
+					     ref_fold(0xfefefefeu)));
+	free(b);
+}
+
+struct ref_pkt {
+	const char *name;
+	const uint8_t *bytes;
+	uint32_t len;
+	uint8_t proto;
+	uint32_t field;		/* offset of the L4 checksum field */
+};
+
+static const struct ref_pkt checked[] = {
+	{ "v4_tcp_opts", v4_tcp_opts, sizeof(v4_tcp_opts), IPPROTO_TCP, 32 + 16 },
+	{ "v4_udp", v4_udp, sizeof(v4_udp), IPPROTO_UDP, 20 + 6 },
+	{ "v4_icmp_echo", v4_icmp_echo, sizeof(v4_icmp_echo), IPPROTO_ICMP, 22 },
+	{ "v4_icmp_err_tcp_short", v4_icmp_err_tcp_short,
+	  sizeof(v4_icmp_err_tcp_short), IPPROTO_ICMP, 22 },
+	{ "v4_icmp_err_udp_long", v4_icmp_err_udp_long,
+	  sizeof(v4_icmp_err_udp_long), IPPROTO_ICMP, 22 },
+	{ "v6_udp_ext", v6_udp_ext, sizeof(v6_udp_ext), IPPROTO_UDP, 64 + 6 },
+	{ "v6_tcp_ext", v6_tcp_ext, sizeof(v6_tcp_ext), IPPROTO_TCP, 80 + 16 },
+	{ "v6_udp", v6_udp, sizeof(v6_udp), IPPROTO_UDP, 40 + 6 },
+	{ "v6_icmp_echo", v6_icmp_echo, sizeof(v6_icmp_echo), IPPROTO_ICMPV6, 42 },
+	{ "v6_nd_ns", v6_nd_ns, sizeof(v6_nd_ns), IPPROTO_ICMPV6, 42 },
+	{ "v6_icmp_err_tcp_long", v6_icmp_err_tcp_long,
+	  sizeof(v6_icmp_err_tcp_long), IPPROTO_ICMPV6, 42 },
+	{ "v6_icmp_err_udp_ext", v6_icmp_err_udp_ext,
+	  sizeof(v6_icmp_err_udp_ext), IPPROTO_ICMPV6, 42 },
+};
+#define N_CHECKED (sizeof(checked) / sizeof(checked[0]))
+
+static uint8_t *decode_dup(const struct ref_pkt *r, struct packet *p)
+{
+	uint8_t *b = malloc(r->len);
+
+	assert_non_null(b);
+	memcpy(b, r->bytes, r->len);
+	assert_int_equal(pkt_decode(p, b, r->len), PKT_OK);
+	assert_int_equal(p->proto, r->proto);
+	return b;
+}
+
+static void test_reference_packets(void **state)
+{
+	struct packet p;
+
+	for (size_t i = 0; i < N_CHECKED; i++) {
+		const struct ref_pkt *r = &checked[i];
+		uint8_t *b = decode_dup(r, &p);
+
+		assert_true(csum_l4_verify(&p));
+		assert_int_equal(csum_ipv4_header_verify(&p), p.family == 4);
+		/* recomputing from a wrong value gives scapy's bytes back */
+		b[r->field] ^= 0x5a;
+		b[r->field + 1] ^= 0xa5;
+		assert_false(csum_l4_verify(&p));
+		assert_int_equal(csum_l4_full(&p), 0);
+		assert_memory_equal(b, r->bytes, r->len);
+		if (p.family == 4) {
+			b[10] = 0x12;
+			b[11] = 0x34;
+			assert_false(csum_ipv4_header_verify(&p));
+			csum_ipv4_header(&p);
+			assert_memory_equal(b, r->bytes, r->len);
+		}
+		/* any flipped bit of the covered bytes is seen */
+		for (uint32_t at = p.l4_off; at < p.len; at += 7) {
+			b[at] ^= 0x10;
+			assert_false(csum_l4_verify(&p));
+			b[at] ^= 0x10;
+		}
+		if (r->proto != IPPROTO_ICMP) {
+			b[p.saddr_off + 1] ^= 1;	/* the pseudo-header */
+			assert_false(csum_l4_verify(&p));
+			b[p.saddr_off + 1] ^= 1;
+		} else {
+			b[p.saddr_off + 1] ^= 1;	/* ICMPv4 has none */
+			assert_true(csum_l4_verify(&p));
+			b[p.saddr_off + 1] ^= 1;
+		}
+		assert_true(csum_l4_verify(&p));
+		free(b);
+	}
+}
+
+static void test_ipv4_options_header(void **state)
+{
+	uint8_t b[sizeof(v4_tcp_opts)];
+	struct packet p;
+
+	/* a 32-byte header: the options are summed too */
+	memcpy(b, v4_tcp_opts, sizeof(b));
+	assert_int_equal(pkt_decode(&p, b, sizeof(b)), PKT_OK);
+	assert_true(csum_ipv4_header_verify(&p));
+	b[25] ^= 1;				/* inside the RR option */
+	assert_false(csum_ipv4_header_verify(&p));
+	csum_ipv4_header(&p);
+	assert_true(csum_ipv4_header_verify(&p));
+	assert_int_equal(rd16(b + 10),
+			 (uint16_t)~ref_fold(ref_add(b, 32, 0) - rd16(b + 10)));
+}
+
+static void test_udp_no_checksum(void **state)
+{
+	uint8_t b[sizeof(v4_udp_nocsum)];
+	uint8_t b6[sizeof(v6_udp)];
+	struct packet p;
+	uint8_t old[2];
+
+	memcpy(b, v4_udp_nocsum, sizeof(b));
+	assert_int_equal(pkt_decode(&p, b, sizeof(b)), PKT_OK);
+	assert_true(csum_l4_verify(&p));
+	assert_int_equal(csum_l4_full(&p), 0);
+	assert_int_equal(rd16(b + 26), 0);
+	memcpy(old, b + 30, 2);
+	b[30] = 'X';
+	b[31] = 'Y';
+	assert_int_equal(csum_l4_update(&p, 30, old, 2), 0);
+	assert_int_equal(rd16(b + 26), 0);
+	assert_true(csum_l4_verify(&p));
+
+	/* IPv6 has no such thing: 0 is wrong, and gets computed */
+	memcpy(b6, v6_udp, sizeof(b6));
+	b6[46] = b6[47] = 0;
+	assert_int_equal(pkt_decode(&p, b6, sizeof(b6)), PKT_OK);
+	assert_false(csum_l4_verify(&p));
+	assert_int_equal(csum_l4_full(&p), 0);
+	assert_memory_equal(b6, v6_udp, sizeof(b6));
+}
+
+/*
+ * Make the two payload bytes at @at such that the UDP checksum computes to
+ * zero, using only the reference sum.
+ */
+static void force_zero_sum(uint8_t *b, const struct packet *p, uint32_t at)
+{
+	uint32_t ulen = p->payload_off + p->payload_len - p->l4_off;
+	uint32_t sum;
+	uint16_t word;
+
+	b[at] = b[at + 1] = 0;
+	b[p->l4_off + 6] = b[p->l4_off + 7] = 0;
+	sum = ref_add(b + p->saddr_off, 2u * p->addr_len, 0);
+	sum += IPPROTO_UDP + ulen;
+	sum = ref_add(b + p->l4_off, ulen, sum);
+	word = (uint16_t)(0xffff - ref_fold(sum));
+	b[at] = (uint8_t)(word >> 8);
+	b[at + 1] = (uint8_t)word;
+	assert_int_equal(ref_fold(ref_add(b + p->l4_off, ulen, 0) +
+				  ref_add(b + p->saddr_off, 2u * p->addr_len, 0) +
+				  IPPROTO_UDP + ulen), 0xffff);
+}
+
+static void test_udp_zero_is_ffff(void **state)
+{
+	static const struct ref_pkt *udp[] = { &checked[1], &checked[7] };
+
+	for (size_t i = 0; i < 2; i++) {
+		struct packet p;
+		uint8_t *b = decode_dup(udp[i], &p);
+		uint32_t at = p.payload_off;	/* even offset within UDP */
+		uint8_t old[2];
+
+		/* full recompute (a field of 0 would mean "none" in IPv4) */
+		force_zero_sum(b, &p, at);
+		b[p.l4_off + 6] = 0x12;
+		assert_int_equal(csum_l4_full(&p), 0);
+		assert_int_equal(rd16(b + p.l4_off + 6), 0xffff);
+		assert_true(csum_l4_verify(&p));
+		free(b);
+
+		/* incremental, from the valid original */
+		b = decode_dup(udp[i], &p);
+		force_zero_sum(b, &p, at);
+		memcpy(old, udp[i]->bytes + at, 2);
+		memcpy(b + p.l4_off + 6, udp[i]->bytes + p.l4_off + 6, 2);
+		assert_true(memcmp(old, b + at, 2) != 0);
+		assert_false(csum_l4_verify(&p));
+		assert_int_equal(csum_l4_update(&p, at, old, 2), 0);
+		assert_int_equal(rd16(b + p.l4_off + 6), 0xffff);
+		assert_true(csum_l4_verify(&p));
+		free(b);
+	}
+}
+
+/* csum_replace() on bare buffers: random spans, any parity and length. */
+static void test_replace_random(void **state)
+{
+	uint8_t buf[256], before[256];
+	unsigned zero_data = 0;
+
+	rng_state = 1624;
+	for (int iter = 0; iter < 50000; iter++) {
+		size_t n = 1 + rng() % 256;
+		size_t off = rng() % n;
+		size_t len = 1 + rng() % (n - off);
+		uint16_t check, want, got;
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (uint8_t)rng();
+		/* sometimes long runs of 0x00 / 0xff, where carries go wrong */
+		if (iter % 5 == 0)
+			memset(buf + off, iter % 10 ? 0xff : 0, len);
+		check = csum_fold(csum_partial(buf, n, 0));
+		memcpy(before, buf + off, len);
+		for (size_t i = 0; i < len; i++)
+			buf[off + i] = (uint8_t)rng();
+		if (iter % 7 == 0)
+			memset(buf + off, iter % 14 ? 0xff : 0, len);
+		want = csum_fold(csum_partial(buf, n, 0));
+		got = csum_replace(check, before, buf + off, len, (int)(off & 1));
+		if (got != want) {
+			/*
+			 * One's complement has two zeros: data that is all
+			 * zero sums to +0 in full, -0 incrementally.  No
+			 * packet is all zero (the pseudo-header has a proto).
+			 */
+			assert_int_equal(got ^ want, 0xffff);
+			for (size_t i = 0; i < n; i++)
+				assert_int_equal(buf[i], 0);
+			zero_data++;
+		}
+	}
+}
+
+/*
+ * csum_l4_update() on real packets: random rewrites of the addresses
+ * and of the L4 bytes (never the checksum field), checked against full
+ * recomputation and against verification.
+ */
+static void test_l4_update_random(void **state)
+{
+	uint8_t old[64];
+	unsigned addr_changes = 0, odd_changes = 0;
+
+	rng_state = 0xc5c5;
+	for (int iter = 0; iter < 20000; iter++) {
+		const struct ref_pkt *r = &checked[rng() % N_CHECKED];
+		struct packet p, q;
+		uint8_t *b = decode_dup(r, &p);
+		uint8_t *full = malloc(r->len);
+		uint32_t off, len, cover;
+
+		assert_non_null(full);
+		if (rng() % 3 == 0) {
+			cover = 2u * p.addr_len;
+			off = p.saddr_off + rng() % cover;
+			len = 1 + rng() % (p.saddr_off + cover - off);
+			addr_changes++;
+		} else {
+			do {
+				cover = p.len - p.l4_off;
+				off = p.l4_off + rng() % cover;
+				len = 1 + rng() % (p.len - off);
+				if (len > sizeof(old))
+					len = sizeof(old);
+			} while (off < r->field + 2 && off + len > r->field);
+			odd_changes += (off - p.l4_off) & 1;
+		}
+		memcpy(old, b + off, len);
+		for (uint32_t i = 0; i < len; i++)
+			b[off + i] = (uint8_t)rng();
+		assert_int_equal(csum_l4_update(&p, off, old, len), 0);
+		assert_true(csum_l4_verify(&p));
+
+		/*
+		 * The same view on a copy: the random bytes may have hit a
+		 * length field, which the view (like the engine's) predates.
+		 */
+		memcpy(full, b, r->len);
+		q = p;
+		q.data = full;
+		assert_int_equal(csum_l4_full(&q), 0);
+		assert_memory_equal(b, full, r->len);
+		if (r->proto == IPPROTO_ICMP && off < p.l4_off)
+			assert_memory_equal(b + r->field, r->bytes + r->field, 2);
+		free(full);
+		free(b);
+	}
+	assert_true(addr_changes > 1000);
+	assert_true(odd_changes > 1000);
+}
+
+static void test_l4_update_edges(void **state)
+{
+	struct packet p;
+	uint8_t *b = decode_dup(&checked[0], &p);	/* v4 TCP */
+	uint8_t old[4];
+
+	/* TTL is in no L4 checksum */
+	old[0] = b[8];
+	b[8]--;
+	assert_int_equal(csum_l4_update(&p, 8, old, 1), 0);
+	assert_memory_equal(b + 48, v4_tcp_opts + 48, 2);
+	assert_true(csum_l4_verify(&p));
+	b[8]++;
+	/* a span over the checksum field, or across daddr and options */
+	assert_int_equal(csum_l4_update(&p, 32 + 15, old, 2), -EINVAL);
+	assert_int_equal(csum_l4_update(&p, 32 + 17, old, 1), -EINVAL);
+	assert_int_equal(csum_l4_update(&p, 18, old, 4), -EINVAL);
+	assert_int_equal(csum_l4_update(&p, p.len - 1, old, 2), -EINVAL);
+	assert_int_equal(csum_l4_update(&p, 10, old, 0), 0);
+	assert_memory_equal(b, v4_tcp_opts, sizeof(v4_tcp_opts));
+	free(b);
+
+	/* fragments and opaque protocols have no L4 checksum we can do */
+	uint8_t fb[sizeof(v6_frag_first)];
+
+	memcpy(fb, v6_frag_first, sizeof(fb));
+	assert_int_equal(pkt_decode(&p, fb, sizeof(fb)), PKT_FRAGMENT);
+	assert_int_equal(csum_l4_full(&p), -EINVAL);
+	assert_false(csum_l4_verify(&p));
+	assert_int_equal(csum_l4_update(&p, 8, old, 2), -EINVAL);
+	assert_false(csum_ipv4_header_verify(&p));
+
+	uint8_t eb[sizeof(v4_udp)];
+
+	memcpy(eb, v4_udp, sizeof(eb));
+	eb[9] = IPPROTO_ESP;
+	assert_int_equal(pkt_decode(&p, eb, sizeof(eb)), PKT_OK);
+	assert_int_equal(csum_l4_full(&p), -EINVAL);
+	assert_memory_equal(eb + 20, v4_udp + 20, sizeof(eb) - 20);
+}
+
+/* The UDP length, not the IP length, bounds what the checksum covers. */
+static void test_udp_short_of_ip_length(void **state)
+{
+	uint8_t b[sizeof(v4_udp) + 3];
+	struct packet p;
+
+	memcpy(b, v4_udp, sizeof(v4_udp));
+	memset(b + sizeof(v4_udp), 0xab, 3);
+	b[2] = 0;
+	b[3] = (uint8_t)sizeof(b);		/* IP length covers the junk */
+	assert_int_equal(pkt_decode(&p, b, sizeof(b)), PKT_OK);
+	assert_int_equal(p.payload_len, sizeof(v4_udp) - 28);
+	assert_true(csum_l4_verify(&p));
+	b[sizeof(b) - 1] ^= 0xff;		/* outside the datagram */
+	assert_true(csum_l4_verify(&p));
+	assert_int_equal(csum_l4_full(&p), 0);
+	assert_memory_equal(b + 20, v4_udp + 20, sizeof(v4_udp) - 20);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rfc1071_example),
+		cmocka_unit_test(test_partial_lengths_and_alignment),
+		cmocka_unit_test(test_partial_large),
+		cmocka_unit_test(test_reference_packets),
+		cmocka_unit_test(test_ipv4_options_header),
+		cmocka_unit_test(test_udp_no_checksum),
+		cmocka_unit_test(test_udp_zero_is_ffff),
+		cmocka_unit_test(test_replace_random),
+		cmocka_unit_test(test_l4_update_random),
+		cmocka_unit_test(test_l4_update_edges),
+		cmocka_unit_test(test_udp_short_of_ip_length),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
