@@ -56,7 +56,7 @@ fuzz-%: $(FUZZ_B)/% FORCE
 fuzz: $(FUZZ_NAMES:%=fuzz-%)
 
 fuzz-corpus:
-	$(Q)python3 tests/fuzz/make-corpus.py tests/fuzz/corpus
+	$(Q)/usr/bin/python3 tests/fuzz/make-corpus.py tests/fuzz/corpus
 
 FORCE:
 
