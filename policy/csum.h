@@ -19,10 +19,10 @@ uint16_t csum_fold(uint32_t sum);
 
 /**
  * csum_replace() - RFC 1624 eqn. 3 update of a checksum field (network
- * order, as stored) for a change of @len bytes from @old to @new.  @len
- * must be even unless the change is at the very end of the summed data;
- * @odd_offset says the changed bytes start at an odd offset in the
- * summed data (they are then shifted by one byte).
+ * order, as stored) for a change of @len bytes from @old to @new.  Any
+ * @len works (odd ones too, anywhere in the summed data); @odd_offset says
+ * the changed bytes start at an odd offset in the summed data (they are
+ * then shifted by one byte).
  * Return: the new checksum field value (network order, as stored).
  */
 uint16_t csum_replace(uint16_t check, const void *old, const void *new,
