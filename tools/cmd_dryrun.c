@@ -1,0 +1,827 @@
+/*
+ * cmd_dryrun.c — `nfredact dry-run`: feed a capture through the engine as
+ * the daemon would see it (after the kernel's defragmentation), write the
+ * server's view, report what the engine did, and check honestly that no
+ * identifier of the input survived into the output.
+ *
+ * The residual check does not trust the engine's own counters: it scans
+ * the original inbound payloads with the service's detectors to learn the
+ * identifiers, scans the rewritten payloads again, and counts every
+ * identifier whose bytes it had seen in the input.  Client addresses the
+ * engine rewrote are remembered the same way and looked for in the source
+ * address of later inbound packets.  The scan is per packet: an identifier
+ * split across TCP segments is found neither in the input nor the output.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "commands.h"
+#include "defrag.h"
+#include "engine.h"
+#include "flow.h"
+#include "idset.h"
+#include "linklayer.h"
+#include "packet.h"
+#include "policy.h"
+
+#define FLOW_TABLE_SIZE		(1u << 18)
+#define DEFRAG_DATAGRAMS	256
+#define IDSET_MAX_BYTES		((size_t)256 << 20)
+/* libpcap's largest snapshot, plus room for a reassembled datagram */
+#define FRAME_MAX		(262144u + 65536u + 1024u)
+#define PROGRESS_EVERY		4096	/* packets between clock reads */
+#define EXPIRE_EVERY		256	/* packets between flow expiry rounds */
+#define EXPIRE_BUDGET		1024
+#define NS			1000000000ull
+
+#define EXIT_RESIDUAL		3
+
+struct options {
+	const char *policy, *in, *out;
+	bool json, show_original, quiet;
+};
+
+struct counters {
+	uint64_t read, not_ip, written, truncated, oversized;
+	uint64_t residual_ids, residual_addrs, scan_errors;
+};
+
+struct dryrun {
+	struct options opt;
+	struct ruleset *rs;
+	struct flow_table *ft;
+	struct engine_worker *w;
+	struct defrag *df;
+	struct idset *ids;	/* original identifier -> what the server saw */
+	struct idset *addrs;	/* svc, family, client address -> pseudonym */
+	pcap_t *in, *dead;
+	pcap_dumper_t *dump;
+	int dlt;
+	bool out_nano;
+	uint8_t *work, *orig;
+	struct counters c;
+	uint64_t distinct[DET__COUNT];
+	uint64_t now_s;
+	/* the packet being scanned, for the callbacks */
+	const uint8_t *scan_orig, *scan_out;
+	uint32_t scan_len;
+	/* progress line */
+	struct timespec t0, t_last;
+	uint64_t n_last;
+	bool progress_shown;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: nfredact dry-run POLICY IN.pcap [-w OUT.pcap] [--json]\n"
+		"                        [--show-original] [--quiet]\n"
+		"Run the capture IN through the engine as nfredactd would see it\n"
+		"(IP fragments reassembled first, as the kernel does) and report.\n"
+		"  -w OUT.pcap      write what the server sees (dropped packets left out)\n"
+		"  --json           the report as one JSON object\n"
+		"  --show-original  also list the original identifiers and client\n"
+		"                   addresses with what they became (never shown otherwise)\n"
+		"  --quiet          no progress line on stderr\n"
+		"Exit status: 0 no identifier survived; 1 error (policy, capture);\n"
+		"2 usage; 3 residual identifiers or client addresses found in the output.\n");
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	int pos = 0;
+
+	memset(o, 0, sizeof(*o));
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-w")) {
+			if (++i == argc || !argv[i][0])
+				return -EINVAL;
+			o->out = argv[i];
+		} else if (!strcmp(a, "--json")) {
+			o->json = true;
+		} else if (!strcmp(a, "--show-original")) {
+			o->show_original = true;
+		} else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+			o->quiet = true;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			return -EINVAL;
+		} else if (pos == 0) {
+			o->policy = a;
+			pos++;
+		} else if (pos == 1) {
+			o->in = a;
+			pos++;
+		} else {
+			return -EINVAL;
+		}
+	}
+	return pos == 2 && o->policy[0] && o->in[0] ? 0 : -EINVAL;
+}
+
+/* ---- residual check ------------------------------------------------------ */
+
+static void remember_original(void *ctx, enum det_kind det, const uint8_t *text,
+			      uint32_t len)
+{
+	struct dryrun *dr = ctx;
+	const uint8_t *repl = NULL;
+	bool added;
+
+	if (dr->scan_out && text >= dr->scan_orig &&
+	    (uint32_t)(text - dr->scan_orig) + len <= dr->scan_len)
+		repl = dr->scan_out + (text - dr->scan_orig);
+	if (idset_insert(dr->ids, text, len, (uint8_t)det, repl, len, &added) == 0 &&
+	    added)
+		dr->distinct[det]++;
+}
+
+static void find_residual(void *ctx, enum det_kind det, const uint8_t *text,
+			  uint32_t len)
+{
+	struct dryrun *dr = ctx;
+
+	if (idset_find(dr->ids, text, len))
+		dr->c.residual_ids++;
+}
+
+static uint32_t ip_header_min(int version)
+{
+	return version == 4 ? 20 : 40;
+}
+
+/*
+ * Remember the client address the engine replaced, and count an inbound
+ * packet that still shows a remembered one.  Keyed by service, so a
+ * service that keeps addresses does not trip over one that rewrites them.
+ */
+static void check_address(struct dryrun *dr, unsigned svc, const uint8_t *orig,
+			  uint32_t orig_len, const uint8_t *out, uint32_t out_len)
+{
+	int version = orig[0] >> 4;
+	uint32_t alen = version == 4 ? 4 : 16, so = version == 4 ? 12 : 8;
+	uint8_t key[2 + 16];
+
+	if ((version != 4 && version != 6) || (out[0] >> 4) != version ||
+	    orig_len < ip_header_min(version) || out_len < ip_header_min(version))
+		return;
+	key[0] = (uint8_t)svc;
+	key[1] = (uint8_t)version;
+	if (memcmp(orig + so, out + so, alen)) {
+		memcpy(key + 2, orig + so, alen);
+		idset_insert(dr->addrs, key, 2 + alen, (uint8_t)version, out + so,
+			     alen, NULL);
+	}
+	memcpy(key + 2, out + so, alen);
+	if (idset_find(dr->addrs, key, 2 + alen))
+		dr->c.residual_addrs++;
+}
+
+static bool has_payload(enum pkt_status st, const struct packet *p)
+{
+	return st == PKT_OK && !p->icmp_error && p->payload_len > 0 &&
+	       (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP);
+}
+
+/*
+ * An inbound packet of a covered service: learn the identifiers of the
+ * original, then look for them in what passes.  @out is NULL when the
+ * packet was dropped.
+ */
+static void check_inbound(struct dryrun *dr, unsigned svc, const uint8_t *ip,
+			  uint32_t ip_len, uint8_t *out, uint32_t out_len)
+{
+	struct packet po, pw;
+	enum pkt_status so, sw = PKT_MALFORMED;
+	int n;
+
+	if (out)
+		check_address(dr, svc, ip, ip_len, out, out_len);
+
+	/* a copy, since the decoder wants a writable buffer */
+	memcpy(dr->orig, ip, ip_len);
+	so = pkt_decode(&po, dr->orig, ip_len);
+	if (!has_payload(so, &po))
+		return;
+	if (out)
+		sw = pkt_decode(&pw, out, out_len);
+
+	dr->scan_orig = pkt_payload(&po);
+	dr->scan_len = po.payload_len;
+	dr->scan_out = has_payload(sw, &pw) && pw.payload_len == po.payload_len ?
+		       pkt_payload(&pw) : NULL;
+	n = engine_scan(dr->rs, dr->w, svc, pkt_payload(&po), po.payload_len,
+			remember_original, dr);
+	if (n < 0)
+		dr->c.scan_errors++;
+	dr->scan_out = NULL;
+	if (!has_payload(sw, &pw))
+		return;
+	n = engine_scan(dr->rs, dr->w, svc, pkt_payload(&pw), pw.payload_len,
+			find_residual, dr);
+	if (n < 0)
+		dr->c.scan_errors++;
+}
+
+/* ---- packets ------------------------------------------------------------- */
+
+static uint32_t ip_total_len(const uint8_t *ip, uint32_t len)
+{
+	if ((ip[0] >> 4) == 4 && len >= 20)
+		return (uint32_t)ip[2] << 8 | ip[3];
+	if ((ip[0] >> 4) == 6 && len >= 40)
+		return 40 + ((uint32_t)ip[4] << 8 | ip[5]);
+	return len;
+}
+
+static void write_frame(struct dryrun *dr, const struct pcap_pkthdr *h,
+			const uint8_t *data, uint32_t caplen, uint32_t wire_len)
+{
+	struct pcap_pkthdr oh = *h;
+
+	if (!dr->dump)
+		return;
+	oh.caplen = caplen;
+	oh.len = wire_len;
+	/* input is read at nanosecond precision; tv_usec holds nanoseconds */
+	if (!dr->out_nano)
+		oh.ts.tv_usec /= 1000;
+	pcap_dump((u_char *)dr->dump, &oh, data);
+	dr->c.written++;
+}
+
+static void handle_ip(struct dryrun *dr, const struct pcap_pkthdr *h,
+		      const uint8_t *frame, uint32_t caplen, uint32_t wire_len,
+		      uint32_t off, uint64_t ts_ns)
+{
+	const uint8_t *ip = frame + off;
+	uint32_t ip_len = caplen - off, out_caplen = caplen;
+	unsigned flags = 0;
+	struct engine_result res;
+	uint8_t *out_ip;
+
+	if (caplen < wire_len) {
+		flags |= ENGINE_F_TRUNCATED;
+		dr->c.truncated++;
+	}
+	memcpy(dr->work, frame, caplen);
+	out_ip = dr->work + off;
+	engine_process(dr->rs, dr->ft, dr->w, out_ip, ip_len, ENGINE_DIR_AUTO,
+		       ts_ns, flags, &res);
+
+	if (res.verdict == ENGINE_MODIFIED && res.len < ip_total_len(ip, ip_len))
+		out_caplen = off + res.len;	/* a datagram made shorter */
+	if (res.service >= 0 && res.dir == ENGINE_DIR_IN)
+		check_inbound(dr, (unsigned)res.service, ip, ip_len,
+			      res.verdict == ENGINE_DROP ? NULL : out_ip,
+			      out_caplen - off);
+	if (res.verdict == ENGINE_DROP)
+		return;
+	if (res.verdict == ENGINE_MODIFIED)
+		write_frame(dr, h, dr->work, out_caplen,
+			    wire_len - (caplen - out_caplen));
+	else
+		write_frame(dr, h, frame, caplen, wire_len);
+}
+
+static void handle_frame(struct dryrun *dr, const struct pcap_pkthdr *h,
+			 const uint8_t *data)
+{
+	uint32_t caplen = h->caplen, off;
+	uint64_t ts_ns = (uint64_t)h->ts.tv_sec * NS + (uint64_t)h->ts.tv_usec;
+	struct defrag_out dout;
+	struct pcap_pkthdr rh;
+
+	dr->now_s = ts_ns / NS;
+	if (caplen > FRAME_MAX) {
+		caplen = FRAME_MAX;	/* processed as a truncated packet */
+		dr->c.oversized++;
+	}
+	if (!link_ip_offset(dr->dlt, data, caplen, &off)) {
+		dr->c.not_ip++;
+		write_frame(dr, h, data, h->caplen, h->len);
+		return;
+	}
+	if (caplen < h->len) {
+		/* cannot be reassembled; the engine refuses to touch it */
+		handle_ip(dr, h, data, caplen, h->len, off, ts_ns);
+		return;
+	}
+	switch (defrag_add(dr->df, data + off, caplen - off, data, off, ts_ns,
+			   &dout)) {
+	case DEFRAG_NOT_FRAGMENT:
+		handle_ip(dr, h, data, caplen, h->len, off, ts_ns);
+		break;
+	case DEFRAG_DONE:
+		rh = *h;
+		rh.caplen = rh.len = dout.frame_len;
+		handle_ip(dr, &rh, dout.frame, dout.frame_len, dout.frame_len,
+			  dout.link_len, ts_ns);
+		break;
+	case DEFRAG_HELD:
+	case DEFRAG_DISCARDED:
+		break;
+	}
+}
+
+static double seconds_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) +
+	       (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void progress(struct dryrun *dr)
+{
+	struct timespec now;
+	double since;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (seconds_between(&dr->t0, &now) < 2.0)
+		return;
+	since = seconds_between(&dr->t_last, &now);
+	if (dr->progress_shown && since < 1.0)
+		return;
+	fprintf(stderr, "\rdry-run: %" PRIu64 " packets, %.0f pkt/s", dr->c.read,
+		since > 0 ? (double)(dr->c.read - dr->n_last) / since : 0.0);
+	dr->t_last = now;
+	dr->n_last = dr->c.read;
+	dr->progress_shown = true;
+}
+
+static int run(struct dryrun *dr)
+{
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &dr->t0);
+	dr->t_last = dr->t0;
+	while ((r = pcap_next_ex(dr->in, &h, &data)) == 1) {
+		dr->c.read++;
+		if (!(dr->c.read % PROGRESS_EVERY) && !dr->opt.quiet)
+			progress(dr);
+		handle_frame(dr, h, data);
+		if (!(dr->c.read % EXPIRE_EVERY))
+			flow_expire(dr->ft, (uint32_t)dr->now_s, EXPIRE_BUDGET);
+	}
+	if (dr->progress_shown)
+		fputc('\n', stderr);
+	if (r == PCAP_ERROR) {
+		fprintf(stderr, "nfredact dry-run: %s: %s\n", dr->opt.in,
+			pcap_geterr(dr->in));
+		return -EIO;
+	}
+	if (dr->dump && pcap_dump_flush(dr->dump) < 0) {
+		fprintf(stderr, "nfredact dry-run: %s: write error\n", dr->opt.out);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* ---- report -------------------------------------------------------------- */
+
+static void print_text_bytes(FILE *f, const uint8_t *p, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+			fputc(p[i], f);
+		else
+			fprintf(f, "\\x%02x", p[i]);
+	}
+}
+
+static void print_json_bytes(FILE *f, const uint8_t *p, uint32_t len)
+{
+	fputc('"', f);
+	for (uint32_t i = 0; i < len; i++) {
+		if (p[i] == '"' || p[i] == '\\')
+			fprintf(f, "\\%c", p[i]);
+		else if (p[i] >= 0x20 && p[i] < 0x7f)
+			fputc(p[i], f);
+		else
+			fprintf(f, "\\u%04x", p[i]);
+	}
+	fputc('"', f);
+}
+
+static void print_json_string(FILE *f, const char *s)
+{
+	print_json_bytes(f, (const uint8_t *)s, (uint32_t)strlen(s));
+}
+
+static void format_addr(const uint8_t *a, int version, char *buf, size_t size)
+{
+	if (!inet_ntop(version == 4 ? AF_INET : AF_INET6, a, buf, (socklen_t)size))
+		snprintf(buf, size, "?");
+}
+
+struct fragment_summary {
+	uint64_t seen, reassembled, incomplete, discarded, duplicates;
+};
+
+static void summarise_fragments(const struct dryrun *dr, struct fragment_summary *fs)
+{
+	const struct defrag_stats *s = defrag_get_stats(dr->df);
+
+	fs->seen = s->fragments;
+	fs->reassembled = s->reassembled;
+	fs->incomplete = s->timed_out + s->evicted + defrag_pending(dr->df);
+	fs->discarded = s->overlaps + s->too_many + s->malformed;
+	fs->duplicates = s->duplicates;
+}
+
+static uint64_t residual_total(const struct dryrun *dr)
+{
+	return dr->c.residual_ids + dr->c.residual_addrs;
+}
+
+static void text_counts(FILE *f, const char *label, const uint64_t *v, unsigned n,
+			const char *(*name)(unsigned))
+{
+	bool any = false;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (!v[i])
+			continue;
+		fprintf(f, "%s %s %" PRIu64, any ? "," : label, name(i), v[i]);
+		any = true;
+	}
+	if (any)
+		fputc('\n', f);
+}
+
+static const char *det_name(unsigned i)
+{
+	return policy_det_name((enum det_kind)i);
+}
+
+static const char *act_name(unsigned i)
+{
+	return policy_act_name((enum act_kind)i);
+}
+
+static const char *reason_name(unsigned i)
+{
+	return engine_reason_name((enum engine_reason)i);
+}
+
+static void text_service(FILE *f, const struct engine_stats *st)
+{
+	fprintf(f, "  packets in %" PRIu64 ", out %" PRIu64 "; changed %" PRIu64
+		", dropped %" PRIu64 ", malformed %" PRIu64
+		", on-error accepted %" PRIu64 "\n",
+		st->packets_in, st->packets_out, st->changed, st->dropped,
+		st->malformed, st->on_error_accepted);
+	fprintf(f, "  icmp translated %" PRIu64 ", flows created %" PRIu64 "\n",
+		st->icmp_translated, st->flows_created);
+	text_counts(f, "  detectors:", st->detector, DET__COUNT, det_name);
+	text_counts(f, "  actions:", st->action, ACT__COUNT, act_name);
+	text_counts(f, "  reasons:", st->reasons, ENGINE_R__COUNT, reason_name);
+}
+
+static void text_originals(FILE *f, const struct dryrun *dr)
+{
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+
+	fprintf(f, "original identifiers:\n");
+	for (uint32_t i = 0; i < idset_count(dr->ids); i++) {
+		const struct idset_entry *e = idset_at(dr->ids, i);
+
+		fprintf(f, "  %s ", policy_det_name((enum det_kind)e->tag));
+		print_text_bytes(f, idset_bytes(dr->ids, e->key_off), e->key_len);
+		fprintf(f, " -> ");
+		if (e->has_val)
+			print_text_bytes(f, idset_bytes(dr->ids, e->val_off),
+					 e->val_len);
+		else
+			fprintf(f, "(none)");
+		fputc('\n', f);
+	}
+	fprintf(f, "client addresses:\n");
+	for (uint32_t i = 0; i < idset_count(dr->addrs); i++) {
+		const struct idset_entry *e = idset_at(dr->addrs, i);
+		const uint8_t *k = idset_bytes(dr->addrs, e->key_off);
+
+		format_addr(k + 2, e->tag, a, sizeof(a));
+		format_addr(idset_bytes(dr->addrs, e->val_off), e->tag, b, sizeof(b));
+		fprintf(f, "  %s %s -> %s\n", policy_service_name(dr->rs, k[0]), a, b);
+	}
+}
+
+static void report_text(FILE *f, const struct dryrun *dr)
+{
+	unsigned n = policy_service_count(dr->rs);
+	struct fragment_summary fs;
+
+	summarise_fragments(dr, &fs);
+	fprintf(f, "packets read: %" PRIu64 "\n", dr->c.read);
+	fprintf(f, "not IP: %" PRIu64 "\n", dr->c.not_ip);
+	if (dr->c.truncated)
+		fprintf(f, "truncated in the capture: %" PRIu64 "\n", dr->c.truncated);
+	fprintf(f, "fragments: %" PRIu64 " seen, %" PRIu64 " datagrams reassembled, %"
+		PRIu64 " incomplete, %" PRIu64 " discarded\n",
+		fs.seen, fs.reassembled, fs.incomplete, fs.discarded);
+	for (unsigned i = 0; i <= n; i++) {
+		if (i < n)
+			fprintf(f, "service %s:\n", policy_service_name(dr->rs, i));
+		else
+			fprintf(f, "not covered:\n");
+		text_service(f, engine_worker_stats(dr->w, i));
+	}
+	fprintf(f, "flows at end: %" PRIu32 "\n", flow_table_count(dr->ft));
+	if (dr->opt.out)
+		fprintf(f, "written: %" PRIu64 " packets to %s\n", dr->c.written,
+			dr->opt.out);
+	fprintf(f, "distinct identifiers in the input: %" PRIu32 "\n",
+		idset_count(dr->ids));
+	text_counts(f, "  by detector:", dr->distinct, DET__COUNT, det_name);
+	fprintf(f, "client addresses rewritten: %" PRIu32 "\n",
+		idset_count(dr->addrs));
+	if (dr->opt.show_original)
+		text_originals(f, dr);
+	if (dr->c.scan_errors)
+		fprintf(f, "warning: %" PRIu64 " payloads could not be scanned "
+			"(match limit)\n", dr->c.scan_errors);
+	if (idset_overflow(dr->ids) || idset_overflow(dr->addrs))
+		fprintf(f, "warning: residual check partial: %" PRIu64
+			" identifiers not remembered (memory limit)\n",
+			idset_overflow(dr->ids) + idset_overflow(dr->addrs));
+	fprintf(f, "residual in payloads: %" PRIu64 "\n", dr->c.residual_ids);
+	fprintf(f, "residual client addresses: %" PRIu64 "\n", dr->c.residual_addrs);
+	fprintf(f, "residual identifiers: %" PRIu64 "\n", residual_total(dr));
+}
+
+static void json_counts(FILE *f, const char *key, const uint64_t *v, unsigned n,
+			const char *(*name)(unsigned))
+{
+	bool first = true;
+
+	fprintf(f, ", \"%s\": {", key);
+	for (unsigned i = 0; i < n; i++) {
+		if (!v[i])
+			continue;
+		fprintf(f, "%s", first ? "" : ", ");
+		print_json_string(f, name(i));
+		fprintf(f, ": %" PRIu64, v[i]);
+		first = false;
+	}
+	fprintf(f, "}");
+}
+
+static void json_service(FILE *f, const struct engine_stats *st)
+{
+	fprintf(f, "\"packets_in\": %" PRIu64 ", \"packets_out\": %" PRIu64
+		", \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
+		", \"changed\": %" PRIu64 ", \"dropped\": %" PRIu64
+		", \"malformed\": %" PRIu64 ", \"on_error_accepted\": %" PRIu64
+		", \"icmp_translated\": %" PRIu64 ", \"flows_created\": %" PRIu64,
+		st->packets_in, st->packets_out, st->bytes_in, st->bytes_out,
+		st->changed, st->dropped, st->malformed, st->on_error_accepted,
+		st->icmp_translated, st->flows_created);
+	json_counts(f, "detectors", st->detector, DET__COUNT, det_name);
+	json_counts(f, "actions", st->action, ACT__COUNT, act_name);
+	json_counts(f, "reasons", st->reasons, ENGINE_R__COUNT, reason_name);
+}
+
+static void json_originals(FILE *f, const struct dryrun *dr)
+{
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+
+	fprintf(f, ",\n  \"originals\": [");
+	for (uint32_t i = 0; i < idset_count(dr->ids); i++) {
+		const struct idset_entry *e = idset_at(dr->ids, i);
+
+		fprintf(f, "%s\n    {\"detector\": ", i ? "," : "");
+		print_json_string(f, policy_det_name((enum det_kind)e->tag));
+		fprintf(f, ", \"original\": ");
+		print_json_bytes(f, idset_bytes(dr->ids, e->key_off), e->key_len);
+		fprintf(f, ", \"replacement\": ");
+		if (e->has_val)
+			print_json_bytes(f, idset_bytes(dr->ids, e->val_off),
+					 e->val_len);
+		else
+			fprintf(f, "null");
+		fprintf(f, "}");
+	}
+	fprintf(f, "],\n  \"client_addresses\": [");
+	for (uint32_t i = 0; i < idset_count(dr->addrs); i++) {
+		const struct idset_entry *e = idset_at(dr->addrs, i);
+		const uint8_t *k = idset_bytes(dr->addrs, e->key_off);
+
+		format_addr(k + 2, e->tag, a, sizeof(a));
+		format_addr(idset_bytes(dr->addrs, e->val_off), e->tag, b, sizeof(b));
+		fprintf(f, "%s\n    {\"service\": ", i ? "," : "");
+		print_json_string(f, policy_service_name(dr->rs, k[0]));
+		fprintf(f, ", \"original\": \"%s\", \"pseudonym\": \"%s\"}", a, b);
+	}
+	fprintf(f, "]");
+}
+
+static void report_json(FILE *f, const struct dryrun *dr)
+{
+	unsigned n = policy_service_count(dr->rs);
+	struct fragment_summary fs;
+
+	summarise_fragments(dr, &fs);
+	fprintf(f, "{\n  \"packets_read\": %" PRIu64 ", \"not_ip\": %" PRIu64
+		", \"truncated\": %" PRIu64 ", \"written\": %" PRIu64 ",\n",
+		dr->c.read, dr->c.not_ip, dr->c.truncated, dr->c.written);
+	fprintf(f, "  \"fragments\": {\"seen\": %" PRIu64 ", \"reassembled\": %"
+		PRIu64 ", \"incomplete\": %" PRIu64 ", \"discarded\": %" PRIu64
+		", \"duplicates\": %" PRIu64 "},\n", fs.seen, fs.reassembled,
+		fs.incomplete, fs.discarded, fs.duplicates);
+	fprintf(f, "  \"services\": [");
+	for (unsigned i = 0; i < n; i++) {
+		fprintf(f, "%s\n    {\"name\": ", i ? "," : "");
+		print_json_string(f, policy_service_name(dr->rs, i));
+		fprintf(f, ", ");
+		json_service(f, engine_worker_stats(dr->w, i));
+		fprintf(f, "}");
+	}
+	fprintf(f, "],\n  \"not_covered\": {");
+	json_service(f, engine_worker_stats(dr->w, n));
+	fprintf(f, "},\n  \"flows\": %" PRIu32 ",\n", flow_table_count(dr->ft));
+	fprintf(f, "  \"distinct_identifiers\": %" PRIu32, idset_count(dr->ids));
+	json_counts(f, "distinct_by_detector", dr->distinct, DET__COUNT, det_name);
+	fprintf(f, ", \"client_addresses_rewritten\": %" PRIu32,
+		idset_count(dr->addrs));
+	if (dr->opt.show_original)
+		json_originals(f, dr);
+	fprintf(f, ",\n  \"scan_errors\": %" PRIu64 ", \"not_remembered\": %" PRIu64
+		",\n", dr->c.scan_errors,
+		idset_overflow(dr->ids) + idset_overflow(dr->addrs));
+	fprintf(f, "  \"residual\": {\"payload\": %" PRIu64
+		", \"client_addresses\": %" PRIu64 ", \"identifiers\": %" PRIu64
+		"}\n}\n", dr->c.residual_ids, dr->c.residual_addrs,
+		residual_total(dr));
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+/* Whether a classic pcap file has nanosecond timestamps (magic number). */
+static bool file_is_nano_pcap(const char *path)
+{
+	uint8_t m[4];
+	FILE *f;
+	bool nano = false;
+
+	if (!strcmp(path, "-"))
+		return false;
+	f = fopen(path, "rb");
+	if (!f)
+		return false;
+	if (fread(m, 1, 4, f) == 4)
+		nano = !memcmp(m, "\xa1\xb2\x3c\x4d", 4) ||
+		       !memcmp(m, "\x4d\x3c\xb2\xa1", 4);
+	fclose(f);
+	return nano;
+}
+
+static int load_policy(struct dryrun *dr)
+{
+	struct diag_list *diags = NULL;
+
+	dr->rs = policy_load(dr->opt.policy, NULL, &diags);
+	if (diags && (diags->errors || diags->warnings))
+		diag_list_print(stderr, diags);
+	diag_list_free(diags);
+	if (!dr->rs) {
+		fprintf(stderr, "nfredact dry-run: %s: policy not loaded\n",
+			dr->opt.policy);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int open_capture(struct dryrun *dr)
+{
+	char errbuf[PCAP_ERRBUF_SIZE] = "";
+
+	dr->in = pcap_open_offline_with_tstamp_precision(dr->opt.in,
+			PCAP_TSTAMP_PRECISION_NANO, errbuf);
+	if (!dr->in) {
+		fprintf(stderr, "nfredact dry-run: %s\n", errbuf);
+		return -EINVAL;
+	}
+	dr->dlt = pcap_datalink(dr->in);
+	if (!link_supported(dr->dlt)) {
+		const char *name = pcap_datalink_val_to_name(dr->dlt);
+
+		fprintf(stderr, "nfredact dry-run: %s: unsupported link type %d (%s);"
+			" supported: EN10MB, LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6,"
+			" NULL, LOOP\n", dr->opt.in, dr->dlt, name ? name : "unknown");
+		return -ENOTSUP;
+	}
+	if (!dr->opt.out)
+		return 0;
+	dr->out_nano = file_is_nano_pcap(dr->opt.in);
+	dr->dead = pcap_open_dead_with_tstamp_precision(dr->dlt,
+			pcap_snapshot(dr->in), dr->out_nano ?
+			PCAP_TSTAMP_PRECISION_NANO : PCAP_TSTAMP_PRECISION_MICRO);
+	if (!dr->dead) {
+		fprintf(stderr, "nfredact dry-run: out of memory\n");
+		return -ENOMEM;
+	}
+	dr->dump = pcap_dump_open(dr->dead, dr->opt.out);
+	if (!dr->dump) {
+		fprintf(stderr, "nfredact dry-run: %s\n", pcap_geterr(dr->dead));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int setup(struct dryrun *dr)
+{
+	int err;
+
+	err = load_policy(dr);
+	if (err < 0)
+		return err;
+	err = open_capture(dr);
+	if (err < 0)
+		return err;
+	dr->ft = flow_table_new(FLOW_TABLE_SIZE);
+	dr->w = engine_worker_new(dr->rs);
+	dr->df = defrag_new(DEFRAG_DATAGRAMS);
+	dr->ids = idset_new(IDSET_MAX_BYTES);
+	dr->addrs = idset_new(IDSET_MAX_BYTES);
+	dr->work = malloc(FRAME_MAX);
+	dr->orig = malloc(FRAME_MAX);
+	if (!dr->ft || !dr->w || !dr->df || !dr->ids || !dr->addrs ||
+	    !dr->work || !dr->orig) {
+		fprintf(stderr, "nfredact dry-run: out of memory\n");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void teardown(struct dryrun *dr)
+{
+	if (dr->dump)
+		pcap_dump_close(dr->dump);
+	if (dr->dead)
+		pcap_close(dr->dead);
+	if (dr->in)
+		pcap_close(dr->in);
+	free(dr->orig);
+	free(dr->work);
+	idset_free(dr->addrs);
+	idset_free(dr->ids);
+	defrag_free(dr->df);
+	engine_worker_free(dr->w);
+	flow_table_free(dr->ft);
+	policy_free(dr->rs);
+}
+
+/**
+ * cmd_dryrun() - `nfredact dry-run POLICY IN.pcap [-w OUT.pcap] [--json]
+ * [--show-original] [--quiet]`
+ * @argc: argument count
+ * @argv: arguments; argv[0] is "dry-run"
+ *
+ * Prints the report on stdout; diagnostics and progress on stderr.
+ * Return: exit status 0 (no residual identifier), 1 (bad policy or
+ * capture), 2 (usage), 3 (identifiers or client addresses survived).
+ */
+int cmd_dryrun(int argc, char **argv)
+{
+	struct dryrun *dr;
+	int status = 1;
+
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		usage(stdout);
+		return 0;
+	}
+	dr = calloc(1, sizeof(*dr));
+	if (!dr) {
+		fprintf(stderr, "nfredact dry-run: out of memory\n");
+		return 1;
+	}
+	if (parse_args(argc, argv, &dr->opt) < 0) {
+		usage(stderr);
+		status = 2;
+		goto out;
+	}
+	if (setup(dr) < 0 || run(dr) < 0)
+		goto out;
+	if (dr->opt.json)
+		report_json(stdout, dr);
+	else
+		report_text(stdout, dr);
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "nfredact dry-run: stdout: %s\n", strerror(errno));
+		goto out;
+	}
+	status = residual_total(dr) ? EXIT_RESIDUAL : 0;
+out:
+	teardown(dr);
+	free(dr);
+	return status;
+}

@@ -1,0 +1,206 @@
+/*
+ * idset.c — open-addressing hash set of byte strings (see idset.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "idset.h"
+
+#define EMPTY UINT32_MAX
+
+struct idset {
+	struct idset_entry *e;
+	uint32_t n, e_cap;
+	uint32_t *index;	/* entry number, or EMPTY */
+	uint32_t index_mask;
+	uint8_t *arena;
+	size_t arena_len, arena_cap;
+	size_t max_bytes;
+	uint64_t overflow;
+};
+
+/* FNV-1a: keys are short, and nobody chooses them to collide here. */
+static uint64_t hash_bytes(const uint8_t *p, uint32_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (uint32_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+struct idset *idset_new(size_t max_bytes)
+{
+	struct idset *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->max_bytes = max_bytes;
+	s->index_mask = 1023;
+	s->index = malloc((s->index_mask + 1) * sizeof(*s->index));
+	if (!s->index) {
+		free(s);
+		return NULL;
+	}
+	memset(s->index, 0xff, (s->index_mask + 1) * sizeof(*s->index));
+	return s;
+}
+
+void idset_free(struct idset *s)
+{
+	if (!s)
+		return;
+	free(s->e);
+	free(s->index);
+	free(s->arena);
+	free(s);
+}
+
+static bool key_equal(const struct idset *s, const struct idset_entry *e,
+		      uint64_t h, const uint8_t *key, uint32_t len)
+{
+	return e->hash == h && e->key_len == len &&
+	       !memcmp(s->arena + e->key_off, key, len);
+}
+
+const struct idset_entry *idset_find(const struct idset *s, const uint8_t *key,
+				     uint32_t len)
+{
+	uint64_t h = hash_bytes(key, len);
+
+	for (uint32_t i = (uint32_t)h & s->index_mask;;
+	     i = (i + 1) & s->index_mask) {
+		uint32_t k = s->index[i];
+
+		if (k == EMPTY)
+			return NULL;
+		if (key_equal(s, &s->e[k], h, key, len))
+			return &s->e[k];
+	}
+}
+
+static int grow_index(struct idset *s)
+{
+	uint32_t mask = s->index_mask * 2 + 1;
+	uint32_t *index = malloc(((size_t)mask + 1) * sizeof(*index));
+
+	if (!index)
+		return -ENOMEM;
+	memset(index, 0xff, ((size_t)mask + 1) * sizeof(*index));
+	for (uint32_t k = 0; k < s->n; k++) {
+		uint32_t i = (uint32_t)s->e[k].hash & mask;
+
+		while (index[i] != EMPTY)
+			i = (i + 1) & mask;
+		index[i] = k;
+	}
+	free(s->index);
+	s->index = index;
+	s->index_mask = mask;
+	return 0;
+}
+
+static int reserve(struct idset *s, size_t more)
+{
+	size_t cap;
+	uint8_t *a;
+
+	if (s->arena_len + more <= s->arena_cap)
+		return 0;
+	if (s->arena_len + more > s->max_bytes)
+		return -ENOMEM;
+	cap = s->arena_cap ? s->arena_cap : 4096;
+	while (cap < s->arena_len + more)
+		cap *= 2;
+	if (cap > s->max_bytes)
+		cap = s->max_bytes;
+	a = realloc(s->arena, cap);
+	if (!a)
+		return -ENOMEM;
+	s->arena = a;
+	s->arena_cap = cap;
+	return 0;
+}
+
+int idset_insert(struct idset *s, const uint8_t *key, uint32_t len, uint8_t tag,
+		 const uint8_t *val, uint32_t val_len, bool *added)
+{
+	uint64_t h = hash_bytes(key, len);
+	struct idset_entry *e;
+	uint32_t i;
+
+	if (added)
+		*added = false;
+	for (i = (uint32_t)h & s->index_mask; s->index[i] != EMPTY;
+	     i = (i + 1) & s->index_mask)
+		if (key_equal(s, &s->e[s->index[i]], h, key, len))
+			return 0;
+
+	if (!val)
+		val_len = 0;
+	if (reserve(s, (size_t)len + val_len) < 0)
+		goto full;
+	if (s->n == s->e_cap) {
+		uint32_t cap = s->e_cap ? s->e_cap * 2 : 256;
+		struct idset_entry *ne;
+
+		if ((size_t)cap * sizeof(*ne) > s->max_bytes)
+			goto full;
+		ne = realloc(s->e, cap * sizeof(*ne));
+		if (!ne)
+			goto full;
+		s->e = ne;
+		s->e_cap = cap;
+	}
+	e = &s->e[s->n];
+	e->hash = h;
+	e->tag = tag;
+	e->key_off = (uint32_t)s->arena_len;
+	e->key_len = len;
+	memcpy(s->arena + s->arena_len, key, len);
+	s->arena_len += len;
+	e->has_val = val != NULL;
+	e->val_off = (uint32_t)s->arena_len;
+	e->val_len = val_len;
+	if (val_len)
+		memcpy(s->arena + s->arena_len, val, val_len);
+	s->arena_len += val_len;
+	s->index[i] = s->n++;
+	if (added)
+		*added = true;
+	/* keep the load under one half so probes stay short */
+	if ((uint64_t)s->n * 2 > s->index_mask && grow_index(s) < 0) {
+		s->index[i] = EMPTY;
+		s->n--;
+		goto full;
+	}
+	return 0;
+full:
+	if (added)
+		*added = false;
+	s->overflow++;
+	return -ENOMEM;
+}
+
+uint32_t idset_count(const struct idset *s)
+{
+	return s->n;
+}
+
+uint64_t idset_overflow(const struct idset *s)
+{
+	return s->overflow;
+}
+
+const struct idset_entry *idset_at(const struct idset *s, uint32_t i)
+{
+	return &s->e[i];
+}
+
+const uint8_t *idset_bytes(const struct idset *s, uint32_t off)
+{
+	return s->arena + off;
+}
