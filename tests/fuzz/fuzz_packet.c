@@ -36,7 +36,11 @@ static void check_view(const struct packet *p, uint32_t len)
 		CHECK(p->payload_off >= p->l4_off);
 		CHECK(p->payload_off <= len);
 		CHECK(p->payload_len <= len - p->payload_off);
-		CHECK(p->payload_off + p->payload_len == p->l4_off + p->l4_len);
+		/* UDP: its own length field may end the datagram early */
+		CHECK(p->payload_off + p->payload_len <= p->l4_off + p->l4_len);
+		if (p->proto == IPPROTO_TCP)
+			CHECK(p->payload_off + p->payload_len ==
+			      p->l4_off + p->l4_len);
 	}
 	if (p->icmp_error) {
 		const struct pkt_inner *in = &p->inner;
