@@ -1,0 +1,688 @@
+/*
+ * test_detect.c — the identifier detectors: each built-in detector on
+ * tables of tricky positives and negatives, the combined scan (overlap
+ * resolution, literals, patterns, headers, overflow) and allow ranges.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pcre2.h>
+
+#include "detect.h"
+#include "ruleset.h"
+
+typedef bool (*detector_fn)(const uint8_t *, uint32_t, uint32_t,
+			    uint32_t *, uint32_t *);
+
+/* One case: the input and the texts of the expected matches, in order. */
+struct det_case {
+	const char *in;
+	const char *want[4];
+};
+
+static uint8_t *dup_exact(const char *s, size_t n)
+{
+	/* an exact-size heap copy, so that ASan sees any read past the end */
+	uint8_t *p = malloc(n ? n : 1);
+
+	assert_non_null(p);
+	memcpy(p, s, n);
+	return p;
+}
+
+static void run_cases(detector_fn fn, const struct det_case *c, size_t n)
+{
+	for (size_t k = 0; k < n; k++, c++) {
+		size_t len = strlen(c->in);
+		uint8_t *b = dup_exact(c->in, len);
+		uint32_t from = 0, s, e;
+		unsigned got = 0;
+
+		while (fn(b, (uint32_t)len, from, &s, &e)) {
+			const char *w = c->want[got];
+			const uint8_t *at;
+
+			if (!w) {
+				fail_msg("case %zu \"%s\": unexpected match \"%.*s\"",
+					 k, c->in, (int)(e - s), b + s);
+			}
+			at = memmem(b + from, len - from, w, strlen(w));
+			if (!at || (uint32_t)(at - b) != s ||
+			    e - s != strlen(w)) {
+				fail_msg("case %zu \"%s\": match \"%.*s\" at %u, want \"%s\"",
+					 k, c->in, (int)(e - s), b + s, s, w);
+			}
+			assert_true(e > s && e <= len && s >= from);
+			from = e;
+			got++;
+		}
+		if (c->want[got])
+			fail_msg("case %zu \"%s\": missing \"%s\"", k, c->in,
+				 c->want[got]);
+		free(b);
+	}
+}
+
+#define RUN(fn, cases) run_cases(fn, cases, sizeof(cases) / sizeof(cases[0]))
+
+static void test_ipv4(void **state)
+{
+	static const struct det_case cases[] = {
+		{ "1.2.3.4", { "1.2.3.4" } },
+		{ "host 192.168.1.1:8080 up", { "192.168.1.1" } },
+		{ "010.001.000.255", { "010.001.000.255" } },
+		{ "255.255.255.255", { "255.255.255.255" } },
+		{ "1.2.3.04", { "1.2.3.04" } },
+		{ "a 1.2.3.4, 5.6.7.8;", { "1.2.3.4", "5.6.7.8" } },
+		{ "1.2.3.4,5.6.7.8", { "1.2.3.4", "5.6.7.8" } },
+		{ "1.2.3.4 1.2.3.4", { "1.2.3.4", "1.2.3.4" } },
+		{ "for=192.0.2.60;by=[203.0.113.43]", { "192.0.2.60", "203.0.113.43" } },
+		{ "end 1.2.3.4.", { "1.2.3.4" } },
+		{ "1.2.3.4.example", { "1.2.3.4" } },
+		{ "x.1.2.3.4", { "1.2.3.4" } },
+		{ "::ffff:10.0.0.1", { "10.0.0.1" } },
+		{ "ip=10.0.0.1\r\n", { "10.0.0.1" } },
+		{ "\x01\xff""1.2.3.4\x80", { "1.2.3.4" } },
+		/* negatives */
+		{ "256.1.1.1", { NULL } },
+		{ "1.2.3.256", { NULL } },
+		{ "1.2.3.4.5", { NULL } },
+		{ "311.2.3.4", { NULL } },
+		{ "version 1.2.3", { NULL } },
+		{ "v1.2.3.4", { NULL } },
+		{ "1.2.3.0004", { NULL } },
+		{ "0001.2.3.4", { NULL } },
+		{ "1..2.3.4", { NULL } },
+		{ "12.34.56.78.90", { NULL } },
+		{ "1.2.3.4567", { NULL } },
+		{ "1.2.3.", { NULL } },
+		{ ".", { NULL } },
+		{ "", { NULL } },
+	};
+
+	RUN(detect_ipv4, cases);
+}
+
+static void test_ipv6(void **state)
+{
+	static const struct det_case cases[] = {
+		{ "2001:db8:0:0:1:0:0:1", { "2001:db8:0:0:1:0:0:1" } },
+		{ "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+		  { "2001:0db8:85a3:0000:0000:8a2e:0370:7334" } },
+		{ "to 2001:db8::1, next", { "2001:db8::1" } },
+		{ "::1", { "::1" } },
+		{ "fe80::", { "fe80::" } },
+		{ "a fe80:: b", { "fe80::" } },
+		{ "1:2:3:4:5:6:7::", { "1:2:3:4:5:6:7::" } },
+		{ "::2:3:4:5:6:7:8", { "::2:3:4:5:6:7:8" } },
+		{ "::ffff:192.0.2.1", { "::ffff:192.0.2.1" } },
+		{ "64:ff9b::192.0.2.1", { "64:ff9b::192.0.2.1" } },
+		{ "2001:db8::192.0.2.1", { "2001:db8::192.0.2.1" } },
+		{ "1:2:3:4:5:6:1.2.3.4", { "1:2:3:4:5:6:1.2.3.4" } },
+		{ "::1.2.3.4", { "::1.2.3.4" } },
+		{ "fe80::1%eth0 up", { "fe80::1%eth0" } },
+		{ "fe80::1%eth0.", { "fe80::1%eth0" } },
+		{ "[2001:db8::1]:443", { "2001:db8::1" } },
+		{ "for=\"[2001:db8:cafe::17]:4711\"", { "2001:db8:cafe::17" } },
+		{ "2001:DB8::ABCD", { "2001:DB8::ABCD" } },
+		{ "fe80::1 fe80::2", { "fe80::1", "fe80::2" } },
+		{ "::1,::2", { "::1", "::2" } },
+		{ "ends 2001:db8::1.", { "2001:db8::1" } },
+		{ "\xfe\x01" "2001:db8::7\x00", { "2001:db8::7" } },
+		/* negatives */
+		{ "00:1a:2b:3c:4d:5e", { NULL } },
+		{ "at 12:34:56 ok", { NULL } },
+		{ "::", { NULL } },
+		{ "a :: b", { NULL } },
+		{ "std::vector<int>", { NULL } },
+		{ "Foo::Bar", { NULL } },
+		{ "1::2::3", { NULL } },
+		{ "1:2:3:4:5:6:7:8:9", { NULL } },
+		{ "1:2:3:4:5:6:7", { NULL } },
+		{ "12345::1", { NULL } },
+		{ "2001:db8::1g", { NULL } },
+		{ "x2001:db8::1", { NULL } },
+		{ "1.2001:db8::1", { NULL } },
+		{ "2001:db8::1:", { NULL } },
+		{ "::ffff:1.2.3.4.5", { NULL } },
+		{ "::ffff:1.2.3", { NULL } },
+		{ "1:2:3:4:5:6:7:1.2.3.4", { NULL } },
+		{ "::ffff:256.1.1.1", { NULL } },
+		{ ":1:2:3:4:5:6:7:8", { NULL } },
+		{ "", { NULL } },
+	};
+
+	RUN(detect_ipv6, cases);
+}
+
+static void test_email(void **state)
+{
+	static const struct det_case cases[] = {
+		{ "alice@example.org", { "alice@example.org" } },
+		{ "Mail: <bob.smith+tag@mail.example.co.uk>.",
+		  { "bob.smith+tag@mail.example.co.uk" } },
+		{ "x!#$%&'*+-/=?^_`{|}~@example.com",
+		  { "x!#$%&'*+-/=?^_`{|}~@example.com" } },
+		{ "to user@[192.0.2.1] now", { "user@[192.0.2.1]" } },
+		{ "user@[IPv6:2001:db8::1]", { "user@[IPv6:2001:db8::1]" } },
+		{ "xa@b.cox", { "xa@b.cox" } },
+		{ ".john@example.com", { "john@example.com" } },
+		{ "a..b@example.com", { "b@example.com" } },
+		{ "a@example.com-", { "a@example.com" } },
+		{ "a@example.com.", { "a@example.com" } },
+		{ "a@b@c.com", { "b@c.com" } },
+		{ "a@mail.example.123", { "a@mail.example" } },
+		{ "a@x.org,b@y.org", { "a@x.org", "b@y.org" } },
+		{ "a@x-y.org", { "a@x-y.org" } },
+		{ "xxxxx@xxxxxxx.xxx", { "xxxxx@xxxxxxx.xxx" } },
+		{ "\x80\x01u@ex.io\xff", { "u@ex.io" } },
+		/* negatives */
+		{ "a@b", { NULL } },
+		{ "a@b.c", { NULL } },
+		{ "a@b.c0m", { NULL } },
+		{ "root@localhost", { NULL } },
+		{ "john.@example.com", { NULL } },
+		{ "@example.com", { NULL } },
+		{ "a@-example.com", { NULL } },
+		{ "a@example-.com", { NULL } },
+		{ "a@.example.com", { NULL } },
+		{ "a@[1.2.3.4", { NULL } },
+		{ "a@[1.2.3]", { NULL } },
+		{ "@", { NULL } },
+		{ "", { NULL } },
+	};
+
+	RUN(detect_email, cases);
+}
+
+static void test_phone(void **state)
+{
+	static const struct det_case cases[] = {
+		{ "+15551234567", { "+15551234567" } },
+		{ "call +1 (555) 123-4567 now", { "+1 (555) 123-4567" } },
+		{ "+44 20 7946 0958", { "+44 20 7946 0958" } },
+		{ "+49-30-1234567", { "+49-30-1234567" } },
+		{ "+33.1.23.45.67.89", { "+33.1.23.45.67.89" } },
+		{ "+1 555.123.4567", { "+1 555.123.4567" } },
+		{ "+1(555)1234567", { "+1(555)1234567" } },
+		{ "(+44) 20 7946 0958", { "+44) 20 7946 0958" } },
+		{ "+12345678", { "+12345678" } },
+		{ "+123456789012345", { "+123456789012345" } },
+		{ "+15551234567.", { "+15551234567" } },
+		{ "+15551234567-", { "+15551234567" } },
+		{ "tel:+15551234567;x", { "+15551234567" } },
+		{ "+15551234567,+15557654321", { "+15551234567", "+15557654321" } },
+		{ "\xff+4930123456\x00", { "+4930123456" } },
+		/* a following digit group is taken in while 15 digits allow */
+		{ "+4930123456 00", { "+4930123456 00" } },
+		/* negatives */
+		{ "+1234567", { NULL } },
+		{ "+1234567890123456", { NULL } },
+		{ "+1 555 123 4567 8901 2", { NULL } },
+		{ "+15551234567 12345", { NULL } },
+		{ "a+15551234567", { NULL } },
+		{ "1+15551234567", { NULL } },
+		{ "+1  555  1234567", { NULL } },
+		{ "+ 15551234567", { NULL } },
+		{ "+1--5551234567", { NULL } },
+		{ "+", { NULL } },
+		{ "", { NULL } },
+	};
+
+	RUN(detect_phone, cases);
+}
+
+static void test_mac(void **state)
+{
+	static const struct det_case cases[] = {
+		{ "00:1A:2b:3c:4d:5e", { "00:1A:2b:3c:4d:5e" } },
+		{ "00-1a-2b-3c-4d-5e", { "00-1a-2b-3c-4d-5e" } },
+		{ "001a.2b3c.4d5e", { "001a.2b3c.4d5e" } },
+		{ "mac=00:1a:2b:3c:4d:5e,", { "00:1a:2b:3c:4d:5e" } },
+		{ "00:1a:2b:3c:4d:5e.", { "00:1a:2b:3c:4d:5e" } },
+		{ "00:1a:2b:3c:4d:5e 00-1a-2b-3c-4d-5f",
+		  { "00:1a:2b:3c:4d:5e", "00-1a-2b-3c-4d-5f" } },
+		/* negatives */
+		{ "00:1a:2b:3c:4d:5e:6f", { NULL } },
+		{ "00:1a:2b-3c:4d:5e", { NULL } },
+		{ "x00:1a:2b:3c:4d:5e", { NULL } },
+		{ "00:1a:2b:3c:4d", { NULL } },
+		{ "000:1a:2b:3c:4d:5e", { NULL } },
+		{ "fe80::00:1a:2b:3c:4d:5e", { NULL } },
+		{ "001a.2b3c.4d5e.1234", { NULL } },
+		{ "001a.2b3c.4d5", { NULL } },
+		{ "00:1g:2b:3c:4d:5e", { NULL } },
+		{ "", { NULL } },
+	};
+
+	RUN(detect_mac, cases);
+}
+
+static void test_from_offset(void **state)
+{
+	const uint8_t *b = (const uint8_t *)"1.2.3.4 5.6.7.8";
+	uint32_t s, e;
+
+	assert_true(detect_ipv4(b, 15, 0, &s, &e));
+	assert_int_equal(s, 0);
+	assert_true(detect_ipv4(b, 15, 1, &s, &e));
+	assert_int_equal(s, 8);
+	assert_int_equal(e, 15);
+	assert_false(detect_ipv4(b, 15, 9, &s, &e));
+	/* the length bounds the scan: the text past it is not seen */
+	assert_false(detect_ipv4(b, 6, 0, &s, &e));
+}
+
+static void test_ip_text(void **state)
+{
+	static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	static const uint8_t mapped[16] = { [10] = 0xff, [11] = 0xff,
+		192, 0, 2, 1 };
+	uint8_t a[16];
+
+	assert_int_equal(detect_ip_text((const uint8_t *)"192.0.2.1", 9, a), 4);
+	assert_memory_equal(a, "\xc0\x00\x02\x01", 4);
+	assert_int_equal(detect_ip_text((const uint8_t *)"010.0.2.1", 9, a), 4);
+	assert_int_equal(a[0], 10);
+	assert_int_equal(detect_ip_text((const uint8_t *)"2001:db8::1", 11, a), 6);
+	assert_memory_equal(a, v6, 16);
+	assert_int_equal(detect_ip_text((const uint8_t *)"2001:DB8::1%eth0", 16, a), 6);
+	assert_memory_equal(a, v6, 16);
+	assert_int_equal(detect_ip_text((const uint8_t *)"::ffff:192.0.2.1", 16, a), 6);
+	assert_memory_equal(a, mapped, 16);
+	assert_int_equal(detect_ip_text((const uint8_t *)"1.2.3", 5, a), 0);
+	assert_int_equal(detect_ip_text((const uint8_t *)"1.2.3.4x", 8, a), 0);
+	assert_int_equal(detect_ip_text((const uint8_t *)"::", 2, a), 0);
+	assert_int_equal(detect_ip_text((const uint8_t *)"1:2:3", 5, a), 0);
+}
+
+/* ---- the combined scan ---------------------------------------------- */
+
+static struct ruleset rs_fixture;	/* big: static */
+
+static pcre2_code *compile_re(const char *pat, bool jit)
+{
+	int err;
+	PCRE2_SIZE off;
+	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+				       0, &err, &off, NULL);
+
+	assert_non_null(re);
+	if (jit)
+		assert_int_equal(pcre2_jit_compile(re, PCRE2_JIT_COMPLETE), 0);
+	return re;
+}
+
+static struct detect_scratch *scratch(void)
+{
+	struct detect_scratch *s;
+
+	rs_fixture.max_capture = 4;
+	s = detect_scratch_new(&rs_fixture);
+	assert_non_null(s);
+	return s;
+}
+
+static struct rs_service svc_of(struct rs_redact *r, unsigned n)
+{
+	struct rs_service svc = { .redact = r, .n_redact = n };
+
+	for (unsigned k = 0; k < n; k++)
+		svc.det_mask |= 1u << r[k].det;
+	return svc;
+}
+
+static int scan_str(const struct rs_service *svc, struct detect_scratch *s,
+		    const char *text, bool at_line_start,
+		    const struct detect_match **m)
+{
+	return detect_scan(svc, s, (const uint8_t *)text, (uint32_t)strlen(text),
+			   at_line_start, m);
+}
+
+#define assert_match(m, s_, e_, rule_, det_) do {		\
+	assert_int_equal((m).start, (s_));			\
+	assert_int_equal((m).end, (e_));			\
+	assert_int_equal((m).rule, (rule_));			\
+	assert_int_equal((m).det, (det_));			\
+} while (0)
+
+static void test_scan_overlaps(void **state)
+{
+	struct detect_scratch *s = scratch();
+	struct rs_redact r[] = {
+		{ .det = DET_IPV4 }, { .det = DET_IPV6 }, { .det = DET_EMAIL },
+		{ .det = DET_PHONE }, { .det = DET_MAC },
+	};
+	struct rs_service svc = svc_of(r, 5);
+	const struct detect_match *m;
+	const char *t;
+
+	/* the IPv6 address starts first and contains the IPv4 one */
+	t = "src ::ffff:192.0.2.1 end";
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 1);
+	assert_match(m[0], 4, 20, 1, DET_IPV6);
+
+	/* equal start: the longer email wins over the IPv4 local part */
+	t = "1.2.3.4@example.com";
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 1);
+	assert_match(m[0], 0, 19, 2, DET_EMAIL);
+
+	/* a phone as local part: the email is longer */
+	t = "+15551234567@example.com";
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 1);
+	assert_match(m[0], 0, 24, 2, DET_EMAIL);
+
+	/* every kind at once, sorted, adjacent matches kept apart */
+	t = "a@b.io 10.0.0.1 +4930123456,00:1a:2b:3c:4d:5e fe80::1,1.1.1.1";
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 6);
+	assert_match(m[0], 0, 6, 2, DET_EMAIL);
+	assert_match(m[1], 7, 15, 0, DET_IPV4);
+	assert_match(m[2], 16, 27, 3, DET_PHONE);
+	assert_match(m[3], 28, 45, 4, DET_MAC);
+	assert_match(m[4], 46, 53, 1, DET_IPV6);
+	assert_match(m[5], 54, 61, 0, DET_IPV4);
+
+	/* the email domain literal hides the addresses inside it */
+	t = "x@[IPv6:2001:db8::1] y@[1.2.3.4]";
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
+	assert_match(m[0], 0, 20, 2, DET_EMAIL);
+	assert_match(m[1], 21, 32, 2, DET_EMAIL);
+
+	assert_int_equal(scan_str(&svc, s, "", true, &m), 0);
+	detect_scratch_free(s);
+}
+
+static void test_scan_rule_order(void **state)
+{
+	struct detect_scratch *s = scratch();
+	struct rs_redact r[] = {
+		{ .det = DET_LITERAL, .literal = (const uint8_t *)"alice@example.org",
+		  .literal_len = 17 },
+		{ .det = DET_EMAIL },
+		{ .det = DET_LITERAL, .literal = (const uint8_t *)"xalice",
+		  .literal_len = 6 },
+	};
+	struct rs_service svc = svc_of(r, 2);
+	const struct detect_match *m;
+
+	/* equal span: the earlier rule */
+	assert_int_equal(scan_str(&svc, s, "to alice@example.org", true, &m), 1);
+	assert_match(m[0], 3, 20, 0, DET_LITERAL);
+	svc = svc_of(r + 1, 1);
+	assert_int_equal(scan_str(&svc, s, "to alice@example.org", true, &m), 1);
+	assert_match(m[0], 3, 20, 0, DET_EMAIL);
+
+	/* at the same start the longer one, whatever the rule order */
+	svc = svc_of(r + 1, 2);
+	assert_int_equal(scan_str(&svc, s, "(xalice@example.org", true, &m), 1);
+	assert_match(m[0], 1, 19, 0, DET_EMAIL);
+	/* leftmost wins even when shorter: the literal starts first */
+	assert_int_equal(scan_str(&svc, s, "+xalice@example.org", true, &m), 1);
+	assert_match(m[0], 0, 19, 0, DET_EMAIL);
+	r[2].literal = (const uint8_t *)"(xa";
+	r[2].literal_len = 3;
+	assert_int_equal(scan_str(&svc, s, "(xalice@example.org", true, &m), 1);
+	assert_match(m[0], 0, 3, 1, DET_LITERAL);
+	detect_scratch_free(s);
+}
+
+static void test_scan_literal_pattern(void **state)
+{
+	struct detect_scratch *s = scratch();
+	pcre2_code *imei = compile_re("imei=[0-9]{15}", true);
+	pcre2_code *empty = compile_re("x*", false);
+	pcre2_code *bad = compile_re("(a+)+$", false);
+	struct rs_redact r[] = {
+		{ .det = DET_LITERAL, .literal = (const uint8_t *)"aa", .literal_len = 2 },
+		{ .det = DET_PATTERN, .re = imei },
+		{ .det = DET_PATTERN, .re = empty },
+		{ .det = DET_PROXY },
+	};
+	struct rs_service svc = svc_of(r, 4);
+	const struct detect_match *m;
+	const char *t;
+
+	/* literals: non-overlapping, left to right */
+	svc = svc_of(r, 1);
+	assert_int_equal(scan_str(&svc, s, "aaaaa", true, &m), 2);
+	assert_match(m[0], 0, 2, 0, DET_LITERAL);
+	assert_match(m[1], 2, 4, 0, DET_LITERAL);
+
+	svc = svc_of(r, 4);
+	t = "imei=123456789012345 xx imei=1234 x";
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 3);
+	assert_match(m[0], 0, 20, 1, DET_PATTERN);
+	assert_match(m[1], 21, 23, 2, DET_PATTERN);
+	assert_match(m[2], 34, 35, 2, DET_PATTERN);
+
+	/* a PCRE2 failure other than no-match is an error, not a pass */
+	{
+		static char boom[20001];
+		struct rs_redact rb = { .det = DET_PATTERN, .re = bad };
+		struct rs_service sb = svc_of(&rb, 1);
+
+		memset(boom, 'a', sizeof(boom) - 2);
+		boom[sizeof(boom) - 2] = 'b';
+		assert_int_equal(scan_str(&sb, s, boom, true, &m), -EIO);
+	}
+	pcre2_code_free(imei);
+	pcre2_code_free(empty);
+	pcre2_code_free(bad);
+	detect_scratch_free(s);
+}
+
+static void test_scan_header(void **state)
+{
+	struct detect_scratch *s = scratch();
+	struct rs_redact r[] = {
+		{ .det = DET_EMAIL },
+		{ .det = DET_HEADER, .header = "Forwarded", .header_len = 9 },
+		{ .det = DET_HEADER, .header = "X-Forwarded-For", .header_len = 15 },
+	};
+	struct rs_service svc = svc_of(r, 3);
+	const struct detect_match *m;
+	const char *t;
+
+	t = "GET / HTTP/1.1\r\n"
+	    "Forwarded: for=192.0.2.60;proto=http;by=203.0.113.43, "
+	    "for=\"[2001:db8:cafe::17]:4711\"\r\n"
+	    "Host: 198.51.100.1\r\n\r\n";
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 3);
+	assert_match(m[0], 31, 41, 1, DET_HEADER);
+	assert_match(m[1], 56, 68, 1, DET_HEADER);
+	assert_memory_equal(t + m[2].start, "2001:db8:cafe::17", 17);
+	assert_int_equal(m[2].end - m[2].start, 17);
+	assert_int_equal(m[2].rule, 1);
+
+	/* case-insensitive name, spaces before ':', no space after */
+	t = "x-forwarded-for :10.1.2.3,2001:db8::1\nX-Forwarded-For:2001:db8::2\n";
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 3);
+	assert_match(m[0], 17, 25, 2, DET_HEADER);
+	assert_match(m[1], 26, 37, 2, DET_HEADER);
+	assert_match(m[2], 54, 65, 2, DET_HEADER);
+
+	/* not at a line start: the first line is the tail of another */
+	t = "Forwarded: for=1.2.3.4\nForwarded: for=5.6.7.8\n";
+	assert_int_equal(scan_str(&svc, s, t, false, &m), 1);
+	assert_match(m[0], 38, 45, 1, DET_HEADER);
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
+
+	/* other headers and the body are not header values */
+	t = "Forwarded-By: 1.2.3.4\r\nXForwarded: 1.2.3.4\r\nBody 1.2.3.4 a@b.io";
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 1);
+	assert_int_equal(m[0].det, DET_EMAIL);
+	detect_scratch_free(s);
+}
+
+static void test_scan_overflow(void **state)
+{
+	struct detect_scratch *s = scratch();
+	struct rs_redact r = { .det = DET_LITERAL, .literal = (const uint8_t *)"a",
+			       .literal_len = 1 };
+	struct rs_service svc = svc_of(&r, 1);
+	const struct detect_match *m;
+	uint32_t n = DETECT_MAX_MATCHES + 1;
+	uint8_t *b = malloc(n);
+
+	assert_non_null(b);
+	memset(b, 'a', n);
+	assert_int_equal(detect_scan(&svc, s, b, n, true, &m), -ENOSPC);
+	assert_int_equal(detect_scan(&svc, s, b, n - 1, true, &m),
+			 DETECT_MAX_MATCHES);
+	/* many more candidates than the scratch holds */
+	b = realloc(b, 4 * n);
+	assert_non_null(b);
+	memset(b, 'a', 4 * n);
+	assert_int_equal(detect_scan(&svc, s, b, 4 * n, true, &m), -ENOSPC);
+	free(b);
+	detect_scratch_free(s);
+}
+
+/* Binary junk around identifiers, and every truncation of a mixed text. */
+static void test_scan_junk(void **state)
+{
+	struct detect_scratch *s = scratch();
+	struct rs_redact r[] = {
+		{ .det = DET_IPV4 }, { .det = DET_IPV6 }, { .det = DET_EMAIL },
+		{ .det = DET_PHONE }, { .det = DET_MAC },
+	};
+	struct rs_service svc = svc_of(r, 5);
+	const struct detect_match *m;
+	static const char mixed[] =
+		"<134>Oct 11 22:14:15 host app[42]: login bob@example.com from "
+		"2001:db8::1%eth0 via 192.0.2.7:5222 mac 00:1a:2b:3c:4d:5e tel "
+		"+44 20 7946 0958 std::map 1.2.3 ::ffff:10.0.0.1";
+	uint8_t junk[4096];
+	uint32_t x = 12345;
+	int n;
+
+	for (size_t k = 0; k < sizeof(junk); k++) {
+		x = x * 1103515245u + 12345u;
+		/* control bytes and high bytes: no identifier can form */
+		junk[k] = (uint8_t)((x >> 16) & 0x1f) | ((x >> 8) & 0x80);
+	}
+	memcpy(junk + 1000, "a.b@example.net", 15);
+	memcpy(junk + 4096 - 7, "1.2.3.4", 7);
+	n = detect_scan(&svc, s, junk, sizeof(junk), false, &m);
+	assert_int_equal(n, 2);
+	assert_match(m[0], 1000, 1015, 2, DET_EMAIL);
+	assert_match(m[1], 4089, 4096, 0, DET_IPV4);
+
+	n = detect_scan(&svc, s, (const uint8_t *)mixed, sizeof(mixed) - 1, true, &m);
+	assert_int_equal(n, 6);
+	assert_int_equal(m[0].det, DET_EMAIL);
+	assert_int_equal(m[1].det, DET_IPV6);
+	assert_int_equal(m[1].end - m[1].start, 16);
+	assert_int_equal(m[2].det, DET_IPV4);
+	assert_int_equal(m[3].det, DET_MAC);
+	assert_int_equal(m[4].det, DET_PHONE);
+	assert_int_equal(m[5].det, DET_IPV6);
+
+	for (uint32_t len = 0; len < sizeof(mixed); len++) {
+		uint8_t *b = dup_exact(mixed, len);
+
+		n = detect_scan(&svc, s, b, len, true, &m);
+		assert_true(n >= 0 && n <= 6);
+		for (int k = 0; k < n; k++) {
+			assert_true(m[k].end <= len && m[k].start < m[k].end);
+			if (k)
+				assert_true(m[k].start >= m[k - 1].end);
+		}
+		free(b);
+	}
+	detect_scratch_free(s);
+}
+
+/* The one-pass scan finds what the single detectors find, one by one. */
+static void test_scan_matches_single(void **state)
+{
+	static const detector_fn fn[] = {
+		detect_ipv4, detect_ipv6, detect_email, detect_phone, detect_mac,
+	};
+	static const char text[] =
+		"a@b.io 1.2.3.4:80 [::1]:53 +15551234567;00-11-22-33-44-55 "
+		"x@y.z fe80::1%lo0 010.0.0.1 001a.2b3c.4d5e 9.9.9.9.9 a@b@c.de";
+	struct detect_scratch *s = scratch();
+	const struct detect_match *m;
+	uint32_t len = sizeof(text) - 1;
+
+	for (unsigned d = DET_IPV4; d <= DET_MAC; d++) {
+		struct rs_redact r = { .det = (enum det_kind)d };
+		struct rs_service svc = svc_of(&r, 1);
+		uint32_t from = 0, st, e;
+		int n = detect_scan(&svc, s, (const uint8_t *)text, len, true, &m);
+		int k = 0;
+
+		while (fn[d]((const uint8_t *)text, len, from, &st, &e)) {
+			assert_true(k < n);
+			assert_int_equal(m[k].start, st);
+			assert_int_equal(m[k].end, e);
+			k++;
+			from = e;
+		}
+		assert_int_equal(k, n);
+		assert_true(n >= 1);
+	}
+	detect_scratch_free(s);
+}
+
+static void test_allow(void **state)
+{
+	struct detect_scratch *s = scratch();
+	pcre2_code *re[3] = {
+		compile_re("(?i)RCPT TO:<[^>]*>", true),
+		compile_re("<[^>]*>", false),
+		compile_re("z*", true),
+	};
+	struct rs_service svc = { .allow = re, .n_allow = 3 };
+	const struct detect_range *a;
+	const char *t = "MAIL FROM:<a@b.io>\r\nrcpt to:<c@d.io>\r\nDATA";
+	int n;
+
+	n = detect_allow(&svc, s, (const uint8_t *)t, (uint32_t)strlen(t), &a);
+	assert_int_equal(n, 2);
+	assert_int_equal(a[0].start, 10);
+	assert_int_equal(a[0].end, 18);
+	/* "rcpt to:<c@d.io>" and "<c@d.io>" overlap: merged */
+	assert_int_equal(a[1].start, 20);
+	assert_int_equal(a[1].end, 36);
+
+	svc.n_allow = 0;
+	assert_int_equal(detect_allow(&svc, s, (const uint8_t *)t, 5, &a), 0);
+	for (int k = 0; k < 3; k++)
+		pcre2_code_free(re[k]);
+	detect_scratch_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ipv4),
+		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_email),
+		cmocka_unit_test(test_phone),
+		cmocka_unit_test(test_mac),
+		cmocka_unit_test(test_from_offset),
+		cmocka_unit_test(test_ip_text),
+		cmocka_unit_test(test_scan_overlaps),
+		cmocka_unit_test(test_scan_rule_order),
+		cmocka_unit_test(test_scan_literal_pattern),
+		cmocka_unit_test(test_scan_header),
+		cmocka_unit_test(test_scan_overflow),
+		cmocka_unit_test(test_scan_junk),
+		cmocka_unit_test(test_scan_matches_single),
+		cmocka_unit_test(test_allow),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
