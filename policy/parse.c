@@ -300,6 +300,8 @@ static void expected(struct parser *ps, const struct token *t, const char *what)
 {
 	char got[64];
 
+	if (t->bad)
+		return;		/* the lexer reported it; an echo would only confuse */
 	describe(t, got, sizeof(got));
 	error_at(ps, t->loc, "expected %s, got %s", what, got);
 }
@@ -386,6 +388,8 @@ static bool want_eos(struct parser *ps)
 
 	if (at_stmt_end(ps))
 		return true;
+	if (t->bad)
+		return false;
 	describe(t, got, sizeof(got));
 	error_at(ps, t->loc, "unexpected %s at end of statement", got);
 	return false;
