@@ -226,6 +226,7 @@ static uint32_t l4_sum(const struct packet *p, uint32_t covered, bool pseudo)
 	 * before next header; both collapse to these 16-bit words because
 	 * covered < 2^16 (no jumbograms).
 	 */
+	sum = fold16(sum);	/* a 32-bit sum has no room for more carries */
 	sum += htons((uint16_t)covered);
 	sum += htons(p->proto);
 	return sum;
