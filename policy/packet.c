@@ -93,13 +93,20 @@ static enum pkt_status decode_inner4(struct packet *p, uint32_t q,
 {
 	struct pkt_inner *in = &p->inner;
 	const uint8_t *d = p->data;
-	uint32_t qlen = end - q, hl;
+	uint32_t qlen = end - q, hl, tot, need;
 
 	if (qlen < IPV4_MIN_HDR || (d[q] >> 4) != 4)
 		return PKT_MALFORMED;
 	hl = (uint32_t)(d[q] & 0x0f) * 4;
-	/* RFC 792: the quote holds the header and at least 64 bits of data */
-	if (hl < IPV4_MIN_HDR || qlen < hl + 8 || rd16(d + q + 2) < hl)
+	tot = rd16(d + q + 2);
+	if (hl < IPV4_MIN_HDR || tot < hl)
+		return PKT_MALFORMED;
+	/*
+	 * RFC 792: the quote holds the header and at least 64 bits of data,
+	 * or all of a packet that was shorter than that.
+	 */
+	need = tot < hl + 8 ? tot : hl + 8;
+	if (qlen < need)
 		return PKT_MALFORMED;
 	in->family = 4;
 	in->proto = d[q + 9];

@@ -458,6 +458,16 @@ static void test_icmp4_error_quotes(void **state)
 	assert_int_equal(pkt_decode(&p, buf, 28 + 20 + 17), PKT_OK);
 	assert_false(p.inner.have_l4_csum);
 	assert_true(p.inner.have_ports);
+	/* the whole of a quoted packet shorter than header + 8 bytes */
+	memcpy(buf, v4_icmp_err_udp_short, sizeof(v4_icmp_err_udp_short));
+	put16(buf + 28 + 2, 20 + 4);		/* it was IP + 4 bytes */
+	set_ip_len(buf, 28 + 20 + 4);
+	assert_int_equal(pkt_decode(&p, buf, 28 + 20 + 4), PKT_OK);
+	assert_true(p.icmp_error);
+	assert_true(p.inner.have_ports);
+	assert_false(p.inner.have_l4_csum);
+	set_ip_len(buf, 28 + 20 + 3);
+	assert_int_equal(pkt_decode(&p, buf, 28 + 20 + 3), PKT_MALFORMED);
 	/* an ICMPv4 type that is no error is never parsed as one */
 	memcpy(buf, v4_icmp_err_tcp_long, sizeof(buf));
 	buf[20] = 0;			/* echo reply */
