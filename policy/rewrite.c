@@ -405,8 +405,15 @@ static int v6_text(uint8_t *p, uint32_t len, const uint8_t a[16])
 	v6_span(dig, 0, 0, &min, &max);
 	if (len >= min && len <= max)
 		goto write;
-	for (unsigned i = 0; i < 8; i++) {
-		for (unsigned j = i + 1; j <= 8 && !g[j - 1]; j++) {
+	/* longer runs first: the text stays close to the canonical form */
+	for (unsigned run = 8; run >= 1; run--) {
+		for (unsigned i = 0; i + run <= 8; i++) {
+			unsigned j = i;
+
+			while (j < i + run && !g[j])
+				j++;
+			if (j < i + run)
+				continue;
 			v6_span(dig, i, j, &min, &max);
 			if (len >= min && len <= max) {
 				best_i = i;
