@@ -4,6 +4,10 @@
  * tuple for inbound packets, the server's view for replies), TCP state
  * and idle timeouts, and the per-client pseudonym table of the map mode.
  *
+ * Memory per flow (max_flows a power of two): the entry (72 bytes), two
+ * flow index slots per direction (16), and for the map mode a 4-byte
+ * client entry, 8 bytes of chain and its two indexes (16): 116 bytes.
+ *
  * Everything is allocated by flow_table_new(); nothing after.  Indexes
  * hold entry numbers, use linear probing at a load of at most 1/2 and
  * delete by backward shift, so no tombstones build up under churn.  The
@@ -50,13 +54,20 @@ struct hkey {
 	uint64_t w[5];
 };
 
-/* A map-mode pseudonym of one client in one epoch. */
+/*
+ * A map-mode pseudonym of one client in one epoch.  Its client, epoch and
+ * pseudonym are those of the flows that use it, which are chained through
+ * flow_table.link: the chain is the reference count, and keeping no copy
+ * of the addresses here keeps the table small (the head flow speaks for
+ * the entry).
+ */
 struct map_entry {
-	uint8_t client[16];	/* IPv4: first 4 bytes, rest zero */
-	uint8_t pseudo[16];
-	uint32_t epoch;
-	uint32_t refs;		/* flows using it; next free entry when free */
-	uint8_t family;		/* 0: free */
+	uint32_t head;		/* first flow using it; next free entry when free */
+};
+
+/* A mapped flow's neighbours among the flows sharing its map entry. */
+struct map_link {
+	uint32_t prev, next;
 };
 
 struct flow_index {
@@ -72,6 +83,7 @@ struct flow_table {
 	uint32_t cursor;	/* flow_expire() resumes here */
 	struct flow_index in, out;
 	struct map_entry *map;
+	struct map_link *link;	/* per flow */
 	uint32_t map_count;
 	uint32_t map_free;
 	struct flow_index map_client, map_pseudo;
@@ -173,20 +185,44 @@ static void hkey_of_flow_out(const struct flow_table *ft, uint32_t i,
 		     f->sport);
 }
 
+/*
+ * The client and pseudonym a mapped flow is counted under: an
+ * IPv4-mapped IPv6 client follows the IPv4 rule, so its map entry is the
+ * IPv4 one that flow_map_pseudonym() made.
+ */
+struct map_view {
+	uint8_t family;
+	const uint8_t *client, *pseudo;
+};
+
+static struct map_view map_view_of(const struct flow *f)
+{
+	struct map_view v = { f->family, f->client, f->pseudo };
+
+	if (f->family == 6 && addr_is_v4mapped(f->client)) {
+		v.family = 4;
+		v.client += 12;
+		v.pseudo += 12;
+	}
+	return v;
+}
+
 static void hkey_of_map_client(const struct flow_table *ft, uint32_t i,
 			       struct hkey *k)
 {
-	const struct map_entry *e = &ft->map[i];
+	const struct flow *f = &ft->flows[ft->map[i].head];
+	struct map_view v = map_view_of(f);
 
-	key_map_client(k, e->family, e->epoch, e->client);
+	key_map_client(k, v.family, f->epoch, v.client);
 }
 
 static void hkey_of_map_pseudo(const struct flow_table *ft, uint32_t i,
 			       struct hkey *k)
 {
-	const struct map_entry *e = &ft->map[i];
+	const struct flow *f = &ft->flows[ft->map[i].head];
+	struct map_view v = map_view_of(f);
 
-	key_map_pseudo(k, e->family, e->epoch, e->pseudo);
+	key_map_pseudo(k, v.family, f->epoch, v.pseudo);
 }
 
 /* ---- open-addressing index ---------------------------------------------- */
@@ -300,6 +336,7 @@ void flow_table_free(struct flow_table *ft)
 		return;
 	free(ft->map_pseudo.slot);
 	free(ft->map_client.slot);
+	free(ft->link);
 	free(ft->map);
 	free(ft->out.slot);
 	free(ft->in.slot);
@@ -339,9 +376,11 @@ struct flow_table *flow_table_new(uint32_t max_flows)
 	err = -ENOMEM;
 	ft->flows = calloc(max_flows, sizeof(*ft->flows));
 	ft->map = calloc(max_flows, sizeof(*ft->map));
-	if (!ft->flows || !ft->map)
+	ft->link = calloc(max_flows, sizeof(*ft->link));
+	if (!ft->flows || !ft->map || !ft->link)
 		goto fail;
-	ft->bytes += (uint64_t)max_flows * (sizeof(*ft->flows) + sizeof(*ft->map));
+	ft->bytes += (uint64_t)max_flows * (sizeof(*ft->flows) +
+					    sizeof(*ft->map) + sizeof(*ft->link));
 	if (ix_alloc(&ft->in, size, &ft->bytes) ||
 	    ix_alloc(&ft->out, size, &ft->bytes) ||
 	    ix_alloc(&ft->map_client, size, &ft->bytes) ||
@@ -352,7 +391,7 @@ struct flow_table *flow_table_new(uint32_t max_flows)
 		goto fail;
 	for (i = 0; i < max_flows; i++) {
 		ft->flows[i].last_seen = i + 1 < max_flows ? i + 1 : FLOW_NONE;
-		ft->map[i].refs = i + 1 < max_flows ? i + 1 : FLOW_NONE;
+		ft->map[i].head = i + 1 < max_flows ? i + 1 : FLOW_NONE;
 	}
 	ft->free_head = 0;
 	ft->map_free = 0;
@@ -420,28 +459,6 @@ struct flow *flow_find_out(struct flow_table *ft, uint8_t family, uint8_t proto,
 
 /* ---- the map mode's client table -------------------------------------- */
 
-/*
- * The client and pseudonym a mapped flow is counted under: an
- * IPv4-mapped IPv6 client follows the IPv4 rule, so its map entry is the
- * IPv4 one that flow_map_pseudonym() made.
- */
-struct map_view {
-	uint8_t family;
-	const uint8_t *client, *pseudo;
-};
-
-static struct map_view map_view_of(const struct flow *f)
-{
-	struct map_view v = { f->family, f->client, f->pseudo };
-
-	if (f->family == 6 && addr_is_v4mapped(f->client)) {
-		v.family = 4;
-		v.client += 12;
-		v.pseudo += 12;
-	}
-	return v;
-}
-
 static uint32_t map_find_client(const struct flow_table *ft, uint8_t family,
 				uint32_t epoch, const uint8_t *client)
 {
@@ -460,48 +477,65 @@ static uint32_t map_find_pseudo(const struct flow_table *ft, uint8_t family,
 	return ix_find(ft, &ft->map_pseudo, hkey_of_map_pseudo, &k);
 }
 
-static void map_insert(struct flow_table *ft, const struct map_view *v,
-		       uint32_t epoch)
+/* Count flow @fi, already stored and indexed, under map entry @e. */
+static void map_attach(struct flow_table *ft, uint32_t e, uint32_t fi)
 {
-	uint32_t i = ft->map_free;
-	struct map_entry *e = &ft->map[i];
-	unsigned alen = family_alen(v->family);
+	uint32_t head = ft->map[e].head;
+
+	ft->link[fi].prev = FLOW_NONE;
+	ft->link[fi].next = head;
+	ft->link[head].prev = fi;
+	ft->map[e].head = fi;
+}
+
+/* A new map entry for flow @fi, the first to use its pseudonym. */
+static void map_insert(struct flow_table *ft, uint32_t fi)
+{
+	uint32_t e = ft->map_free;
 	struct hkey k;
 
-	ft->map_free = e->refs;
-	memset(e, 0, sizeof(*e));
-	e->family = v->family;
-	e->epoch = epoch;
-	memcpy(e->client, v->client, alen);
-	memcpy(e->pseudo, v->pseudo, alen);
-	e->refs = 1;
-	key_map_client(&k, e->family, e->epoch, e->client);
-	ix_insert(ft, &ft->map_client, &k, i);
-	key_map_pseudo(&k, e->family, e->epoch, e->pseudo);
-	ix_insert(ft, &ft->map_pseudo, &k, i);
+	ft->map_free = ft->map[e].head;
+	ft->map[e].head = fi;
+	ft->link[fi].prev = FLOW_NONE;
+	ft->link[fi].next = FLOW_NONE;
+	hkey_of_map_client(ft, e, &k);
+	ix_insert(ft, &ft->map_client, &k, e);
+	hkey_of_map_pseudo(ft, e, &k);
+	ix_insert(ft, &ft->map_pseudo, &k, e);
 	ft->map_count++;
 }
 
-static void map_release(struct flow_table *ft, const struct flow *f)
+/*
+ * Flow @fi goes (its fields still intact): unchain it, and forget the
+ * pseudonym when it was the last flow using it.
+ */
+static void map_release(struct flow_table *ft, uint32_t fi)
 {
-	struct map_view v = map_view_of(f);
-	uint32_t i = map_find_client(ft, v.family, f->epoch, v.client);
-	struct map_entry *e;
+	struct map_view v = map_view_of(&ft->flows[fi]);
+	uint32_t e = map_find_client(ft, v.family, ft->flows[fi].epoch, v.client);
+	struct map_link *l = &ft->link[fi];
 	struct hkey k;
 
-	if (i == FLOW_NONE)
+	if (e == FLOW_NONE)
 		return;
-	e = &ft->map[i];
-	if (--e->refs > 0)
+	if (l->prev == FLOW_NONE && l->next == FLOW_NONE) {
+		/* the keys are read through the head flow: remove first */
+		hkey_of_map_client(ft, e, &k);
+		ix_remove(ft, &ft->map_client, hkey_of_map_client, &k, e);
+		hkey_of_map_pseudo(ft, e, &k);
+		ix_remove(ft, &ft->map_pseudo, hkey_of_map_pseudo, &k, e);
+		ft->map[e].head = ft->map_free;
+		ft->map_free = e;
+		ft->map_count--;
 		return;
-	key_map_client(&k, e->family, e->epoch, e->client);
-	ix_remove(ft, &ft->map_client, hkey_of_map_client, &k, i);
-	key_map_pseudo(&k, e->family, e->epoch, e->pseudo);
-	ix_remove(ft, &ft->map_pseudo, hkey_of_map_pseudo, &k, i);
-	memset(e, 0, sizeof(*e));
-	e->refs = ft->map_free;
-	ft->map_free = i;
-	ft->map_count--;
+	}
+	if (l->prev != FLOW_NONE)
+		ft->link[l->prev].next = l->next;
+	else
+		ft->map[e].head = l->next;
+	if (l->next != FLOW_NONE)
+		ft->link[l->next].prev = l->prev;
+	l->prev = l->next = FLOW_NONE;
 }
 
 /**
@@ -534,7 +568,7 @@ int flow_map_pseudonym(struct flow_table *ft, const uint8_t key[static KEY_LEN],
 		return -EINVAL;
 	i = map_find_client(ft, family, epoch, client);
 	if (i != FLOW_NONE) {
-		memcpy(out, ft->map[i].pseudo, alen);
+		memcpy(out, map_view_of(&ft->flows[ft->map[i].head]).pseudo, alen);
 		return 0;
 	}
 	if (ft->map_free == FLOW_NONE)
@@ -596,7 +630,7 @@ static void flow_remove(struct flow_table *ft, uint32_t i)
 	hkey_of_flow_out(ft, i, &k);
 	ix_remove(ft, &ft->out, hkey_of_flow_out, &k, i);
 	if (f->flags & FLOW_F_MAPPED)
-		map_release(ft, f);
+		map_release(ft, i);
 	/* a freed entry keeps no client address */
 	memset(f, 0, sizeof(*f));
 	f->last_seen = ft->free_head;
@@ -670,8 +704,8 @@ int flow_add(struct flow_table *ft, const struct flow *tmpl, uint32_t now,
 		mv = map_view_of(tmpl);
 		map_i = map_find_client(ft, mv.family, tmpl->epoch, mv.client);
 		if (map_i != FLOW_NONE) {
-			if (memcmp(ft->map[map_i].pseudo, mv.pseudo,
-				   family_alen(mv.family)))
+			if (memcmp(map_view_of(&ft->flows[ft->map[map_i].head]).pseudo,
+				   mv.pseudo, family_alen(mv.family)))
 				return -EINVAL;
 		} else if (map_find_pseudo(ft, mv.family, tmpl->epoch,
 					   mv.pseudo) != FLOW_NONE) {
@@ -702,9 +736,9 @@ int flow_add(struct flow_table *ft, const struct flow *tmpl, uint32_t now,
 	ft->count++;
 	if (mapped) {
 		if (map_i != FLOW_NONE)
-			ft->map[map_i].refs++;
+			map_attach(ft, map_i, i);
 		else
-			map_insert(ft, &mv, tmpl->epoch);
+			map_insert(ft, i);
 	}
 	if (out)
 		*out = f;

@@ -499,6 +499,73 @@ static void test_map_exhaust_29(void **state)
 	flow_table_free(ft);
 }
 
+/*
+ * Mapped flows come and go at random: a client with live flows keeps one
+ * pseudonym, live clients never share one, and a client whose flows are
+ * all gone no longer holds any (the reference counts agree with a model).
+ */
+static void test_map_churn_vs_model(void **state)
+{
+	enum { CLIENTS = 25, PORTS = 6, ROUNDS = 3000 };
+	struct flow_table *ft = flow_table_new(CLIENTS * PORTS);
+	struct rs_addr_rule r27 = map_rule(0x64400020, 27);	/* 30 usable */
+	static uint32_t seen_at[CLIENTS][PORTS];	/* 0: no flow */
+	uint32_t pseudo_of[CLIENTS], now = 1;
+	unsigned refs[CLIENTS];
+	assert_non_null(ft);
+	memset(seen_at, 0, sizeof(seen_at));
+	memset(refs, 0, sizeof(refs));
+	for (unsigned r = 0; r < ROUNDS; r++) {
+		unsigned c = (unsigned)(rng() % CLIENTS);
+		unsigned port = (unsigned)(rng() % PORTS);
+		uint32_t p;
+
+		now += (uint32_t)(rng() % 4);
+		if (!seen_at[c][port]) {
+			int rc = add_mapped(ft, &r27, 0x0a000100 + c,
+					    (uint16_t)(3000 + port), 1, now, &p);
+
+			assert_int_equal(rc, 0);
+			if (refs[c])
+				assert_int_equal(p, pseudo_of[c]);
+			pseudo_of[c] = p;
+			refs[c]++;
+			seen_at[c][port] = now;
+		}
+		if (rng() % 5 == 0) {
+			uint32_t removed = flow_expire(ft, now, CLIENTS * PORTS);
+			uint32_t want = 0;
+
+			for (unsigned i = 0; i < CLIENTS; i++)
+				for (unsigned j = 0; j < PORTS; j++)
+					if (seen_at[i][j] &&
+					    now - seen_at[i][j] > FLOW_TIMEOUT_UDP) {
+						seen_at[i][j] = 0;
+						refs[i]--;
+						want++;
+					}
+			assert_int_equal(removed, want);
+		}
+		/* live clients: their pseudonym, and none shared */
+		for (unsigned i = 0; i < CLIENTS; i++) {
+			uint8_t cl[16], out[16];
+			uint32_t q;
+
+			put_v4(cl, 0x0a000100 + i);
+			assert_int_equal(flow_map_pseudonym(ft, test_key, &r27, 4,
+							    cl, 1, out), 0);
+			q = (uint32_t)out[0] << 24 | (uint32_t)out[1] << 16 |
+			    (uint32_t)out[2] << 8 | out[3];
+			if (refs[i])
+				assert_int_equal(q, pseudo_of[i]);
+			for (unsigned j = 0; j < CLIENTS; j++)
+				if (j != i && refs[j])
+					assert_int_not_equal(q, pseudo_of[j]);
+		}
+	}
+	flow_table_free(ft);
+}
+
 /* An IPv4-mapped IPv6 client is counted under its IPv4 map entry. */
 static void test_map_v4mapped(void **state)
 {
@@ -603,6 +670,7 @@ int main(void)
 		cmocka_unit_test(test_churn_vs_model),
 		cmocka_unit_test(test_map_small_range),
 		cmocka_unit_test(test_map_exhaust_29),
+		cmocka_unit_test(test_map_churn_vs_model),
 		cmocka_unit_test(test_map_v4mapped),
 		cmocka_unit_test(test_map_errors),
 		cmocka_unit_test(test_memory_report),
