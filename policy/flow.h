@@ -54,7 +54,7 @@ struct flow {
 #define FLOW_F_MAPPED	0x04	/* pseudonym from flow_map_pseudonym(): holds a reference */
 
 /**
- * flow_table_new() - a table for at most @max_flows flows
+ * flow_table_new() - a table for at most @max_flows flows (1 .. 2^26)
  * Return: the table (flow_table_free()) or NULL (ENOMEM, EINVAL).
  */
 struct flow_table *flow_table_new(uint32_t max_flows);
@@ -90,10 +90,12 @@ struct flow *flow_find_out(struct flow_table *ft, uint8_t family, uint8_t proto,
  * wanted pseudonym port; when another flow already uses the same
  * (pseudo, pport, server, sport, proto) the port is changed as NAT does
  * (same parity range, keyed by nothing secret).  Expired flows are
- * reclaimed first when the table is full.
+ * reclaimed first when the table is full.  With FLOW_F_MAPPED in
+ * @tmpl->flags, the flow holds a reference on its map-mode pseudonym.
  * @now: seconds
  * Return: 0 and *@out = the stored flow, -ENOSPC when full, -EADDRINUSE
- * when no port is free.
+ * when no port is free (or a mapped pseudonym is another client's),
+ * -EEXIST when the client tuple already has a flow.
  */
 int flow_add(struct flow_table *ft, const struct flow *tmpl, uint32_t now,
 	     struct flow **out);
@@ -114,7 +116,8 @@ uint32_t flow_expire(struct flow_table *ft, uint32_t now, uint32_t budget);
 /**
  * flow_map_pseudonym() - the map-mode pseudonym of @client in @epoch:
  * addr_map_candidate() attempts until one is not owned by another client
- * in that epoch; remembered until no flow uses it.
+ * in that epoch; remembered from the flow_add() of the first flow with
+ * FLOW_F_MAPPED that uses it until no such flow is left.
  * Return: 0 with @out filled, -ENOSPC when the table of clients is full
  * or the range is exhausted.
  */
