@@ -152,6 +152,15 @@ static void csum_field_update(uint8_t *field, const void *old, const void *new,
 	store16(field, c);
 }
 
+/* The same for a UDP checksum, where 0 means "none" and is sent as ~0. */
+static void csum_l4_field_update(uint8_t *field, uint8_t proto, const void *old,
+				 const void *new, size_t len, int odd)
+{
+	csum_field_update(field, old, new, len, odd);
+	if (proto == IPPROTO_UDP && !field[0] && !field[1])
+		field[0] = field[1] = 0xff;
+}
+
 /*
  * Replace @len bytes at @at (inside p->data) with @new, keeping the
  * checksums that cover them right.  @in_pseudo: the bytes are part of the
@@ -173,7 +182,8 @@ static void patch(struct csum_ctx *c, uint8_t *at, const void *new, size_t len,
 		if (covered) {
 			int odd = in_pseudo ? 0 : (int)((at - (p->data + p->l4_off)) & 1);
 
-			csum_field_update(c->l4_check, at, new, len, odd);
+			csum_l4_field_update(c->l4_check, p->proto, at, new,
+					     len, odd);
 		}
 	}
 	memcpy(at, new, len);
@@ -188,8 +198,8 @@ static void patched_payload(struct csum_ctx *c, const uint8_t *old, uint8_t *at,
 	struct packet *p = c->p;
 
 	if (c->l4_check && !c->full)
-		csum_field_update(c->l4_check, old, at, len,
-				  (int)((at - (p->data + p->l4_off)) & 1));
+		csum_l4_field_update(c->l4_check, p->proto, old, at, len,
+				     (int)((at - (p->data + p->l4_off)) & 1));
 	c->touched_l4 = true;
 }
 
@@ -674,8 +684,8 @@ static bool process_icmp_error(const struct ruleset *rs, struct flow_table *ft,
 	if (in->family == 4)
 		csum_field_update(p->data + in->l3_off + 10, fix, to, 4, 0);
 	if (inner_check) {
-		csum_field_update(inner_check, fix, to, alen, 0);
-		csum_field_update(inner_check, port_at, &be, 2, 0);
+		csum_l4_field_update(inner_check, in->proto, fix, to, alen, 0);
+		csum_l4_field_update(inner_check, in->proto, port_at, &be, 2, 0);
 	}
 	memcpy(fix, to, alen);
 	memcpy(port_at, &be, 2);
