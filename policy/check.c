@@ -507,6 +507,9 @@ int lang_check(const struct src *src, struct ast_policy *ast,
 		if (ck.rc)
 			return ck.rc;
 	}
+	if (!ast->n_svcs)
+		diag_add(dl, src, DIAG_WARNING, (struct loc){ 0 },
+			 "no service: the policy covers no traffic");
 	check_overlaps(&ck, ast);
 	return ck.rc;
 }

@@ -90,6 +90,9 @@ static int diag_cmp(const void *a, const void *b)
 {
 	const struct diag *x = a, *y = b;
 
+	/* Diagnostics about the whole file come after the located ones. */
+	if (!x->line != !y->line)
+		return !x->line ? 1 : -1;
 	if (x->line != y->line)
 		return x->line < y->line ? -1 : 1;
 	if (x->col != y->col)
