@@ -16,6 +16,9 @@
 #include <string.h>
 
 #include <pcre2.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "detect.h"
 #include "ruleset.h"
@@ -244,6 +247,12 @@ static bool ipv6_try(const uint8_t *b, uint32_t len, uint32_t i,
 {
 	uint32_t st = i, run = i, end;
 
+	/* "Host: x", "\"k\":\"v\"": no hex digit or colon on either side */
+	if (!(i > 0 && (is_hex(b[i - 1]) || b[i - 1] == ':')) &&
+	    !(i + 1 < len && (is_hex(b[i + 1]) || b[i + 1] == ':'))) {
+		*skip = i + 1;
+		return false;
+	}
 	while (st > 0 && (is_hex(b[st - 1]) || b[st - 1] == ':'))
 		st--;
 	while (run < len && (is_hex(b[run]) || b[run] == ':' || b[run] == '.'))
@@ -495,6 +504,81 @@ static void cand_add(struct detect_scratch *sc, uint32_t s, uint32_t e,
 	};
 }
 
+struct pass {
+	struct detect_scratch *sc;
+	const uint8_t *b;
+	uint32_t len;
+	unsigned mask;
+	const uint16_t *rule_of;
+	unsigned det_as;
+	uint32_t base;
+	uint32_t last_end[DET_MAC + 1], skip_to[DET_MAC + 1];
+};
+
+/* The neighbours an identifier of @det needs around its anchor @i. */
+static inline bool anchor_plausible(unsigned det, const uint8_t *b,
+				    uint32_t len, uint32_t i)
+{
+	bool next = i + 1 < len;
+
+	switch (det) {
+	case DET_IPV4:
+		return i > 0 && next && is_digit(b[i - 1]) && is_digit(b[i + 1]);
+	case DET_IPV6:
+		return (i > 0 && (is_hex(b[i - 1]) || b[i - 1] == ':')) ||
+		       (next && (is_hex(b[i + 1]) || b[i + 1] == ':'));
+	case DET_EMAIL:
+		return i > 0 && next && is_atext(b[i - 1]);
+	case DET_PHONE:
+		return next && is_digit(b[i + 1]);
+	case DET_MAC:
+		return i > 1 && next && is_hex(b[i - 1]) && is_hex(b[i - 2]) &&
+		       is_hex(b[i + 1]);
+	}
+	return false;
+}
+
+static inline void pass_at(struct pass *ps, uint32_t i)
+{
+	unsigned a = anchor[ps->b[i]] & ps->mask;
+
+	while (a) {
+		unsigned det = (unsigned)__builtin_ctz(a);
+		uint32_t s, e, skip;
+
+		a &= a - 1;
+		if (i < ps->skip_to[det] ||
+		    !anchor_plausible(det, ps->b, ps->len, i))
+			continue;
+		if (try_det(det, ps->b, ps->len, i, &s, &e, &skip) &&
+		    s >= ps->last_end[det]) {
+			cand_add(ps->sc, ps->base + s, ps->base + e,
+				 ps->rule_of[det],
+				 ps->det_as < DET__COUNT ? ps->det_as : det);
+			ps->last_end[det] = e;
+			ps->skip_to[det] = e;
+		}
+		if (skip > ps->skip_to[det])
+			ps->skip_to[det] = skip;
+	}
+}
+
+#ifdef __SSE2__
+/* Bit k set when p[k] is an anchor byte of any detector. */
+static inline uint32_t anchor_bits16(const uint8_t *p)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i m = _mm_or_si128(
+		_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')),
+			     _mm_cmpeq_epi8(v, _mm_set1_epi8(':'))),
+		_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')),
+					  _mm_cmpeq_epi8(v, _mm_set1_epi8('@'))),
+			     _mm_cmpeq_epi8(v, _mm_set1_epi8('+'))));
+
+	return (uint32_t)_mm_movemask_epi8(m);
+}
+#endif
+
 /*
  * One pass of the detectors in @mask over b[0, len).  Positions are
  * reported + @base; @det_as (when < DET__COUNT) replaces the detector
@@ -504,29 +588,26 @@ static void builtin_pass(struct detect_scratch *sc, const uint8_t *b,
 			 uint32_t len, unsigned mask, const uint16_t *rule_of,
 			 unsigned det_as, uint32_t base)
 {
-	uint32_t last_end[DET_MAC + 1] = { 0 }, skip_to[DET_MAC + 1] = { 0 };
+	struct pass ps = {
+		.sc = sc, .b = b, .len = len, .mask = mask, .rule_of = rule_of,
+		.det_as = det_as, .base = base,
+	};
+	uint32_t i = 0;
 
-	for (uint32_t i = 0; i < len; i++) {
-		unsigned a = anchor[b[i]] & mask;
+#ifdef __SSE2__
+	/* 16 bytes at a time: most bytes of text are no anchor at all */
+	for (; len - i >= 16; i += 16) {
+		uint32_t bits = anchor_bits16(b + i);
 
-		while (a) {
-			unsigned det = (unsigned)__builtin_ctz(a);
-			uint32_t s, e, skip;
-
-			a &= a - 1;
-			if (i < skip_to[det])
-				continue;
-			if (try_det(det, b, len, i, &s, &e, &skip) &&
-			    s >= last_end[det]) {
-				cand_add(sc, base + s, base + e, rule_of[det],
-					 det_as < DET__COUNT ? det_as : det);
-				last_end[det] = e;
-				skip_to[det] = e;
-			}
-			if (skip > skip_to[det])
-				skip_to[det] = skip;
+		while (bits) {
+			pass_at(&ps, i + (uint32_t)__builtin_ctz(bits));
+			bits &= bits - 1;
 		}
 	}
+#endif
+	for (; i < len; i++)
+		if (anchor[b[i]] & mask)
+			pass_at(&ps, i);
 }
 
 static bool first_match(unsigned det, const uint8_t *b, uint32_t len,
