@@ -1,0 +1,42 @@
+# bench/bench.mk — the engine benchmark (included by the Makefile).
+#
+#   make bench                 capture, timed runs, callgrind breakdown
+#   make bench BENCH_PACKETS=2000000 BENCH_RUNS=5 BENCH_CALLGRIND=0
+#
+# Not part of `make check`.  Needs tcprewrite, pktanon and valgrind:
+# `make deps-extra` installs them.
+
+BENCH_B       := $(B)/bench
+BENCH_PACKETS ?= 1000000
+BENCH_SLICE   ?= 20000
+BENCH_SEED    ?= 1
+BENCH_CAPTURE := $(BENCH_B)/capture-$(BENCH_PACKETS)-$(BENCH_SEED).pcap
+BENCH_SLICE_PCAP := $(BENCH_B)/slice-$(BENCH_SLICE)-$(BENCH_SEED).pcap
+
+$(BENCH_B)/gen-capture: bench/gen-capture.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+# cached: made again only when the generator changes (a pattern rule
+# with two targets would mean one recipe makes both: two rules)
+$(BENCH_B)/capture-%-$(BENCH_SEED).pcap: $(BENCH_B)/gen-capture
+	@echo "  GEN     $@"
+	$(Q)$< -n $* -s $(BENCH_SEED) $@
+
+$(BENCH_B)/slice-%-$(BENCH_SEED).pcap: $(BENCH_B)/gen-capture
+	@echo "  GEN     $@"
+	$(Q)$< -n $* -s $(BENCH_SEED) $@
+
+bench-deps-check:
+	@missing=; for t in tcprewrite pktanon valgrind callgrind_annotate; do \
+		command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "bench: missing$$missing; run 'make deps-extra' first" >&2; \
+		exit 1; fi
+
+bench: bench-deps-check $(B)/nfredact $(BENCH_CAPTURE) $(BENCH_SLICE_PCAP)
+	$(Q)$(if $(filter 1,$(SANITIZE)),echo "bench: SANITIZE=1 figures measure the sanitizers" >&2;) \
+	bench/run-engine.sh $(B)/nfredact $(BENCH_CAPTURE) $(BENCH_SLICE_PCAP) $(BENCH_B)
+
+.PHONY: bench bench-deps-check
