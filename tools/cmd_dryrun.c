@@ -191,12 +191,29 @@ static bool has_payload(enum pkt_status st, const struct packet *p)
 }
 
 /*
+ * A packet cut short by the capture still shows its first bytes to the
+ * server when it passes: make its length fields say what was captured so
+ * that the decoder lets those bytes be scanned.
+ */
+static void clamp_ip_length(uint8_t *ip, uint32_t len)
+{
+	if ((ip[0] >> 4) == 4 && len >= 20 && len <= 0xffff) {
+		ip[2] = (uint8_t)(len >> 8);
+		ip[3] = (uint8_t)len;
+	} else if ((ip[0] >> 4) == 6 && len > 40 && len - 40 <= 0xffff) {
+		ip[4] = (uint8_t)((len - 40) >> 8);
+		ip[5] = (uint8_t)(len - 40);
+	}
+}
+
+/*
  * An inbound packet of a covered service: learn the identifiers of the
  * original, then look for them in what passes.  @out is NULL when the
  * packet was dropped.
  */
 static void check_inbound(struct dryrun *dr, unsigned svc, const uint8_t *ip,
-			  uint32_t ip_len, uint8_t *out, uint32_t out_len)
+			  uint32_t ip_len, uint8_t *out, uint32_t out_len,
+			  bool truncated)
 {
 	struct packet po, pw;
 	enum pkt_status so, sw = PKT_MALFORMED;
@@ -207,11 +224,17 @@ static void check_inbound(struct dryrun *dr, unsigned svc, const uint8_t *ip,
 
 	/* a copy, since the decoder wants a writable buffer */
 	memcpy(dr->orig, ip, ip_len);
+	if (truncated)
+		clamp_ip_length(dr->orig, ip_len);
 	so = pkt_decode(&po, dr->orig, ip_len);
 	if (!has_payload(so, &po))
 		return;
-	if (out)
+	if (out && truncated && out_len == ip_len && !memcmp(out, ip, ip_len)) {
+		pw = po;	/* passed unchanged: scan what was captured */
+		sw = so;
+	} else if (out) {
 		sw = pkt_decode(&pw, out, out_len);
+	}
 
 	dr->scan_orig = pkt_payload(&po);
 	dr->scan_len = po.payload_len;
@@ -278,10 +301,12 @@ static void handle_ip(struct dryrun *dr, const struct pcap_pkthdr *h,
 
 	if (res.verdict == ENGINE_MODIFIED && res.len < ip_total_len(ip, ip_len))
 		out_caplen = off + res.len;	/* a datagram made shorter */
-	if (res.service >= 0 && res.dir == ENGINE_DIR_IN)
+	/* a packet the engine could not decode has no direction: treat it
+	 * as inbound, whose source is what must not leak */
+	if (res.service >= 0 && res.dir != ENGINE_DIR_OUT)
 		check_inbound(dr, (unsigned)res.service, ip, ip_len,
 			      res.verdict == ENGINE_DROP ? NULL : out_ip,
-			      out_caplen - off);
+			      out_caplen - off, flags & ENGINE_F_TRUNCATED);
 	if (res.verdict == ENGINE_DROP)
 		return;
 	if (res.verdict == ENGINE_MODIFIED)
