@@ -30,7 +30,7 @@ enum {
 	CH_DIGIT = 1 << 0,
 	CH_HEX = 1 << 1,
 	CH_ALPHA = 1 << 2,
-	CH_ATEXT = 1 << 3,	/* RFC 5322 atext (no '.') */
+	CH_ATEXT = 1 << 3,	/* RFC 5322 atext (no '.'), but for '=' */
 	CH_LABEL = 1 << 4,	/* domain label: letters, digits, '-' */
 	CH_WORD = 1 << 5,	/* letters, digits, '_' */
 	CH_ZONE = 1 << 6,	/* IPv6 zone id */
@@ -50,8 +50,13 @@ static const uint8_t ch[256] = {
 	['~'] = CH_ATEXT | CH_ZONE,
 	['!'] = CH_ATEXT, ['#'] = CH_ATEXT, ['$'] = CH_ATEXT,
 	['%'] = CH_ATEXT, ['&'] = CH_ATEXT, ['\''] = CH_ATEXT,
+	/*
+	 * '=' is atext in RFC 5322, but in logs and protocols it is the
+	 * key=value separator (user=, from=, NOTIFY=, ?email=): the local
+	 * part does not extend over it, so the key stays readable.
+	 */
 	['*'] = CH_ATEXT, ['+'] = CH_ATEXT, ['/'] = CH_ATEXT,
-	['='] = CH_ATEXT, ['?'] = CH_ATEXT, ['^'] = CH_ATEXT,
+	['?'] = CH_ATEXT, ['^'] = CH_ATEXT,
 	['`'] = CH_ATEXT, ['{'] = CH_ATEXT, ['|'] = CH_ATEXT,
 	['}'] = CH_ATEXT,
 };

@@ -170,8 +170,11 @@ static void test_email(void **state)
 		{ "alice@example.org", { "alice@example.org" } },
 		{ "Mail: <bob.smith+tag@mail.example.co.uk>.",
 		  { "bob.smith+tag@mail.example.co.uk" } },
-		{ "x!#$%&'*+-/=?^_`{|}~@example.com",
-		  { "x!#$%&'*+-/=?^_`{|}~@example.com" } },
+		{ "x!#$%&'*+-/?^_`{|}~@example.com",
+		  { "x!#$%&'*+-/?^_`{|}~@example.com" } },
+		/* '=' separates a key from the address */
+		{ "id=alice@example.org", { "alice@example.org" } },
+		{ "NOTIFY=carol@example.org", { "carol@example.org" } },
 		{ "to user@[192.0.2.1] now", { "user@[192.0.2.1]" } },
 		{ "user@[IPv6:2001:db8::1]", { "user@[IPv6:2001:db8::1]" } },
 		{ "xa@b.cox", { "xa@b.cox" } },
