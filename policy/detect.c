@@ -636,36 +636,96 @@ static bool first_match(unsigned det, const uint8_t *b, uint32_t len,
 	return false;
 }
 
+/**
+ * detect_ipv4() - the leftmost IPv4 dotted quad in @buf[@from, @len)
+ * @buf:   the bytes (those before @from count as context)
+ * @len:   their number
+ * @from:  where the match may start at the earliest
+ * @start: receives the match start
+ * @end:   receives the match end (exclusive)
+ *
+ * Return: true when there is a match.
+ */
 bool detect_ipv4(const uint8_t *buf, uint32_t len, uint32_t from,
 		 uint32_t *start, uint32_t *end)
 {
 	return first_match(DET_IPV4, buf, len, from, start, end);
 }
 
+/**
+ * detect_ipv6() - the leftmost IPv6 address (with its zone, without
+ * brackets or port) in @buf[@from, @len)
+ * @buf:   the bytes (those before @from count as context)
+ * @len:   their number
+ * @from:  where the match may start at the earliest
+ * @start: receives the match start
+ * @end:   receives the match end (exclusive)
+ *
+ * Return: true when there is a match.
+ */
 bool detect_ipv6(const uint8_t *buf, uint32_t len, uint32_t from,
 		 uint32_t *start, uint32_t *end)
 {
 	return first_match(DET_IPV6, buf, len, from, start, end);
 }
 
+/**
+ * detect_email() - the leftmost email address in @buf[@from, @len)
+ * @buf:   the bytes (those before @from count as context)
+ * @len:   their number
+ * @from:  where the match may start at the earliest
+ * @start: receives the match start
+ * @end:   receives the match end (exclusive)
+ *
+ * Return: true when there is a match.
+ */
 bool detect_email(const uint8_t *buf, uint32_t len, uint32_t from,
 		  uint32_t *start, uint32_t *end)
 {
 	return first_match(DET_EMAIL, buf, len, from, start, end);
 }
 
+/**
+ * detect_phone() - the leftmost E.164 phone number in @buf[@from, @len)
+ * @buf:   the bytes (those before @from count as context)
+ * @len:   their number
+ * @from:  where the match may start at the earliest
+ * @start: receives the match start
+ * @end:   receives the match end (exclusive)
+ *
+ * Return: true when there is a match.
+ */
 bool detect_phone(const uint8_t *buf, uint32_t len, uint32_t from,
 		  uint32_t *start, uint32_t *end)
 {
 	return first_match(DET_PHONE, buf, len, from, start, end);
 }
 
+/**
+ * detect_mac() - the leftmost MAC address in @buf[@from, @len)
+ * @buf:   the bytes (those before @from count as context)
+ * @len:   their number
+ * @from:  where the match may start at the earliest
+ * @start: receives the match start
+ * @end:   receives the match end (exclusive)
+ *
+ * Return: true when there is a match.
+ */
 bool detect_mac(const uint8_t *buf, uint32_t len, uint32_t from,
 		uint32_t *start, uint32_t *end)
 {
 	return first_match(DET_MAC, buf, len, from, start, end);
 }
 
+/**
+ * detect_ip_text() - parse an address text as a detector matched it
+ * @buf:  the text: a dotted quad, or IPv6 with an optional %zone
+ * @len:  its length
+ * @addr: receives the address, network order (IPv4 in the first 4 bytes,
+ *        the rest zero); all zero when it is no address
+ *
+ * Return: 4, 6, or 0 when the text is no address.
+ */
 int detect_ip_text(const uint8_t *buf, uint32_t len, uint8_t addr[static 16])
 {
 	uint32_t end;
