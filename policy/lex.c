@@ -118,7 +118,8 @@ static int lex_string(struct lexer *lx)
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
-		if (i >= len || t[i] == '\n') {
+		if (i >= len || t[i] == '\n' ||
+		    (t[i] == '\r' && i + 1 < len && t[i + 1] == '\n')) {
 			diag_add(lx->dl, lx->src, DIAG_ERROR, loc_at(lx, start, 1),
 				 "unterminated string");
 			bad = true;
@@ -178,9 +179,11 @@ int lang_lex(const struct src *src, struct token_list *out,
 		unsigned char c = (unsigned char)t[lx.pos];
 		size_t start = lx.pos;
 
-		if (c == '\n') {
+		if (c == '\n' || (c == '\r' && lx.pos + 1 < src->len &&
+				   t[lx.pos + 1] == '\n')) {
+			/* at the \r of a CRLF, so the column stays on the line */
 			rc = push(&lx, TOK_EOL, start, 1, NULL, 0);
-			lx.pos++;
+			lx.pos += c == '\r' ? 2 : 1;
 			lx.line++;
 			lx.line_start = lx.pos;
 		} else if (c == ' ' || c == '\t' || c == '\r' || c == '\f' ||
@@ -211,8 +214,14 @@ int lang_lex(const struct src *src, struct token_list *out,
 			lx.pos++;
 		}
 	}
-	if (!rc)
-		rc = push(&lx, TOK_EOF, lx.pos, 1, NULL, 0);
+	if (!rc) {
+		size_t at = lx.pos;
+
+		/* a final \r is no part of the line shown in a diagnostic */
+		if (at > lx.line_start && t[at - 1] == '\r')
+			at--;
+		rc = push(&lx, TOK_EOF, at, 1, NULL, 0);
+	}
 	return rc;
 }
 

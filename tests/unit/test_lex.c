@@ -90,6 +90,29 @@ static void test_locations(void **state)
 	lexed_free(&lx);
 }
 
+static void test_crlf(void **state)
+{
+	struct lexed lx;
+
+	(void)state;
+	/* The \r of a CRLF is not shown in a diagnostic's line, so no
+	 * location may point past it. */
+	lex_text(&lx, "ab\r\n\"x\r\nc\r");
+	assert_int_equal(lx.tl.n, 6);
+	assert_int_equal(lx.tl.v[1].kind, TOK_EOL);
+	assert_int_equal(lx.tl.v[1].loc.col, 3);
+	assert_int_equal(lx.tl.v[2].kind, TOK_STRING);
+	assert_true(lx.tl.v[2].bad);
+	assert_int_equal(lx.tl.v[2].len, 1);	/* the x, not the \r */
+	assert_int_equal(lx.tl.v[3].kind, TOK_EOL);
+	assert_int_equal(lx.tl.v[3].loc.line, 2);
+	assert_int_equal(lx.tl.v[3].loc.col, 3);
+	assert_word(&lx.tl.v[4], "c");
+	assert_int_equal(lx.tl.v[5].kind, TOK_EOF);
+	assert_int_equal(lx.tl.v[5].loc.col, 2);
+	lexed_free(&lx);
+}
+
 static void test_string_escapes(void **state)
 {
 	struct lexed lx;
@@ -208,6 +231,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prefix_tokens),
 		cmocka_unit_test(test_locations),
+		cmocka_unit_test(test_crlf),
 		cmocka_unit_test(test_string_escapes),
 		cmocka_unit_test(test_string_errors),
 		cmocka_unit_test(test_duration),
