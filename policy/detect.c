@@ -430,8 +430,8 @@ static inline bool phone_sep(uint8_t c)
 static bool phone_try(const uint8_t *b, uint32_t len, uint32_t i,
 		      uint32_t *s, uint32_t *e)
 {
-	uint32_t q = i + 1, last;
-	unsigned ndig = 0;
+	uint32_t q = i + 1, last = 0;
+	unsigned ndig = 0, kept = 0;
 	/* "(+44) 20 ..." closes a parenthesis opened before the '+' */
 	bool open = i > 0 && b[i - 1] == '(';
 
@@ -446,9 +446,15 @@ static bool phone_try(const uint8_t *b, uint32_t len, uint32_t i,
 			ndig++;
 			q++;
 		}
+		/*
+		 * A group that would pass 15 digits is not part of the number:
+		 * the number ends before it ("+15551234567 12345").  A single
+		 * run of more than 15 digits is no phone number.
+		 */
 		if (ndig > 15)
-			return false;
+			break;
 		last = q;
+		kept = ndig;
 		r = q;
 		if (r < len && b[r] == ')' && open) {
 			open = false;
@@ -469,7 +475,7 @@ static bool phone_try(const uint8_t *b, uint32_t len, uint32_t i,
 			break;
 		q = r;
 	}
-	if (ndig < 8)
+	if (kept < 8)
 		return false;
 	*s = i;
 	*e = last;
