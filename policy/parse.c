@@ -786,7 +786,7 @@ static void parse_service(struct parser *ps, struct ast_policy *ast,
 
 	if (name->kind != TOK_WORD) {
 		expected(ps, name, "a service name");
-		skip_stmt(ps);
+		skip_top_stmt(ps);	/* with its block: one error, not one a line */
 		return;
 	}
 	next(ps);
