@@ -271,7 +271,7 @@ DICT = ["service", "listen", "tcp", "udp", "queue", "clients", "address",
         "ipv4", "ipv6", "keep", "truncate", "permute", "map", "redact",
         "email", "phone", "mac", "literal", "pattern", "proxy-protocol",
         "header", "mask", "token", "allow", "on-error", "drop", "accept",
-        "key", "epoch", "1d", "{", "}", ";", ",", "\\n", "\\\"", "10.0.0.0/8",
+        "key", "epoch", "1d", "{", "}", ";", ",", "\\x0A", "\\\"", "10.0.0.0/8",
         "2001:db8::/32", "100.64.0.0/10", "1-65535", "#"]
 
 
