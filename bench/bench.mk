@@ -22,11 +22,11 @@ $(BENCH_B)/gen-capture: bench/gen-capture.c
 # with two targets would mean one recipe makes both: two rules)
 $(BENCH_B)/capture-%-$(BENCH_SEED).pcap: $(BENCH_B)/gen-capture
 	@echo "  GEN     $@"
-	$(Q)$< -n $* -s $(BENCH_SEED) $@
+	$(Q)$< -n $* -s $(BENCH_SEED) $@.tmp && mv $@.tmp $@
 
 $(BENCH_B)/slice-%-$(BENCH_SEED).pcap: $(BENCH_B)/gen-capture
 	@echo "  GEN     $@"
-	$(Q)$< -n $* -s $(BENCH_SEED) $@
+	$(Q)$< -n $* -s $(BENCH_SEED) $@.tmp && mv $@.tmp $@
 
 bench-deps-check:
 	@missing=; for t in tcprewrite pktanon valgrind callgrind_annotate; do \
