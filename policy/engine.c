@@ -229,7 +229,9 @@ static int svc_of_port(const struct ruleset *rs, uint8_t proto, uint16_t port)
 
 /*
  * The best guess of the service of a packet that did not decode, from the
- * raw bytes, so that its service's on-error setting applies.  -1: none.
+ * raw bytes, so that its service's on-error setting applies.
+ * Return: the service, -1 when the ports are readable and no service
+ * covers them, -2 when not even that can be told.
  */
 static int svc_of_raw(const struct ruleset *rs, const uint8_t *d, uint32_t len)
 {
@@ -238,18 +240,21 @@ static int svc_of_raw(const struct ruleset *rs, const uint8_t *d, uint32_t len)
 	int s;
 
 	if (len < 1)
-		return -1;
+		return -2;
 	if (d[0] >> 4 == 4 && len >= 20) {
 		l4 = (d[0] & 0xf) * 4u;
 		proto = d[9];
+		/* a later fragment has no ports */
+		if ((d[6] & 0x1f) | d[7])
+			return -2;
 	} else if (d[0] >> 4 == 6 && len >= 40) {
 		l4 = 40;
 		proto = d[6];
 	} else {
-		return -1;
+		return -2;
 	}
 	if (proto_index(proto) < 0 || l4 < 20 || l4 + 4 > len)
-		return -1;
+		return -2;
 	s = svc_of_port(rs, proto, (uint16_t)(d[l4 + 2] << 8 | d[l4 + 3]));
 	if (s < 0)
 		s = svc_of_port(rs, proto, (uint16_t)(d[l4] << 8 | d[l4 + 1]));
@@ -894,12 +899,21 @@ int engine_process(const struct ruleset *rs, struct flow_table *ft,
 	res->len = len;
 
 	ps = pkt_decode(&p, pkt, len);
-	if (ps == PKT_MALFORMED) {
-		fail(rs, w, svc_of_raw(rs, pkt, len), ENGINE_R_MALFORMED, res);
-		return 0;
-	}
-	if (ps == PKT_FRAGMENT) {
-		fail(rs, w, svc_of_raw(rs, pkt, len), ENGINE_R_FRAGMENT, res);
+	if (ps != PKT_OK) {
+		/*
+		 * Not ours when the ports say so; otherwise fail closed.  A
+		 * packet captured short does not decode either: say why.
+		 */
+		s = svc_of_raw(rs, pkt, len);
+		if (s == -1) {
+			stats_of(w, -1)->reasons[ENGINE_R_NOT_COVERED]++;
+			res->reason = ENGINE_R_NOT_COVERED;
+			return 0;
+		}
+		fail(rs, w, s < 0 ? -1 : s,
+		     ps == PKT_FRAGMENT ? ENGINE_R_FRAGMENT :
+		     flags & ENGINE_F_TRUNCATED ? ENGINE_R_TRUNCATED :
+		     ENGINE_R_MALFORMED, res);
 		return 0;
 	}
 	res->len = p.len;
