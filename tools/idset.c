@@ -7,12 +7,12 @@
 
 #include "idset.h"
 
-#define EMPTY UINT32_MAX
+#define EMPTY 0
 
 struct idset {
 	struct idset_entry *e;
 	uint32_t n, e_cap;
-	uint32_t *index;	/* entry number, or EMPTY */
+	uint64_t *index;	/* hash tag << 32 | entry number + 1, or EMPTY */
 	uint32_t index_mask;
 	uint8_t *arena;
 	size_t arena_len, arena_cap;
@@ -20,16 +20,27 @@ struct idset {
 	uint64_t overflow;
 };
 
-/* FNV-1a: keys are short, and nobody chooses them to collide here. */
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ull;
+	h ^= h >> 32;
+	return h;
+}
+
+/* Eight bytes a step: identifiers are short, and nobody picks them to
+ * collide here (they come from the operator's own capture). */
 static uint64_t hash_bytes(const uint8_t *p, uint32_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
 
-	for (uint32_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, 8);
+		h = mix(h ^ w) * 0x9e3779b97f4a7c15ull;
 	}
-	return h;
+	w = 0;
+	memcpy(&w, p, len);
+	return mix(h ^ w);
 }
 
 struct idset *idset_new(size_t max_bytes)
@@ -40,12 +51,11 @@ struct idset *idset_new(size_t max_bytes)
 		return NULL;
 	s->max_bytes = max_bytes;
 	s->index_mask = 1023;
-	s->index = malloc((s->index_mask + 1) * sizeof(*s->index));
+	s->index = calloc(s->index_mask + 1, sizeof(*s->index));
 	if (!s->index) {
 		free(s);
 		return NULL;
 	}
-	memset(s->index, 0xff, (s->index_mask + 1) * sizeof(*s->index));
 	return s;
 }
 
@@ -59,9 +69,20 @@ void idset_free(struct idset *s)
 	free(s);
 }
 
-static bool key_equal(const struct idset *s, const struct idset_entry *e,
-		      uint64_t h, const uint8_t *key, uint32_t len)
+static uint64_t slot_of(uint64_t h, uint32_t k)
 {
+	return (h & 0xffffffff00000000ull) | ((uint64_t)k + 1);
+}
+
+/* The tag in the slot spares a visit to the entry on most mismatches. */
+static bool slot_matches(const struct idset *s, uint64_t slot, uint64_t h,
+			 const uint8_t *key, uint32_t len)
+{
+	const struct idset_entry *e;
+
+	if ((slot ^ h) >> 32)
+		return false;
+	e = &s->e[(uint32_t)slot - 1];
 	return e->hash == h && e->key_len == len &&
 	       !memcmp(s->arena + e->key_off, key, len);
 }
@@ -73,29 +94,28 @@ const struct idset_entry *idset_find(const struct idset *s, const uint8_t *key,
 
 	for (uint32_t i = (uint32_t)h & s->index_mask;;
 	     i = (i + 1) & s->index_mask) {
-		uint32_t k = s->index[i];
+		uint64_t slot = s->index[i];
 
-		if (k == EMPTY)
+		if (slot == EMPTY)
 			return NULL;
-		if (key_equal(s, &s->e[k], h, key, len))
-			return &s->e[k];
+		if (slot_matches(s, slot, h, key, len))
+			return &s->e[(uint32_t)slot - 1];
 	}
 }
 
 static int grow_index(struct idset *s)
 {
 	uint32_t mask = s->index_mask * 2 + 1;
-	uint32_t *index = malloc(((size_t)mask + 1) * sizeof(*index));
+	uint64_t *index = calloc((size_t)mask + 1, sizeof(*index));
 
 	if (!index)
 		return -ENOMEM;
-	memset(index, 0xff, ((size_t)mask + 1) * sizeof(*index));
 	for (uint32_t k = 0; k < s->n; k++) {
 		uint32_t i = (uint32_t)s->e[k].hash & mask;
 
 		while (index[i] != EMPTY)
 			i = (i + 1) & mask;
-		index[i] = k;
+		index[i] = slot_of(s->e[k].hash, k);
 	}
 	free(s->index);
 	s->index = index;
@@ -136,7 +156,7 @@ int idset_insert(struct idset *s, const uint8_t *key, uint32_t len, uint8_t tag,
 		*added = false;
 	for (i = (uint32_t)h & s->index_mask; s->index[i] != EMPTY;
 	     i = (i + 1) & s->index_mask)
-		if (key_equal(s, &s->e[s->index[i]], h, key, len))
+		if (slot_matches(s, s->index[i], h, key, len))
 			return 0;
 
 	if (!val)
@@ -168,7 +188,7 @@ int idset_insert(struct idset *s, const uint8_t *key, uint32_t len, uint8_t tag,
 	if (val_len)
 		memcpy(s->arena + s->arena_len, val, val_len);
 	s->arena_len += val_len;
-	s->index[i] = s->n++;
+	s->index[i] = slot_of(h, s->n++);
 	if (added)
 		*added = true;
 	/* keep the load under one half so probes stay short */
