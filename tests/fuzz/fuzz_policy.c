@@ -22,9 +22,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 	fprintf(stderr, "fuzz_policy: invariant failed: %s (line %d)\n", \
 		#cond, __LINE__); abort(); } } while (0)
 
-/* Line @n (1-based) of @text: start and length without "\n" / "\r\n". */
+/*
+ * Line @n (1-based) of @text: start, length without "\n" / "\r\n"
+ * (as diagnostics quote it), and @raw_len, with the "\r" (a token at
+ * the end of a CRLF line may stand on it).
+ */
 static bool line_of(const char *text, unsigned n, const char **start,
-		    size_t *len)
+		    size_t *len, size_t *raw_len)
 {
 	const char *p = text, *nl;
 
@@ -37,6 +41,7 @@ static bool line_of(const char *text, unsigned n, const char **start,
 	nl = strchr(p, '\n');
 	*start = p;
 	*len = nl ? (size_t)(nl - p) : strlen(p);
+	*raw_len = *len;
 	if (*len && p[*len - 1] == '\r')
 		--*len;
 	return true;
@@ -49,7 +54,7 @@ static void check_diags(const char *text, const struct diag_list *dl)
 	for (size_t i = 0; i < dl->n; i++) {
 		const struct diag *d = &dl->v[i];
 		const char *line;
-		size_t len;
+		size_t len, raw_len;
 
 		CHECK(d->severity == DIAG_ERROR || d->severity == DIAG_WARNING);
 		errors += d->severity == DIAG_ERROR;
@@ -57,8 +62,8 @@ static void check_diags(const char *text, const struct diag_list *dl)
 		CHECK(strcmp(d->file, "fuzz.conf") == 0);
 		if (!d->line)
 			continue;
-		CHECK(line_of(text, d->line, &line, &len));
-		CHECK(d->col >= 1 && d->col <= len + 1);
+		CHECK(line_of(text, d->line, &line, &len, &raw_len));
+		CHECK(d->col >= 1 && d->col <= raw_len + 1);
 		CHECK(d->span >= 1);
 		if (d->src_line) {
 			CHECK(strlen(d->src_line) == len);
