@@ -14,6 +14,7 @@ NFREDACT=${NFREDACT:-$B/nfredact}
 case $NFREDACT in /*) ;; *) NFREDACT=$PWD/$NFREDACT ;; esac
 PY=/usr/bin/python3
 export NFREDACT
+export PYTHONDONTWRITEBYTECODE=1	# keep the source tree clean
 
 # Wireshark's checksum status values: 0 Bad, 1 Good, 2 Unverified.
 # "Bad" by name, so a renumbering cannot turn the check into a no-op.
