@@ -9,7 +9,7 @@
 B        ?= build
 CC       ?= cc
 PKGS     := libpcre2-8 libsodium
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libpcap 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libpcap libmnl libnetfilter_queue 2>/dev/null)
 PKG_LIBS_POLICY := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 PCAP_LIBS := $(shell pkg-config --libs libpcap 2>/dev/null || echo -lpcap)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
@@ -34,14 +34,20 @@ endif
 
 POLICY_SRC := $(sort $(wildcard policy/*.c))
 TOOLS_SRC  := $(sort $(wildcard tools/*.c))
+FILTER_SRC := $(sort $(wildcard filter/*.c))
+# filter/ code that the nfredact tool links too (rule generation)
+SHARED_SRC := $(wildcard filter/rules.c)
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 
 POLICY_OBJ := $(POLICY_SRC:%.c=$(B)/%.o)
-TOOLS_OBJ  := $(TOOLS_SRC:%.c=$(B)/%.o)
+TOOLS_OBJ  := $(TOOLS_SRC:%.c=$(B)/%.o) $(SHARED_SRC:%.c=$(B)/%.o)
+FILTER_OBJ := $(FILTER_SRC:%.c=$(B)/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 LIBPOLICY  := $(B)/libnfredact-policy.a
 
-all: $(B)/nfredact $(LIBPOLICY)
+NFQ_LIBS := $(shell pkg-config --libs libnetfilter_queue libmnl 2>/dev/null || echo -lnetfilter_queue -lmnl)
+
+all: $(B)/nfredact $(LIBPOLICY) $(if $(FILTER_SRC),$(B)/nfredactd)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -55,6 +61,10 @@ $(LIBPOLICY): $(POLICY_OBJ)
 $(B)/nfredact: $(TOOLS_OBJ) $(LIBPOLICY)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(TOOLS_OBJ) $(LIBPOLICY) $(PKG_LIBS_POLICY) $(PCAP_LIBS)
+
+$(B)/nfredactd: $(FILTER_OBJ) $(LIBPOLICY)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(FILTER_OBJ) $(LIBPOLICY) $(PKG_LIBS_POLICY) $(NFQ_LIBS) -lpthread
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(LIBPOLICY)
 	@mkdir -p $(dir $@)

@@ -114,6 +114,34 @@ uint64_t policy_epoch_seconds(const struct ruleset *rs);
  */
 int policy_keygen(const char *path);
 
+/* A listening port range of a service, for rule generation. */
+struct policy_ports {
+	uint8_t proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t lo, hi;
+};
+
+/**
+ * policy_service_ports() - the port ranges service @svc listens on
+ * @out: receives up to @max ranges
+ * Return: the number of ranges the service has (may exceed @max).
+ */
+unsigned policy_service_ports(const struct ruleset *rs, unsigned svc,
+			      struct policy_ports *out, unsigned max);
+
+/** policy_service_queues() - the queue range of service @svc */
+void policy_service_queues(const struct ruleset *rs, unsigned svc,
+			   uint16_t *lo, uint16_t *hi);
+
+/**
+ * policy_service_address() - the address rule of service @svc for
+ * @family (4 or 6): its mode, prefix length, and for map mode the range
+ * (@range: 16 bytes, IPv4 in the first 4).
+ * Return: 0 or -EINVAL.
+ */
+int policy_service_address(const struct ruleset *rs, unsigned svc, int family,
+			   enum addr_mode *mode, unsigned *plen,
+			   uint8_t range[16], unsigned *range_plen);
+
 const char *policy_det_name(enum det_kind d);
 const char *policy_act_name(enum act_kind a);
 
