@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Summarise the callgrind runs of bench/run-engine.sh as a table.
 
-Usage: callgrind-summary.py PACKETS FULL.out NOREDACT.out NONE.out
+Usage: callgrind-summary.py PACKETS FULL.out NOREDACT.out NONE.out \
+                             TCPREWRITE.out PKTANON.out
 
 FULL is the dry-run with bench.policy, NOREDACT with address rules only,
 NONE with a policy that covers nothing (pcap I/O and the tool itself).
@@ -17,8 +18,13 @@ LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*?)(?: \[(.*)\])?$")
 
 
 def annotate(path, inclusive):
-    """{function: Ir} from callgrind_annotate, summed over files."""
-    args = ["callgrind_annotate", "--threshold=100"]
+    """{function: Ir} from callgrind_annotate.
+
+    Exclusive costs of one function are summed over the files they are
+    attributed to (code inlined from headers is listed apart).  Inclusive
+    costs are listed once per file and once per object: take the largest.
+    """
+    args = ["callgrind_annotate", "--threshold=100", "--auto=no"]
     if inclusive:
         args.append("--inclusive=yes")
     text = subprocess.run(args + [path], check=True, capture_output=True,
@@ -34,13 +40,16 @@ def annotate(path, inclusive):
             total = ir
             continue
         fn = where.rsplit(":", 1)[-1]
-        funcs[fn] = funcs.get(fn, 0) + ir
+        if inclusive:
+            funcs[fn] = max(funcs.get(fn, 0), ir)
+        else:
+            funcs[fn] = funcs.get(fn, 0) + ir
     return total, funcs
 
 
 def main():
     npk = int(sys.argv[1])
-    full, noredact, none = sys.argv[2:5]
+    full, noredact, none, tcprewrite, pktanon = sys.argv[2:7]
     runs = [("every detector (bench.policy)", full),
             ("address rules only (bench-noredact.policy)", noredact),
             ("nothing covered (I/O floor)", none)]
@@ -51,6 +60,16 @@ def main():
         totals[path] = (total, incl)
         eng = incl.get("engine_process", 0)
         print(f"  {label:44s} {total / npk:10.0f} {eng / npk:15.0f}")
+
+    others = {}
+    for label, path in (("tcprewrite --seed --fixcsum", tcprewrite),
+                        ("pktanon (keyed hash of addresses)", pktanon)):
+        others[label] = annotate(path, False)[0]
+        print(f"  {label:44s} {others[label] / npk:10.0f}")
+    # start-up (tables, crypto libraries) is in every figure above; for
+    # tools with a heavy start it dominates a short slice, so these rows
+    # are no per-packet ratio: the timed runs are
+    print("  (whole runs including start-up; compare the timed runs above)")
 
     total, incl = totals[full]
     parts = [

@@ -67,7 +67,7 @@ run_pktanon() {
 }
 
 calc() {
-	awk "BEGIN { print $1 }"
+	awk "BEGIN { print ($1) }"
 }
 
 TIMEFORMAT='%3R %3U %3S'
@@ -135,6 +135,15 @@ for p in "$here/bench.policy" "$here/bench-noredact.policy" "$out/bench-none.pol
 		exit 1
 	}
 done
+# the other two tools on the same slice, for an instruction-count ratio
+valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.tcprewrite.out" \
+	tcprewrite --infile="$slice" --outfile="$out/slice-tcprewrite.pcap" \
+	--seed=42 --fixcsum >/dev/null 2>&1
+valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.pktanon.out" \
+	pktanon -q -s 65535 -c "$here/pktanon-profile.xml" "$slice" \
+	"$out/slice-pktanon.pcap" >/dev/null 2>&1
+rm -f "$out/slice-tcprewrite.pcap" "$out/slice-pktanon.pcap"
 /usr/bin/python3 "$here/callgrind-summary.py" "$nslice" \
 	"$out/callgrind.bench.out" "$out/callgrind.bench-noredact.out" \
-	"$out/callgrind.bench-none.out"
+	"$out/callgrind.bench-none.out" "$out/callgrind.tcprewrite.out" \
+	"$out/callgrind.pktanon.out"
