@@ -115,7 +115,7 @@ run_case() {
 	return 0
 }
 
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 selftest || failed=$((failed + 1))
 
 if [ $# -gt 0 ]; then
@@ -129,6 +129,13 @@ fi
 
 for name in "${cases[@]}"; do
 	dir=$here/${name%/}
+	# A case whose PENDING file names a capability the engine lacks is
+	# reported, not run (run it by name to see where it stands).
+	if [ -f "$dir/PENDING" ] && [ $# -eq 0 ]; then
+		printf 'skip %s: %s\n' "${name%/}" "$(head -n1 "$dir/PENDING")"
+		skipped=$((skipped + 1))
+		continue
+	fi
 	work=$(mktemp -d "${TMPDIR:-/tmp}/replay-${name%/}.XXXXXX") || exit 1
 	if reason=$(run_case "$dir" "$work"); then
 		printf 'ok   %s\n' "${name%/}"
@@ -140,5 +147,5 @@ for name in "${cases[@]}"; do
 	fi
 done
 
-echo "replay: $passed passed, $failed failed"
+echo "replay: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
