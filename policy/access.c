@@ -48,3 +48,19 @@ int policy_service_address(const struct ruleset *rs, unsigned svc, int family,
 	*range_plen = r->range.plen;
 	return 0;
 }
+
+unsigned policy_service_clients(const struct ruleset *rs, unsigned svc,
+				struct policy_prefix *out, unsigned max)
+{
+	const struct rs_service *s;
+
+	if (svc >= rs->n_services)
+		return 0;
+	s = &rs->services[svc];
+	for (unsigned i = 0; i < s->n_clients && i < max; i++) {
+		out[i].family = s->clients[i].family;
+		out[i].plen = s->clients[i].plen;
+		memcpy(out[i].addr, s->clients[i].addr, 16);
+	}
+	return s->n_clients;
+}

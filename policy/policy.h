@@ -142,6 +142,22 @@ int policy_service_address(const struct ruleset *rs, unsigned svc, int family,
 			   enum addr_mode *mode, unsigned *plen,
 			   uint8_t range[16], unsigned *range_plen);
 
+/* A client prefix of a service (`clients`), for rule generation. */
+struct policy_prefix {
+	uint8_t family;		/* 4 or 6 */
+	uint8_t plen;
+	uint8_t addr[16];	/* network order; IPv4 in the first 4 bytes */
+};
+
+/**
+ * policy_service_clients() - the `clients` prefixes of service @svc
+ * @out: receives up to @max prefixes
+ * Return: the number of prefixes the service has (may exceed @max);
+ * 0 means every client is covered.
+ */
+unsigned policy_service_clients(const struct ruleset *rs, unsigned svc,
+				struct policy_prefix *out, unsigned max);
+
 const char *policy_det_name(enum det_kind d);
 const char *policy_act_name(enum act_kind a);
 
