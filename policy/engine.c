@@ -641,6 +641,7 @@ static bool process_icmp_error(const struct ruleset *rs, struct flow_table *ft,
 	struct csum_ctx cc;
 	uint8_t *inner_check, *fix, *port_at;
 	const uint8_t *to;
+	uint32_t quote_len;
 	uint16_t be;
 
 	if (!in->have_ports || in->family != p->family ||
@@ -686,6 +687,9 @@ static bool process_icmp_error(const struct ruleset *rs, struct flow_table *ft,
 		port_at = p->data + in->l4_off + 2;
 		be = port_be(f->pport);
 	}
+	/* The ICMP checksum covers the quote: keep its old bytes to update it. */
+	quote_len = p->len - in->l3_off;
+	memcpy(w->span, p->data + in->l3_off, quote_len);
 	if (in->family == 4)
 		csum_field_update(p->data + in->l3_off + 10, fix, to, 4, 0);
 	if (inner_check) {
@@ -694,12 +698,12 @@ static bool process_icmp_error(const struct ruleset *rs, struct flow_table *ft,
 	}
 	memcpy(fix, to, alen);
 	memcpy(port_at, &be, 2);
+	patched_payload(&cc, w->span, p->data + in->l3_off, quote_len);
 	if (outbound && !memcmp(odst, f->pseudo, alen))
 		patch(&cc, odst, f->client, alen, true, true);
 	if (!outbound && !memcmp(osrc, f->client, alen))
 		patch(&cc, osrc, f->pseudo, alen, true, true);
-	/* The ICMP checksum covers the quote: recompute it. */
-	csum_l4_full(p);
+	csum_ctx_finish(&cc);
 	stats_of(w, f->svc)->icmp_translated++;
 	stats_of(w, f->svc)->changed++;
 	if (outbound)
