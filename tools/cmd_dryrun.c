@@ -39,6 +39,12 @@
 #define EXPIRE_EVERY		256	/* packets between flow expiry rounds */
 #define EXPIRE_BUDGET		1024
 #define NS			1000000000ull
+/* Stream tails for the residual check: how many client streams are
+ * followed at once (a newer one takes an older one's slot), and how much
+ * of each stream's end is kept to find identifiers cut by a segment
+ * boundary. */
+#define STREAM_SLOTS		16384
+#define STREAM_TAIL		256
 
 #define EXIT_RESIDUAL		3
 
@@ -50,6 +56,16 @@ struct options {
 struct counters {
 	uint64_t read, not_ip, written, truncated, oversized;
 	uint64_t residual_ids, residual_addrs, scan_errors;
+};
+
+/* The end of one client→server TCP stream, as sent and as the server saw it. */
+struct stream_tail {
+	uint8_t key[37];	/* family, client, server, ports (original) */
+	bool used;
+	uint32_t next_seq;	/* the in-order continuation */
+	uint16_t len;
+	uint8_t orig[STREAM_TAIL];
+	uint8_t out[STREAM_TAIL];
 };
 
 struct dryrun {
@@ -65,12 +81,15 @@ struct dryrun {
 	int dlt;
 	bool out_nano;
 	uint8_t *work, *orig;
+	uint8_t *cat_orig, *cat_out;	/* stream tail + payload */
+	struct stream_tail *streams;
 	struct counters c;
 	uint64_t distinct[DET__COUNT];
 	uint64_t now_s;
 	/* the packet being scanned, for the callbacks */
 	const uint8_t *scan_orig, *scan_out;
 	uint32_t scan_len;
+	const uint8_t *scan_new;	/* count only what ends past this */
 	/* progress line */
 	struct timespec t0, t_last;
 	uint64_t n_last;
@@ -148,7 +167,9 @@ static void find_residual(void *ctx, enum det_kind det, const uint8_t *text,
 {
 	struct dryrun *dr = ctx;
 
-	if (idset_find(dr->ids, text, len))
+	/* one that lies wholly in the stream's tail was judged with the
+	 * segment that brought it */
+	if (text + len > dr->scan_new && idset_find(dr->ids, text, len))
 		dr->c.residual_ids++;
 }
 
@@ -206,6 +227,113 @@ static void clamp_ip_length(uint8_t *ip, uint32_t len)
 	}
 }
 
+static uint64_t hash_key(const uint8_t *k, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ k[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/*
+ * The tail of @p's stream when @p continues it in order, else NULL (a
+ * new stream, a retransmission, a gap): then the payload is scanned alone.
+ * @slot receives the stream's slot, claimed for it if need be.
+ */
+static struct stream_tail *stream_of(struct dryrun *dr, const struct packet *p,
+				     struct stream_tail **slot)
+{
+	uint8_t key[37] = { p->family };
+	struct stream_tail *st;
+
+	memcpy(key + 1, pkt_saddr(p), p->addr_len);
+	memcpy(key + 17, pkt_daddr(p), p->addr_len);
+	key[33] = (uint8_t)(p->sport >> 8);
+	key[34] = (uint8_t)p->sport;
+	key[35] = (uint8_t)(p->dport >> 8);
+	key[36] = (uint8_t)p->dport;
+	st = &dr->streams[hash_key(key, sizeof(key)) % STREAM_SLOTS];
+	*slot = st;
+	if (st->used && !memcmp(st->key, key, sizeof(key)))
+		return st->next_seq == p->tcp_seq ? st : NULL;
+	memcpy(st->key, key, sizeof(key));
+	st->used = true;
+	st->len = 0;
+	st->next_seq = p->tcp_seq;
+	return NULL;
+}
+
+static void tail_append(uint8_t *tail, uint16_t old_len, uint16_t new_len,
+			const uint8_t *data, uint32_t len)
+{
+	if (len >= new_len) {
+		memcpy(tail, data + len - new_len, new_len);
+		return;
+	}
+	memmove(tail, tail + old_len - (new_len - len), new_len - len);
+	memcpy(tail + new_len - len, data, len);
+}
+
+/*
+ * Scan @po's payload (the original) to learn its identifiers and @pw's
+ * (what passed; NULL if nothing did) for survivors.  A TCP segment that
+ * continues its stream in order is scanned behind the stream's last bytes,
+ * so an identifier cut in two by the client's segmentation is learnt
+ * whole, and found if it reaches the server whole.
+ */
+static void scan_payloads(struct dryrun *dr, unsigned svc,
+			  const struct packet *po, const struct packet *pw)
+{
+	struct stream_tail *st = NULL, *slot = NULL;
+	uint32_t tail = 0, plen = po->payload_len;
+	bool same_len = pw && pw->payload_len == plen;
+	int n;
+
+	if (po->proto == IPPROTO_TCP)
+		st = stream_of(dr, po, &slot);
+	if (st && same_len && st->len)
+		tail = st->len;
+	if (tail) {
+		memcpy(dr->cat_orig, st->orig, tail);
+		memcpy(dr->cat_orig + tail, pkt_payload(po), plen);
+		memcpy(dr->cat_out, st->out, tail);
+		memcpy(dr->cat_out + tail, pkt_payload(pw), plen);
+		dr->scan_orig = dr->cat_orig;
+		dr->scan_out = dr->cat_out;
+	} else {
+		dr->scan_orig = pkt_payload(po);
+		dr->scan_out = same_len ? pkt_payload(pw) : NULL;
+	}
+	dr->scan_len = tail + plen;
+	n = engine_scan(dr->rs, dr->w, svc, dr->scan_orig, dr->scan_len,
+			remember_original, dr);
+	if (n < 0)
+		dr->c.scan_errors++;
+	if (pw) {
+		const uint8_t *out = dr->scan_out ? dr->scan_out : pkt_payload(pw);
+		uint32_t out_len = dr->scan_out ? dr->scan_len : pw->payload_len;
+
+		dr->scan_new = out + tail;
+		n = engine_scan(dr->rs, dr->w, svc, out, out_len, find_residual, dr);
+		if (n < 0)
+			dr->c.scan_errors++;
+	}
+	dr->scan_out = NULL;
+	/* only what reached the server continues its stream */
+	if (slot && same_len) {
+		uint16_t new_len = (uint16_t)(tail + plen < STREAM_TAIL ?
+					      tail + plen : STREAM_TAIL);
+
+		if (!st)
+			slot->len = 0;
+		tail_append(slot->orig, slot->len, new_len, pkt_payload(po), plen);
+		tail_append(slot->out, slot->len, new_len, pkt_payload(pw), plen);
+		slot->len = new_len;
+		slot->next_seq = po->tcp_seq + plen;
+	}
+}
+
 /*
  * An inbound packet of a covered service: learn the identifiers of the
  * original, then look for them in what passes.  @out is NULL when the
@@ -217,7 +345,6 @@ static void check_inbound(struct dryrun *dr, unsigned svc, const uint8_t *ip,
 {
 	struct packet po, pw;
 	enum pkt_status so, sw = PKT_MALFORMED;
-	int n;
 
 	if (out)
 		check_address(dr, svc, ip, ip_len, out, out_len);
@@ -236,21 +363,7 @@ static void check_inbound(struct dryrun *dr, unsigned svc, const uint8_t *ip,
 		sw = pkt_decode(&pw, out, out_len);
 	}
 
-	dr->scan_orig = pkt_payload(&po);
-	dr->scan_len = po.payload_len;
-	dr->scan_out = has_payload(sw, &pw) && pw.payload_len == po.payload_len ?
-		       pkt_payload(&pw) : NULL;
-	n = engine_scan(dr->rs, dr->w, svc, pkt_payload(&po), po.payload_len,
-			remember_original, dr);
-	if (n < 0)
-		dr->c.scan_errors++;
-	dr->scan_out = NULL;
-	if (!has_payload(sw, &pw))
-		return;
-	n = engine_scan(dr->rs, dr->w, svc, pkt_payload(&pw), pw.payload_len,
-			find_residual, dr);
-	if (n < 0)
-		dr->c.scan_errors++;
+	scan_payloads(dr, svc, &po, has_payload(sw, &pw) ? &pw : NULL);
 }
 
 /* ---- packets ------------------------------------------------------------- */
@@ -779,8 +892,12 @@ static int setup(struct dryrun *dr)
 	dr->addrs = idset_new(IDSET_MAX_BYTES);
 	dr->work = malloc(FRAME_MAX);
 	dr->orig = malloc(FRAME_MAX);
+	dr->cat_orig = malloc(STREAM_TAIL + FRAME_MAX);
+	dr->cat_out = malloc(STREAM_TAIL + FRAME_MAX);
+	dr->streams = calloc(STREAM_SLOTS, sizeof(*dr->streams));
 	if (!dr->ft || !dr->w || !dr->df || !dr->ids || !dr->addrs ||
-	    !dr->work || !dr->orig) {
+	    !dr->work || !dr->orig || !dr->cat_orig || !dr->cat_out ||
+	    !dr->streams) {
 		fprintf(stderr, "nfredact dry-run: out of memory\n");
 		return -ENOMEM;
 	}
@@ -795,6 +912,9 @@ static void teardown(struct dryrun *dr)
 		pcap_close(dr->dead);
 	if (dr->in)
 		pcap_close(dr->in);
+	free(dr->streams);
+	free(dr->cat_out);
+	free(dr->cat_orig);
 	free(dr->orig);
 	free(dr->work);
 	idset_free(dr->addrs);
