@@ -9,8 +9,10 @@
  * identifiers, scans the rewritten payloads again, and counts every
  * identifier whose bytes it had seen in the input.  Client addresses the
  * engine rewrote are remembered the same way and looked for in the source
- * address of later inbound packets.  The scan is per packet: an identifier
- * split across TCP segments is found neither in the input nor the output.
+ * address of later inbound packets.  TCP segments that continue their
+ * stream in order are scanned behind the stream's last STREAM_TAIL bytes,
+ * so an identifier cut across segments counts too; one longer than that,
+ * or cut at a retransmission or a gap, is not seen.
  */
 #include <arpa/inet.h>
 #include <errno.h>
