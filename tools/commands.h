@@ -8,5 +8,8 @@
 int cmd_check(int argc, char **argv);
 int cmd_dryrun(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
+int cmd_ruleset(int argc, char **argv);
+int cmd_kcheck(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 #endif

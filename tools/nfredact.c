@@ -14,7 +14,11 @@ static const struct {
 	{ "check", cmd_check, "check POLICY" },
 	{ "dry-run", cmd_dryrun,
 	  "dry-run POLICY IN.pcap [-w OUT.pcap] [--json] [--show-original]" },
+	{ "ruleset", cmd_ruleset,
+	  "ruleset [POLICY] [--dev IFACE] [--family 4|6] [--apply | --remove]" },
+	{ "kcheck", cmd_kcheck, "kcheck" },
 	{ "keygen", cmd_keygen, "keygen FILE" },
+	{ "stats", cmd_stats, "stats [--prometheus] [--control PATH]" },
 };
 
 static void usage(FILE *out)
