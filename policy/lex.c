@@ -134,18 +134,14 @@ static int lex_string(struct lexer *lx)
 			int c = decode_escape(t, len, i, &raw);
 
 			if (c < 0) {
-				size_t shown = i + 1 < len && t[i + 1] != '\n' ? 2 : 1;
-
+				/*
+				 * Any other escape stays as written, so that
+				 * patterns read as PCRE2 syntax: "\\d{15}".
+				 */
 				if (i + 1 < len && t[i + 1] == 'x')
 					diag_add(lx->dl, lx->src, DIAG_ERROR,
 						 loc_at(lx, i, 2),
 						 "\\x needs two hex digits");
-				else
-					diag_add(lx->dl, lx->src, DIAG_ERROR,
-						 loc_at(lx, i, shown),
-						 "unknown escape \"%.*s\" in string (write \"\\\\\" for a backslash)",
-						 (int)shown, t + i);
-				/* keep the bytes, so a pattern still reads sensibly */
 				buf[n++] = t[i++];
 				continue;
 			}
