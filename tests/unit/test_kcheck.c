@@ -1,0 +1,178 @@
+/*
+ * test_kcheck.c — the kernel-configuration parser of `nfredact kcheck`
+ * (tools/cmd_kcheck.c) on sample .config text, and its option table
+ * against Kbuild-notes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../tools/cmd_kcheck.c"
+
+/* Every required option built in or module, except those listed. */
+static char *sample_config(const char *const *drop, size_t n_drop)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	fputs("#\n# Automatically generated file; DO NOT EDIT.\n#\n"
+	      "CONFIG_NETFILTER_ADVANCED=y\n", f);
+	for (size_t i = 0; i < sizeof(kopts) / sizeof(kopts[0]); i++) {
+		bool dropped = false;
+
+		for (size_t j = 0; j < n_drop; j++)
+			dropped |= !strcmp(drop[j], kopts[i].name);
+		if (dropped)
+			fprintf(f, "# CONFIG_%s is not set\n", kopts[i].name);
+		else if (kopts[i].required)
+			fprintf(f, "CONFIG_%s=%s\n", kopts[i].name, i % 2 ? "m" : "y");
+	}
+	fclose(f);
+	return text;
+}
+
+/* Whether the line of @out that starts with "  CONFIG_@name " says @word. */
+static bool line_says(const char *out, const char *name, const char *word)
+{
+	char key[64], buf[512];
+	const char *line, *eol;
+
+	snprintf(key, sizeof(key), "  CONFIG_%s ", name);
+	line = strstr(out, key);
+	assert_non_null(line);
+	eol = strchr(line, '\n');
+	assert_non_null(eol);
+	assert_true((size_t)(eol - line) < sizeof(buf));
+	memcpy(buf, line, (size_t)(eol - line));
+	buf[eol - line] = '\0';
+	return strstr(buf, word) != NULL;
+}
+
+static void test_states(void **state)
+{
+	static const char cfg[] =
+		"CONFIG_NETFILTER=y\n"
+		"CONFIG_NF_CONNTRACK=m\n"
+		"# CONFIG_NFT_QUEUE is not set\n"
+		"CONFIG_NETFILTER_NETLINK_QUEUE=n\n"
+		"CONFIG_NF_DEFRAG_IPV4_EXTRA=y\n"
+		"CONFIG_IP_NF_RAW=y\r\n"
+		"CONFIG_NETFILTER_NETLINK=\"y\"\n"
+		"CONFIG_IP6_NF_RAW=m";	/* no final newline */
+
+	(void)state;
+	assert_int_equal(kconfig_state(cfg, "NETFILTER"), KOPT_BUILTIN);
+	assert_int_equal(kconfig_state(cfg, "NF_CONNTRACK"), KOPT_MODULE);
+	assert_int_equal(kconfig_state(cfg, "NFT_QUEUE"), KOPT_MISSING);
+	assert_int_equal(kconfig_state(cfg, "NETFILTER_NETLINK_QUEUE"), KOPT_MISSING);
+	/* a longer name with the same start is another option */
+	assert_int_equal(kconfig_state(cfg, "NF_DEFRAG_IPV4"), KOPT_MISSING);
+	assert_int_equal(kconfig_state(cfg, "IP_NF_RAW"), KOPT_BUILTIN);
+	assert_int_equal(kconfig_state(cfg, "NETFILTER_NETLINK"), KOPT_MISSING);
+	assert_int_equal(kconfig_state(cfg, "IP6_NF_RAW"), KOPT_MODULE);
+	assert_int_equal(kconfig_state(cfg, "IP_NF_MANGLE"), KOPT_MISSING);
+	assert_int_equal(kconfig_state("", "NETFILTER"), KOPT_MISSING);
+}
+
+static void test_report_all_present(void **state)
+{
+	char *cfg = sample_config(NULL, 0);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	(void)state;
+	assert_int_equal(kcheck_report(cfg, f), 0);
+	fclose(f);
+	assert_null(strstr(out, "FAIL"));
+	assert_non_null(strstr(out, "CONFIG_NF_DEFRAG_IPV6"));
+	/* optional and missing: said, but not a failure */
+	assert_non_null(strstr(out, "CONFIG_NFT_QUEUE"));
+	assert_non_null(strstr(out, "xt NFQUEUE target"));
+	free(out);
+	free(cfg);
+}
+
+static void test_report_missing(void **state)
+{
+	static const char *const drop[] = { "NF_DEFRAG_IPV6", "IP_NF_RAW",
+					    "NFT_QUEUE" };
+	char *cfg = sample_config(drop, 3);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	(void)state;
+	assert_int_equal(kcheck_report(cfg, f), 2);
+	fclose(f);
+	assert_int_not_equal(kconfig_state(cfg, "NF_DEFRAG_IPV4"), KOPT_MISSING);
+	assert_true(line_says(out, "NF_DEFRAG_IPV6", "missing"));
+	assert_true(line_says(out, "NF_DEFRAG_IPV6", "fragments can pass: FAIL"));
+	assert_true(line_says(out, "IP_NF_RAW", "missing"));
+	assert_true(line_says(out, "IP_NF_RAW", "FAIL"));
+	assert_true(line_says(out, "NFT_QUEUE", "missing"));
+	assert_true(line_says(out, "NFT_QUEUE", "fine"));
+	assert_false(line_says(out, "NFT_QUEUE", "FAIL"));
+	assert_false(line_says(out, "NF_CONNTRACK", "missing"));
+	assert_false(line_says(out, "IP6_NF_RAW", "FAIL"));
+	free(out);
+	free(cfg);
+}
+
+/* Every option Kbuild-notes names is checked, required ones as required. */
+static void test_table_follows_kbuild_notes(void **state)
+{
+	FILE *f = fopen("Kbuild-notes", "r");
+	char line[256];
+	bool optional = false;
+	unsigned seen = 0;
+
+	(void)state;
+	if (!f)
+		f = fopen("../../Kbuild-notes", "r");
+	if (!f)
+		skip();
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, "CONFIG_"), *end;
+		bool found = false;
+
+		if (strstr(line, "--- optional"))
+			optional = true;
+		if (!p)
+			continue;
+		p += 7;
+		end = p + strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+		*end = '\0';
+		for (size_t i = 0; i < sizeof(kopts) / sizeof(kopts[0]); i++) {
+			if (strcmp(kopts[i].name, p))
+				continue;
+			found = true;
+			assert_int_equal(kopts[i].required, !optional);
+		}
+		if (!found)
+			fail_msg("CONFIG_%s of Kbuild-notes is not checked", p);
+		seen++;
+	}
+	fclose(f);
+	assert_true(seen >= 14);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_states),
+		cmocka_unit_test(test_report_all_present),
+		cmocka_unit_test(test_report_missing),
+		cmocka_unit_test(test_table_follows_kbuild_notes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
