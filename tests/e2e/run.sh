@@ -1,0 +1,320 @@
+#!/bin/bash
+# run.sh — end-to-end tests: a real MQTT broker (mosquitto) and a real
+# syslog collector (rsyslog) in a server network namespace behind
+# nfredactd, clients in a second namespace, IPv4 and IPv6.  Every
+# assertion is on what the servers wrote themselves.
+#
+# Exit: 0 all passed, 1 a test failed, 77 skipped (not root, no network
+# namespaces, servers not installed: `make deps`).
+set -u
+cd "$(dirname "$0")/../.."
+B=${B:-build}
+NFREDACTD=${NFREDACTD:-$B/nfredactd}
+NFREDACT=${NFREDACT:-$B/nfredact}
+E2E=tests/e2e
+. "$E2E/lib.sh"
+
+skip() { echo "e2e: skipped: $*"; exit 77; }
+
+[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, iptables)"
+for tool in ip ss iptables-save ip6tables-save mosquitto mosquitto_pub \
+	mosquitto_sub rsyslogd logger; do
+	command -v "$tool" >/dev/null || skip "$tool not installed (make deps)"
+done
+for bin in "$NFREDACTD" "$NFREDACT"; do
+	if [ ! -x "$bin" ]; then
+		echo "e2e: $bin not built"
+		echo "e2e: 0 passed, 1 failed"
+		exit 1
+	fi
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/nfredact-e2e.XXXXXX")
+srv=$work/srv		# everything the servers write
+mkdir -p "$srv"
+trap 'ns_cleanup; rm -rf "$work"' EXIT
+trap 'exit 1' INT TERM
+
+ns_setup || skip "cannot create network namespaces"
+mosquitto_start "$srv" || skip "mosquitto does not start: $(tail -n 3 "$srv/mosquitto.out")"
+rsyslog_start "$srv" || skip "rsyslogd does not start: $(tail -n 3 "$srv/rsyslog.out")"
+
+# What clients send, and what must never reach a server.
+EMAIL_ID=alice@example.org
+EMAIL=bob@example.org
+PHONE=+15551234567
+ORIGINALS=("$CLIENT4" "$CLIENT6" "$EMAIL_ID" "$EMAIL" "$PHONE")
+# ... and what the policies make of them
+EMAIL_ID_MASKED=xxxxx@xxxxxxx.xxx
+EMAIL_MASKED=xxx@xxxxxxx.xxx
+PHONE_MASKED=+00000000000
+CLIENT4_MASKED=000.0.0.00
+CLIENT4_TRUNC=192.0.2.00
+PSEUDO4=192.0.2.0
+PSEUDO6=2001:db8:1::
+
+message() { echo "$1 call $PHONE from $CLIENT4 mail $EMAIL via $CLIENT6"; }
+
+passed=0 failed=0
+pass() { echo "ok   $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+
+# leaked FILE...: print the originals found (fixed strings), exit 0 if any
+leaked() {
+	local o found=1
+	for o in "${ORIGINALS[@]}"; do
+		if grep -qF -- "$o" "$@" 2>/dev/null; then
+			echo "$o"
+			found=0
+		fi
+	done
+	return $found
+}
+
+# log_mark: remember where the servers' logs end; log_new: what they
+# wrote since, in $work/new.log (each test judges only its own traffic)
+log_mark() {
+	MARK_MQ=$(stat -c %s "$srv/mosquitto.log")
+	MARK_SL=$(stat -c %s "$srv/syslog.log")
+}
+log_new() {
+	{ tail -c +$((MARK_MQ + 1)) "$srv/mosquitto.log"
+	  tail -c +$((MARK_SL + 1)) "$srv/syslog.log"; } >"$work/new.log"
+	echo "$work/new.log"
+}
+
+# Leaks are reported by how many originals, never which: test output is
+# tool output too.
+count_leaks() { leaked "$@" | wc -l; }
+
+cp "$E2E/policy-mask.conf" "$work/policy.conf"
+NFREDACTD_QUEUES="0 1"
+if ! nfredactd_start "$work" "$work/policy.conf" -v; then
+	echo "e2e: nfredactd did not come up:"
+	tail -n 5 "$work/nfredactd.err" | sed 's/^/    /'
+	echo "e2e: 0 passed, 1 failed"
+	exit 1
+fi
+
+# ---- MQTT: a subscriber and a publisher whose client id is an email ------
+
+mqtt_case() {
+	local fam=$1 host=$2 pseudo_re=$3 name="mqtt-ipv$1"
+	local sub_out=$work/sub$fam.out topic=e2e/ipv$fam
+	log_mark
+	ip netns exec "$NS_C" mosquitto_sub -h "$host" -i "sub$fam" -t "$topic" -C 1 -W 10 \
+		>"$sub_out" 2>&1 &
+	local sub_pid=$!
+	ns_pid_add "$sub_pid"
+	if ! wait_for 10 grep -q "Sending SUBACK to sub$fam" "$srv/mosquitto.log"; then
+		fail "$name" "the subscriber never got its SUBACK"
+		return
+	fi
+	local msg
+	msg=$(message "mqtt$fam")
+	if ! ns_in_c timeout 10 mosquitto_pub -h "$host" -i "$EMAIL_ID" \
+		-t "$topic" -q 1 -m "$msg" >"$work/pub$fam.out" 2>&1; then
+		fail "$name" "mosquitto_pub failed: $(head -n 1 "$work/pub$fam.out")"
+		return
+	fi
+	wait "$sub_pid" 2>/dev/null
+	local n
+	n=$(count_leaks "$(log_new)" "$sub_out")
+	if [ "$n" -ne 0 ]; then
+		fail "$name" "$n original identifier(s) reached the broker"
+	elif ! grep -q "^mqtt$fam call $PHONE_MASKED from $CLIENT4_MASKED mail $EMAIL_MASKED via " "$sub_out"; then
+		fail "$name" "the subscriber did not receive the redacted message: $(head -c 200 "$sub_out")"
+	elif ! grep -Eq "New connection from $pseudo_re:[0-9]+ on port 1883" "$srv/mosquitto.log"; then
+		fail "$name" "the broker did not log the pseudonym"
+	elif ! grep -Eq "New client connected from $pseudo_re:[0-9]+ as $EMAIL_ID_MASKED " "$srv/mosquitto.log"; then
+		fail "$name" "the broker did not log the masked client id"
+	else
+		pass "$name"
+	fi
+}
+
+mqtt_case 4 "$SERVER4" "${PSEUDO4//./\\.}"
+mqtt_case 6 "$SERVER6" "$PSEUDO6"
+
+# ---- syslog: logger over UDP and TCP ----------------------------------
+
+# syslog_send MARK HOST PROTO(-d|-T): one message tagged MARK
+syslog_send() {
+	ns_in_c timeout 5 logger -n "$2" -P 514 "$3" -t e2e "$(message "$1")"
+}
+
+# syslog_line MARK: the collector's line for MARK (waits up to 5 s)
+syslog_line() {
+	wait_for 5 grep -q -- "$1 call" "$srv/syslog.log" || return 1
+	grep -- "$1 call" "$srv/syslog.log" | tail -n 1
+}
+
+syslog_case() {
+	local fam=$1 proto=$2 host=$3 pseudo=$4 name="syslog-$2-ipv$1"
+	local mark="syslog-$proto$fam-$$" flag=-d line
+	[ "$proto" = tcp ] && flag=-T
+	log_mark
+	if ! syslog_send "$mark" "$host" "$flag"; then
+		fail "$name" "logger failed"
+		return
+	fi
+	if ! line=$(syslog_line "$mark"); then
+		fail "$name" "the message never reached the collector's file"
+		return
+	fi
+	local n
+	n=$(count_leaks "$(log_new)")
+	if [ "$n" -ne 0 ]; then
+		fail "$name" "$n original identifier(s) reached the collector"
+	elif [ "${line%% | *}" != "$pseudo" ]; then
+		fail "$name" "fromhost-ip is not the pseudonym $pseudo"
+	elif [[ "$line" != *"$mark call $PHONE_MASKED from $CLIENT4_MASKED mail $EMAIL_MASKED via "* ]]; then
+		fail "$name" "the message is not the masked one: $line"
+	else
+		pass "$name"
+	fi
+}
+
+syslog_case 4 udp "$SERVER4" "$PSEUDO4"
+syslog_case 6 udp "$SERVER6" "$PSEUDO6"
+syslog_case 4 tcp "$SERVER4" "$PSEUDO4"
+syslog_case 6 tcp "$SERVER6" "$PSEUDO6"
+
+# ---- nothing the servers wrote, nothing nfredact said, has an original -
+
+n=$(find "$srv" -type f -exec grep -lF -e "$CLIENT4" -e "$CLIENT6" -e "$EMAIL_ID" \
+	-e "$EMAIL" -e "$PHONE" {} + 2>/dev/null | wc -l)
+if [ "$n" -ne 0 ]; then
+	fail server-files "$n file(s) the servers wrote hold an original"
+else
+	pass server-files
+fi
+
+"$NFREDACT" stats --control "$work/control.sock" >"$work/stats.txt" 2>&1
+rc_text=$?
+"$NFREDACT" stats --prometheus --control "$work/control.sock" >"$work/stats.prom" 2>&1
+rc_prom=$?
+n=$(count_leaks "$work/nfredactd.err" "$work/stats.txt" "$work/stats.prom")
+if [ "$n" -ne 0 ]; then
+	fail daemon-output "$n original identifier(s) in nfredactd's stderr or stats"
+elif [ "$rc_text" -ne 0 ] || [ "$rc_prom" -ne 0 ]; then
+	fail daemon-output "nfredact stats failed: $(head -n 1 "$work/stats.txt")"
+elif ! grep -Eq '^[a-z_]+[a-z_0-9]* [1-9][0-9]*$' "$work/stats.txt"; then
+	fail daemon-output "stats show no non-zero counter after traffic"
+elif ! grep -Eq '^# (TYPE|HELP) ' "$work/stats.prom"; then
+	fail daemon-output "the Prometheus output has no TYPE/HELP lines"
+else
+	pass daemon-output
+fi
+
+# ---- reload under traffic: mask -> truncate, then a bad policy ----------
+
+# A sender in the client namespace: one UDP syslog message every 20 ms,
+# numbered, until the stop file appears.
+traffic_start() {
+	rm -f "$work/traffic.stop"
+	(
+		i=0
+		while [ ! -e "$work/traffic.stop" ] && [ $i -lt 1000 ]; do
+			syslog_send "reload-$$-$i" "$SERVER4" -d
+			i=$((i + 1))
+			sleep 0.02
+		done
+	) &
+	TRAFFIC_PID=$!
+	ns_pid_add "$TRAFFIC_PID"
+}
+traffic_stop() { touch "$work/traffic.stop"; wait "$TRAFFIC_PID" 2>/dev/null; }
+
+log_mark
+traffic_start
+wait_for 5 grep -q "reload-$$-.* call .* from $CLIENT4_MASKED " "$srv/syslog.log"
+cp "$E2E/policy-truncate.conf" "$work/policy.conf"
+kill -HUP "$NFREDACTD_PID" 2>/dev/null
+if wait_for 5 grep -q "reload-$$-.* call .* from $CLIENT4_TRUNC mail " "$srv/syslog.log"; then
+	traffic_stop
+	n=$(count_leaks "$(log_new)")
+	if [ "$n" -ne 0 ]; then
+		fail reload-good "$n original identifier(s) reached the collector around the reload"
+	elif ! kill -0 "$NFREDACTD_PID" 2>/dev/null; then
+		fail reload-good "nfredactd exited"
+	else
+		pass reload-good
+	fi
+else
+	traffic_stop
+	fail reload-good "IP literals still masked 5 s after SIGHUP with the truncate policy"
+fi
+
+cp "$E2E/policy-bad.conf" "$work/policy.conf"
+kill -HUP "$NFREDACTD_PID" 2>/dev/null
+if ! wait_for 5 grep -q "policy.conf:8:24" "$work/nfredactd.err"; then
+	fail reload-bad "no file:line:col diagnostic on stderr after SIGHUP with a bad policy"
+elif ! kill -0 "$NFREDACTD_PID" 2>/dev/null; then
+	fail reload-bad "nfredactd exited on a bad policy"
+else
+	mark="after-bad-$$"
+	log_mark
+	syslog_send "$mark" "$SERVER4" -d
+	if ! line=$(syslog_line "$mark"); then
+		fail reload-bad "traffic stopped after the bad reload"
+	elif [[ "$line" != "$PSEUDO4 | "*"$mark call $PHONE_MASKED from $CLIENT4_TRUNC mail $EMAIL_MASKED via "* ]]; then
+		fail reload-bad "the old (truncate) policy is not the one applied: $line"
+	elif [ "$(count_leaks "$(log_new)")" -ne 0 ]; then
+		fail reload-bad "an original reached the collector"
+	else
+		pass reload-bad
+	fi
+fi
+# the stats and stderr check again, now with reloads behind
+if [ "$(count_leaks "$work/nfredactd.err")" -ne 0 ]; then
+	fail daemon-output-reload "an original identifier in nfredactd's stderr after the reloads"
+else
+	pass daemon-output-reload
+fi
+
+# ---- fail closed: the daemon dies, its rules stay, nothing gets through -
+
+cp "$E2E/policy-truncate.conf" "$work/policy.conf"
+kill -KILL "$NFREDACTD_PID" 2>/dev/null
+wait "$NFREDACTD_PID" 2>/dev/null
+if ! rules_present; then
+	fail fail-closed "the rules vanished with the daemon"
+else
+	mark="closed-$$"
+	log_mark
+	syslog_send "$mark-4" "$SERVER4" -d
+	syslog_send "$mark-6" "$SERVER6" -d
+	ns_in_c timeout 3 mosquitto_pub -h "$SERVER4" -i "$EMAIL_ID" -t e2e/closed \
+		-m "$(message "$mark-mqtt")" >/dev/null 2>&1
+	pub_rc=$?
+	sleep 0.5	# the UDP messages would have arrived by now
+	n=$(count_leaks "$(log_new)")
+	if [ "$n" -ne 0 ]; then
+		fail fail-closed "$n original identifier(s) got through without the daemon"
+	elif grep -q "$mark" "$work/new.log"; then
+		fail fail-closed "traffic reached the servers without the daemon"
+	elif [ "$pub_rc" -eq 0 ]; then
+		fail fail-closed "an MQTT session succeeded without the daemon"
+	else
+		pass fail-closed
+	fi
+fi
+
+# then the operator removes the rules, and the path is open again
+if ! ns_in_s "$NFREDACT" ruleset "$work/policy.conf" --dev "$VETH_S" --remove \
+	>"$work/remove.out" 2>&1; then
+	fail ruleset-remove "nfredact ruleset --remove failed: $(head -n 1 "$work/remove.out")"
+elif rules_present || ns_in_s ip6tables-save -t raw | grep -q NFQUEUE; then
+	fail ruleset-remove "NFQUEUE rules remain"
+else
+	ns_in_c timeout 5 logger -n "$SERVER4" -P 514 -d -t e2e "open-$$ nothing secret"
+	if wait_for 5 grep -q "open-$$ nothing secret" "$srv/syslog.log"; then
+		pass ruleset-remove
+	else
+		fail ruleset-remove "traffic does not flow after the rules are removed"
+	fi
+fi
+
+echo "e2e: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
