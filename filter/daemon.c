@@ -1,0 +1,312 @@
+/*
+ * daemon.c — the shared state's operations: the engine lock, the counter
+ * snapshot for the control socket, and the atomic policy reload.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "engine.h"
+#include "flow.h"
+#include "log.h"
+#include "nfqstat.h"
+#include "policy.h"
+#include "queue.h"
+#include "stats.h"
+
+#define DAEMON_MAX_NFQ	1024	/* lines of the proc file we look at */
+
+void daemon_lock(struct daemon *d)
+{
+	bool waited = false;
+
+	if (pthread_mutex_trylock(&d->lock) != 0) {
+		pthread_mutex_lock(&d->lock);
+		waited = true;
+	}
+	d->lock_acquired++;
+	if (waited)
+		d->lock_contended++;
+}
+
+void daemon_unlock(struct daemon *d)
+{
+	pthread_mutex_unlock(&d->lock);
+}
+
+static bool same_name(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Under the lock. */
+static struct svc_total *retired_find(struct daemon *d, const char *name)
+{
+	for (unsigned i = 0; i < d->n_retired; i++)
+		if (same_name(d->retired[i].name, name))
+			return &d->retired[i];
+	return NULL;
+}
+
+int daemon_snapshot(struct daemon *d, struct stats_snapshot *s)
+{
+	struct nfqstat nfq[DAEMON_MAX_NFQ];
+	struct timespec now;
+	unsigned n;
+	int nn;
+
+	memset(s, 0, sizeof(*s));
+	s->q = calloc(d->n_workers ? d->n_workers : 1, sizeof(*s->q));
+	if (!s->q)
+		return -ENOMEM;
+	s->n_queues = d->n_workers;
+
+	daemon_lock(d);
+	n = policy_service_count(d->rs);
+	s->svc = calloc(n + 1, sizeof(*s->svc));
+	if (!s->svc) {
+		daemon_unlock(d);
+		daemon_snapshot_free(s);
+		return -ENOMEM;
+	}
+	s->n_services = n + 1;
+	for (unsigned i = 0; i <= n; i++) {
+		struct stats_service *ss = &s->svc[i];
+		const struct svc_total *t;
+
+		if (i < n) {
+			/* The ruleset may be freed by a reload after unlock. */
+			ss->name = strdup(policy_service_name(d->rs, i));
+			if (!ss->name) {
+				daemon_unlock(d);
+				daemon_snapshot_free(s);
+				return -ENOMEM;
+			}
+		}
+		t = retired_find(d, ss->name);
+		if (t)
+			stats_add(&ss->st, &t->st);
+		for (unsigned w = 0; w < d->n_workers; w++) {
+			const struct engine_stats *es =
+				engine_worker_stats(d->workers[w].ew, i);
+
+			if (es)
+				stats_add(&ss->st, es);
+		}
+	}
+	s->flows = flow_table_count(d->ft);
+	s->flow_bytes = flow_table_bytes(d->ft);
+	s->reloads = d->reloads;
+	s->reload_failures = d->reload_failures;
+	s->lock_acquired = d->lock_acquired;
+	s->lock_contended = d->lock_contended;
+	daemon_unlock(d);
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s->uptime_s = (uint64_t)(now.tv_sec - d->started.tv_sec);
+	nn = nfqstat_read(NFQSTAT_PATH, nfq, DAEMON_MAX_NFQ);
+	for (unsigned w = 0; w < d->n_workers; w++) {
+		struct stats_queue *sq = &s->q[w];
+		const struct nfqstat *k;
+		struct queue_counters c;
+
+		sq->num = queue_num(d->workers[w].q);
+		queue_get_counters(d->workers[w].q, &c);
+		sq->packets = c.packets;
+		sq->verdict_errors = c.verdict_errors;
+		sq->recv_errors = c.recv_errors + c.send_errors;
+		k = nn > 0 ? nfqstat_find(nfq, (unsigned)nn, sq->num) : NULL;
+		if (k) {
+			sq->bound = true;
+			sq->waiting = k->total;
+			sq->queue_dropped = k->queue_dropped;
+			sq->user_dropped = k->user_dropped;
+		}
+	}
+	return 0;
+}
+
+void daemon_snapshot_free(struct stats_snapshot *s)
+{
+	if (s->svc)
+		for (unsigned i = 0; i < s->n_services; i++)
+			free((char *)s->svc[i].name);
+	free(s->svc);
+	free(s->q);
+	memset(s, 0, sizeof(*s));
+}
+
+void daemon_warn_policy(const struct ruleset *rs)
+{
+	for (unsigned i = 0; i < policy_service_count(rs); i++)
+		if (policy_service_on_error_accept(rs, i))
+			log_warnx("service %s: on-error accept: packets it "
+				  "cannot process pass unredacted",
+				  policy_service_name(rs, i));
+}
+
+/* Whether @rs asks for a queue no worker serves, or leaves one unused. */
+static bool queue_set_changed(const struct daemon *d, const struct ruleset *rs)
+{
+	unsigned n = policy_service_count(rs);
+
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t lo, hi;
+
+		policy_service_queues(rs, i, &lo, &hi);
+		for (uint32_t qn = lo; qn <= hi; qn++) {
+			bool have = false;
+
+			for (unsigned w = 0; w < d->n_workers && !have; w++)
+				have = queue_num(d->workers[w].q) == qn;
+			if (!have)
+				return true;
+		}
+	}
+	for (unsigned w = 0; w < d->n_workers; w++) {
+		uint16_t num = queue_num(d->workers[w].q);
+		bool used = false;
+
+		for (unsigned i = 0; i < n && !used; i++) {
+			uint16_t lo, hi;
+
+			policy_service_queues(rs, i, &lo, &hi);
+			used = num >= lo && num <= hi;
+		}
+		if (!used)
+			return true;
+	}
+	return false;
+}
+
+/* Whether the listening ports differ: the installed rules would not match. */
+static bool ports_changed(const struct ruleset *a, const struct ruleset *b)
+{
+	unsigned n = policy_service_count(a);
+
+	if (n != policy_service_count(b))
+		return true;
+	for (unsigned i = 0; i < n; i++) {
+		struct policy_ports pa[64], pb[64];
+		unsigned na = policy_service_ports(a, i, pa, 64);
+		unsigned nb = policy_service_ports(b, i, pb, 64);
+
+		if (na != nb || na > 64)
+			return true;
+		for (unsigned k = 0; k < na; k++)
+			if (pa[k].proto != pb[k].proto || pa[k].lo != pb[k].lo ||
+			    pa[k].hi != pb[k].hi)
+				return true;
+	}
+	return false;
+}
+
+/* Under the lock: add @ew's counters (made for @rs) to the retired totals. */
+static void retire(struct daemon *d, const struct ruleset *rs,
+		   const struct engine_worker *ew)
+{
+	unsigned n = policy_service_count(rs);
+
+	for (unsigned i = 0; i <= n; i++) {
+		const char *name = i < n ? policy_service_name(rs, i) : NULL;
+		const struct engine_stats *es = engine_worker_stats(ew, i);
+		struct svc_total *t;
+
+		if (!es)
+			continue;
+		t = retired_find(d, name);
+		if (!t) {
+			struct svc_total *v;
+			char *copy = NULL;
+
+			if (name && !(copy = strdup(name)))
+				continue;
+			v = realloc(d->retired,
+				    (d->n_retired + 1) * sizeof(*v));
+			if (!v) {
+				free(copy);
+				continue;
+			}
+			d->retired = v;
+			t = &v[d->n_retired++];
+			memset(t, 0, sizeof(*t));
+			t->name = copy;
+		}
+		stats_add(&t->st, es);
+	}
+}
+
+int daemon_reload(struct daemon *d, const char *path)
+{
+	struct engine_worker **ews = NULL;
+	struct diag_list *dl = NULL;
+	struct ruleset *rs, *old;
+	int err = 0;
+
+	/* Only this thread replaces d->rs: reading it unlocked is safe. */
+	rs = path ? policy_load(path, d->rs, &dl) : policy_default(d->rs);
+	if (dl && (dl->errors || dl->warnings))
+		diag_list_print(stderr, dl);
+	diag_list_free(dl);
+	if (!rs) {
+		log_warnx("reload: the policy has errors; the old policy stays");
+		err = -EINVAL;
+		goto out;
+	}
+	ews = calloc(d->n_workers ? d->n_workers : 1, sizeof(*ews));
+	if (!ews) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (unsigned w = 0; w < d->n_workers; w++) {
+		ews[w] = engine_worker_new(rs);
+		if (!ews[w]) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+
+	daemon_lock(d);
+	for (unsigned w = 0; w < d->n_workers; w++) {
+		struct engine_worker *prev = d->workers[w].ew;
+
+		retire(d, d->rs, prev);
+		d->workers[w].ew = ews[w];
+		ews[w] = prev;
+	}
+	old = d->rs;
+	d->rs = rs;
+	d->reloads++;
+	daemon_unlock(d);
+
+	/* No worker can still use the old ones: they only do under the lock. */
+	if (queue_set_changed(d, rs))
+		log_warnx("reload: the policy's queue numbers changed; "
+			  "restart nfredactd to bind them (packets on queues "
+			  "nobody serves are dropped)");
+	if (ports_changed(old, rs))
+		log_warnx("reload: the services' ports changed; restart "
+			  "nfredactd (or run nfredact ruleset --apply) to "
+			  "update the queue rules");
+	policy_free(old);
+	rs = NULL;
+	daemon_warn_policy(d->rs);
+	log_info("reload: policy %s in effect (%u services)",
+		 path ? path : "(built-in)", policy_service_count(d->rs));
+out:
+	if (ews)
+		for (unsigned w = 0; w < d->n_workers; w++)
+			engine_worker_free(ews[w]);
+	free(ews);
+	policy_free(rs);
+	if (err) {
+		daemon_lock(d);
+		d->reload_failures++;
+		daemon_unlock(d);
+	}
+	return err;
+}

@@ -1,0 +1,120 @@
+/*
+ * daemon.h — the state nfredactd's threads share.
+ *
+ * Concurrency: the flow table is not thread-safe and the two directions
+ * of one flow may arrive on different queues, so one mutex (lock) guards
+ * the engine: the ruleset pointer, the flow table (with the keyring the
+ * ruleset holds) and every worker's engine_worker.  A worker holds it
+ * only around engine_process(), never across netlink I/O; its counters
+ * live in its own engine_worker, so they need no further locking.  The
+ * lock counts how often it had to wait (stats: lock.contended), which
+ * tells when finer-grained locking would pay.
+ */
+#ifndef NFREDACT_DAEMON_H
+#define NFREDACT_DAEMON_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "engine.h"
+
+struct queue;
+struct flow_table;
+struct ruleset;
+struct stats_snapshot;
+
+/* Counters of services gone by a reload, kept by service name. */
+struct svc_total {
+	char *name;		/* NULL: traffic no service covers */
+	struct engine_stats st;
+};
+
+struct worker {
+	struct daemon *d;
+	struct queue *q;
+	struct engine_worker *ew;	/* guarded by d->lock */
+	pthread_t thread;
+	bool started;
+};
+
+struct daemon {
+	pthread_mutex_t lock;
+	/* guarded by lock; only the main thread replaces rs */
+	struct ruleset *rs;
+	struct flow_table *ft;
+	struct svc_total *retired;
+	unsigned n_retired;
+	uint64_t lock_acquired, lock_contended;
+	uint64_t reloads, reload_failures;
+
+	struct worker *workers;
+	unsigned n_workers;
+	atomic_bool stop;
+	atomic_bool failed;	/* a thread gave up: exit non-zero */
+	struct timespec started;	/* CLOCK_MONOTONIC */
+
+	int control_fd;
+	pthread_t control_thread;
+	bool control_started;
+};
+
+/** daemon_lock() - take the engine lock, counting contention */
+void daemon_lock(struct daemon *d);
+
+/** daemon_unlock() - release the engine lock */
+void daemon_unlock(struct daemon *d);
+
+/**
+ * daemon_snapshot() - every counter, added up over the workers and the
+ * services retired by reloads, with the kernel's queue drop counters
+ * @s: filled; free with daemon_snapshot_free()
+ * Return: 0 or -ENOMEM.
+ */
+int daemon_snapshot(struct daemon *d, struct stats_snapshot *s);
+
+/** daemon_snapshot_free() - free what daemon_snapshot() allocated */
+void daemon_snapshot_free(struct stats_snapshot *s);
+
+/**
+ * daemon_reload() - load @path and, if it has no errors, swap it in for
+ * the current ruleset under the lock; counters are carried over by
+ * service name; the flow table stays.  Diagnostics go to stderr.  A
+ * changed queue set is not rebound: a warning says to restart.
+ * Return: 0, or -EINVAL (the old policy stays), -ENOMEM.
+ */
+int daemon_reload(struct daemon *d, const char *path);
+
+/**
+ * daemon_warn_policy() - log the policy's risky settings (on-error accept)
+ */
+void daemon_warn_policy(const struct ruleset *rs);
+
+/**
+ * worker_start() - start the thread serving @w->q
+ * Return: 0 or -errno.
+ */
+int worker_start(struct worker *w);
+
+/** worker_join() - wait for the worker (after d->stop is set) */
+void worker_join(struct worker *w);
+
+/**
+ * control_listen() - create the control socket @path (mode 0600, owned by
+ * @uid/@gid; its directory is made 0700 when missing)
+ * Return: the listening socket or -errno.
+ */
+int control_listen(const char *path, unsigned uid, unsigned gid);
+
+/**
+ * control_start() - serve d->control_fd in a thread until d->stop
+ * Return: 0 or -errno.
+ */
+int control_start(struct daemon *d);
+
+/** control_join() - wait for the control thread */
+void control_join(struct daemon *d);
+
+#endif

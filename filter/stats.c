@@ -1,0 +1,271 @@
+/*
+ * stats.c — render the counter snapshot for the control socket.  The
+ * text form is one "name value" a line (service.NAME.counter, queue.N.x);
+ * the Prometheus form groups each metric family under one HELP/TYPE.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "policy.h"
+#include "stats.h"
+
+/* Label value of traffic that no service covers. */
+#define STATS_UNCOVERED "(none)"
+
+void stats_add(struct engine_stats *dst, const struct engine_stats *src)
+{
+	dst->packets_in += src->packets_in;
+	dst->packets_out += src->packets_out;
+	dst->bytes_in += src->bytes_in;
+	dst->bytes_out += src->bytes_out;
+	dst->changed += src->changed;
+	dst->dropped += src->dropped;
+	dst->malformed += src->malformed;
+	dst->on_error_accepted += src->on_error_accepted;
+	dst->icmp_translated += src->icmp_translated;
+	dst->flows_created += src->flows_created;
+	for (unsigned i = 0; i < ENGINE_R__COUNT; i++)
+		dst->reasons[i] += src->reasons[i];
+	for (unsigned i = 0; i < DET__COUNT; i++)
+		dst->detector[i] += src->detector[i];
+	for (unsigned i = 0; i < ACT__COUNT; i++)
+		dst->action[i] += src->action[i];
+}
+
+/* The simple per-service counters, by name and offset. */
+struct svc_counter {
+	const char *text;	/* text name */
+	const char *metric;	/* Prometheus family */
+	const char *dir;	/* direction label, or NULL */
+	const char *help;
+	size_t off;
+};
+
+#define SC(t, m, d, h, f) { t, m, d, h, offsetof(struct engine_stats, f) }
+static const struct svc_counter svc_counters[] = {
+	SC("packets_in", "nfredact_packets_total", "in",
+	   "Packets seen, by direction.", packets_in),
+	SC("packets_out", "nfredact_packets_total", "out", NULL, packets_out),
+	SC("bytes_in", "nfredact_bytes_total", "in",
+	   "Bytes seen, by direction.", bytes_in),
+	SC("bytes_out", "nfredact_bytes_total", "out", NULL, bytes_out),
+	SC("changed", "nfredact_packets_changed_total", NULL,
+	   "Packets rewritten.", changed),
+	SC("dropped", "nfredact_packets_dropped_total", NULL,
+	   "Packets dropped (fail closed).", dropped),
+	SC("malformed", "nfredact_packets_malformed_total", NULL,
+	   "Packets that could not be decoded.", malformed),
+	SC("on_error_accepted", "nfredact_on_error_accepted_total", NULL,
+	   "Packets passed unchanged by on-error accept.", on_error_accepted),
+	SC("icmp_translated", "nfredact_icmp_translated_total", NULL,
+	   "ICMP errors whose quoted header was translated.", icmp_translated),
+	SC("flows_created", "nfredact_flows_created_total", NULL,
+	   "Flows created.", flows_created),
+};
+
+static uint64_t counter_at(const struct engine_stats *st, size_t off)
+{
+	return *(const uint64_t *)((const char *)st + off);
+}
+
+static void text_service(FILE *out, const struct stats_service *s)
+{
+	char pfx[160];
+
+	if (s->name)
+		snprintf(pfx, sizeof(pfx), "service.%s.", s->name);
+	else
+		snprintf(pfx, sizeof(pfx), "uncovered.");
+	for (size_t i = 0; i < sizeof(svc_counters) / sizeof(svc_counters[0]); i++)
+		fprintf(out, "%s%s %" PRIu64 "\n", pfx, svc_counters[i].text,
+			counter_at(&s->st, svc_counters[i].off));
+	for (unsigned d = 0; d < DET__COUNT; d++)
+		fprintf(out, "%sdetector.%s %" PRIu64 "\n", pfx,
+			policy_det_name((enum det_kind)d), s->st.detector[d]);
+	for (unsigned a = 0; a < ACT__COUNT; a++)
+		fprintf(out, "%saction.%s %" PRIu64 "\n", pfx,
+			policy_act_name((enum act_kind)a), s->st.action[a]);
+	for (unsigned r = ENGINE_R_NONE + 1; r < ENGINE_R__COUNT; r++)
+		fprintf(out, "%sreason.%s %" PRIu64 "\n", pfx,
+			engine_reason_name((enum engine_reason)r),
+			s->st.reasons[r]);
+}
+
+static void render_text(FILE *out, const struct stats_snapshot *s)
+{
+	fprintf(out, "uptime_seconds %" PRIu64 "\n", s->uptime_s);
+	fprintf(out, "reloads %" PRIu64 "\n", s->reloads);
+	fprintf(out, "reload_failures %" PRIu64 "\n", s->reload_failures);
+	fprintf(out, "flows.live %" PRIu32 "\n", s->flows);
+	fprintf(out, "flows.table_bytes %" PRIu64 "\n", s->flow_bytes);
+	fprintf(out, "lock.acquired %" PRIu64 "\n", s->lock_acquired);
+	fprintf(out, "lock.contended %" PRIu64 "\n", s->lock_contended);
+	for (unsigned i = 0; i < s->n_queues; i++) {
+		const struct stats_queue *q = &s->q[i];
+
+		fprintf(out, "queue.%u.bound %d\n", q->num, q->bound ? 1 : 0);
+		fprintf(out, "queue.%u.waiting %" PRIu32 "\n", q->num, q->waiting);
+		fprintf(out, "queue.%u.queue_dropped %" PRIu64 "\n", q->num,
+			q->queue_dropped);
+		fprintf(out, "queue.%u.user_dropped %" PRIu64 "\n", q->num,
+			q->user_dropped);
+		fprintf(out, "queue.%u.packets %" PRIu64 "\n", q->num, q->packets);
+		fprintf(out, "queue.%u.verdict_errors %" PRIu64 "\n", q->num,
+			q->verdict_errors);
+		fprintf(out, "queue.%u.recv_errors %" PRIu64 "\n", q->num,
+			q->recv_errors);
+	}
+	for (unsigned i = 0; i < s->n_services; i++)
+		text_service(out, &s->svc[i]);
+}
+
+/* A label value, escaped as the exposition format wants. */
+static void prom_label(FILE *out, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fprintf(out, "\\%c", *v);
+		else if (*v == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*v, out);
+	}
+}
+
+static void prom_head(FILE *out, const char *name, const char *type,
+		      const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void prom_svc(FILE *out, const char *metric, const struct stats_service *s)
+{
+	fprintf(out, "%s{service=\"", metric);
+	prom_label(out, s->name ? s->name : STATS_UNCOVERED);
+	fputc('"', out);
+}
+
+static void render_prom(FILE *out, const struct stats_snapshot *s)
+{
+	size_t nc = sizeof(svc_counters) / sizeof(svc_counters[0]);
+
+	prom_head(out, "nfredact_uptime_seconds", "gauge",
+		  "Seconds since nfredactd started.");
+	fprintf(out, "nfredact_uptime_seconds %" PRIu64 "\n", s->uptime_s);
+	prom_head(out, "nfredact_reloads_total", "counter",
+		  "Policy reloads that took effect.");
+	fprintf(out, "nfredact_reloads_total %" PRIu64 "\n", s->reloads);
+	prom_head(out, "nfredact_reload_failures_total", "counter",
+		  "Policy reloads refused (the old policy stayed).");
+	fprintf(out, "nfredact_reload_failures_total %" PRIu64 "\n",
+		s->reload_failures);
+	prom_head(out, "nfredact_flows", "gauge", "Live flows.");
+	fprintf(out, "nfredact_flows %" PRIu32 "\n", s->flows);
+	prom_head(out, "nfredact_flow_table_bytes", "gauge",
+		  "Memory held by the flow table.");
+	fprintf(out, "nfredact_flow_table_bytes %" PRIu64 "\n", s->flow_bytes);
+	prom_head(out, "nfredact_engine_lock_acquired_total", "counter",
+		  "Engine lock acquisitions.");
+	fprintf(out, "nfredact_engine_lock_acquired_total %" PRIu64 "\n",
+		s->lock_acquired);
+	prom_head(out, "nfredact_engine_lock_contended_total", "counter",
+		  "Engine lock acquisitions that had to wait.");
+	fprintf(out, "nfredact_engine_lock_contended_total %" PRIu64 "\n",
+		s->lock_contended);
+
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+		bool u32;
+	} qm[] = {
+		{ "nfredact_queue_bound", "gauge",
+		  "1 when the kernel lists the queue.", 0, false },
+		{ "nfredact_queue_waiting", "gauge",
+		  "Packets waiting for a verdict.",
+		  offsetof(struct stats_queue, waiting), true },
+		{ "nfredact_queue_dropped_total", "counter",
+		  "Packets the kernel dropped: queue full.",
+		  offsetof(struct stats_queue, queue_dropped), false },
+		{ "nfredact_queue_user_dropped_total", "counter",
+		  "Packets the kernel dropped: netlink socket full.",
+		  offsetof(struct stats_queue, user_dropped), false },
+		{ "nfredact_queue_packets_total", "counter",
+		  "Packets read from the queue.",
+		  offsetof(struct stats_queue, packets), false },
+		{ "nfredact_queue_verdict_errors_total", "counter",
+		  "Verdicts the kernel refused.",
+		  offsetof(struct stats_queue, verdict_errors), false },
+		{ "nfredact_queue_recv_errors_total", "counter",
+		  "Failed reads from the queue socket.",
+		  offsetof(struct stats_queue, recv_errors), false },
+	};
+	for (size_t m = 0; m < sizeof(qm) / sizeof(qm[0]); m++) {
+		prom_head(out, qm[m].name, qm[m].type, qm[m].help);
+		for (unsigned i = 0; i < s->n_queues; i++) {
+			const struct stats_queue *q = &s->q[i];
+			const char *p = (const char *)q + qm[m].off;
+			uint64_t v;
+
+			if (m == 0)
+				v = q->bound;
+			else if (qm[m].u32)
+				v = *(const uint32_t *)p;
+			else
+				v = *(const uint64_t *)p;
+			fprintf(out, "%s{queue=\"%u\"} %" PRIu64 "\n",
+				qm[m].name, q->num, v);
+		}
+	}
+
+	for (size_t c = 0; c < nc; c++) {
+		const struct svc_counter *sc = &svc_counters[c];
+
+		if (sc->help)
+			prom_head(out, sc->metric, "counter", sc->help);
+		for (unsigned i = 0; i < s->n_services; i++) {
+			prom_svc(out, sc->metric, &s->svc[i]);
+			if (sc->dir)
+				fprintf(out, ",direction=\"%s\"", sc->dir);
+			fprintf(out, "} %" PRIu64 "\n",
+				counter_at(&s->svc[i].st, sc->off));
+		}
+	}
+	prom_head(out, "nfredact_identifiers_total", "counter",
+		  "Identifiers found, by detector.");
+	for (unsigned i = 0; i < s->n_services; i++)
+		for (unsigned d = 0; d < DET__COUNT; d++) {
+			prom_svc(out, "nfredact_identifiers_total", &s->svc[i]);
+			fprintf(out, ",detector=\"%s\"} %" PRIu64 "\n",
+				policy_det_name((enum det_kind)d),
+				s->svc[i].st.detector[d]);
+		}
+	prom_head(out, "nfredact_rewrites_total", "counter",
+		  "Rewrites done, by action.");
+	for (unsigned i = 0; i < s->n_services; i++)
+		for (unsigned a = 0; a < ACT__COUNT; a++) {
+			prom_svc(out, "nfredact_rewrites_total", &s->svc[i]);
+			fprintf(out, ",action=\"%s\"} %" PRIu64 "\n",
+				policy_act_name((enum act_kind)a),
+				s->svc[i].st.action[a]);
+		}
+	prom_head(out, "nfredact_reasons_total", "counter",
+		  "Packets by the reason of their verdict.");
+	for (unsigned i = 0; i < s->n_services; i++)
+		for (unsigned r = ENGINE_R_NONE + 1; r < ENGINE_R__COUNT; r++) {
+			prom_svc(out, "nfredact_reasons_total", &s->svc[i]);
+			fprintf(out, ",reason=\"%s\"} %" PRIu64 "\n",
+				engine_reason_name((enum engine_reason)r),
+				s->svc[i].st.reasons[r]);
+		}
+}
+
+int stats_render(FILE *out, const struct stats_snapshot *s, bool prometheus)
+{
+	if (prometheus)
+		render_prom(out, s);
+	else
+		render_text(out, s);
+	return ferror(out) ? -EIO : 0;
+}
