@@ -108,3 +108,44 @@ clean:
 .PHONY: all check check-run unit demo deps deps-extra clean
 .SECONDARY:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# ---- install / uninstall -------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=/staging]: the two programs,
+# the man pages, the systemd unit (when the tree has one) and an example
+# policy.  Nothing else is created: no key, no policy, no run directory.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /lib/systemd/system
+INSTALL    ?= install
+SYSTEMD_UNIT := $(wildcard filter/nfredactd.service)
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(SYSCONFDIR)/nfredact
+	$(INSTALL) -m 0755 $(B)/nfredact $(DESTDIR)$(BINDIR)/nfredact
+	$(INSTALL) -m 0755 $(B)/nfredactd $(DESTDIR)$(SBINDIR)/nfredactd
+	$(INSTALL) -m 0644 man/nfredact.8 man/nfredactd.8 $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 man/nfredact.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 0644 examples/policy.conf \
+		$(DESTDIR)$(SYSCONFDIR)/nfredact/policy.conf.example
+ifneq ($(SYSTEMD_UNIT),)
+	$(INSTALL) -d $(DESTDIR)$(UNITDIR)
+	$(INSTALL) -m 0644 $(SYSTEMD_UNIT) $(DESTDIR)$(UNITDIR)/nfredactd.service
+endif
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/nfredact $(DESTDIR)$(SBINDIR)/nfredactd \
+		$(DESTDIR)$(MANDIR)/man8/nfredact.8 \
+		$(DESTDIR)$(MANDIR)/man8/nfredactd.8 \
+		$(DESTDIR)$(MANDIR)/man5/nfredact.conf.5 \
+		$(DESTDIR)$(SYSCONFDIR)/nfredact/policy.conf.example \
+		$(DESTDIR)$(UNITDIR)/nfredactd.service
+	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(SYSCONFDIR)/nfredact 2>/dev/null || true
+
+.PHONY: install uninstall
+# ---- end install / uninstall ---------------------------------------------
