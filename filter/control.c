@@ -148,9 +148,9 @@ static void serve(struct daemon *d, int fd)
 
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (read_line(fd, line, sizeof(line)) < 0)
+	if (read_line(fd, line, sizeof(line) - 1) < 0)
 		return;
-	/* A client that closes without the newline means the same. */
+	/* A client that closes without the newline means the same (room left). */
 	if (line[0] && !strchr(line, '\n'))
 		strcat(line, "\n");
 	if (strcmp(line, CONTROL_REQ_STATS) == 0) {

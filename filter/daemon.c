@@ -108,7 +108,7 @@ int daemon_snapshot(struct daemon *d, struct stats_snapshot *s)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	s->uptime_s = (uint64_t)(now.tv_sec - d->started.tv_sec);
-	nn = nfqstat_read(NFQSTAT_PATH, nfq, DAEMON_MAX_NFQ);
+	nn = d->nfq_fd >= 0 ? nfqstat_read(d->nfq_fd, nfq, DAEMON_MAX_NFQ) : -EBADF;
 	for (unsigned w = 0; w < d->n_workers; w++) {
 		struct stats_queue *sq = &s->q[w];
 		const struct nfqstat *k;

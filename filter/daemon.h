@@ -57,6 +57,7 @@ struct daemon {
 	struct timespec started;	/* CLOCK_MONOTONIC */
 
 	int control_fd;
+	int nfq_fd;		/* the kernel's queue counters, or -1 */
 	pthread_t control_thread;
 	bool control_started;
 };

@@ -56,18 +56,23 @@ const struct nfqstat *nfqstat_find(const struct nfqstat *v, unsigned n,
 	return NULL;
 }
 
-int nfqstat_read(const char *path, struct nfqstat *out, unsigned max)
+int nfqstat_open(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int nfqstat_read(int fd, struct nfqstat *out, unsigned max)
 {
 	char text[16384];
 	size_t used = 0;
 	ssize_t r;
-	int fd, err = 0;
+	int err = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	while (used < sizeof(text) - 1) {
-		r = read(fd, text + used, sizeof(text) - 1 - used);
+		r = pread(fd, text + used, sizeof(text) - 1 - used,
+			  (off_t)used);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -78,7 +83,6 @@ int nfqstat_read(const char *path, struct nfqstat *out, unsigned max)
 			break;
 		used += (size_t)r;
 	}
-	close(fd);
 	if (err)
 		return err;
 	/* A partial last line from a full buffer is dropped, not misparsed. */

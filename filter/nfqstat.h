@@ -38,9 +38,16 @@ const struct nfqstat *nfqstat_find(const struct nfqstat *v, unsigned n,
 				   uint32_t queue);
 
 /**
- * nfqstat_read() - read and parse @path (NFQSTAT_PATH)
+ * nfqstat_open() - open @path (NFQSTAT_PATH) for nfqstat_read(); the file
+ * is root's (mode 0440), so the daemon opens it before dropping root
+ * Return: the descriptor or -errno.
+ */
+int nfqstat_open(const char *path);
+
+/**
+ * nfqstat_read() - read the file open on @fd from its start and parse it
  * Return: entries stored, or -errno.
  */
-int nfqstat_read(const char *path, struct nfqstat *out, unsigned max);
+int nfqstat_read(int fd, struct nfqstat *out, unsigned max);
 
 #endif

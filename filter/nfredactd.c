@@ -28,6 +28,7 @@
 #include "engine.h"
 #include "flow.h"
 #include "log.h"
+#include "nfqstat.h"
 #include "policy.h"
 #include "privdrop.h"
 #include "queue.h"
@@ -273,7 +274,7 @@ int main(int argc, char **argv)
 	struct flow_table *ft;
 	sigset_t set;
 	unsigned nq;
-	int sfd, cfd, err, rc;
+	int sfd, cfd, nfq_fd, err, rc;
 
 	parse_args(argc, argv, &o);
 	log_init("nfredactd", o.verbose);
@@ -360,6 +361,12 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* Root's file: opened before the drop, read from the start later. */
+	nfq_fd = nfqstat_open(NFQSTAT_PATH);
+	if (nfq_fd < 0)
+		log_debug("%s: cannot open; no kernel queue counters",
+			  NFQSTAT_PATH);
+
 	err = privdrop_apply(&pu);
 	if (err) {
 		errno = -err;
@@ -372,6 +379,7 @@ int main(int argc, char **argv)
 	d.rs = rs;
 	d.ft = ft;
 	d.control_fd = cfd;
+	d.nfq_fd = nfq_fd;
 	d.n_workers = nq;
 	d.workers = calloc(nq, sizeof(*d.workers));
 	if (!d.workers)
@@ -427,6 +435,8 @@ int main(int argc, char **argv)
 	policy_free(d.rs);
 	pthread_mutex_destroy(&d.lock);
 	close(sfd);
+	if (nfq_fd >= 0)
+		close(nfq_fd);
 	log_info("stopped");
 	return rc;
 }
