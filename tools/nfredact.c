@@ -13,7 +13,7 @@ static const struct {
 } commands[] = {
 	{ "check", cmd_check, "check POLICY" },
 	{ "dry-run", cmd_dryrun,
-	  "dry-run POLICY IN.pcap [-w OUT.pcap] [--json] [--show-original]" },
+	  "dry-run POLICY IN.pcap [-w OUT.pcap] [--json] [--show-original] [--quiet]" },
 	{ "ruleset", cmd_ruleset,
 	  "ruleset [POLICY] [--dev IFACE] [--family 4|6] [--apply | --remove]" },
 	{ "kcheck", cmd_kcheck, "kcheck" },
