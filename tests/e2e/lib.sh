@@ -91,6 +91,11 @@ wait_for() {
 	return 1
 }
 
+# proc_gone PID: PID has exited (a zombie counts as gone)
+proc_gone() {
+	[ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
 # port_listening NS PROTO PORT: a socket listens on PORT in NS
 port_listening() {
 	local flag=-lnt
@@ -169,7 +174,13 @@ nfredactd_start() {
 		wait_for 10 queue_bound "$NS_S" "$q" || return 1
 	done
 	# the rules go in before or after the bind: wait for both
-	wait_for 10 rules_present
+	wait_for 10 rules_present || return 1
+	# With --install-rules the queues are served by a child; the parent
+	# only waits for it (and removes the rules after a clean exit).
+	# NFREDACTD_SERVER is the process that reads the queues.
+	NFREDACTD_SERVER=$(pgrep -P "$NFREDACTD_PID" | head -n 1)
+	[ -n "$NFREDACTD_SERVER" ] || NFREDACTD_SERVER=$NFREDACTD_PID
+	ns_pid_add "$NFREDACTD_SERVER"
 }
 
 # rules_present: some NFQUEUE rule exists in the server namespace

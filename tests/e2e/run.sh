@@ -5,7 +5,8 @@
 # assertion is on what the servers wrote themselves.
 #
 # Exit: 0 all passed, 1 a test failed, 77 skipped (not root, no network
-# namespaces, servers not installed: `make deps`).
+# namespaces, servers not installed: `make deps`).  E2E_KEEP=FILE keeps a
+# copy of the daemon's stderr.
 set -u
 cd "$(dirname "$0")/../.."
 B=${B:-build}
@@ -32,7 +33,7 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/nfredact-e2e.XXXXXX")
 srv=$work/srv		# everything the servers write
 mkdir -p "$srv"
-trap 'ns_cleanup; rm -rf "$work"' EXIT
+trap 'ns_cleanup; [ -n "${E2E_KEEP:-}" ] && cp "$work/nfredactd.err" "$E2E_KEEP"; rm -rf "$work"' EXIT
 trap 'exit 1' INT TERM
 
 ns_setup || skip "cannot create network namespaces"
@@ -276,8 +277,11 @@ fi
 # ---- fail closed: the daemon dies, its rules stay, nothing gets through -
 
 cp "$E2E/policy-truncate.conf" "$work/policy.conf"
-kill -KILL "$NFREDACTD_PID" 2>/dev/null
-wait "$NFREDACTD_PID" 2>/dev/null
+# the process that serves the queues dies; a watching parent must not
+# take the rules away after a crash
+kill -KILL "$NFREDACTD_SERVER" 2>/dev/null
+wait_for 5 proc_gone "$NFREDACTD_SERVER"
+wait_for 5 proc_gone "$NFREDACTD_PID"
 if ! rules_present; then
 	fail fail-closed "the rules vanished with the daemon"
 else

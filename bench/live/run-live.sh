@@ -1,0 +1,155 @@
+#!/bin/bash
+# run-live.sh — the live benchmark: the same UDP and TCP request/response
+# traffic (bench/live/rr) between two network namespaces
+#   (a) with no queue, (b) through accept-all (one verdict per packet),
+#   (c) through nfredactd with bench/live/live.policy,
+# LIVE_RUNS rounds with the modes interleaved, medians reported; then
+# memory per tracked flow (the table alone, and the daemon's RSS growth).
+#
+# Usage: run-live.sh BUILD_DIR LIVE_BUILD_DIR   (root; `make bench-live`)
+set -u
+cd "$(dirname "$0")/../.."
+B=${1:-build}
+LB=${2:-$B/bench/live}
+SECS=${LIVE_SECONDS:-3}
+RUNS=${LIVE_RUNS:-3}
+FLOWS=${LIVE_FLOWS:-50000}
+TABLE=${LIVE_TABLE:-1000000}
+NFREDACTD=$B/nfredactd
+NFREDACT=$B/nfredact
+POLICY=bench/live/live.policy
+UDP_PORT=7001
+TCP_PORT=7002
+. tests/e2e/lib.sh
+
+[ "$(id -u)" = 0 ] || { echo "bench-live: needs root (network namespaces)" >&2; exit 1; }
+for f in "$NFREDACTD" "$NFREDACT" "$LB/rr" "$LB/accept-all" "$LB/flowmem"; do
+	[ -x "$f" ] || { echo "bench-live: $f not built" >&2; exit 1; }
+done
+for t in ip ss iptables ip6tables iptables-save; do
+	command -v "$t" >/dev/null || { echo "bench-live: $t missing" >&2; exit 1; }
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/nfredact-live.XXXXXX")
+trap 'ns_cleanup; rm -rf "$work"' EXIT
+trap 'exit 1' INT TERM
+
+ns_setup || { echo "bench-live: cannot create network namespaces" >&2; exit 1; }
+ip netns exec "$NS_S" "$LB/rr" server udp $UDP_PORT & ns_pid_add $!
+ip netns exec "$NS_S" "$LB/rr" server tcp $TCP_PORT & ns_pid_add $!
+wait_for 5 port_listening "$NS_S" udp $UDP_PORT &&
+	wait_for 5 port_listening "$NS_S" tcp $TCP_PORT ||
+	{ echo "bench-live: rr servers did not start" >&2; exit 1; }
+
+# Rules for (b): the ones nfredactd installs for the same policy, so (b)
+# and (c) queue exactly the same packets.  Our namespace is flushed
+# whole afterwards: nothing else lives there.
+flush_rules() {
+	local t
+	for t in iptables ip6tables; do
+		ns_in_s $t -t raw -F 2>/dev/null
+		ns_in_s $t -t mangle -F 2>/dev/null
+		ns_in_s $t -t raw -X 2>/dev/null
+		ns_in_s $t -t mangle -X 2>/dev/null
+	done
+}
+
+MODE_PID=
+mode_on() {
+	case $1 in
+	a) ;;
+	b)
+		ns_in_s "$NFREDACT" ruleset "$POLICY" --dev "$VETH_S" --apply \
+			>"$work/ruleset.out" 2>&1 ||
+			{ echo "bench-live: nfredact ruleset --apply failed:" >&2
+			  cat "$work/ruleset.out" >&2; return 1; }
+		ip netns exec "$NS_S" "$LB/accept-all" 0 2>>"$work/accept-all.err" &
+		MODE_PID=$!
+		ns_pid_add "$MODE_PID"
+		wait_for 5 queue_bound "$NS_S" 0
+		;;
+	c)
+		NFREDACTD_QUEUES=0 nfredactd_start "$work" "$POLICY" ||
+			{ echo "bench-live: nfredactd did not start:" >&2
+			  tail -n 5 "$work/nfredactd.err" >&2; return 1; }
+		MODE_PID=$NFREDACTD_PID
+		;;
+	esac
+}
+
+mode_off() {
+	[ -n "$MODE_PID" ] && ns_kill "$MODE_PID"
+	MODE_PID=
+	flush_rules
+}
+
+# field NAME LINE: the value of NAME=... in an rr report line
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "nan" }'; }
+
+echo "live benchmark: $RUNS rounds x ${SECS}s per mode and protocol, modes interleaved"
+echo "  (a) no queue  (b) accept-all, one verdict per packet  (c) nfredactd, $POLICY"
+for ((r = 1; r <= RUNS; r++)); do
+	for m in a b c; do
+		mode_on $m || exit 1
+		for proto in udp tcp; do
+			port=$UDP_PORT window=64
+			[ $proto = tcp ] && port=$TCP_PORT window=32
+			line=$(ns_in_c "$LB/rr" client $proto "$SERVER4" $port \
+				-w $window -s 128 -t "$SECS")
+			echo "$line" >>"$work/$m.$proto"
+			printf '  round %d (%s) %s\n' "$r" "$m" "$line"
+		done
+		mode_off
+	done
+done
+
+echo
+printf '%-5s %-28s %12s %12s %10s %10s %8s\n' proto mode "requests/s" "packets/s" p50_us p99_us lost
+declare -A PPS P50 P99
+names=([a]="no queue" [b]="accept-all" [c]="nfredactd")
+for proto in udp tcp; do
+	for m in a b c; do
+		f=$work/$m.$proto
+		PPS[$m$proto]=$(while read -r l; do field pps "$l"; done <"$f" | median)
+		rps=$(while read -r l; do field rps "$l"; done <"$f" | median)
+		P50[$m$proto]=$(while read -r l; do field p50_us "$l"; done <"$f" | median)
+		P99[$m$proto]=$(while read -r l; do field p99_us "$l"; done <"$f" | median)
+		lost=$(while read -r l; do field lost "$l"; done <"$f" | median)
+		printf '%-5s %-28s %12s %12s %10s %10s %8s\n' $proto "(${m}) ${names[$m]}" \
+			"$rps" "${PPS[$m$proto]}" "${P50[$m$proto]}" "${P99[$m$proto]}" "$lost"
+	done
+done
+
+echo
+for proto in udp tcp; do
+	awk -v p=$proto -v a="${PPS[a$proto]}" -v b="${PPS[b$proto]}" -v c="${PPS[c$proto]}" \
+	    -v a50="${P50[a$proto]}" -v c50="${P50[c$proto]}" \
+	    -v a99="${P99[a$proto]}" -v c99="${P99[c$proto]}" 'BEGIN {
+		cb = (b > 0) ? c / b : 0; ca = (a > 0) ? c / a : 0
+		printf "%s: c/b = %.2f (goal >= 1.3, %s)  c/a = %.2f (goal >= 0.8, %s)  added latency p50 %+.1f us, p99 %+.1f us\n",
+			p, cb, cb >= 1.3 ? "met" : "not met", ca, ca >= 0.8 ? "met" : "not met",
+			c50 - a50, c99 - a99
+	}'
+done
+
+# ---- memory per tracked flow --------------------------------------------
+
+echo
+line=$("$LB/flowmem" "$TABLE")
+echo "flow table alone: $line"
+awk -v b="$(field bytes_per_flow " $line")" 'BEGIN {
+	printf "  %.1f bytes per flow (goal <= 128, %s)\n", b, b <= 128 ? "met" : "not met" }'
+
+vmrss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+mode_on c || exit 1
+rss0=$(vmrss "$MODE_PID")
+# one UDP flow per source port, from the client address
+line=$(ns_in_c "$LB/rr" flows "$SERVER4" $UDP_PORT -n "$FLOWS" -b 10000)
+rss1=$(vmrss "$MODE_PID")
+echo "nfredactd, $FLOWS real flows: $line"
+awk -v f="$FLOWS" -v r0="$rss0" -v r1="$rss1" 'BEGIN {
+	printf "  VmRSS %d KiB -> %d KiB: %.1f bytes per flow (goal <= 128, %s)\n",
+		r0, r1, (r1 - r0) * 1024 / f, (r1 - r0) * 1024 / f <= 128 ? "met" : "not met" }'
+"$NFREDACT" stats --control "$work/control.sock" 2>/dev/null | grep -i flow | sed 's/^/  stats: /'
+mode_off
