@@ -246,7 +246,10 @@ status 0 "example policy is valid" "$NFR" check "$EXAMPLE"
 
 if [ -x "$B/nfredactd" ]; then
 	dest=$tmp/dest
-	make --no-print-directory -s install DESTDIR="$dest" PREFIX=/usr B="$B" >"$tmp/install.out" 2>&1
+	# the sanitizer build lives in build-san with its own flags
+	make_vars=(B="$B")
+	[ "$B" = build-san ] && make_vars=(SANITIZE=1)
+	make --no-print-directory -s install DESTDIR="$dest" PREFIX=/usr "${make_vars[@]}" >"$tmp/install.out" 2>&1
 	expect "make install" test $? -eq 0
 	(cd "$dest" && find . -type f | sort) >"$tmp/installed"
 	{
@@ -260,7 +263,7 @@ if [ -x "$B/nfredactd" ]; then
 	} | sort >"$tmp/wanted"
 	expect "install puts exactly the expected files" diff -u "$tmp/wanted" "$tmp/installed"
 	status 0 "installed nfredact runs" "$dest/usr/bin/nfredact" check "$dest/etc/nfredact/policy.conf.example"
-	make --no-print-directory -s uninstall DESTDIR="$dest" PREFIX=/usr B="$B" >/dev/null 2>&1
+	make --no-print-directory -s uninstall DESTDIR="$dest" PREFIX=/usr "${make_vars[@]}" >/dev/null 2>&1
 	expect "make uninstall removes every file" test -z "$(find "$dest" -type f)"
 	expect "make uninstall removes /etc/nfredact" test ! -e "$dest/etc/nfredact"
 else
