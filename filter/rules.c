@@ -580,7 +580,13 @@ static int run_cmd(char *const argv[], const char *in, char **out, bool quiet)
 	}
 	if (pid == 0) {
 		int devnull = open("/dev/null", O_RDWR);
+		sigset_t none;
 
+		/* the daemon blocks or ignores signals for its own reasons;
+		 * iptables-restore and ip should start with the defaults */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
 		if (dup2(in ? pin[0] : devnull, 0) < 0 ||
 		    (out && dup2(pout[1], 1) < 0) ||
 		    (quiet && dup2(devnull, 2) < 0))
@@ -694,6 +700,16 @@ static int restore_family(int family, const char *input)
 			 "--noflush", NULL };
 
 	return run_cmd(argv, input, NULL, false);
+}
+
+/*
+ * Whether the kernel runs @family at all: with ipv6.disable=1 there is no
+ * IPv6 traffic to cover and ip6tables cannot work, which must not make
+ * the IPv4 installation fail.
+ */
+static bool family_enabled(int family)
+{
+	return family == 4 || access("/proc/sys/net/ipv6", F_OK) == 0;
 }
 
 /* Remove our chains and jumps of @family; nothing installed is fine. */
@@ -815,6 +831,8 @@ int rules_remove(const struct ruleset *rs, const struct rules_opts *o)
 			first = rc;
 	}
 	for (int family = 4; family <= 6; family += 2) {
+		if (!family_enabled(family))
+			continue;
 		rc = remove_family(family);
 		if (rc < 0 && !first)
 			first = rc;
@@ -856,6 +874,8 @@ int rules_apply(const struct ruleset *rs, const struct rules_opts *o)
 		size_t input_len = 0;
 		FILE *f;
 
+		if (!family_enabled(family))
+			continue;
 		rc = save_family(family, &saved);
 		if (rc < 0)
 			goto undo;
