@@ -104,6 +104,7 @@ clean:
 
 -include tests/fuzz/fuzz.mk
 -include bench/bench.mk
+-include bench/live/live.mk
 
 .PHONY: all check check-run unit demo deps deps-extra clean
 .SECONDARY:
