@@ -93,9 +93,12 @@ static enum kopt_state kconfig_state(const char *cfg, const char *name)
 
 /*
  * kcheck_report() - print one line per option of kopts for config text
- * @cfg.  Return: the number of required options that are missing.
+ * @cfg.  With @nft (iptables-restore on the PATH is the nf_tables
+ * variant) NFT_COMPAT is required: that variant runs the xt target and
+ * matches of our rules through it.
+ * Return: the number of required options that are missing.
  */
-static unsigned kcheck_report(const char *cfg, FILE *out)
+static unsigned kcheck_report(const char *cfg, bool nft, FILE *out)
 {
 	static const char *const state_name[] = {
 		[KOPT_MISSING] = "missing", [KOPT_MODULE] = "module",
@@ -106,17 +109,19 @@ static unsigned kcheck_report(const char *cfg, FILE *out)
 	for (int pass = 1; pass >= 0; pass--) {
 		fprintf(out, "%s:\n", pass ? "required" : "optional");
 		for (size_t i = 0; i < sizeof(kopts) / sizeof(kopts[0]); i++) {
+			bool required = kopts[i].required ||
+					(nft && !strcmp(kopts[i].name, "NFT_COMPAT"));
 			enum kopt_state st;
 
-			if (kopts[i].required != (bool)pass)
+			if (required != (bool)pass)
 				continue;
 			st = kconfig_state(cfg, kopts[i].name);
 			fprintf(out, "  CONFIG_%-30s %-8s", kopts[i].name,
 				state_name[st]);
 			if (st == KOPT_MISSING) {
 				fprintf(out, "  %s%s", kopts[i].if_missing,
-					kopts[i].required ? ": FAIL" : "");
-				missing += kopts[i].required;
+					required ? ": FAIL" : "");
+				missing += required;
 			} else if (st == KOPT_MODULE) {
 				fputs("  ok (loaded on demand)", out);
 			} else {
@@ -244,6 +249,44 @@ static void runtime_report(const char *cfg, FILE *out)
 		"registered" : "not registered yet: it loads with the first rule");
 }
 
+/*
+ * Whether `iptables-restore --version` on the PATH says nf_tables.  Read
+ * only; an absent program counts as not nf_tables.
+ */
+static bool iptables_is_nft(void)
+{
+	int pfd[2], status;
+	bool nft = false;
+	char *text;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return false;
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return false;
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		if (dup2(pfd[1], 1) < 0 || (devnull >= 0 && dup2(devnull, 2) < 0))
+			_exit(127);
+		execlp("iptables-restore", "iptables-restore", "--version",
+		       (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	text = slurp_fd(pfd[0]);
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	nft = text && strstr(text, "nf_tables");
+	free(text);
+	return nft;
+}
+
 /**
  * cmd_kcheck() - the kcheck subcommand
  * @argc: argument count, argv[0] is "kcheck"
@@ -260,6 +303,7 @@ int cmd_kcheck(int argc, char **argv)
 	struct utsname uts;
 	unsigned missing;
 	size_t len;
+	bool nft;
 
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		printf("usage: nfredact kcheck [--config FILE]\n");
@@ -294,8 +338,11 @@ int cmd_kcheck(int argc, char **argv)
 			return 2;
 		}
 	}
+	nft = iptables_is_nft();
 	printf("kernel configuration: %s\n", from);
-	missing = kcheck_report(cfg, stdout);
+	printf("iptables-restore: %s\n", nft ? "nf_tables variant (needs NFT_COMPAT)" :
+	       "legacy variant, or not found");
+	missing = kcheck_report(cfg, nft, stdout);
 	runtime_report(cfg, stdout);
 	if (missing)
 		printf("result: %u required option%s missing: the filter cannot "

@@ -172,6 +172,7 @@ echo "kcheck"
 	echo "# sample"
 	sed -n 's/^\(CONFIG_[A-Z0-9_]*\)=.*/\1=m/p' Kbuild-notes
 	echo "CONFIG_NETFILTER_XT_MATCH_COMMENT=y"
+	echo "CONFIG_NFT_COMPAT=y"
 } >"$tmp/full.config"
 status 0 "complete configuration" "$NFR" kcheck --config "$tmp/full.config"
 expect "says OK" has "$tmp/out" "result: OK"
@@ -183,6 +184,16 @@ expect "and says what it means" grep -q 'CONFIG_NF_DEFRAG_IPV6 .*missing.*fragme
 gzip -c "$tmp/nodefrag.config" >"$tmp/nodefrag.config.gz"
 status 1 "gzip configuration read through gzip -dc" "$NFR" kcheck --config "$tmp/nodefrag.config.gz"
 expect "same finding from the .gz" grep -q 'CONFIG_NF_DEFRAG_IPV6 .*missing' "$tmp/out"
+# NFT_COMPAT matters only when iptables-restore is the nf_tables variant
+grep -v NFT_COMPAT "$tmp/full.config" >"$tmp/nocompat.config"
+for variant in nf_tables legacy; do
+	mkdir "$tmp/kc-$variant"
+	printf '#!/bin/sh\necho "iptables-restore v1.8.9 (%s)"\n' "$variant" >"$tmp/kc-$variant/iptables-restore"
+	chmod +x "$tmp/kc-$variant/iptables-restore"
+done
+status 1 "NFT_COMPAT missing fails with iptables-nft" env PATH="$tmp/kc-nf_tables:$PATH" "$NFR" kcheck --config "$tmp/nocompat.config"
+expect "and says which variant" has "$tmp/out" "nf_tables variant"
+status 0 "NFT_COMPAT missing is fine with iptables-legacy" env PATH="$tmp/kc-legacy:$PATH" "$NFR" kcheck --config "$tmp/nocompat.config"
 status 2 "no configuration file: exit 2" "$NFR" kcheck --config "$tmp/nonexistent"
 "$NFR" kcheck >"$tmp/out" 2>"$tmp/err"
 rc=$?

@@ -90,7 +90,7 @@ static void test_report_all_present(void **state)
 	FILE *f = open_memstream(&out, &len);
 
 	(void)state;
-	assert_int_equal(kcheck_report(cfg, f), 0);
+	assert_int_equal(kcheck_report(cfg, false, f), 0);
 	fclose(f);
 	assert_null(strstr(out, "FAIL"));
 	assert_non_null(strstr(out, "CONFIG_NF_DEFRAG_IPV6"));
@@ -111,7 +111,7 @@ static void test_report_missing(void **state)
 	FILE *f = open_memstream(&out, &len);
 
 	(void)state;
-	assert_int_equal(kcheck_report(cfg, f), 2);
+	assert_int_equal(kcheck_report(cfg, false, f), 2);
 	fclose(f);
 	assert_int_not_equal(kconfig_state(cfg, "NF_DEFRAG_IPV4"), KOPT_MISSING);
 	assert_true(line_says(out, "NF_DEFRAG_IPV6", "missing"));
@@ -123,6 +123,24 @@ static void test_report_missing(void **state)
 	assert_false(line_says(out, "NFT_QUEUE", "FAIL"));
 	assert_false(line_says(out, "NF_CONNTRACK", "missing"));
 	assert_false(line_says(out, "IP6_NF_RAW", "FAIL"));
+	free(out);
+	free(cfg);
+}
+
+/* iptables-nft runs our xt target and matches through NFT_COMPAT. */
+static void test_nft_needs_compat(void **state)
+{
+	static const char *const drop[] = { "NFT_COMPAT" };
+	char *cfg = sample_config(drop, 1);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	(void)state;
+	assert_int_equal(kcheck_report(cfg, false, f), 0);
+	assert_int_equal(kcheck_report(cfg, true, f), 1);
+	fclose(f);
+	assert_true(line_says(out, "NFT_COMPAT", "missing"));
 	free(out);
 	free(cfg);
 }
@@ -171,6 +189,7 @@ int main(void)
 		cmocka_unit_test(test_states),
 		cmocka_unit_test(test_report_all_present),
 		cmocka_unit_test(test_report_missing),
+		cmocka_unit_test(test_nft_needs_compat),
 		cmocka_unit_test(test_table_follows_kbuild_notes),
 	};
 
