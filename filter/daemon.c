@@ -118,7 +118,9 @@ int daemon_snapshot(struct daemon *d, struct stats_snapshot *s)
 		queue_get_counters(d->workers[w].q, &c);
 		sq->packets = c.packets;
 		sq->verdict_errors = c.verdict_errors;
-		sq->recv_errors = c.recv_errors + c.send_errors;
+		sq->recv_errors = c.recv_errors;
+		sq->send_errors = c.send_errors;
+		sq->bad_msgs = c.bad_msgs;
 		k = nn > 0 ? nfqstat_find(nfq, (unsigned)nn, sq->num) : NULL;
 		if (k) {
 			sq->bound = true;

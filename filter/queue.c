@@ -26,7 +26,7 @@
 #define QUEUE_VLEN		16	/* messages per recvmmsg() */
 #define QUEUE_COPY_RANGE	0xffff
 /* A packet message: up to 64 KiB of payload and its attributes. */
-#define QUEUE_SLOT		(QUEUE_COPY_RANGE + 4096)
+#define QUEUE_SLOT		(64 * 1024 + 4096)	/* a multiple of 8: slots stay aligned */
 #define QUEUE_SENDBUF		(512 * 1024)
 #define QUEUE_RCVBUF_PER_PKT	(64 * 1024)
 #define QUEUE_RCVBUF_MAX	(64 * 1024 * 1024)

@@ -116,6 +116,10 @@ static void render_text(FILE *out, const struct stats_snapshot *s)
 			q->verdict_errors);
 		fprintf(out, "queue.%u.recv_errors %" PRIu64 "\n", q->num,
 			q->recv_errors);
+		fprintf(out, "queue.%u.send_errors %" PRIu64 "\n", q->num,
+			q->send_errors);
+		fprintf(out, "queue.%u.bad_messages %" PRIu64 "\n", q->num,
+			q->bad_msgs);
 	}
 	for (unsigned i = 0; i < s->n_services; i++)
 		text_service(out, &s->svc[i]);
@@ -200,6 +204,12 @@ static void render_prom(FILE *out, const struct stats_snapshot *s)
 		{ "nfredact_queue_recv_errors_total", "counter",
 		  "Failed reads from the queue socket.",
 		  offsetof(struct stats_queue, recv_errors), false },
+		{ "nfredact_queue_send_errors_total", "counter",
+		  "Failed verdict sends (those packets stay queued).",
+		  offsetof(struct stats_queue, send_errors), false },
+		{ "nfredact_queue_bad_messages_total", "counter",
+		  "Messages from the queue that could not be used.",
+		  offsetof(struct stats_queue, bad_msgs), false },
 	};
 	for (size_t m = 0; m < sizeof(qm) / sizeof(qm[0]); m++) {
 		prom_head(out, qm[m].name, qm[m].type, qm[m].help);

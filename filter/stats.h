@@ -26,6 +26,8 @@ struct stats_queue {
 	uint64_t packets;	/* packets read */
 	uint64_t verdict_errors;	/* errors the kernel acked */
 	uint64_t recv_errors;	/* failed reads (ENOBUFS ...) */
+	uint64_t send_errors;	/* failed verdict sends */
+	uint64_t bad_msgs;	/* messages that could not be used */
 };
 
 struct stats_snapshot {

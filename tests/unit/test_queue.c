@@ -317,6 +317,7 @@ static void fill_snapshot(struct stats_snapshot *s, struct stats_service *svc,
 	q->bound = true;
 	q->queue_dropped = 13;
 	q->user_dropped = 17;
+	q->send_errors = 19;
 	s->n_queues = 1;
 	s->q = q;
 	s->flows = 42;
@@ -343,6 +344,7 @@ static void test_stats_text(void **state)
 	assert_non_null(strstr(t, "\nqueue.3.queue_dropped 13\n"));
 	assert_non_null(strstr(t, "\nqueue.3.user_dropped 17\n"));
 	assert_non_null(strstr(t, "\nqueue.3.bound 1\n"));
+	assert_non_null(strstr(t, "\nqueue.3.send_errors 19\n"));
 	assert_non_null(strstr(t, "\nflows.live 42\n"));
 	assert_non_null(strstr(t, "\nreloads 2\n"));
 	assert_true(strncmp(t, "uptime_seconds 100\n", 19) == 0);
@@ -385,6 +387,8 @@ static void test_stats_prometheus(void **state)
 	assert_non_null(strstr(t,
 		"nfredact_queue_user_dropped_total{queue=\"3\"} 17\n"));
 	assert_non_null(strstr(t, "nfredact_flows 42\n"));
+	assert_non_null(strstr(t,
+		"nfredact_queue_send_errors_total{queue=\"3\"} 19\n"));
 	/* One HELP and one TYPE per family, even with several services. */
 	assert_int_equal(occurrences(t, "# TYPE nfredact_packets_total counter\n"), 1);
 	assert_int_equal(occurrences(t, "# HELP nfredact_packets_total "), 1);
