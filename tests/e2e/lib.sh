@@ -175,9 +175,13 @@ nfredactd_start() {
 	done
 	# the rules go in before or after the bind: wait for both
 	wait_for 10 rules_present || return 1
-	# With --install-rules the queues are served by a child; the parent
-	# only waits for it (and removes the rules after a clean exit).
-	# NFREDACTD_SERVER is the process that reads the queues.
+	# With --install-rules the queues are served by a child, forked once
+	# the rules are in; the parent only waits for it (and removes the
+	# rules after a clean exit).  The child answers on the control
+	# socket, and by then the parent runs no rule commands any more: its
+	# one child is NFREDACTD_SERVER, the process that reads the queues.
+	wait_for 10 "${NFREDACT:-${NFREDACTD%d}}" stats --control "$dir/control.sock" ||
+		return 1
 	NFREDACTD_SERVER=$(pgrep -P "$NFREDACTD_PID" | head -n 1)
 	[ -n "$NFREDACTD_SERVER" ] || NFREDACTD_SERVER=$NFREDACTD_PID
 	ns_pid_add "$NFREDACTD_SERVER"
