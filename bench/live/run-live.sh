@@ -162,7 +162,6 @@ awk -v f="$FLOWS" -v r0="$rss0" -v r1="$rss1" 'BEGIN {
 		r0, r1, (r1 - r0) * 1024 / f, ((r1 - r0) * 1024 / f <= 128 ? "met" : "not met") }'
 "$NFREDACT" stats --control "$work/control.sock" 2>/dev/null |
 	grep -E '^flows\.' | sed 's/^/  stats: /'
-echo "  (the daemon preallocates its table: RSS grows by the pages that hashed"
-echo "   flows touch, an upper bound at low occupancy; per flow at capacity"
-echo "   the figure is the table's, above)"
+echo "  (RSS growth also counts what the traffic touches besides flows: buffers,"
+echo "   a fixed part that weighs less per flow the more flows there are)"
 mode_off
