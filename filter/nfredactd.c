@@ -44,13 +44,14 @@ struct options {
 	const char *control;
 	const char *user;	/* NULL: nobody */
 	uint32_t queue_maxlen;
+	bool forward;		/* --forward: relay to a backend */
 	int verbose;
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: nfredactd [-c POLICY] [--install-rules] [--dev IFACE]\n"
+		"usage: nfredactd [-c POLICY] [--install-rules] [--dev IFACE] [--forward]\n"
 		"                 [--control PATH] [--user USER] "
 		"[--queue-maxlen N] [-v]\n");
 }
@@ -61,6 +62,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "install-rules", no_argument, NULL, 'I' },
 		{ "dev", required_argument, NULL, 'd' },
+		{ "forward", no_argument, NULL, 'F' },
 		{ "control", required_argument, NULL, 'C' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "queue-maxlen", required_argument, NULL, 'q' },
@@ -85,6 +87,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'd':
 			o->dev = optarg;
+			break;
+		case 'F':
+			o->forward = true;
 			break;
 		case 'C':
 			o->control = optarg;
@@ -331,6 +336,7 @@ int main(int argc, char **argv)
 		pid_t pid;
 
 		ro.dev = o.dev;
+		ro.forward = o.forward;
 		ro.fail_open = false;
 		err = rules_apply(rs, &ro);
 		if (err) {

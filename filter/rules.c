@@ -323,6 +323,11 @@ static int render_family(const struct ruleset *rs, const struct rules_opts *o,
 		saved_jumps(saved, "mangle", CHAIN_OUT, out, &exists);
 	fputs("-I OUTPUT 1 -m comment --comment " JUMP_COMMENT
 	      " -j " CHAIN_OUT "\n", out);
+	/* A relay's backend answers from the network: translate those
+	 * replies before routing, so they are routed to the real client. */
+	if (o && o->forward)
+		fputs("-I PREROUTING 1 -m comment --comment " JUMP_COMMENT
+		      " -j " CHAIN_OUT "\n", out);
 	for (unsigned s = 0; s < n; s++) {
 		if (!has[s])
 			continue;

@@ -16,6 +16,9 @@ struct rules_opts {
 	const char *dev;	/* client-facing interface for routes; NULL:
 				 * the interface of the default route */
 	bool fail_open;		/* --queue-bypass (policy option; warned) */
+	bool forward;		/* a relay forwarding to a backend: replies
+				 * are also translated at mangle PREROUTING,
+				 * before routing */
 };
 
 /**

@@ -12,8 +12,8 @@
 #include "policy.h"
 
 #define RULESET_USAGE \
-	"usage: nfredact ruleset [POLICY] [--dev IFACE] [--family 4|6] " \
-	"[--apply | --remove]\n"
+	"usage: nfredact ruleset [POLICY] [--dev IFACE] [--forward] " \
+	"[--family 4|6] [--apply | --remove]\n"
 
 /**
  * cmd_ruleset() - the ruleset subcommand
@@ -46,6 +46,8 @@ int cmd_ruleset(int argc, char **argv)
 			apply = true;
 		} else if (!strcmp(argv[i], "--remove")) {
 			remove = true;
+		} else if (!strcmp(argv[i], "--forward")) {
+			opts.forward = true;
 		} else if (!strcmp(argv[i], "--dev") && i + 1 < argc) {
 			opts.dev = argv[++i];
 		} else if (!strcmp(argv[i], "--family") && i + 1 < argc) {

@@ -216,6 +216,23 @@ static void test_fail_open_is_explicit(void **state)
 	policy_free(rs);
 }
 
+static void test_forward_translates_replies_before_routing(void **state)
+{
+	struct ruleset *rs = load("service a {\n\tlisten tcp 25\n}\n");
+	struct rules_opts relay = { .forward = true }, local = { 0 };
+	char *t = render(rs, &relay, 4), *u = render(rs, &local, 4);
+	const char *mangle = strstr(t, "*mangle");
+
+	(void)state;
+	assert_non_null(mangle);
+	assert_non_null(strstr(mangle, "-I PREROUTING 1 -m comment --comment nfredact -j NFREDACT-OUT\n"));
+	assert_non_null(strstr(mangle, "-I OUTPUT 1 -m comment --comment nfredact -j NFREDACT-OUT\n"));
+	assert_null(strstr(strstr(u, "*mangle"), "PREROUTING"));
+	free(t);
+	free(u);
+	policy_free(rs);
+}
+
 static void test_routes(void **state)
 {
 	struct ruleset *rs = load(policy_text);
@@ -347,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_multiport_split),
 		cmocka_unit_test(test_default_policy),
 		cmocka_unit_test(test_fail_open_is_explicit),
+		cmocka_unit_test(test_forward_translates_replies_before_routing),
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_prefix_masked),
 		cmocka_unit_test(test_saved_jumps),
