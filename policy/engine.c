@@ -34,6 +34,8 @@ struct engine_worker {
 	struct detect_scratch *scratch;
 	struct engine_stats *stats;	/* n_services + 1 */
 	unsigned n_stats;
+	engine_match_cb observe;	/* engine_set_observer(); NULL: none */
+	void *observe_ctx;
 	uint8_t span[65536];		/* original bytes of a span being rewritten */
 };
 
@@ -61,6 +63,12 @@ void engine_worker_free(struct engine_worker *w)
 	detect_scratch_free(w->scratch);
 	free(w->stats);
 	free(w);
+}
+
+void engine_set_observer(struct engine_worker *w, engine_match_cb cb, void *ctx)
+{
+	w->observe = cb;
+	w->observe_ctx = ctx;
 }
 
 const struct engine_stats *engine_worker_stats(const struct engine_worker *w,
@@ -510,6 +518,8 @@ static int redact_proxy(struct redact_job *j, uint8_t *payload, uint32_t len)
 	if (!h.family)
 		return (int)h.hdr_len;
 	src = payload + h.src_off;
+	if (j->w->observe)
+		j->w->observe(j->w->observe_ctx, DET_PROXY, src, h.src_len);
 	if (h.kind == PROXY_V1) {
 		memcpy(j->w->span, src, h.src_len);
 		if (r->act == ACT_ADDRESS)
@@ -544,6 +554,27 @@ static int redact_proxy(struct redact_job *j, uint8_t *payload, uint32_t len)
 		j->st->action[r->act]++;
 	}
 	return (int)h.hdr_len;
+}
+
+/*
+ * Report the matches to the worker's observer as engine_scan() would:
+ * before rewriting, leaving out those wholly inside an allow range.
+ */
+static void observe_matches(struct engine_worker *w, const uint8_t *buf,
+			    const struct detect_match *m, int n,
+			    const struct detect_range *allow, int n_allow)
+{
+	int ai = 0;
+
+	for (int i = 0; i < n; i++) {
+		while (ai < n_allow && allow[ai].end <= m[i].start)
+			ai++;
+		if (ai < n_allow && allow[ai].start <= m[i].start &&
+		    allow[ai].end >= m[i].end)
+			continue;
+		w->observe(w->observe_ctx, (enum det_kind)m[i].det,
+			   buf + m[i].start, m[i].end - m[i].start);
+	}
 }
 
 /*
@@ -583,6 +614,8 @@ static enum engine_reason redact_payload(struct redact_job *j, struct packet *p,
 		if (n_allow < 0)
 			return ENGINE_R_SCAN_LIMIT;
 	}
+	if (j->w->observe)
+		observe_matches(j->w, payload + skip, m, n, allow, n_allow);
 	for (int i = 0; i < n; i++)
 		redact_one(j, payload + skip, &m[i], allow, n_allow, &ai);
 	return ENGINE_R_NONE;
@@ -958,6 +991,13 @@ int engine_process(const struct ruleset *rs, struct flow_table *ft,
 }
 
 /* ---- scanning without changing ----------------------------------------- */
+
+bool engine_payload_may_be_proxy(const uint8_t *payload, uint32_t len)
+{
+	struct proxy_hdr h;
+
+	return proxy_parse(payload, len, &h) != 0;
+}
 
 int engine_scan(const struct ruleset *rs, struct engine_worker *w,
 		unsigned svc_i, const uint8_t *payload, uint32_t len,

@@ -65,6 +65,10 @@ struct engine_stats {
 	uint64_t action[ACT__COUNT];	/* rewrites done */
 };
 
+/* Called by engine_scan() and the observer for each identifier found. */
+typedef void (*engine_match_cb)(void *ctx, enum det_kind det,
+				const uint8_t *text, uint32_t len);
+
 /**
  * engine_worker_new() - per-thread state for @rs: scratch buffers,
  * pattern match data, counters (one struct engine_stats per service plus
@@ -79,6 +83,24 @@ void engine_worker_free(struct engine_worker *w);
 /** engine_worker_stats() - counters of service @svc (n_services: uncovered) */
 const struct engine_stats *engine_worker_stats(const struct engine_worker *w,
 					       unsigned svc);
+
+/**
+ * engine_set_observer() - have engine_process() report to @cb each
+ * identifier of an inbound payload that it is about to rewrite
+ * @w:   the worker
+ * @cb:  called with the original bytes (inside the packet buffer, before
+ *       any rewriting), in the order engine_scan() would report them:
+ *       the PROXY header's source address first, then the detectors'
+ *       matches that do not lie wholly inside an `allow` range; NULL
+ *       stops the reports
+ * @ctx: passed to @cb
+ *
+ * A packet that fails (the verdict's reason is not ENGINE_R_NONE) may
+ * have had some of its identifiers reported.  The dry-run learns the
+ * identifiers of its input this way instead of scanning each payload a
+ * second time; the daemon sets no observer.
+ */
+void engine_set_observer(struct engine_worker *w, engine_match_cb cb, void *ctx);
 
 /**
  * engine_process() - decide and rewrite one packet
@@ -107,9 +129,6 @@ int engine_process(const struct ruleset *rs, struct flow_table *ft,
 		   enum engine_dir dir, uint64_t now_ns, unsigned flags,
 		   struct engine_result *res);
 
-/* Called by engine_scan() for each identifier found. */
-typedef void (*engine_match_cb)(void *ctx, enum det_kind det,
-				const uint8_t *text, uint32_t len);
 
 /**
  * engine_scan() - run the detectors of service @svc over a payload, as
@@ -123,6 +142,14 @@ typedef void (*engine_match_cb)(void *ctx, enum det_kind det,
 int engine_scan(const struct ruleset *rs, struct engine_worker *w,
 		unsigned svc, const uint8_t *payload, uint32_t len,
 		engine_match_cb cb, void *ctx);
+
+/**
+ * engine_payload_may_be_proxy() - whether @payload starts like a PROXY
+ * protocol header (whole, cut short or malformed), which engine_scan()
+ * reads wherever it stands but engine_process() only at a stream's start
+ * Return: true when it may be one.
+ */
+bool engine_payload_may_be_proxy(const uint8_t *payload, uint32_t len);
 
 const char *engine_reason_name(enum engine_reason r);
 

@@ -70,6 +70,16 @@ struct stream_tail {
 	uint8_t out[STREAM_TAIL];
 };
 
+/* An identifier the engine reported while processing the packet. */
+struct observed {
+	uint32_t off, len;	/* in the packet, from its IP header */
+	uint8_t det;
+};
+
+/* The matches one scan may return (detect.h), plus the PROXY source;
+ * more are not expected, and would only make the dry-run scan itself */
+#define OBSERVED_MAX		(16384 + 1)
+
 struct dryrun {
 	struct options opt;
 	struct ruleset *rs;
@@ -92,6 +102,11 @@ struct dryrun {
 	const uint8_t *scan_orig, *scan_out;
 	uint32_t scan_len;
 	const uint8_t *scan_new;	/* count only what ends past this */
+	/* what the engine reported of the packet being processed */
+	struct observed *obs;
+	uint32_t n_obs;
+	bool obs_overflow;
+	const uint8_t *obs_base;
 	/* progress line */
 	struct timespec t0, t_last;
 	uint64_t n_last;
@@ -173,6 +188,41 @@ static void find_residual(void *ctx, enum det_kind det, const uint8_t *text,
 	 * segment that brought it */
 	if (text + len > dr->scan_new && idset_find(dr->ids, text, len))
 		dr->c.residual_ids++;
+}
+
+static void observe(void *ctx, enum det_kind det, const uint8_t *text,
+		    uint32_t len)
+{
+	struct dryrun *dr = ctx;
+
+	if (dr->n_obs == OBSERVED_MAX) {
+		dr->obs_overflow = true;
+		return;
+	}
+	dr->obs[dr->n_obs++] = (struct observed){
+		.off = (uint32_t)(text - dr->obs_base), .len = len,
+		.det = (uint8_t)det,
+	};
+}
+
+/*
+ * Learn the identifiers the engine reported: the same that engine_scan()
+ * finds in the original payload (see engine_set_observer()), with what
+ * they became at the same place in @out.  @orig and @out start at the IP
+ * header.  Return: how many.
+ */
+static int learn_observed(struct dryrun *dr, const uint8_t *orig,
+			  const uint8_t *out)
+{
+	for (uint32_t i = 0; i < dr->n_obs; i++) {
+		const struct observed *o = &dr->obs[i];
+		bool added;
+
+		if (idset_insert(dr->ids, orig + o->off, o->len, o->det,
+				 out + o->off, o->len, &added) == 0 && added)
+			dr->distinct[o->det]++;
+	}
+	return (int)dr->n_obs;
 }
 
 static uint32_t ip_header_min(int version)
@@ -283,13 +333,20 @@ static void tail_append(uint8_t *tail, uint16_t old_len, uint16_t new_len,
  * continues its stream in order is scanned behind the stream's last bytes,
  * so an identifier cut in two by the client's segmentation is learnt
  * whole, and found if it reaches the server whole.
+ *
+ * A payload scanned alone need not be scanned twice: when the engine
+ * processed the packet without error (@observed), what it reported is
+ * what engine_scan() finds in it.  What passed is not scanned when it is
+ * byte for byte what was learnt from and nothing was found there: the
+ * same scan of the same bytes finds nothing either.
  */
 static void scan_payloads(struct dryrun *dr, unsigned svc,
-			  const struct packet *po, const struct packet *pw)
+			  const struct packet *po, const struct packet *pw,
+			  bool observed)
 {
 	struct stream_tail *st = NULL, *slot = NULL;
 	uint32_t tail = 0, plen = po->payload_len;
-	bool same_len = pw && pw->payload_len == plen;
+	bool same_len = pw && pw->payload_len == plen, same;
 	int n;
 
 	if (po->proto == IPPROTO_TCP)
@@ -308,11 +365,17 @@ static void scan_payloads(struct dryrun *dr, unsigned svc,
 		dr->scan_out = same_len ? pkt_payload(pw) : NULL;
 	}
 	dr->scan_len = tail + plen;
-	n = engine_scan(dr->rs, dr->w, svc, dr->scan_orig, dr->scan_len,
-			remember_original, dr);
+	if (observed && !tail && same_len && !dr->obs_overflow &&
+	    !engine_payload_may_be_proxy(pkt_payload(po), plen))
+		n = learn_observed(dr, po->data, pw->data);
+	else
+		n = engine_scan(dr->rs, dr->w, svc, dr->scan_orig, dr->scan_len,
+				remember_original, dr);
 	if (n < 0)
 		dr->c.scan_errors++;
-	if (pw) {
+	same = same_len && !memcmp(pkt_payload(po), pkt_payload(pw), plen) &&
+	       (!tail || !memcmp(st->orig, st->out, tail));
+	if (pw && !(n == 0 && same)) {
 		const uint8_t *out = dr->scan_out ? dr->scan_out : pkt_payload(pw);
 		uint32_t out_len = dr->scan_out ? dr->scan_len : pw->payload_len;
 
@@ -343,7 +406,7 @@ static void scan_payloads(struct dryrun *dr, unsigned svc,
  */
 static void check_inbound(struct dryrun *dr, unsigned svc, const uint8_t *ip,
 			  uint32_t ip_len, uint8_t *out, uint32_t out_len,
-			  bool truncated)
+			  bool truncated, bool observed)
 {
 	struct packet po, pw;
 	enum pkt_status so, sw = PKT_MALFORMED;
@@ -365,7 +428,8 @@ static void check_inbound(struct dryrun *dr, unsigned svc, const uint8_t *ip,
 		sw = pkt_decode(&pw, out, out_len);
 	}
 
-	scan_payloads(dr, svc, &po, has_payload(sw, &pw) ? &pw : NULL);
+	scan_payloads(dr, svc, &po, has_payload(sw, &pw) ? &pw : NULL,
+		      observed && !truncated);
 }
 
 /* ---- packets ------------------------------------------------------------- */
@@ -411,6 +475,9 @@ static void handle_ip(struct dryrun *dr, const struct pcap_pkthdr *h,
 	}
 	memcpy(dr->work, frame, caplen);
 	out_ip = dr->work + off;
+	dr->n_obs = 0;
+	dr->obs_overflow = false;
+	dr->obs_base = out_ip;
 	engine_process(dr->rs, dr->ft, dr->w, out_ip, ip_len, ENGINE_DIR_AUTO,
 		       ts_ns, flags, &res);
 
@@ -421,7 +488,8 @@ static void handle_ip(struct dryrun *dr, const struct pcap_pkthdr *h,
 	if (res.service >= 0 && res.dir != ENGINE_DIR_OUT)
 		check_inbound(dr, (unsigned)res.service, ip, ip_len,
 			      res.verdict == ENGINE_DROP ? NULL : out_ip,
-			      out_caplen - off, flags & ENGINE_F_TRUNCATED);
+			      out_caplen - off, flags & ENGINE_F_TRUNCATED,
+			      res.reason == ENGINE_R_NONE);
 	if (res.verdict == ENGINE_DROP)
 		return;
 	if (res.verdict == ENGINE_MODIFIED)
@@ -889,6 +957,8 @@ static int setup(struct dryrun *dr)
 		return err;
 	dr->ft = flow_table_new(FLOW_TABLE_SIZE);
 	dr->w = engine_worker_new(dr->rs);
+	if (dr->w)
+		engine_set_observer(dr->w, observe, dr);
 	dr->df = defrag_new(DEFRAG_DATAGRAMS);
 	dr->ids = idset_new(IDSET_MAX_BYTES);
 	dr->addrs = idset_new(IDSET_MAX_BYTES);
@@ -897,7 +967,8 @@ static int setup(struct dryrun *dr)
 	dr->cat_orig = malloc(STREAM_TAIL + FRAME_MAX);
 	dr->cat_out = malloc(STREAM_TAIL + FRAME_MAX);
 	dr->streams = calloc(STREAM_SLOTS, sizeof(*dr->streams));
-	if (!dr->ft || !dr->w || !dr->df || !dr->ids || !dr->addrs ||
+	dr->obs = calloc(OBSERVED_MAX, sizeof(*dr->obs));
+	if (!dr->obs || !dr->ft || !dr->w || !dr->df || !dr->ids || !dr->addrs ||
 	    !dr->work || !dr->orig || !dr->cat_orig || !dr->cat_out ||
 	    !dr->streams) {
 		fprintf(stderr, "nfredact dry-run: out of memory\n");
@@ -914,6 +985,7 @@ static void teardown(struct dryrun *dr)
 		pcap_close(dr->dead);
 	if (dr->in)
 		pcap_close(dr->in);
+	free(dr->obs);
 	free(dr->streams);
 	free(dr->cat_out);
 	free(dr->cat_orig);

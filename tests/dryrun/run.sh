@@ -186,6 +186,42 @@ else
 	not_ok "$name" "exit $rc"
 fi
 
+# A policy that keeps what it claims to redact: the residual check must
+# notice, whether the identifier stands alone in a datagram, in one TCP
+# segment, or in the segment after another one of the same stream.
+"$PY" - "$tmp/keep.pcap" <<'MAKE' || { echo "dryrun: keep.pcap not made"; exit 1; }
+import sys
+from scapy.all import IP, TCP, UDP, Raw, wrpcap
+c, s = "198.51.100.7", "192.0.2.1"
+line = b"login from 203.0.113.77 ok\r\n"
+pkts = [IP(src=c, dst=s) / UDP(sport=40000, dport=514) / Raw(line),
+        IP(src=c, dst=s) / TCP(sport=40001, dport=1883, flags="PA", seq=1000) / Raw(b"x" * 20),
+        IP(src=c, dst=s) / TCP(sport=40001, dport=1883, flags="PA", seq=1020) / Raw(line),
+        IP(src=c, dst=s) / TCP(sport=40002, dport=1883, flags="PA", seq=5000) / Raw(line)]
+wrpcap(sys.argv[1], pkts, linktype=101)
+MAKE
+for keep in 32 24; do
+	printf 'service s {\n\tlisten tcp 1883\n\tlisten udp 514\n\tredact ipv4 truncate %s\n}\n' \
+		"$keep" >"$tmp/keep$keep.conf"
+done
+name="residual: a policy that keeps the address (truncate 32) is caught"
+dry keep32.conf keep.pcap -w "$tmp/keep32.out"
+if [ "$rc" -eq 3 ] && grep -qx "residual in payloads: 3" "$tmp/out" &&
+   [ "$(field 'distinct identifiers in the input')" = 1 ] &&
+   ! grep -qF 203.0.113.77 "$tmp/out" "$tmp/err"; then
+	ok "$name"
+else
+	not_ok "$name" "exit $rc, \"$(grep -m1 'residual in' "$tmp/out")\""
+fi
+name="residual: the same capture truncated to 24 is clean"
+dry keep24.conf keep.pcap -w "$tmp/keep24.out"
+if [ "$rc" -eq 0 ] && grep -qx "residual in payloads: 0" "$tmp/out" &&
+   [ "$(field 'distinct identifiers in the input')" = 1 ]; then
+	ok "$name"
+else
+	not_ok "$name" "exit $rc, \"$(grep -m1 'residual in' "$tmp/out")\""
+fi
+
 # expect NAME RC PATTERN COMMAND...: exit status and a stderr line
 expect() {
 	local name=$1 want=$2 pattern=$3
