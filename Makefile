@@ -82,6 +82,7 @@ check-run: all $(UNIT_BIN)
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)B=$(B) tools/demo.sh
+	$(Q)B=$(B) tools/demo-live.sh
 
 unit: $(UNIT_BIN)
 	$(Q)for t in $(UNIT_BIN); do $$t || exit 1; done
@@ -90,7 +91,8 @@ unit: $(UNIT_BIN)
 
 DEB_BUILD := build-essential pkg-config libmnl-dev libnetfilter-queue-dev \
              libpcap-dev libpcre2-dev libsodium-dev libcmocka-dev
-DEB_TEST  := python3 python3-scapy tshark tcpdump iproute2 iptables
+DEB_TEST  := python3 python3-scapy tshark tcpdump iproute2 iptables \
+             mosquitto mosquitto-clients rsyslog procps
 DEB_EXTRA := clang libclang-rt-14-dev valgrind tcpreplay pktanon
 
 deps:
