@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,11 @@
  * boundary. */
 #define STREAM_SLOTS		16384
 #define STREAM_TAIL		256
+
+/* Packets travel from the engine to the residual check in chunks: few
+ * hand-overs, bounded memory.  One chunk holds the largest record. */
+#define CHUNK_SIZE		((size_t)1 << 20)
+#define CHUNKS			4
 
 #define EXIT_RESIDUAL		3
 
@@ -80,11 +86,48 @@ struct observed {
  * more are not expected, and would only make the dry-run scan itself */
 #define OBSERVED_MAX		(16384 + 1)
 
+/*
+ * One inbound packet for the residual check, followed by its observed
+ * identifiers, the original IP packet and what passed (out_len bytes;
+ * none when dropped).
+ */
+struct check_rec {
+	uint32_t size;		/* of the whole record, 8-byte aligned */
+	uint32_t ip_len, out_len, n_obs;
+	uint8_t svc;
+	uint8_t flags;		/* REC_* */
+};
+
+#define REC_PASSED	0x1
+#define REC_TRUNCATED	0x2
+#define REC_OBSERVED	0x4	/* processed without error: n_obs is all */
+
+_Static_assert(sizeof(struct check_rec) + OBSERVED_MAX * sizeof(struct observed) +
+	       2 * (size_t)FRAME_MAX + 8 <= CHUNK_SIZE, "a record fits a chunk");
+
+/*
+ * The residual check runs on its own thread, behind the engine: the
+ * engine's thread fills chunk (produced % CHUNKS) while the checker works
+ * through chunks consumed .. produced - 1, in order.
+ */
+struct checker {
+	pthread_t thread;
+	bool running, done;
+	pthread_mutex_t lock;
+	pthread_cond_t more, room;
+	uint8_t *buf[CHUNKS];
+	size_t len[CHUNKS];
+	uint64_t produced, consumed;
+	size_t fill;		/* bytes in the chunk being filled */
+};
+
 struct dryrun {
 	struct options opt;
 	struct ruleset *rs;
 	struct flow_table *ft;
-	struct engine_worker *w;
+	struct engine_worker *w;	/* the engine's */
+	struct engine_worker *w_scan;	/* the residual check's */
+	struct checker ck;
 	struct defrag *df;
 	struct idset *ids;	/* original identifier -> what the server saw */
 	struct idset *addrs;	/* svc, family, client address -> pseudonym */
@@ -211,18 +254,18 @@ static void observe(void *ctx, enum det_kind det, const uint8_t *text,
  * they became at the same place in @out.  @orig and @out start at the IP
  * header.  Return: how many.
  */
-static int learn_observed(struct dryrun *dr, const uint8_t *orig,
-			  const uint8_t *out)
+static int learn_observed(struct dryrun *dr, const struct observed *obs,
+			  uint32_t n_obs, const uint8_t *orig, const uint8_t *out)
 {
-	for (uint32_t i = 0; i < dr->n_obs; i++) {
-		const struct observed *o = &dr->obs[i];
+	for (uint32_t i = 0; i < n_obs; i++) {
+		const struct observed *o = &obs[i];
 		bool added;
 
 		if (idset_insert(dr->ids, orig + o->off, o->len, o->det,
 				 out + o->off, o->len, &added) == 0 && added)
 			dr->distinct[o->det]++;
 	}
-	return (int)dr->n_obs;
+	return (int)n_obs;
 }
 
 static uint32_t ip_header_min(int version)
@@ -342,7 +385,7 @@ static void tail_append(uint8_t *tail, uint16_t old_len, uint16_t new_len,
  */
 static void scan_payloads(struct dryrun *dr, unsigned svc,
 			  const struct packet *po, const struct packet *pw,
-			  bool observed)
+			  const struct observed *obs, uint32_t n_obs)
 {
 	struct stream_tail *st = NULL, *slot = NULL;
 	uint32_t tail = 0, plen = po->payload_len;
@@ -365,11 +408,11 @@ static void scan_payloads(struct dryrun *dr, unsigned svc,
 		dr->scan_out = same_len ? pkt_payload(pw) : NULL;
 	}
 	dr->scan_len = tail + plen;
-	if (observed && !tail && same_len && !dr->obs_overflow &&
+	if (obs && !tail && same_len &&
 	    !engine_payload_may_be_proxy(pkt_payload(po), plen))
-		n = learn_observed(dr, po->data, pw->data);
+		n = learn_observed(dr, obs, n_obs, po->data, pw->data);
 	else
-		n = engine_scan(dr->rs, dr->w, svc, dr->scan_orig, dr->scan_len,
+		n = engine_scan(dr->rs, dr->w_scan, svc, dr->scan_orig, dr->scan_len,
 				remember_original, dr);
 	if (n < 0)
 		dr->c.scan_errors++;
@@ -380,7 +423,8 @@ static void scan_payloads(struct dryrun *dr, unsigned svc,
 		uint32_t out_len = dr->scan_out ? dr->scan_len : pw->payload_len;
 
 		dr->scan_new = out + tail;
-		n = engine_scan(dr->rs, dr->w, svc, out, out_len, find_residual, dr);
+		n = engine_scan(dr->rs, dr->w_scan, svc, out, out_len,
+				find_residual, dr);
 		if (n < 0)
 			dr->c.scan_errors++;
 	}
@@ -402,11 +446,12 @@ static void scan_payloads(struct dryrun *dr, unsigned svc,
 /*
  * An inbound packet of a covered service: learn the identifiers of the
  * original, then look for them in what passes.  @out is NULL when the
- * packet was dropped.
+ * packet was dropped; @obs (NULL: not known) what the engine reported.
  */
 static void check_inbound(struct dryrun *dr, unsigned svc, const uint8_t *ip,
 			  uint32_t ip_len, uint8_t *out, uint32_t out_len,
-			  bool truncated, bool observed)
+			  bool truncated, const struct observed *obs,
+			  uint32_t n_obs)
 {
 	struct packet po, pw;
 	enum pkt_status so, sw = PKT_MALFORMED;
@@ -429,7 +474,132 @@ static void check_inbound(struct dryrun *dr, unsigned svc, const uint8_t *ip,
 	}
 
 	scan_payloads(dr, svc, &po, has_payload(sw, &pw) ? &pw : NULL,
-		      observed && !truncated);
+		      truncated ? NULL : obs, n_obs);
+}
+
+/* ---- the residual check's thread ---------------------------------------- */
+
+static void check_chunk(struct dryrun *dr, uint8_t *buf, size_t len)
+{
+	for (size_t at = 0; at < len;) {
+		struct check_rec *r = (struct check_rec *)(void *)(buf + at);
+		struct observed *obs = (struct observed *)(void *)(r + 1);
+		uint8_t *ip = (uint8_t *)(obs + r->n_obs);
+
+		check_inbound(dr, r->svc, ip, r->ip_len,
+			      r->flags & REC_PASSED ? ip + r->ip_len : NULL,
+			      r->out_len, r->flags & REC_TRUNCATED,
+			      r->flags & REC_OBSERVED ? obs : NULL, r->n_obs);
+		at += r->size;
+	}
+}
+
+static void *checker_main(void *arg)
+{
+	struct dryrun *dr = arg;
+	struct checker *ck = &dr->ck;
+
+	pthread_mutex_lock(&ck->lock);
+	for (;;) {
+		unsigned slot;
+
+		while (ck->consumed == ck->produced && !ck->done)
+			pthread_cond_wait(&ck->more, &ck->lock);
+		if (ck->consumed == ck->produced)
+			break;
+		slot = (unsigned)(ck->consumed % CHUNKS);
+		pthread_mutex_unlock(&ck->lock);
+		check_chunk(dr, ck->buf[slot], ck->len[slot]);
+		pthread_mutex_lock(&ck->lock);
+		ck->consumed++;
+		pthread_cond_signal(&ck->room);
+	}
+	pthread_mutex_unlock(&ck->lock);
+	return NULL;
+}
+
+/* Pass the chunk being filled on, and wait for a free one. */
+static void checker_hand_over(struct dryrun *dr)
+{
+	struct checker *ck = &dr->ck;
+	unsigned slot = (unsigned)(ck->produced % CHUNKS);
+
+	if (!ck->fill)
+		return;
+	ck->len[slot] = ck->fill;
+	ck->fill = 0;
+	if (!ck->running) {
+		check_chunk(dr, ck->buf[slot], ck->len[slot]);
+		return;
+	}
+	pthread_mutex_lock(&ck->lock);
+	ck->produced++;
+	pthread_cond_signal(&ck->more);
+	while (ck->produced - ck->consumed >= CHUNKS)
+		pthread_cond_wait(&ck->room, &ck->lock);
+	pthread_mutex_unlock(&ck->lock);
+}
+
+/* Queue an inbound packet for check_inbound() (which see). */
+static void check_later(struct dryrun *dr, unsigned svc, const uint8_t *ip,
+			uint32_t ip_len, const uint8_t *out, uint32_t out_len,
+			bool truncated, bool observed)
+{
+	struct checker *ck = &dr->ck;
+	uint32_t n_obs = observed && !dr->obs_overflow ? dr->n_obs : 0;
+	size_t size = sizeof(struct check_rec) + n_obs * sizeof(struct observed) +
+		      ip_len + (out ? out_len : 0);
+	struct check_rec *r;
+	uint8_t *p;
+
+	size = (size + 7) & ~(size_t)7;
+	if (ck->fill + size > CHUNK_SIZE)
+		checker_hand_over(dr);
+	r = (struct check_rec *)(void *)(ck->buf[ck->produced % CHUNKS] + ck->fill);
+	*r = (struct check_rec){
+		.size = (uint32_t)size, .ip_len = ip_len,
+		.out_len = out ? out_len : 0, .n_obs = n_obs, .svc = (uint8_t)svc,
+		.flags = (uint8_t)((out ? REC_PASSED : 0) |
+				   (truncated ? REC_TRUNCATED : 0) |
+				   (observed && !dr->obs_overflow ? REC_OBSERVED : 0)),
+	};
+	p = (uint8_t *)(r + 1);
+	memcpy(p, dr->obs, n_obs * sizeof(struct observed));
+	p += n_obs * sizeof(struct observed);
+	memcpy(p, ip, ip_len);
+	if (out)
+		memcpy(p + ip_len, out, out_len);
+	ck->fill += size;
+}
+
+static void checker_start(struct dryrun *dr)
+{
+	struct checker *ck = &dr->ck;
+
+	pthread_mutex_init(&ck->lock, NULL);
+	pthread_cond_init(&ck->more, NULL);
+	pthread_cond_init(&ck->room, NULL);
+	/* without a thread, the chunks are checked in line as they fill */
+	ck->running = pthread_create(&ck->thread, NULL, checker_main, dr) == 0;
+}
+
+/* Check what is left and wait for the checker to finish. */
+static void checker_finish(struct dryrun *dr)
+{
+	struct checker *ck = &dr->ck;
+
+	checker_hand_over(dr);
+	if (ck->running) {
+		pthread_mutex_lock(&ck->lock);
+		ck->done = true;
+		pthread_cond_signal(&ck->more);
+		pthread_mutex_unlock(&ck->lock);
+		pthread_join(ck->thread, NULL);
+		ck->running = false;
+	}
+	pthread_cond_destroy(&ck->room);
+	pthread_cond_destroy(&ck->more);
+	pthread_mutex_destroy(&ck->lock);
 }
 
 /* ---- packets ------------------------------------------------------------- */
@@ -486,10 +656,10 @@ static void handle_ip(struct dryrun *dr, const struct pcap_pkthdr *h,
 	/* a packet the engine could not decode has no direction: treat it
 	 * as inbound, whose source is what must not leak */
 	if (res.service >= 0 && res.dir != ENGINE_DIR_OUT)
-		check_inbound(dr, (unsigned)res.service, ip, ip_len,
-			      res.verdict == ENGINE_DROP ? NULL : out_ip,
-			      out_caplen - off, flags & ENGINE_F_TRUNCATED,
-			      res.reason == ENGINE_R_NONE);
+		check_later(dr, (unsigned)res.service, ip, ip_len,
+			    res.verdict == ENGINE_DROP ? NULL : out_ip,
+			    out_caplen - off, flags & ENGINE_F_TRUNCATED,
+			    res.reason == ENGINE_R_NONE);
 	if (res.verdict == ENGINE_DROP)
 		return;
 	if (res.verdict == ENGINE_MODIFIED)
@@ -571,6 +741,7 @@ static int run(struct dryrun *dr)
 
 	clock_gettime(CLOCK_MONOTONIC, &dr->t0);
 	dr->t_last = dr->t0;
+	checker_start(dr);
 	while ((r = pcap_next_ex(dr->in, &h, &data)) == 1) {
 		dr->c.read++;
 		if (!(dr->c.read % PROGRESS_EVERY) && !dr->opt.quiet)
@@ -579,6 +750,7 @@ static int run(struct dryrun *dr)
 		if (!(dr->c.read % EXPIRE_EVERY))
 			flow_expire(dr->ft, (uint32_t)dr->now_s, EXPIRE_BUDGET);
 	}
+	checker_finish(dr);
 	if (dr->progress_shown)
 		fputc('\n', stderr);
 	if (r == PCAP_ERROR) {
@@ -947,6 +1119,7 @@ static int open_capture(struct dryrun *dr)
 
 static int setup(struct dryrun *dr)
 {
+	bool chunks_ok = true;
 	int err;
 
 	err = load_policy(dr);
@@ -959,6 +1132,11 @@ static int setup(struct dryrun *dr)
 	dr->w = engine_worker_new(dr->rs);
 	if (dr->w)
 		engine_set_observer(dr->w, observe, dr);
+	dr->w_scan = engine_worker_new(dr->rs);
+	for (unsigned i = 0; i < CHUNKS; i++) {
+		dr->ck.buf[i] = malloc(CHUNK_SIZE);
+		chunks_ok &= dr->ck.buf[i] != NULL;
+	}
 	dr->df = defrag_new(DEFRAG_DATAGRAMS);
 	dr->ids = idset_new(IDSET_MAX_BYTES);
 	dr->addrs = idset_new(IDSET_MAX_BYTES);
@@ -968,9 +1146,9 @@ static int setup(struct dryrun *dr)
 	dr->cat_out = malloc(STREAM_TAIL + FRAME_MAX);
 	dr->streams = calloc(STREAM_SLOTS, sizeof(*dr->streams));
 	dr->obs = calloc(OBSERVED_MAX, sizeof(*dr->obs));
-	if (!dr->obs || !dr->ft || !dr->w || !dr->df || !dr->ids || !dr->addrs ||
-	    !dr->work || !dr->orig || !dr->cat_orig || !dr->cat_out ||
-	    !dr->streams) {
+	if (!dr->ft || !dr->w || !dr->w_scan || !dr->df || !dr->ids ||
+	    !dr->addrs || !dr->work || !dr->orig || !dr->cat_orig ||
+	    !dr->cat_out || !dr->streams || !dr->obs || !chunks_ok) {
 		fprintf(stderr, "nfredact dry-run: out of memory\n");
 		return -ENOMEM;
 	}
@@ -985,6 +1163,8 @@ static void teardown(struct dryrun *dr)
 		pcap_close(dr->dead);
 	if (dr->in)
 		pcap_close(dr->in);
+	for (unsigned i = 0; i < CHUNKS; i++)
+		free(dr->ck.buf[i]);
 	free(dr->obs);
 	free(dr->streams);
 	free(dr->cat_out);
@@ -994,6 +1174,7 @@ static void teardown(struct dryrun *dr)
 	idset_free(dr->addrs);
 	idset_free(dr->ids);
 	defrag_free(dr->df);
+	engine_worker_free(dr->w_scan);
 	engine_worker_free(dr->w);
 	flow_table_free(dr->ft);
 	policy_free(dr->rs);
