@@ -48,6 +48,9 @@
  * boundary. */
 #define STREAM_SLOTS		16384
 #define STREAM_TAIL		256
+/* Identifiers of a stream's tail remembered as already learnt (the last
+ * ones; an identifier has at least 7 bytes) */
+#define STREAM_LEARNT		32
 
 /* Packets travel from the engine to the residual check in chunks: few
  * hand-overs, bounded memory.  One chunk holds the largest record. */
@@ -74,6 +77,18 @@ struct stream_tail {
 	uint16_t len;
 	uint8_t orig[STREAM_TAIL];
 	uint8_t out[STREAM_TAIL];
+	/* where in the stream identifiers were learnt: scanned again with
+	 * the next segment, the same bytes need no second look-up */
+	uint32_t learnt_seq[STREAM_LEARNT];
+	uint16_t learnt_len[STREAM_LEARNT];	/* 0: none */
+	uint8_t learnt_next;
+};
+
+/* Identifiers learnt from the segment being checked, by stream position. */
+struct learnt {
+	uint32_t seq[STREAM_LEARNT];
+	uint16_t len[STREAM_LEARNT];
+	uint32_t n;
 };
 
 /* An identifier the engine reported while processing the packet. */
@@ -145,6 +160,11 @@ struct dryrun {
 	const uint8_t *scan_orig, *scan_out;
 	uint32_t scan_len;
 	const uint8_t *scan_new;	/* count only what ends past this */
+	const struct stream_tail *scan_st;	/* whose tail leads the scan */
+	uint32_t scan_tail;
+	bool scan_tcp;
+	uint32_t scan_seq;		/* stream position of scan_orig[0] */
+	struct learnt learnt;
 	/* what the engine reported of the packet being processed */
 	struct observed *obs;
 	uint32_t n_obs;
@@ -207,19 +227,66 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 /* ---- residual check ------------------------------------------------------ */
 
+static bool learnt_before(const struct stream_tail *st, uint32_t seq,
+			  uint32_t len)
+{
+	for (unsigned i = 0; i < STREAM_LEARNT; i++)
+		if (st->learnt_seq[i] == seq && st->learnt_len[i] == len)
+			return true;
+	return false;
+}
+
+static void note_learnt(struct dryrun *dr, uint32_t seq, uint32_t len)
+{
+	struct learnt *l = &dr->learnt;
+
+	if (!dr->scan_tcp || len > UINT16_MAX)
+		return;
+	l->seq[l->n % STREAM_LEARNT] = seq;
+	l->len[l->n % STREAM_LEARNT] = (uint16_t)len;
+	l->n++;
+}
+
+/* The segment's identifiers become the stream's (after its own, if any). */
+static void keep_learnt(struct dryrun *dr, struct stream_tail *slot, bool continued)
+{
+	const struct learnt *l = &dr->learnt;
+	uint32_t from = l->n > STREAM_LEARNT ? l->n - STREAM_LEARNT : 0;
+
+	if (!continued) {
+		memset(slot->learnt_len, 0, sizeof(slot->learnt_len));
+		slot->learnt_next = 0;
+	}
+	for (uint32_t i = from; i < l->n; i++) {
+		unsigned k = slot->learnt_next++ % STREAM_LEARNT;
+
+		slot->learnt_seq[k] = l->seq[i % STREAM_LEARNT];
+		slot->learnt_len[k] = l->len[i % STREAM_LEARNT];
+	}
+}
+
 static void remember_original(void *ctx, enum det_kind det, const uint8_t *text,
 			      uint32_t len)
 {
 	struct dryrun *dr = ctx;
 	const uint8_t *repl = NULL;
+	uint32_t at = (uint32_t)(text - dr->scan_orig);
 	bool added;
+
+	/* the same bytes of the stream were inserted with an earlier segment:
+	 * inserting them again would change nothing */
+	if (dr->scan_st && at + len <= dr->scan_tail &&
+	    learnt_before(dr->scan_st, dr->scan_seq + at, len))
+		return;
 
 	if (dr->scan_out && text >= dr->scan_orig &&
 	    (uint32_t)(text - dr->scan_orig) + len <= dr->scan_len)
 		repl = dr->scan_out + (text - dr->scan_orig);
-	if (idset_insert(dr->ids, text, len, (uint8_t)det, repl, len, &added) == 0 &&
-	    added)
-		dr->distinct[det]++;
+	if (idset_insert(dr->ids, text, len, (uint8_t)det, repl, len, &added) == 0) {
+		if (added)
+			dr->distinct[det]++;
+		note_learnt(dr, dr->scan_seq + at, len);
+	}
 }
 
 static void find_residual(void *ctx, enum det_kind det, const uint8_t *text,
@@ -257,13 +324,19 @@ static void observe(void *ctx, enum det_kind det, const uint8_t *text,
 static int learn_observed(struct dryrun *dr, const struct observed *obs,
 			  uint32_t n_obs, const uint8_t *orig, const uint8_t *out)
 {
+	uint32_t payload_off = (uint32_t)(dr->scan_orig - orig);
+
 	for (uint32_t i = 0; i < n_obs; i++) {
 		const struct observed *o = &obs[i];
 		bool added;
 
 		if (idset_insert(dr->ids, orig + o->off, o->len, o->det,
-				 out + o->off, o->len, &added) == 0 && added)
-			dr->distinct[o->det]++;
+				 out + o->off, o->len, &added) == 0) {
+			if (added)
+				dr->distinct[o->det]++;
+			note_learnt(dr, dr->scan_seq + (o->off - payload_off),
+				    o->len);
+		}
 	}
 	return (int)n_obs;
 }
@@ -408,6 +481,11 @@ static void scan_payloads(struct dryrun *dr, unsigned svc,
 		dr->scan_out = same_len ? pkt_payload(pw) : NULL;
 	}
 	dr->scan_len = tail + plen;
+	dr->scan_st = tail ? st : NULL;
+	dr->scan_tail = tail;
+	dr->scan_tcp = slot != NULL;
+	dr->scan_seq = po->tcp_seq - tail;
+	dr->learnt.n = 0;
 	if (obs && !tail && same_len &&
 	    !engine_payload_may_be_proxy(pkt_payload(po), plen))
 		n = learn_observed(dr, obs, n_obs, po->data, pw->data);
@@ -436,6 +514,7 @@ static void scan_payloads(struct dryrun *dr, unsigned svc,
 
 		if (!st)
 			slot->len = 0;
+		keep_learnt(dr, slot, st != NULL);
 		tail_append(slot->orig, slot->len, new_len, pkt_payload(po), plen);
 		tail_append(slot->out, slot->len, new_len, pkt_payload(pw), plen);
 		slot->len = new_len;
