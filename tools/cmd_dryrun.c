@@ -84,6 +84,17 @@ struct stream_tail {
 	uint8_t learnt_next;
 };
 
+/*
+ * An identifier of the packet being checked, to look up in the set: the
+ * look-ups of a packet are done together, their cache misses overlapped.
+ */
+struct lookup {
+	const uint8_t *text, *repl;
+	uint64_t hash;
+	uint32_t len, seq;
+	uint8_t det;
+};
+
 /* Identifiers learnt from the segment being checked, by stream position. */
 struct learnt {
 	uint32_t seq[STREAM_LEARNT];
@@ -165,6 +176,9 @@ struct dryrun {
 	bool scan_tcp;
 	uint32_t scan_seq;		/* stream position of scan_orig[0] */
 	struct learnt learnt;
+	struct lookup *look;	/* OBSERVED_MAX */
+	uint32_t n_look;
+	bool look_find;		/* queued for find_queued(), not learn_queued() */
 	/* what the engine reported of the packet being processed */
 	struct observed *obs;
 	uint32_t n_obs;
@@ -265,13 +279,64 @@ static void keep_learnt(struct dryrun *dr, struct stream_tail *slot, bool contin
 	}
 }
 
+static void learn_queued(struct dryrun *dr);
+static void find_queued(struct dryrun *dr);
+
+static void queue_lookup(struct dryrun *dr, const uint8_t *text, uint32_t len,
+			 enum det_kind det, const uint8_t *repl, uint32_t seq)
+{
+	struct lookup *l;
+
+	/* more than one scan returns; in order all the same */
+	if (dr->n_look == OBSERVED_MAX) {
+		if (dr->look_find)
+			find_queued(dr);
+		else
+			learn_queued(dr);
+	}
+	l = &dr->look[dr->n_look++];
+	*l = (struct lookup){
+		.text = text, .repl = repl, .len = len, .seq = seq,
+		.det = (uint8_t)det, .hash = idset_hash(text, len),
+	};
+	idset_prefetch(dr->ids, l->hash);
+}
+
+/* Insert the queued identifiers of the input, in the order found. */
+static void learn_queued(struct dryrun *dr)
+{
+	for (uint32_t i = 0; i < dr->n_look; i++) {
+		const struct lookup *l = &dr->look[i];
+		bool added;
+
+		if (idset_insert_hashed(dr->ids, l->hash, l->text, l->len, l->det,
+					l->repl, l->len, &added) == 0) {
+			if (added)
+				dr->distinct[l->det]++;
+			note_learnt(dr, l->seq, l->len);
+		}
+	}
+	dr->n_look = 0;
+}
+
+/* Count the queued identifiers of the output that the input had. */
+static void find_queued(struct dryrun *dr)
+{
+	for (uint32_t i = 0; i < dr->n_look; i++) {
+		const struct lookup *l = &dr->look[i];
+
+		if (idset_find_hashed(dr->ids, l->hash, l->text, l->len))
+			dr->c.residual_ids++;
+	}
+	dr->n_look = 0;
+}
+
 static void remember_original(void *ctx, enum det_kind det, const uint8_t *text,
 			      uint32_t len)
 {
 	struct dryrun *dr = ctx;
 	const uint8_t *repl = NULL;
 	uint32_t at = (uint32_t)(text - dr->scan_orig);
-	bool added;
 
 	/* the same bytes of the stream were inserted with an earlier segment:
 	 * inserting them again would change nothing */
@@ -282,11 +347,7 @@ static void remember_original(void *ctx, enum det_kind det, const uint8_t *text,
 	if (dr->scan_out && text >= dr->scan_orig &&
 	    (uint32_t)(text - dr->scan_orig) + len <= dr->scan_len)
 		repl = dr->scan_out + (text - dr->scan_orig);
-	if (idset_insert(dr->ids, text, len, (uint8_t)det, repl, len, &added) == 0) {
-		if (added)
-			dr->distinct[det]++;
-		note_learnt(dr, dr->scan_seq + at, len);
-	}
+	queue_lookup(dr, text, len, det, repl, dr->scan_seq + at);
 }
 
 static void find_residual(void *ctx, enum det_kind det, const uint8_t *text,
@@ -296,8 +357,8 @@ static void find_residual(void *ctx, enum det_kind det, const uint8_t *text,
 
 	/* one that lies wholly in the stream's tail was judged with the
 	 * segment that brought it */
-	if (text + len > dr->scan_new && idset_find(dr->ids, text, len))
-		dr->c.residual_ids++;
+	if (text + len > dr->scan_new)
+		queue_lookup(dr, text, len, det, NULL, 0);
 }
 
 static void observe(void *ctx, enum det_kind det, const uint8_t *text,
@@ -328,15 +389,9 @@ static int learn_observed(struct dryrun *dr, const struct observed *obs,
 
 	for (uint32_t i = 0; i < n_obs; i++) {
 		const struct observed *o = &obs[i];
-		bool added;
 
-		if (idset_insert(dr->ids, orig + o->off, o->len, o->det,
-				 out + o->off, o->len, &added) == 0) {
-			if (added)
-				dr->distinct[o->det]++;
-			note_learnt(dr, dr->scan_seq + (o->off - payload_off),
-				    o->len);
-		}
+		queue_lookup(dr, orig + o->off, o->len, o->det, out + o->off,
+			     dr->scan_seq + (o->off - payload_off));
 	}
 	return (int)n_obs;
 }
@@ -486,12 +541,14 @@ static void scan_payloads(struct dryrun *dr, unsigned svc,
 	dr->scan_tcp = slot != NULL;
 	dr->scan_seq = po->tcp_seq - tail;
 	dr->learnt.n = 0;
+	dr->look_find = false;
 	if (obs && !tail && same_len &&
 	    !engine_payload_may_be_proxy(pkt_payload(po), plen))
 		n = learn_observed(dr, obs, n_obs, po->data, pw->data);
 	else
 		n = engine_scan(dr->rs, dr->w_scan, svc, dr->scan_orig, dr->scan_len,
 				remember_original, dr);
+	learn_queued(dr);
 	if (n < 0)
 		dr->c.scan_errors++;
 	same = same_len && !memcmp(pkt_payload(po), pkt_payload(pw), plen) &&
@@ -501,8 +558,10 @@ static void scan_payloads(struct dryrun *dr, unsigned svc,
 		uint32_t out_len = dr->scan_out ? dr->scan_len : pw->payload_len;
 
 		dr->scan_new = out + tail;
+		dr->look_find = true;
 		n = engine_scan(dr->rs, dr->w_scan, svc, out, out_len,
 				find_residual, dr);
+		find_queued(dr);
 		if (n < 0)
 			dr->c.scan_errors++;
 	}
@@ -1225,9 +1284,10 @@ static int setup(struct dryrun *dr)
 	dr->cat_out = malloc(STREAM_TAIL + FRAME_MAX);
 	dr->streams = calloc(STREAM_SLOTS, sizeof(*dr->streams));
 	dr->obs = calloc(OBSERVED_MAX, sizeof(*dr->obs));
+	dr->look = calloc(OBSERVED_MAX, sizeof(*dr->look));
 	if (!dr->ft || !dr->w || !dr->w_scan || !dr->df || !dr->ids ||
 	    !dr->addrs || !dr->work || !dr->orig || !dr->cat_orig ||
-	    !dr->cat_out || !dr->streams || !dr->obs || !chunks_ok) {
+	    !dr->cat_out || !dr->streams || !dr->obs || !dr->look || !chunks_ok) {
 		fprintf(stderr, "nfredact dry-run: out of memory\n");
 		return -ENOMEM;
 	}
@@ -1244,6 +1304,7 @@ static void teardown(struct dryrun *dr)
 		pcap_close(dr->in);
 	for (unsigned i = 0; i < CHUNKS; i++)
 		free(dr->ck.buf[i]);
+	free(dr->look);
 	free(dr->obs);
 	free(dr->streams);
 	free(dr->cat_out);

@@ -30,7 +30,7 @@ static uint64_t mix(uint64_t h)
 
 /* Eight bytes a step: identifiers are short, and nobody picks them to
  * collide here (they come from the operator's own capture). */
-static uint64_t hash_bytes(const uint8_t *p, uint32_t len)
+uint64_t idset_hash(const uint8_t *p, uint32_t len)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
 
@@ -50,7 +50,9 @@ struct idset *idset_new(size_t max_bytes)
 	if (!s)
 		return NULL;
 	s->max_bytes = max_bytes;
-	s->index_mask = 1023;
+	/* large from the start: pages never touched cost nothing, and a big
+	 * capture is spared most of the rehashing */
+	s->index_mask = (1u << 20) - 1;
 	s->index = calloc(s->index_mask + 1, sizeof(*s->index));
 	if (!s->index) {
 		free(s);
@@ -87,11 +89,20 @@ static bool slot_matches(const struct idset *s, uint64_t slot, uint64_t h,
 	       !memcmp(s->arena + e->key_off, key, len);
 }
 
+void idset_prefetch(const struct idset *s, uint64_t h)
+{
+	__builtin_prefetch(&s->index[(uint32_t)h & s->index_mask]);
+}
+
 const struct idset_entry *idset_find(const struct idset *s, const uint8_t *key,
 				     uint32_t len)
 {
-	uint64_t h = hash_bytes(key, len);
+	return idset_find_hashed(s, idset_hash(key, len), key, len);
+}
 
+const struct idset_entry *idset_find_hashed(const struct idset *s, uint64_t h,
+					    const uint8_t *key, uint32_t len)
+{
 	for (uint32_t i = (uint32_t)h & s->index_mask;;
 	     i = (i + 1) & s->index_mask) {
 		uint64_t slot = s->index[i];
@@ -148,7 +159,14 @@ static int reserve(struct idset *s, size_t more)
 int idset_insert(struct idset *s, const uint8_t *key, uint32_t len, uint8_t tag,
 		 const uint8_t *val, uint32_t val_len, bool *added)
 {
-	uint64_t h = hash_bytes(key, len);
+	return idset_insert_hashed(s, idset_hash(key, len), key, len, tag, val,
+				   val_len, added);
+}
+
+int idset_insert_hashed(struct idset *s, uint64_t h, const uint8_t *key,
+			uint32_t len, uint8_t tag, const uint8_t *val,
+			uint32_t val_len, bool *added)
+{
 	struct idset_entry *e;
 	uint32_t i;
 

@@ -49,6 +49,24 @@ const struct idset_entry *idset_find(const struct idset *s, const uint8_t *key,
 int idset_insert(struct idset *s, const uint8_t *key, uint32_t len, uint8_t tag,
 		 const uint8_t *val, uint32_t val_len, bool *added);
 
+/**
+ * idset_hash() - the hash of @key[0, @len) that the *_hashed() variants
+ * take, so that a caller can prefetch several look-ups before doing them
+ */
+uint64_t idset_hash(const uint8_t *key, uint32_t len);
+
+/** idset_prefetch() - start loading what a look-up of hash @h reads first */
+void idset_prefetch(const struct idset *s, uint64_t h);
+
+/** idset_find_hashed() - idset_find() with @h = idset_hash(@key, @len) */
+const struct idset_entry *idset_find_hashed(const struct idset *s, uint64_t h,
+					    const uint8_t *key, uint32_t len);
+
+/** idset_insert_hashed() - idset_insert() with @h = idset_hash(@key, @len) */
+int idset_insert_hashed(struct idset *s, uint64_t h, const uint8_t *key,
+			uint32_t len, uint8_t tag, const uint8_t *val,
+			uint32_t val_len, bool *added);
+
 /** idset_count() - entries held */
 uint32_t idset_count(const struct idset *s);
 
