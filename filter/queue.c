@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -154,8 +155,14 @@ int queue_flush(struct queue *q)
 	return send_all(q);
 }
 
-int queue_recv(struct queue *q)
+int queue_recv(struct queue *q, bool wait)
 {
+	/*
+	 * Waiting inside recvmmsg() (SO_RCVTIMEO bounds it) instead of in
+	 * poll() saves a system call per wake-up; MSG_WAITFORONE makes
+	 * every message after the first non-blocking.
+	 */
+	int flags = wait ? MSG_WAITFORONE : MSG_DONTWAIT;
 	int n;
 
 	q->n_recv = 0;
@@ -168,7 +175,7 @@ int queue_recv(struct queue *q)
 		q->msgs[i].msg_len = 0;
 	}
 	do
-		n = recvmmsg(q->fd, q->msgs, QUEUE_VLEN, MSG_DONTWAIT, NULL);
+		n = recvmmsg(q->fd, q->msgs, QUEUE_VLEN, flags, NULL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -376,6 +383,10 @@ static void set_buffers(struct queue *q, uint32_t maxlen)
 int queue_open(struct queue **out, uint16_t num, uint32_t maxlen,
 	       unsigned flags)
 {
+	struct timeval wait = {
+		.tv_sec = QUEUE_WAIT_MS / 1000,
+		.tv_usec = (QUEUE_WAIT_MS % 1000) * 1000,
+	};
 	struct queue *q;
 	int err;
 
@@ -411,6 +422,11 @@ int queue_open(struct queue **out, uint16_t num, uint32_t maxlen,
 	}
 	q->fd = mnl_socket_get_fd(q->nl);
 	set_buffers(q, maxlen);
+	/* Without it a waiting worker would never see the stop flag. */
+	if (setsockopt(q->fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait)) < 0) {
+		err = -errno;
+		goto out;
+	}
 	if (q->slimit < verdict_size(QUEUE_COPY_RANGE, true)) {
 		err = -ENOBUFS;
 		goto out;

@@ -62,20 +62,30 @@ void queue_close(struct queue *q);
  */
 void queue_forget(struct queue *q);
 
-/** queue_fd() - the socket, to poll() for reading */
+/** queue_fd() - the socket */
 int queue_fd(const struct queue *q);
 
 /** queue_num() - the queue number */
 uint16_t queue_num(const struct queue *q);
 
-/**
- * queue_recv() - read up to the buffer vector's worth of messages without
- * blocking; queue_next() then hands out their packets.
- * Return: messages read (0: none waiting), or -errno.
- */
-int queue_recv(struct queue *q);
+/* How long queue_recv(q, true) waits for a first message at most. */
+#define QUEUE_WAIT_MS		200
 
-/** queue_drained() - whether the last queue_recv() emptied the socket */
+/**
+ * queue_recv() - read up to the buffer vector's worth of messages in one
+ * recvmmsg(); queue_next() then hands out their packets.
+ * @wait: block until a first message arrives (at most QUEUE_WAIT_MS, so
+ *        that the caller sees a stop flag), then take only what is
+ *        already there; false: never block
+ * Return: messages read (0: none within the wait, or none waiting), or
+ * -errno.
+ */
+int queue_recv(struct queue *q, bool wait);
+
+/**
+ * queue_drained() - whether the last queue_recv() emptied the socket: a
+ * short read says so without another call that would find nothing
+ */
 bool queue_drained(const struct queue *q);
 
 /**

@@ -1,10 +1,10 @@
 /*
- * worker.c — one thread per queue: wait for packets, read a vector of
- * them, run each through the engine under the engine lock, and send the
- * verdicts in arrival order.  The time is read once per vector.
+ * worker.c — one thread per queue: wait for packets inside the receive
+ * call, read a vector of them, run each through the engine under the
+ * engine lock, and send the verdicts in arrival order.  The time is read
+ * once per vector.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -15,8 +15,6 @@
 #include "log.h"
 #include "queue.h"
 
-/* The stop flag is seen within this long. */
-#define WORKER_POLL_MS	200
 /* Vectors read before the accepted run is flushed even if more wait. */
 #define WORKER_BURST	4
 
@@ -54,45 +52,60 @@ static void handle(struct worker *w, struct queue_pkt *p, uint64_t now_ns)
 	(void)queue_verdict(w->q, p->id, kind, p->data, res.len);
 }
 
+/* Engine time for a vector: read once, all its packets share it. */
+static uint64_t vector_time_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void handle_vector(struct worker *w)
+{
+	uint64_t now_ns = vector_time_ns();
+	struct queue_pkt p;
+
+	while (queue_next(w->q, &p))
+		handle(w, &p, now_ns);
+}
+
+/* Errors of a blocking receive that say nothing about the socket itself. */
+static bool recv_transient(int err)
+{
+	return err == -ENOBUFS || err == -ENOMEM || err == -EINTR;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct daemon *d = w->d;
-	struct pollfd pfd = { .fd = queue_fd(w->q), .events = POLLIN };
 	int fatal_err = 0;
 
 	while (!atomic_load(&d->stop)) {
-		int r = poll(&pfd, 1, WORKER_POLL_MS);
+		/* Blocks (bounded) only here, with every verdict sent. */
+		int n = queue_recv(w->q, true);
 
-		if (r < 0 && errno != EINTR) {
-			fatal_err = errno;
+		if (n < 0 && !recv_transient(n)) {
+			fatal_err = -n;
 			break;
 		}
-		if (r <= 0)
+		if (n <= 0)
 			continue;
-		for (unsigned burst = 0; burst < WORKER_BURST; burst++) {
-			struct queue_pkt p;
-			struct timespec ts;
-			uint64_t now_ns;
-			int n = queue_recv(w->q);
-
+		handle_vector(w);
+		for (unsigned burst = 1; burst < WORKER_BURST &&
+		     !queue_drained(w->q) && !atomic_load(&d->stop); burst++) {
 			/* ENOBUFS and the like are counted; keep serving. */
-			if (n <= 0)
+			if (queue_recv(w->q, false) <= 0)
 				break;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			now_ns = (uint64_t)ts.tv_sec * 1000000000u +
-				 (uint64_t)ts.tv_nsec;
-			while (queue_next(w->q, &p))
-				handle(w, &p, now_ns);
-			if (queue_drained(w->q) || atomic_load(&d->stop))
-				break;
+			handle_vector(w);
 		}
 		(void)queue_flush(w->q);
 	}
 	(void)queue_flush(w->q);
 	if (fatal_err) {
 		errno = fatal_err;
-		log_warn("queue %u: poll", queue_num(w->q));
+		log_warn("queue %u: receive", queue_num(w->q));
 		atomic_store(&d->failed, true);
 		atomic_store(&d->stop, true);
 	}
