@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "idset.h"
 
@@ -11,14 +12,50 @@
 
 struct idset {
 	struct idset_entry *e;
-	uint32_t n, e_cap;
+	uint32_t n, e_cap;	/* e: e_cap entries, big_alloc() */
 	uint64_t *index;	/* hash tag << 32 | entry number + 1, or EMPTY */
 	uint32_t index_mask;
-	uint8_t *arena;
+	uint8_t *arena;		/* arena_cap bytes, big_alloc() */
 	size_t arena_len, arena_cap;
 	size_t max_bytes;
 	uint64_t overflow;
 };
+
+/*
+ * Zeroed memory for the big arrays, in huge pages where the kernel gives
+ * them: look-ups land anywhere in them, and a TLB miss per look-up costs
+ * more than the look-up.
+ */
+static void *big_alloc(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, size, MADV_HUGEPAGE);
+	return p;
+}
+
+static void big_free(void *p, size_t size)
+{
+	if (p)
+		munmap(p, size);
+}
+
+/* Move the first @used bytes of @p (@old bytes) into @size new ones. */
+static void *big_grow(void *p, size_t used, size_t old, size_t size)
+{
+	void *np = big_alloc(size);
+
+	if (!np)
+		return NULL;
+	if (p) {
+		memcpy(np, p, used);
+		big_free(p, old);
+	}
+	return np;
+}
 
 static uint64_t mix(uint64_t h)
 {
@@ -53,7 +90,7 @@ struct idset *idset_new(size_t max_bytes)
 	/* large from the start: pages never touched cost nothing, and a big
 	 * capture is spared most of the rehashing */
 	s->index_mask = (1u << 20) - 1;
-	s->index = calloc(s->index_mask + 1, sizeof(*s->index));
+	s->index = big_alloc(((size_t)s->index_mask + 1) * sizeof(*s->index));
 	if (!s->index) {
 		free(s);
 		return NULL;
@@ -65,9 +102,9 @@ void idset_free(struct idset *s)
 {
 	if (!s)
 		return;
-	free(s->e);
-	free(s->index);
-	free(s->arena);
+	big_free(s->e, (size_t)s->e_cap * sizeof(*s->e));
+	big_free(s->index, ((size_t)s->index_mask + 1) * sizeof(*s->index));
+	big_free(s->arena, s->arena_cap);
 	free(s);
 }
 
@@ -117,7 +154,7 @@ const struct idset_entry *idset_find_hashed(const struct idset *s, uint64_t h,
 static int grow_index(struct idset *s)
 {
 	uint32_t mask = s->index_mask * 2 + 1;
-	uint64_t *index = calloc((size_t)mask + 1, sizeof(*index));
+	uint64_t *index = big_alloc(((size_t)mask + 1) * sizeof(*index));
 
 	if (!index)
 		return -ENOMEM;
@@ -128,7 +165,7 @@ static int grow_index(struct idset *s)
 			i = (i + 1) & mask;
 		index[i] = slot_of(s->e[k].hash, k);
 	}
-	free(s->index);
+	big_free(s->index, ((size_t)s->index_mask + 1) * sizeof(*s->index));
 	s->index = index;
 	s->index_mask = mask;
 	return 0;
@@ -148,7 +185,7 @@ static int reserve(struct idset *s, size_t more)
 		cap *= 2;
 	if (cap > s->max_bytes)
 		cap = s->max_bytes;
-	a = realloc(s->arena, cap);
+	a = big_grow(s->arena, s->arena_len, s->arena_cap, cap);
 	if (!a)
 		return -ENOMEM;
 	s->arena = a;
@@ -187,7 +224,8 @@ int idset_insert_hashed(struct idset *s, uint64_t h, const uint8_t *key,
 
 		if ((size_t)cap * sizeof(*ne) > s->max_bytes)
 			goto full;
-		ne = realloc(s->e, cap * sizeof(*ne));
+		ne = big_grow(s->e, (size_t)s->n * sizeof(*ne),
+			      (size_t)s->e_cap * sizeof(*ne), cap * sizeof(*ne));
 		if (!ne)
 			goto full;
 		s->e = ne;
