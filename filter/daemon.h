@@ -5,7 +5,8 @@
  * of one flow may arrive on different queues, so one mutex (lock) guards
  * the engine: the ruleset pointer, the flow table (with the keyring the
  * ruleset holds) and every worker's engine_worker.  A worker holds it
- * only around engine_process(), never across netlink I/O; its counters
+ * only around the engine_process() calls of one vector of packets (a
+ * bounded number), never across netlink I/O; its counters
  * live in its own engine_worker, so they need no further locking.  The
  * lock counts how often it had to wait (stats: lock.contended), which
  * tells when finer-grained locking would pay.

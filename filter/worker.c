@@ -1,8 +1,8 @@
 /*
  * worker.c — one thread per queue: wait for packets inside the receive
- * call, read a vector of them, run each through the engine under the
- * engine lock, and send the verdicts in arrival order.  The time is read
- * once per vector.
+ * call, read a vector of them, run them through the engine under one
+ * hold of the engine lock, then send the verdicts in arrival order.  The
+ * time is read once per vector.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -17,39 +17,31 @@
 
 /* Vectors read before the accepted run is flushed even if more wait. */
 #define WORKER_BURST	4
+/* Packets run through the engine per hold of the engine lock. */
+#define WORKER_ITEMS	32
 
-static void handle(struct worker *w, struct queue_pkt *p, uint64_t now_ns)
-{
-	struct daemon *d = w->d;
+/* A packet of the vector being handled and what the engine made of it. */
+struct worker_item {
+	struct queue_pkt pkt;
 	struct engine_result res;
-	enum verdict_kind kind;
-	enum engine_dir dir;
+};
 
-	if (p->bad) {
-		(void)queue_verdict(w->q, p->id, VERDICT_DROP, NULL, 0);
-		return;
-	}
-	dir = p->hook == NF_INET_LOCAL_OUT ? ENGINE_DIR_OUT : ENGINE_DIR_AUTO;
+static enum verdict_kind verdict_of(const struct worker_item *it)
+{
+	const struct queue_pkt *p = &it->pkt;
 
-	daemon_lock(d);
-	engine_process(d->rs, d->ft, w->ew, p->data, p->len, dir, now_ns,
-		       p->flags, &res);
-	daemon_unlock(d);
-
-	switch (res.verdict) {
+	if (p->bad)
+		return VERDICT_DROP;
+	switch (it->res.verdict) {
 	case ENGINE_ACCEPT:
-		kind = VERDICT_ACCEPT;
-		break;
+		return VERDICT_ACCEPT;
 	case ENGINE_MODIFIED:
 		/* A truncated packet must never be replaced by its stub. */
-		kind = (p->flags & ENGINE_F_TRUNCATED) || res.len > p->len ?
+		return (p->flags & ENGINE_F_TRUNCATED) || it->res.len > p->len ?
 		       VERDICT_DROP : VERDICT_MODIFIED;
-		break;
 	default:
-		kind = VERDICT_DROP;
-		break;
+		return VERDICT_DROP;
 	}
-	(void)queue_verdict(w->q, p->id, kind, p->data, res.len);
 }
 
 /* Engine time for a vector: read once, all its packets share it. */
@@ -61,13 +53,43 @@ static uint64_t vector_time_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * The engine lock is taken once for up to WORKER_ITEMS packets rather
+ * than once per packet; the verdicts (which may send) come after it is
+ * released, in arrival order.
+ */
 static void handle_vector(struct worker *w)
 {
+	struct worker_item items[WORKER_ITEMS];
+	struct daemon *d = w->d;
 	uint64_t now_ns = vector_time_ns();
-	struct queue_pkt p;
+	unsigned n;
 
-	while (queue_next(w->q, &p))
-		handle(w, &p, now_ns);
+	do {
+		for (n = 0; n < WORKER_ITEMS && queue_next(w->q, &items[n].pkt);
+		     n++)
+			;
+		if (n == 0)
+			break;
+		daemon_lock(d);
+		for (unsigned i = 0; i < n; i++) {
+			struct queue_pkt *p = &items[i].pkt;
+
+			if (p->bad) {
+				items[i].res.len = 0;
+				continue;
+			}
+			engine_process(d->rs, d->ft, w->ew, p->data, p->len,
+				       p->hook == NF_INET_LOCAL_OUT ?
+				       ENGINE_DIR_OUT : ENGINE_DIR_AUTO,
+				       now_ns, p->flags, &items[i].res);
+		}
+		daemon_unlock(d);
+		for (unsigned i = 0; i < n; i++)
+			(void)queue_verdict(w->q, items[i].pkt.id,
+					    verdict_of(&items[i]),
+					    items[i].pkt.data, items[i].res.len);
+	} while (n == WORKER_ITEMS);
 }
 
 /* Errors of a blocking receive that say nothing about the socket itself. */
