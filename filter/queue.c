@@ -57,9 +57,14 @@ struct queue {
 		bad_msgs;
 };
 
+/*
+ * Only the queue's thread writes its counters: a relaxed load and store
+ * keep readers free of torn values without a locked add per packet.
+ */
 static void count(_Atomic uint64_t *c)
 {
-	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 }
 
 static int send_all(struct queue *q)
@@ -192,39 +197,66 @@ bool queue_drained(const struct queue *q)
 	return q->n_recv < QUEUE_VLEN;
 }
 
-/* Fill @p from a packet message; false when it has no usable id. */
-static bool parse_packet(struct queue *q, const struct nlmsghdr *nlh,
-			 struct queue_pkt *p)
+static uint32_t attr_u32(const struct nlattr *a)
 {
-	struct nlattr *attr[NFQA_MAX + 1];
-	struct nfqnl_msg_packet_hdr *ph;
+	uint32_t v;
 
-	memset(attr, 0, sizeof(attr));
+	memcpy(&v, mnl_attr_get_payload(a), sizeof(v));
+	return ntohl(v);
+}
+
+/*
+ * Fill @p from a packet message; false when it has no usable id.  One
+ * walk over the attributes, taking the few we use: the library's parser
+ * runs a validation callback for every attribute of every packet.
+ */
+static bool parse_packet(const struct nlmsghdr *nlh, struct queue_pkt *p)
+{
+	const struct nfqnl_msg_packet_hdr *ph = NULL;
+	const struct nlattr *a, *payload = NULL;
+	uint32_t cap_len = 0;
+
 	memset(p, 0, sizeof(*p));
-	if (nfq_nlmsg_parse(nlh, attr) < 0 && !attr[NFQA_PACKET_HDR])
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(struct nfgenmsg))
 		return false;
-	if (!attr[NFQA_PACKET_HDR] ||
-	    mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) < sizeof(*ph))
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		uint16_t plen = mnl_attr_get_payload_len(a);
+
+		switch (mnl_attr_get_type(a)) {
+		case NFQA_PACKET_HDR:
+			if (plen >= sizeof(*ph))
+				ph = mnl_attr_get_payload(a);
+			break;
+		case NFQA_PAYLOAD:
+			payload = a;
+			break;
+		case NFQA_CAP_LEN:
+			if (plen >= sizeof(uint32_t))
+				cap_len = attr_u32(a);
+			break;
+		case NFQA_SKB_INFO:
+			if (plen >= sizeof(uint32_t)) {
+				uint32_t info = attr_u32(a);
+
+				if (info & NFQA_SKB_CSUMNOTREADY)
+					p->flags |= ENGINE_F_CSUM_NOT_READY;
+				p->gso = info & NFQA_SKB_GSO;
+			}
+			break;
+		}
+	}
+	if (!ph)
 		return false;
-	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
 	p->id = ntohl(ph->packet_id);
 	p->hook = ph->hook;
-	if (!attr[NFQA_PAYLOAD]) {
+	if (!payload) {
 		p->bad = true;
 		return true;
 	}
-	p->data = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
-	p->len = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
-	if (attr[NFQA_CAP_LEN] &&
-	    ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) > p->len)
+	p->data = mnl_attr_get_payload(payload);
+	p->len = mnl_attr_get_payload_len(payload);
+	if (cap_len > p->len)
 		p->flags |= ENGINE_F_TRUNCATED;
-	if (attr[NFQA_SKB_INFO]) {
-		uint32_t info = ntohl(mnl_attr_get_u32(attr[NFQA_SKB_INFO]));
-
-		if (info & NFQA_SKB_CSUMNOTREADY)
-			p->flags |= ENGINE_F_CSUM_NOT_READY;
-		p->gso = info & NFQA_SKB_GSO;
-	}
 	return true;
 }
 
@@ -249,7 +281,7 @@ bool queue_next(struct queue *q, struct queue_pkt *p)
 				continue;
 			if (nlh->nlmsg_type !=
 			    ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET) ||
-			    !parse_packet(q, nlh, p)) {
+			    !parse_packet(nlh, p)) {
 				count(&q->bad_msgs);
 				continue;
 			}
@@ -313,7 +345,7 @@ static int wait_ack(struct queue *q, uint32_t seq)
 			}
 			if (nlh->nlmsg_type ==
 			    ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET) &&
-			    parse_packet(q, nlh, &p)) {
+			    parse_packet(nlh, &p)) {
 				r = put_verdict(q, NFQNL_MSG_VERDICT, p.id,
 						NF_DROP, NULL, 0);
 				if (!r)
