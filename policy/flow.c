@@ -8,7 +8,11 @@
  * flow index slots per direction (16), and for the map mode a 4-byte
  * client entry, 8 bytes of chain and its two indexes (16): 116 bytes.
  *
- * Everything is allocated by flow_table_new(); nothing after.  Indexes
+ * Everything is allocated by flow_table_new(); nothing after.  The big
+ * arrays are anonymous mappings advised to huge pages (look-ups land
+ * anywhere in them) and are not written at creation: entries never used
+ * are handed out in order after the freed ones, so the kernel supplies
+ * pages as the table fills instead of all of them up front.  Indexes
  * hold entry numbers, use linear probing at a load of at most 1/2 and
  * delete by backward shift, so no tombstones build up under churn.  The
  * index hash is SipHash-1-3 under a random per-table seed: a remote
@@ -21,6 +25,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include <netinet/in.h>
@@ -79,13 +84,15 @@ struct flow_table {
 	struct flow *flows;
 	uint32_t max_flows;
 	uint32_t count;
-	uint32_t free_head;	/* free flows chain through last_seen */
+	uint32_t free_head;	/* freed flows chain through last_seen */
+	uint32_t fresh;		/* flows from here on never used */
 	uint32_t cursor;	/* flow_expire() resumes here */
 	struct flow_index in, out;
 	struct map_entry *map;
 	struct map_link *link;	/* per flow */
 	uint32_t map_count;
-	uint32_t map_free;
+	uint32_t map_free;	/* freed entries chain through head */
+	uint32_t map_fresh;	/* entries from here on never used */
 	struct flow_index map_client, map_pseudo;
 	uint64_t seed0, seed1;
 	uint64_t bytes;
@@ -97,6 +104,34 @@ typedef void (*hkey_of_fn)(const struct flow_table *ft, uint32_t i,
 static unsigned family_alen(uint8_t family)
 {
 	return family == 4 ? 4 : 16;
+}
+
+/* Zeroed memory, in huge pages where the kernel gives them. */
+static void *big_alloc(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, size, MADV_HUGEPAGE);
+	return p;
+}
+
+static void big_free(void *p, size_t size)
+{
+	if (p)
+		munmap(p, size);
+}
+
+static bool flow_free_left(const struct flow_table *ft)
+{
+	return ft->free_head != FLOW_NONE || ft->fresh < ft->max_flows;
+}
+
+static bool map_free_left(const struct flow_table *ft)
+{
+	return ft->map_free != FLOW_NONE || ft->map_fresh < ft->max_flows;
 }
 
 static void hkey_set(struct hkey *k, const uint8_t *a, const uint8_t *b,
@@ -297,9 +332,14 @@ static uint32_t pow2_at_least(uint64_t n)
 	return p;
 }
 
+static size_t ix_bytes(const struct flow_index *ix)
+{
+	return ix->slot ? ((size_t)ix->mask + 1) * sizeof(*ix->slot) : 0;
+}
+
 static int ix_alloc(struct flow_index *ix, uint32_t size, uint64_t *bytes)
 {
-	ix->slot = calloc(size, sizeof(*ix->slot));
+	ix->slot = big_alloc((size_t)size * sizeof(*ix->slot));
 	if (!ix->slot)
 		return -ENOMEM;
 	ix->mask = size - 1;
@@ -334,13 +374,13 @@ void flow_table_free(struct flow_table *ft)
 {
 	if (!ft)
 		return;
-	free(ft->map_pseudo.slot);
-	free(ft->map_client.slot);
-	free(ft->link);
-	free(ft->map);
-	free(ft->out.slot);
-	free(ft->in.slot);
-	free(ft->flows);
+	big_free(ft->map_pseudo.slot, ix_bytes(&ft->map_pseudo));
+	big_free(ft->map_client.slot, ix_bytes(&ft->map_client));
+	big_free(ft->link, (size_t)ft->max_flows * sizeof(*ft->link));
+	big_free(ft->map, (size_t)ft->max_flows * sizeof(*ft->map));
+	big_free(ft->out.slot, ix_bytes(&ft->out));
+	big_free(ft->in.slot, ix_bytes(&ft->in));
+	big_free(ft->flows, (size_t)ft->max_flows * sizeof(*ft->flows));
 	/* the entries held real client addresses */
 	memset(ft, 0, sizeof(*ft));
 	free(ft);
@@ -358,7 +398,7 @@ void flow_table_free(struct flow_table *ft)
 struct flow_table *flow_table_new(uint32_t max_flows)
 {
 	struct flow_table *ft;
-	uint32_t size, i;
+	uint32_t size;
 	int err;
 
 	if (max_flows == 0 || max_flows > FLOW_MAX_FLOWS) {
@@ -374,9 +414,9 @@ struct flow_table *flow_table_new(uint32_t max_flows)
 	ft->max_flows = max_flows;
 	size = pow2_at_least((uint64_t)max_flows * 2);
 	err = -ENOMEM;
-	ft->flows = calloc(max_flows, sizeof(*ft->flows));
-	ft->map = calloc(max_flows, sizeof(*ft->map));
-	ft->link = calloc(max_flows, sizeof(*ft->link));
+	ft->flows = big_alloc((size_t)max_flows * sizeof(*ft->flows));
+	ft->map = big_alloc((size_t)max_flows * sizeof(*ft->map));
+	ft->link = big_alloc((size_t)max_flows * sizeof(*ft->link));
 	if (!ft->flows || !ft->map || !ft->link)
 		goto fail;
 	ft->bytes += (uint64_t)max_flows * (sizeof(*ft->flows) +
@@ -389,12 +429,8 @@ struct flow_table *flow_table_new(uint32_t max_flows)
 	err = flow_seed(ft);
 	if (err)
 		goto fail;
-	for (i = 0; i < max_flows; i++) {
-		ft->flows[i].last_seen = i + 1 < max_flows ? i + 1 : FLOW_NONE;
-		ft->map[i].head = i + 1 < max_flows ? i + 1 : FLOW_NONE;
-	}
-	ft->free_head = 0;
-	ft->map_free = 0;
+	ft->free_head = FLOW_NONE;
+	ft->map_free = FLOW_NONE;
 	return ft;
 fail:
 	flow_table_free(ft);
@@ -494,7 +530,10 @@ static void map_insert(struct flow_table *ft, uint32_t fi)
 	uint32_t e = ft->map_free;
 	struct hkey k;
 
-	ft->map_free = ft->map[e].head;
+	if (e != FLOW_NONE)
+		ft->map_free = ft->map[e].head;
+	else
+		e = ft->map_fresh++;
 	ft->map[e].head = fi;
 	ft->link[fi].prev = FLOW_NONE;
 	ft->link[fi].next = FLOW_NONE;
@@ -571,7 +610,7 @@ int flow_map_pseudonym(struct flow_table *ft, const uint8_t key[static KEY_LEN],
 		memcpy(out, map_view_of(&ft->flows[ft->map[i].head]).pseudo, alen);
 		return 0;
 	}
-	if (ft->map_free == FLOW_NONE)
+	if (!map_free_left(ft))
 		return -ENOSPC;
 	for (attempt = 0; attempt < FLOW_MAP_ATTEMPTS; attempt++) {
 		addr_map_candidate(key, client, alen, rule->range.addr,
@@ -696,9 +735,9 @@ int flow_add(struct flow_table *ft, const struct flow *tmpl, uint32_t now,
 	if (flow_find_in(ft, tmpl->family, tmpl->proto, tmpl->client,
 			 tmpl->cport, tmpl->server, tmpl->sport))
 		return -EEXIST;
-	if (ft->free_head == FLOW_NONE)
+	if (!flow_free_left(ft))
 		flow_expire(ft, now, FLOW_ADD_EXPIRE_BUDGET);
-	if (ft->free_head == FLOW_NONE)
+	if (!flow_free_left(ft))
 		return -ENOSPC;
 	if (mapped) {
 		mv = map_view_of(tmpl);
@@ -710,7 +749,7 @@ int flow_add(struct flow_table *ft, const struct flow *tmpl, uint32_t now,
 		} else if (map_find_pseudo(ft, mv.family, tmpl->epoch,
 					   mv.pseudo) != FLOW_NONE) {
 			return -EADDRINUSE;
-		} else if (ft->map_free == FLOW_NONE) {
+		} else if (!map_free_left(ft)) {
 			return -ENOSPC;
 		}
 	}
@@ -724,8 +763,13 @@ int flow_add(struct flow_table *ft, const struct flow *tmpl, uint32_t now,
 	}
 
 	i = ft->free_head;
-	f = &ft->flows[i];
-	ft->free_head = f->last_seen;
+	if (i != FLOW_NONE) {
+		f = &ft->flows[i];
+		ft->free_head = f->last_seen;
+	} else {
+		i = ft->fresh++;
+		f = &ft->flows[i];
+	}
 	*f = *tmpl;
 	f->pport = pport;
 	f->last_seen = now;
