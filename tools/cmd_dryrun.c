@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "commands.h"
@@ -1282,7 +1283,15 @@ static int setup(struct dryrun *dr)
 	dr->orig = malloc(FRAME_MAX);
 	dr->cat_orig = malloc(STREAM_TAIL + FRAME_MAX);
 	dr->cat_out = malloc(STREAM_TAIL + FRAME_MAX);
-	dr->streams = calloc(STREAM_SLOTS, sizeof(*dr->streams));
+	/* looked up at random: huge pages where the kernel gives them */
+	dr->streams = mmap(NULL, STREAM_SLOTS * sizeof(*dr->streams),
+			   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			   -1, 0);
+	if (dr->streams == MAP_FAILED)
+		dr->streams = NULL;
+	else
+		madvise(dr->streams, STREAM_SLOTS * sizeof(*dr->streams),
+			MADV_HUGEPAGE);
 	dr->obs = calloc(OBSERVED_MAX, sizeof(*dr->obs));
 	dr->look = calloc(OBSERVED_MAX, sizeof(*dr->look));
 	if (!dr->ft || !dr->w || !dr->w_scan || !dr->df || !dr->ids ||
@@ -1306,7 +1315,8 @@ static void teardown(struct dryrun *dr)
 		free(dr->ck.buf[i]);
 	free(dr->look);
 	free(dr->obs);
-	free(dr->streams);
+	if (dr->streams)
+		munmap(dr->streams, STREAM_SLOTS * sizeof(*dr->streams));
 	free(dr->cat_out);
 	free(dr->cat_orig);
 	free(dr->orig);
