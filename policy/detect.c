@@ -543,8 +543,19 @@ static inline bool anchor_plausible(unsigned det, const uint8_t *b,
 	case DET_PHONE:
 		return next && is_digit(b[i + 1]);
 	case DET_MAC:
-		return i > 1 && next && is_hex(b[i - 1]) && is_hex(b[i - 2]) &&
-		       is_hex(b[i + 1]);
+		/*
+		 * The anchor is a MAC's first separator: 01:23:45:... has the
+		 * next one three bytes on, 0123.4567.89ab five; an IPv6 group
+		 * or a number with a dot seldom does.
+		 */
+		if (b[i] == '.')
+			return i > 3 && i + 5 < len && b[i + 5] == '.' &&
+			       is_hex(b[i - 1]) && is_hex(b[i - 2]) &&
+			       is_hex(b[i - 3]) && is_hex(b[i - 4]) &&
+			       is_hex(b[i + 1]);
+		return i > 1 && i + 3 < len && b[i + 3] == b[i] &&
+		       is_hex(b[i - 1]) && is_hex(b[i - 2]) &&
+		       is_hex(b[i + 1]) && is_hex(b[i + 2]);
 	}
 	return false;
 }
