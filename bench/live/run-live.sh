@@ -83,11 +83,29 @@ mode_off() {
 	flush_rules
 }
 
+# cpu_ticks PID: user+system clock ticks of the process (all its threads)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# wakeups PID: context switches of all its threads (a blocked reader
+# switches out once per wake-up)
+wakeups() {
+	cat /proc/"$1"/task/*/status 2>/dev/null |
+		awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { print s + 0 }'
+}
+HZ=$(getconf CLK_TCK)
+# the process that reads the queue in mode b or c
+reader_pid() {
+	case $1 in
+	b) echo "$MODE_PID" ;;
+	c) echo "$NFREDACTD_SERVER" ;;
+	esac
+}
+
 # field NAME LINE: the value of NAME=... in an rr report line
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "nan" }'; }
 
 echo "live benchmark: $RUNS rounds x ${SECS}s per mode and protocol, modes interleaved"
+echo "  load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the host shows here)"
 echo "  (a) no queue  (b) accept-all, one verdict per packet  (c) nfredactd, $POLICY"
 for ((r = 1; r <= RUNS; r++)); do
 	for m in a b c; do
@@ -96,9 +114,21 @@ for ((r = 1; r <= RUNS; r++)); do
 			port=$UDP_PORT window=64
 			[ $proto = tcp ] && port=$TCP_PORT window=32
 			# throughput: a full window in flight
+			rp=$(reader_pid $m)
+			if [ -n "$rp" ]; then
+				t0=$(cpu_ticks "$rp") w0=$(wakeups "$rp")
+			fi
 			line=$(ns_in_c "$LB/rr" client $proto "$SERVER4" $port \
 				-w $window -s 128 -t "$SECS")
 			echo "$line" >>"$work/$m.$proto"
+			if [ -n "$rp" ]; then
+				# the reader's own cost per packet it passed
+				awk -v t=$(($(cpu_ticks "$rp") - t0)) -v hz="$HZ" \
+				    -v w=$(($(wakeups "$rp") - w0)) \
+				    -v r="$(field replies "$line")" 'BEGIN {
+					if (r > 0) printf "%.2f %.3f\n", t * 1e6 / hz / (2 * r), w / (2 * r) }' \
+					>>"$work/$m.$proto.reader"
+			fi
 			printf '  round %d (%s) %s\n' "$r" "$m" "$line"
 			# latency: one request in flight, so no queueing in
 			# the window hides or inflates the filter's own delay
@@ -129,6 +159,19 @@ for proto in udp tcp; do
 			"$rps" "${PPS[$m$proto]}" "${P50[$m$proto]}" "${P99[$m$proto]}" "$lost"
 	done
 done
+
+echo
+echo "queue reader's own cost per packet (throughput runs; CPU in its"
+echo "system calls includes delivering the accepted packets to the receiver):"
+for proto in udp tcp; do
+	for m in b c; do
+		f=$work/$m.$proto.reader
+		[ -s "$f" ] || continue
+		printf '  %-4s (%s) %-11s %6s us CPU  %6s wake-ups\n' $proto $m "${names[$m]}" \
+			"$(cut -d' ' -f1 "$f" | median)" "$(cut -d' ' -f2 "$f" | median)"
+	done
+done
+echo "  load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
 for proto in udp tcp; do
