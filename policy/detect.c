@@ -560,28 +560,47 @@ static inline bool anchor_plausible(unsigned det, const uint8_t *b,
 	return false;
 }
 
+/* Detector @det (a constant once inlined) at anchor @i. */
+static inline __attribute__((always_inline)) void
+pass_try(struct pass *ps, unsigned det, uint32_t i)
+{
+	uint32_t s, e, skip;
+
+	if (!(ps->mask & BIT(det)) || i < ps->skip_to[det] ||
+	    !anchor_plausible(det, ps->b, ps->len, i))
+		return;
+	if (try_det(det, ps->b, ps->len, i, &s, &e, &skip) &&
+	    s >= ps->last_end[det]) {
+		cand_add(ps->sc, ps->base + s, ps->base + e, ps->rule_of[det],
+			 ps->det_as < DET__COUNT ? ps->det_as : det);
+		ps->last_end[det] = e;
+		ps->skip_to[det] = e;
+	}
+	if (skip > ps->skip_to[det])
+		ps->skip_to[det] = skip;
+}
+
+/* The detectors of anchor byte b[i] (see anchor[]), in detector order. */
 static inline void pass_at(struct pass *ps, uint32_t i)
 {
-	unsigned a = anchor[ps->b[i]] & ps->mask;
-
-	while (a) {
-		unsigned det = (unsigned)__builtin_ctz(a);
-		uint32_t s, e, skip;
-
-		a &= a - 1;
-		if (i < ps->skip_to[det] ||
-		    !anchor_plausible(det, ps->b, ps->len, i))
-			continue;
-		if (try_det(det, ps->b, ps->len, i, &s, &e, &skip) &&
-		    s >= ps->last_end[det]) {
-			cand_add(ps->sc, ps->base + s, ps->base + e,
-				 ps->rule_of[det],
-				 ps->det_as < DET__COUNT ? ps->det_as : det);
-			ps->last_end[det] = e;
-			ps->skip_to[det] = e;
-		}
-		if (skip > ps->skip_to[det])
-			ps->skip_to[det] = skip;
+	switch (ps->b[i]) {
+	case '.':
+		pass_try(ps, DET_IPV4, i);
+		pass_try(ps, DET_MAC, i);
+		break;
+	case ':':
+		pass_try(ps, DET_IPV6, i);
+		pass_try(ps, DET_MAC, i);
+		break;
+	case '@':
+		pass_try(ps, DET_EMAIL, i);
+		break;
+	case '+':
+		pass_try(ps, DET_PHONE, i);
+		break;
+	case '-':
+		pass_try(ps, DET_MAC, i);
+		break;
 	}
 }
 
