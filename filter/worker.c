@@ -2,10 +2,12 @@
  * worker.c — one thread per queue: wait for packets inside the receive
  * call, read a vector of them, run them through the engine under one
  * hold of the engine lock, then send the verdicts in arrival order.  The
- * time is read once per vector.
+ * time is read once per vector.  After a burst the thread yields once
+ * before it blocks again, so that a busy queue costs fewer wake-ups.
  */
 #include <errno.h>
 #include <stdatomic.h>
+#include <sched.h>
 #include <time.h>
 
 #include <linux/netfilter.h>
@@ -19,6 +21,8 @@
 #define WORKER_BURST	4
 /* Packets run through the engine per hold of the engine lock. */
 #define WORKER_ITEMS	32
+/* Packets in one wake-up that make it a burst (see worker_main). */
+#define WORKER_YIELD_MIN	8
 
 /* A packet of the vector being handled and what the engine made of it. */
 struct worker_item {
@@ -58,12 +62,12 @@ static uint64_t vector_time_ns(void)
  * than once per packet; the verdicts (which may send) come after it is
  * released, in arrival order.
  */
-static void handle_vector(struct worker *w)
+static unsigned handle_vector(struct worker *w)
 {
 	struct worker_item items[WORKER_ITEMS];
 	struct daemon *d = w->d;
 	uint64_t now_ns = vector_time_ns();
-	unsigned n;
+	unsigned n, total = 0;
 
 	do {
 		for (n = 0; n < WORKER_ITEMS && queue_next(w->q, &items[n].pkt);
@@ -71,6 +75,7 @@ static void handle_vector(struct worker *w)
 			;
 		if (n == 0)
 			break;
+		total += n;
 		daemon_lock(d);
 		for (unsigned i = 0; i < n; i++) {
 			struct queue_pkt *p = &items[i].pkt;
@@ -90,6 +95,7 @@ static void handle_vector(struct worker *w)
 					    verdict_of(&items[i]),
 					    items[i].pkt.data, items[i].res.len);
 	} while (n == WORKER_ITEMS);
+	return total;
 }
 
 /* Errors of a blocking receive that say nothing about the socket itself. */
@@ -105,8 +111,11 @@ static void *worker_main(void *arg)
 	int fatal_err = 0;
 
 	while (!atomic_load(&d->stop)) {
+		unsigned handled;
+		int n;
+
 		/* Blocks (bounded) only here, with every verdict sent. */
-		int n = queue_recv(w->q, true);
+		n = queue_recv(w->q, true);
 
 		if (n < 0 && !recv_transient(n)) {
 			fatal_err = -n;
@@ -114,15 +123,24 @@ static void *worker_main(void *arg)
 		}
 		if (n <= 0)
 			continue;
-		handle_vector(w);
+		handled = handle_vector(w);
 		for (unsigned burst = 1; burst < WORKER_BURST &&
 		     !queue_drained(w->q) && !atomic_load(&d->stop); burst++) {
 			/* ENOBUFS and the like are counted; keep serving. */
 			if (queue_recv(w->q, false) <= 0)
 				break;
-			handle_vector(w);
+			handled += handle_vector(w);
 		}
 		(void)queue_flush(w->q);
+		/*
+		 * Under a burst, let the receivers just woken by our verdicts
+		 * run before we block: their answers then come back in the
+		 * next vector instead of each waking us again.  Once per
+		 * wake-up, never when idle: a lone packet still waits in
+		 * recvmmsg() at once.
+		 */
+		if (handled >= WORKER_YIELD_MIN)
+			sched_yield();
 	}
 	(void)queue_flush(w->q);
 	if (fatal_err) {
