@@ -484,8 +484,10 @@ static bool phone_try(const uint8_t *b, uint32_t len, uint32_t i,
 
 /* ---- the shared pass ------------------------------------------------- */
 
-static bool try_det(unsigned det, const uint8_t *b, uint32_t len, uint32_t i,
-		    uint32_t *s, uint32_t *e, uint32_t *skip)
+/* always inlined: @det is then a constant and the switch disappears */
+static inline __attribute__((always_inline)) bool
+try_det(unsigned det, const uint8_t *b, uint32_t len, uint32_t i,
+	uint32_t *s, uint32_t *e, uint32_t *skip)
 {
 	*skip = 0;
 	switch (det) {
@@ -527,8 +529,8 @@ struct pass {
 };
 
 /* The neighbours an identifier of @det needs around its anchor @i. */
-static inline bool anchor_plausible(unsigned det, const uint8_t *b,
-				    uint32_t len, uint32_t i)
+static inline __attribute__((always_inline)) bool
+anchor_plausible(unsigned det, const uint8_t *b, uint32_t len, uint32_t i)
 {
 	bool next = i + 1 < len;
 
