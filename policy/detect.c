@@ -784,6 +784,53 @@ bad:
 
 /* ---- literals, patterns, headers -------------------------------------- */
 
+/* Literals up to this long are searched with find_literal()'s filter. */
+#define LITERAL_FILTER_MAX 32
+
+/*
+ * The first occurrence of @lit (@n >= 1 bytes) in @buf[@from, @len), or
+ * NULL.  Sixteen candidate positions at a time are kept only where the
+ * first and the last byte of the literal both match: in text, few are.
+ * Each candidate costs at most @n bytes of comparing, so a long literal
+ * goes to memmem(), which is linear whatever the payload.
+ */
+static const uint8_t *find_literal(const uint8_t *buf, uint32_t len,
+				   uint32_t from, const uint8_t *lit, uint32_t n)
+{
+	uint32_t p = from;
+
+#ifdef __SSE2__
+	if (n > LITERAL_FILTER_MAX)
+		return memmem(buf + p, len - p, lit, n);
+	__m128i first = _mm_set1_epi8((char)lit[0]);
+	__m128i last = _mm_set1_epi8((char)lit[n - 1]);
+
+	for (; len - p >= n + 15; p += 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(buf + p));
+		__m128i z = _mm_loadu_si128((const __m128i *)(const void *)
+					    (buf + p + n - 1));
+		uint32_t bits = (uint32_t)_mm_movemask_epi8(
+			_mm_and_si128(_mm_cmpeq_epi8(a, first),
+				      _mm_cmpeq_epi8(z, last)));
+
+		while (bits) {
+			uint32_t at = p + (uint32_t)__builtin_ctz(bits);
+
+			if (!memcmp(buf + at + 1, lit + 1, n - 1))
+				return buf + at;
+			bits &= bits - 1;
+		}
+	}
+	/* the last few positions: memmem() costs more to start */
+	for (; len - p >= n; p++)
+		if (buf[p] == lit[0] && !memcmp(buf + p + 1, lit + 1, n - 1))
+			return buf + p;
+	return NULL;
+#else
+	return memmem(buf + p, len - p, lit, n);
+#endif
+}
+
 static void scan_literal(struct detect_scratch *sc, const struct rs_redact *rd,
 			 unsigned rule, const uint8_t *buf, uint32_t len)
 {
@@ -792,7 +839,7 @@ static void scan_literal(struct detect_scratch *sc, const struct rs_redact *rd,
 	if (!n)
 		return;
 	while (len - p >= n) {
-		const uint8_t *hit = memmem(buf + p, len - p, rd->literal, n);
+		const uint8_t *hit = find_literal(buf, len, p, rd->literal, n);
 
 		if (!hit)
 			break;
