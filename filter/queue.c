@@ -22,6 +22,7 @@
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
 #include "engine.h"
+#include "nfqmsg.h"
 #include "queue.h"
 
 #define QUEUE_VLEN		16	/* messages per recvmmsg() */
@@ -197,69 +198,6 @@ bool queue_drained(const struct queue *q)
 	return q->n_recv < QUEUE_VLEN;
 }
 
-static uint32_t attr_u32(const struct nlattr *a)
-{
-	uint32_t v;
-
-	memcpy(&v, mnl_attr_get_payload(a), sizeof(v));
-	return ntohl(v);
-}
-
-/*
- * Fill @p from a packet message; false when it has no usable id.  One
- * walk over the attributes, taking the few we use: the library's parser
- * runs a validation callback for every attribute of every packet.
- */
-static bool parse_packet(const struct nlmsghdr *nlh, struct queue_pkt *p)
-{
-	const struct nfqnl_msg_packet_hdr *ph = NULL;
-	const struct nlattr *a, *payload = NULL;
-	uint32_t cap_len = 0;
-
-	memset(p, 0, sizeof(*p));
-	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(struct nfgenmsg))
-		return false;
-	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
-		uint16_t plen = mnl_attr_get_payload_len(a);
-
-		switch (mnl_attr_get_type(a)) {
-		case NFQA_PACKET_HDR:
-			if (plen >= sizeof(*ph))
-				ph = mnl_attr_get_payload(a);
-			break;
-		case NFQA_PAYLOAD:
-			payload = a;
-			break;
-		case NFQA_CAP_LEN:
-			if (plen >= sizeof(uint32_t))
-				cap_len = attr_u32(a);
-			break;
-		case NFQA_SKB_INFO:
-			if (plen >= sizeof(uint32_t)) {
-				uint32_t info = attr_u32(a);
-
-				if (info & NFQA_SKB_CSUMNOTREADY)
-					p->flags |= ENGINE_F_CSUM_NOT_READY;
-				p->gso = info & NFQA_SKB_GSO;
-			}
-			break;
-		}
-	}
-	if (!ph)
-		return false;
-	p->id = ntohl(ph->packet_id);
-	p->hook = ph->hook;
-	if (!payload) {
-		p->bad = true;
-		return true;
-	}
-	p->data = mnl_attr_get_payload(payload);
-	p->len = mnl_attr_get_payload_len(payload);
-	if (cap_len > p->len)
-		p->flags |= ENGINE_F_TRUNCATED;
-	return true;
-}
-
 bool queue_next(struct queue *q, struct queue_pkt *p)
 {
 	for (;;) {
@@ -281,7 +219,7 @@ bool queue_next(struct queue *q, struct queue_pkt *p)
 				continue;
 			if (nlh->nlmsg_type !=
 			    ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET) ||
-			    !parse_packet(nlh, p)) {
+			    !nfqmsg_parse_packet(nlh, p)) {
 				count(&q->bad_msgs);
 				continue;
 			}
@@ -345,7 +283,7 @@ static int wait_ack(struct queue *q, uint32_t seq)
 			}
 			if (nlh->nlmsg_type ==
 			    ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET) &&
-			    parse_packet(nlh, &p)) {
+			    nfqmsg_parse_packet(nlh, &p)) {
 				r = put_verdict(q, NFQNL_MSG_VERDICT, p.id,
 						NF_DROP, NULL, 0);
 				if (!r)
