@@ -128,24 +128,60 @@ static int put_verdict(struct queue *q, int type, uint32_t id, int verdict,
 	return 0;
 }
 
-int queue_verdict(struct queue *q, uint32_t id, enum verdict_kind kind,
-		  const uint8_t *data, uint32_t len)
+/* The messages of @plan for packet @id, in order. */
+static int put_plan(struct queue *q, uint32_t id, enum verdict_kind kind,
+		    const struct verdict_plan *plan, const uint8_t *data,
+		    uint32_t len)
 {
-	struct verdict_plan plan;
 	int err;
 
-	verdict_run_add(&q->run, id, kind, &plan);
-	if (plan.batch) {
-		err = put_verdict(q, NFQNL_MSG_VERDICT_BATCH, plan.batch_id,
+	if (plan->batch) {
+		err = put_verdict(q, NFQNL_MSG_VERDICT_BATCH, plan->batch_id,
 				  NF_ACCEPT, NULL, 0);
 		if (err)
 			return err;
 	}
-	if (!plan.own)
+	if (!plan->own)
 		return 0;
-	if (kind == VERDICT_MODIFIED)
+	switch (kind) {
+	case VERDICT_MODIFIED:
 		return put_verdict(q, NFQNL_MSG_VERDICT, id, NF_ACCEPT, data, len);
-	return put_verdict(q, NFQNL_MSG_VERDICT, id, NF_DROP, NULL, 0);
+	case VERDICT_ACCEPT:
+		return put_verdict(q, NFQNL_MSG_VERDICT, id, NF_ACCEPT, NULL, 0);
+	default:
+		return put_verdict(q, NFQNL_MSG_VERDICT, id, NF_DROP, NULL, 0);
+	}
+}
+
+int queue_verdict(struct queue *q, uint32_t id, enum verdict_kind kind,
+		  const uint8_t *data, uint32_t len)
+{
+	struct verdict_plan plan;
+
+	verdict_run_add(&q->run, id, kind, &plan);
+	return put_plan(q, id, kind, &plan, data, len);
+}
+
+int queue_hold(struct queue *q, uint32_t id)
+{
+	struct verdict_plan plan;
+
+	verdict_run_hold(&q->run, id, &plan);
+	return put_plan(q, id, VERDICT_ACCEPT, &plan, NULL, 0);
+}
+
+int queue_release(struct queue *q, uint32_t id, enum verdict_kind kind,
+		  const uint8_t *data, uint32_t len)
+{
+	struct verdict_plan plan;
+
+	verdict_run_release(&q->run, id, kind, &plan);
+	return put_plan(q, id, kind, &plan, data, len);
+}
+
+uint32_t queue_held(const struct queue *q)
+{
+	return verdict_run_held(&q->run);
 }
 
 int queue_flush(struct queue *q)

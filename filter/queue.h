@@ -108,6 +108,27 @@ int queue_verdict(struct queue *q, uint32_t id, enum verdict_kind kind,
 		  const uint8_t *data, uint32_t len);
 
 /**
+ * queue_hold() - packet @id is held back by the engine: no verdict now.
+ * The accepted run before it is closed, and until every held packet is
+ * released accepted packets get their own verdicts (a batch would take
+ * the held one too).
+ * Return: 0 or -errno of a failed send.
+ */
+int queue_hold(struct queue *q, uint32_t id);
+
+/**
+ * queue_release() - the verdict of held packet @id, sent as its own
+ * message (NF_ACCEPT, NF_ACCEPT with @data/@len for VERDICT_MODIFIED,
+ * or NF_DROP) after the accepted run before it
+ * Return: 0 or -errno of a failed send.
+ */
+int queue_release(struct queue *q, uint32_t id, enum verdict_kind kind,
+		  const uint8_t *data, uint32_t len);
+
+/** queue_held() - packets held back and not yet released */
+uint32_t queue_held(const struct queue *q);
+
+/**
  * queue_flush() - end the accepted run with its batch verdict and send
  * every coalesced message.  Return: 0 or -errno.
  */

@@ -7,6 +7,13 @@
  * one its own NF_DROP.  A batch applies to every id up to N, so it must
  * be flushed before any own verdict and never cover a dropped or
  * modified id.  The queue code turns the plan into netlink messages.
+ *
+ * A packet the engine holds back (stream scanning waits for the next
+ * segment) stays in the kernel's queue with no verdict until the engine
+ * releases it.  Packet ids only grow, so every packet that arrives while
+ * one is held has a higher id than it, and any batch would accept the
+ * held packet unredacted: while anything is held, accepted packets get
+ * their own verdicts and no batch is sent.
  */
 #ifndef NFREDACT_VERDICT_H
 #define NFREDACT_VERDICT_H
@@ -16,7 +23,8 @@
 #include <stdint.h>
 
 enum verdict_kind {
-	VERDICT_ACCEPT,		/* unchanged: joins the accepted run */
+	VERDICT_ACCEPT,		/* unchanged: joins the accepted run
+				   (own NF_ACCEPT while one is held) */
 	VERDICT_MODIFIED,	/* own verdict: NF_ACCEPT + payload */
 	VERDICT_DROP,		/* own verdict: NF_DROP */
 };
@@ -26,6 +34,7 @@ struct verdict_run {
 	bool pending;
 	uint32_t last_id;	/* highest id of the run */
 	uint32_t count;		/* packets in the run */
+	uint32_t held;		/* packets held back, not yet released */
 };
 
 /* What to send for one packet, in this order. */
@@ -48,6 +57,28 @@ void verdict_run_init(struct verdict_run *r);
  */
 void verdict_run_add(struct verdict_run *r, uint32_t id,
 		     enum verdict_kind kind, struct verdict_plan *plan);
+
+/**
+ * verdict_run_hold() - note that packet @id (in arrival order) is held
+ * back: it gets no verdict now, and no batch may be sent until it is
+ * released
+ * @plan: receives the messages to send now: the batch that ends the
+ *        accepted run before @id, if any
+ */
+void verdict_run_hold(struct verdict_run *r, uint32_t id,
+		      struct verdict_plan *plan);
+
+/**
+ * verdict_run_release() - the decision for held packet @id: always its
+ * own verdict (an accepted one too: a batch could not single it out),
+ * after the accepted run before it, if any
+ * @plan: receives the messages to send now
+ */
+void verdict_run_release(struct verdict_run *r, uint32_t id,
+			 enum verdict_kind kind, struct verdict_plan *plan);
+
+/** verdict_run_held() - packets held back and not yet released */
+uint32_t verdict_run_held(const struct verdict_run *r);
 
 /**
  * verdict_run_flush() - end the run, e.g. when the socket is drained

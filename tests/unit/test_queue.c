@@ -29,20 +29,26 @@ enum model_state { M_PENDING, M_ACCEPTED, M_MODIFIED, M_DROPPED };
 /*
  * The kernel's side: every id is pending until a verdict; a batch verdict
  * accepts every pending id up to its id; an own verdict must find its id
- * still pending.
+ * still pending.  The engine's side: a held id must still be pending when
+ * it is released (a batch that took it passed it unredacted).
  */
 struct model {
 	enum model_state st[MODEL_MAX];
+	bool held[MODEL_MAX];	/* held back, release not yet applied */
 	uint32_t n;		/* ids 1..n queued */
 	unsigned batches, owns;
 	bool own_on_decided;
+	bool batch_took_held;
 };
 
 static void model_batch(struct model *m, uint32_t upto)
 {
 	for (uint32_t id = 1; id <= upto && id <= m->n; id++)
-		if (m->st[id] == M_PENDING)
+		if (m->st[id] == M_PENDING) {
+			if (m->held[id])
+				m->batch_took_held = true;
 			m->st[id] = M_ACCEPTED;
+		}
 	m->batches++;
 }
 
@@ -50,7 +56,8 @@ static void model_own(struct model *m, uint32_t id, enum verdict_kind k)
 {
 	if (m->st[id] != M_PENDING)
 		m->own_on_decided = true;
-	m->st[id] = k == VERDICT_DROP ? M_DROPPED : M_MODIFIED;
+	m->st[id] = k == VERDICT_DROP ? M_DROPPED :
+		    k == VERDICT_MODIFIED ? M_MODIFIED : M_ACCEPTED;
 	m->owns++;
 }
 
@@ -183,6 +190,185 @@ static void test_verdict_random_model(void **state)
 		assert_int_equal(m.batches, runs);
 		assert_int_equal(m.owns, owns);
 	}
+}
+
+/*
+ * Holds: an accepted packet after a held one gets its own verdict, the
+ * release of the held one is its own verdict too, and batching resumes
+ * once nothing is held.
+ */
+static void test_verdict_hold_sequence(void **state)
+{
+	static struct model m;
+	struct verdict_run r;
+	struct verdict_plan p;
+	uint32_t batch;
+
+	memset(&m, 0, sizeof(m));
+	m.n = 8;
+	verdict_run_init(&r);
+	verdict_run_add(&r, 1, VERDICT_ACCEPT, &p);
+	apply_plan(&m, 1, VERDICT_ACCEPT, &p);
+	verdict_run_add(&r, 2, VERDICT_ACCEPT, &p);
+	apply_plan(&m, 2, VERDICT_ACCEPT, &p);
+	/* The run 1..2 ends before the held id. */
+	verdict_run_hold(&r, 3, &p);
+	m.held[3] = true;
+	assert_true(p.batch);
+	assert_int_equal(p.batch_id, 2);
+	assert_false(p.own);
+	apply_plan(&m, 3, VERDICT_ACCEPT, &p);
+	assert_int_equal(verdict_run_held(&r), 1);
+	/* 4 is accepted while 3 is held: never by a batch. */
+	verdict_run_add(&r, 4, VERDICT_ACCEPT, &p);
+	assert_false(p.batch);
+	assert_true(p.own);
+	apply_plan(&m, 4, VERDICT_ACCEPT, &p);
+	verdict_run_hold(&r, 5, &p);
+	m.held[5] = true;
+	assert_false(p.batch);
+	assert_false(p.own);
+	assert_int_equal(verdict_run_held(&r), 2);
+	/* Drained with both held: nothing to flush. */
+	assert_false(verdict_run_flush(&r, &batch));
+	/* 6 completes the stream: 3 and 5 go first, then 6 itself. */
+	verdict_run_release(&r, 3, VERDICT_MODIFIED, &p);
+	assert_true(p.own);
+	assert_false(p.batch);
+	m.held[3] = false;
+	apply_plan(&m, 3, VERDICT_MODIFIED, &p);
+	verdict_run_add(&r, 6, VERDICT_ACCEPT, &p);
+	assert_true(p.own);	/* 5 is still held */
+	apply_plan(&m, 6, VERDICT_ACCEPT, &p);
+	verdict_run_release(&r, 5, VERDICT_ACCEPT, &p);
+	assert_true(p.own);	/* an accepted release is singled out too */
+	m.held[5] = false;
+	apply_plan(&m, 5, VERDICT_ACCEPT, &p);
+	assert_int_equal(verdict_run_held(&r), 0);
+	verdict_run_add(&r, 7, VERDICT_ACCEPT, &p);
+	assert_false(p.own);
+	apply_plan(&m, 7, VERDICT_ACCEPT, &p);
+	verdict_run_add(&r, 8, VERDICT_ACCEPT, &p);
+	assert_false(p.own);
+	assert_true(verdict_run_flush(&r, &batch));
+	assert_int_equal(batch, 8);
+	model_batch(&m, batch);
+	assert_false(m.batch_took_held);
+	assert_false(m.own_on_decided);
+	assert_int_equal(m.st[3], M_MODIFIED);
+	for (uint32_t id = 1; id <= 8; id++)
+		if (id != 3)
+			assert_int_equal(m.st[id], M_ACCEPTED);
+	/* 1..2 and 7..8 by batches; 3, 4, 5, 6 by their own verdicts. */
+	assert_int_equal(m.batches, 2);
+	assert_int_equal(m.owns, 4);
+}
+
+/* A release of a packet never held leaves the count at zero. */
+static void test_verdict_spurious_release(void **state)
+{
+	struct verdict_run r;
+	struct verdict_plan p;
+	uint32_t batch;
+
+	verdict_run_init(&r);
+	verdict_run_release(&r, 9, VERDICT_DROP, &p);
+	assert_true(p.own);
+	assert_int_equal(verdict_run_held(&r), 0);
+	verdict_run_add(&r, 10, VERDICT_ACCEPT, &p);
+	assert_false(p.own);
+	assert_true(verdict_run_flush(&r, &batch));
+	assert_int_equal(batch, 10);
+}
+
+/*
+ * Random decisions with holds, as the worker makes them: after each
+ * packet's engine call, the releases the engine reports (held ids in any
+ * order) go first, then the packet's own decision, which may be a hold;
+ * drain points at random; at the end (shutdown) everything still held is
+ * released.  No batch ever takes a held packet, every packet ends with
+ * the verdict it was given, and nothing gets two verdicts.
+ */
+static void test_verdict_random_holds(void **state)
+{
+	for (int round = 0; round < 300; round++) {
+		static struct model m;
+		static enum verdict_kind want[MODEL_MAX];
+		static uint32_t held[MODEL_MAX];
+		struct verdict_run r;
+		struct verdict_plan p;
+		uint32_t n = 1 + rng() % (MODEL_MAX - 1), b, nheld = 0;
+		unsigned holds = 0, hold_pct = 1 + rng() % 40;
+
+		memset(&m, 0, sizeof(m));
+		m.n = n;
+		verdict_run_init(&r);
+		for (uint32_t id = 1; id <= n; id++) {
+			uint32_t x = rng() % 100;
+			enum verdict_kind k;
+
+			/* the engine decides some held packets now */
+			while (nheld && rng() % 3 == 0) {
+				uint32_t i = rng() % nheld, hid = held[i];
+				uint32_t y = rng() % 10;
+
+				held[i] = held[--nheld];
+				k = y < 6 ? VERDICT_MODIFIED :
+				    y < 9 ? VERDICT_ACCEPT : VERDICT_DROP;
+				want[hid] = k;
+				verdict_run_release(&r, hid, k, &p);
+				m.held[hid] = false;
+				apply_plan(&m, hid, k, &p);
+			}
+			if (x < hold_pct) {
+				held[nheld++] = id;
+				holds++;
+				verdict_run_hold(&r, id, &p);
+				assert_false(p.own);
+				m.held[id] = true;
+				apply_plan(&m, id, VERDICT_ACCEPT, &p);
+			} else {
+				k = x < 80 ? VERDICT_ACCEPT :
+				    x < 95 ? VERDICT_MODIFIED : VERDICT_DROP;
+				want[id] = k;
+				verdict_run_add(&r, id, k, &p);
+				apply_plan(&m, id, k, &p);
+			}
+			assert_int_equal(verdict_run_held(&r), nheld);
+			if (rng() % 16 == 0 && verdict_run_flush(&r, &b))
+				model_batch(&m, b);
+		}
+		while (nheld) {
+			uint32_t hid = held[--nheld];
+
+			want[hid] = VERDICT_ACCEPT;
+			verdict_run_release(&r, hid, VERDICT_ACCEPT, &p);
+			m.held[hid] = false;
+			apply_plan(&m, hid, VERDICT_ACCEPT, &p);
+		}
+		if (verdict_run_flush(&r, &b))
+			model_batch(&m, b);
+		assert_false(m.batch_took_held);
+		assert_false(m.own_on_decided);
+		for (uint32_t id = 1; id <= n; id++)
+			assert_int_equal(m.st[id], expected(want[id]));
+		assert_int_equal(verdict_run_held(&r), 0);
+		(void)holds;
+	}
+}
+
+/* The model sees a batch that takes a held packet. */
+static void test_verdict_model_catches_held(void **state)
+{
+	static struct model m;
+
+	memset(&m, 0, sizeof(m));
+	m.n = 4;
+	m.held[2] = true;
+	model_batch(&m, 1);
+	assert_false(m.batch_took_held);
+	model_batch(&m, 4);
+	assert_true(m.batch_took_held);
 }
 
 /* A plan applied in the wrong order would let the batch take a drop. */
@@ -436,6 +622,10 @@ int main(void)
 		cmocka_unit_test(test_verdict_drop_without_run),
 		cmocka_unit_test(test_verdict_random_model),
 		cmocka_unit_test(test_verdict_model_catches_misorder),
+		cmocka_unit_test(test_verdict_hold_sequence),
+		cmocka_unit_test(test_verdict_spurious_release),
+		cmocka_unit_test(test_verdict_random_holds),
+		cmocka_unit_test(test_verdict_model_catches_held),
 		cmocka_unit_test(test_verdict_fits),
 		cmocka_unit_test(test_verdict_send_limit),
 		cmocka_unit_test(test_nfqstat_parse),
