@@ -8,6 +8,11 @@
  *
  *   rr server udp|tcp PORT
  *   rr client udp|tcp HOST PORT [-w WINDOW] [-s SIZE] [-t SECONDS] [-n MAX]
+ *        [-e crlf|split]
+ *        -e: how every request ends: "\r\n" (a clean tail), or in the
+ *        middle of an e-mail address (" mail bob@exa"), which a
+ *        stream-aware filter must hold back until its hold time passes,
+ *        since the rest never comes
  *   rr flows HOST PORT -n FLOWS [-b FIRST_PORT]
  *        one UDP request from each of FLOWS source ports, in turn: makes
  *        FLOWS distinct flows through whatever sits in between
@@ -64,9 +69,13 @@ static int resolve(const char *host, const char *port, int socktype,
 	return 0;
 }
 
+enum req_end { END_FILLER, END_CRLF, END_SPLIT };
+static enum req_end req_end = END_FILLER;
+
 /* The request text; the same for every mode, so runs compare. */
 static size_t make_request(char *buf, size_t size, uint32_t seq)
 {
+	static const char split[] = " mail bob@exa";
 	static const char filler[] =
 		" temp=21.5 unit=C status=ok topic=sensors/hall/3 qos=1 "
 		"retain=0 battery=87 fw=2.4.1 rssi=-67 uptime=123456 ";
@@ -87,6 +96,10 @@ static size_t make_request(char *buf, size_t size, uint32_t seq)
 		memcpy(buf + off, filler, k);
 		off += k;
 	}
+	if (req_end == END_CRLF)
+		memcpy(buf + size - 2, "\r\n", 2);
+	else if (req_end == END_SPLIT)
+		memcpy(buf + size - (sizeof(split) - 1), split, sizeof(split) - 1);
 	return size;
 }
 
@@ -402,6 +415,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: rr server udp|tcp PORT\n"
 		"       rr client udp|tcp HOST PORT [-w WINDOW] [-s SIZE] [-t SECONDS] [-n MAX]\n"
+		"                 [-e crlf|split]\n"
 		"       rr flows HOST PORT -n FLOWS [-b FIRST_PORT]\n");
 	exit(2);
 }
@@ -427,7 +441,11 @@ int main(int argc, char **argv)
 	for (i = first_opt; i + 1 < argc; i += 2) {
 		unsigned long v = strtoul(argv[i + 1], NULL, 10);
 
-		if (!strcmp(argv[i], "-w") && v >= 1 && v <= MAX_WINDOW)
+		if (!strcmp(argv[i], "-e") && !strcmp(argv[i + 1], "crlf"))
+			req_end = END_CRLF;
+		else if (!strcmp(argv[i], "-e") && !strcmp(argv[i + 1], "split"))
+			req_end = END_SPLIT;
+		else if (!strcmp(argv[i], "-w") && v >= 1 && v <= MAX_WINDOW)
 			o.window = (unsigned)v;
 		else if (!strcmp(argv[i], "-s") && v >= 16 && v <= MAX_SIZE)
 			o.size = (unsigned)v;

@@ -4,7 +4,10 @@
 #   (a) with no queue, (b) through accept-all (one verdict per packet),
 #   (c) through nfredactd with bench/live/live.policy,
 # LIVE_RUNS rounds with the modes interleaved, medians reported; then
-# memory per tracked flow (the table alone, and the daemon's RSS growth).
+# the latency that stream hold-back adds to interactive TCP, with and
+# without an identifier cut at the end of each request (a against c);
+# then memory per tracked flow (the table alone, and the daemon's RSS
+# growth).
 #
 # Usage: run-live.sh BUILD_DIR LIVE_BUILD_DIR   (root; `make bench-live`)
 set -u
@@ -13,6 +16,7 @@ B=${1:-build}
 LB=${2:-$B/bench/live}
 SECS=${LIVE_SECONDS:-3}
 RUNS=${LIVE_RUNS:-3}
+HOLD_SECS=${LIVE_HOLD_SECONDS:-2}
 FLOWS=${LIVE_FLOWS:-50000}
 TABLE=${LIVE_TABLE:-1000000}
 NFREDACTD=$B/nfredactd
@@ -184,6 +188,49 @@ for proto in udp tcp; do
 			c50 - a50, c99 - a99
 	}'
 done
+
+# ---- hold-back latency ---------------------------------------------------
+
+# Interactive TCP, one request in flight: requests that end in "\r\n"
+# (a clean tail: nothing to wait for) against requests that end in the
+# middle of an e-mail address, which nfredactd holds back until the hold
+# time passes (the rest never comes: the client waits for the echo).
+echo
+echo "hold-back latency: TCP, one request in flight, ${HOLD_SECS}s x $RUNS rounds per mode and request end"
+for ((r = 1; r <= RUNS; r++)); do
+	for m in a c; do
+		mode_on $m || exit 1
+		for end in crlf split; do
+			line=$(ns_in_c "$LB/rr" client tcp "$SERVER4" $TCP_PORT \
+				-w 1 -s 128 -t "$HOLD_SECS" -e $end)
+			echo "$line" >>"$work/$m.hold.$end"
+			printf '  round %d (%s) %-5s %s\n' "$r" "$m" "$end" "$line"
+		done
+		[ $m = c ] && "$NFREDACT" stats --control "$work/control.sock" \
+			>"$work/hold.stats" 2>/dev/null
+		mode_off
+	done
+done
+echo
+printf '%-42s %10s %10s %14s %14s\n' "request end" p50_us p99_us added_p50_us added_p99_us
+declare -A HP50 HP99
+for end in crlf split; do
+	for m in a c; do
+		f=$work/$m.hold.$end
+		HP50[$m$end]=$(while read -r l; do field p50_us "$l"; done <"$f" | median)
+		HP99[$m$end]=$(while read -r l; do field p99_us "$l"; done <"$f" | median)
+	done
+	desc="\\r\\n (clean tail)"
+	[ $end = split ] && desc="mid-address (\"... mail bob@exa\")"
+	awk -v d="$desc" -v a50="${HP50[a$end]}" -v c50="${HP50[c$end]}" \
+	    -v a99="${HP99[a$end]}" -v c99="${HP99[c$end]}" 'BEGIN {
+		printf "%-42s %10s %10s %14s %14s\n", d " (a) no queue", a50, a99, "", ""
+		printf "%-42s %10s %10s %+14.1f %+14.1f\n", d " (c) nfredactd", c50, c99,
+			c50 - a50, c99 - a99
+	}'
+done
+grep -E '^service\.rr-tcp\.hold' "$work/hold.stats" 2>/dev/null |
+	sed 's/^/  nfredactd stats, last round: /'
 
 # ---- memory per tracked flow --------------------------------------------
 
