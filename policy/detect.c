@@ -1223,3 +1223,229 @@ int detect_allow(const struct rs_service *svc, struct detect_scratch *s,
 	}
 	return (int)keep;
 }
+
+/* ---- stream tails ------------------------------------------------------ */
+
+/*
+ * The candidates that a later byte could still turn into (or extend as)
+ * an identifier.  Each detector looks at the run of its characters that
+ * reaches the end of the buffer; runs are capped at the longest text the
+ * detector can match, so a long run of letters holds only its end.
+ */
+struct tail {
+	uint32_t start, suspect;
+};
+
+static void tail_note(struct tail *t, uint32_t start, bool suspect)
+{
+	if (start < t->start)
+		t->start = start;
+	if (suspect && start < t->suspect)
+		t->suspect = start;
+}
+
+/* Start of the run of bytes satisfying @in that ends at @len, at most @cap long. */
+static uint32_t run_start(const uint8_t *b, uint32_t len, uint32_t cap,
+			  bool (*in)(uint8_t))
+{
+	uint32_t s = len;
+
+	while (s > 0 && len - s < cap && in(b[s - 1]))
+		s--;
+	return s;
+}
+
+static bool in_email(uint8_t c)
+{
+	return is_atext(c) || c == '.' || c == '@';
+}
+
+static bool in_dotted(uint8_t c)
+{
+	return is_digit(c) || c == '.';
+}
+
+static bool in_hexrun(uint8_t c)
+{
+	return is_hex(c) || c == ':' || c == '.' || c == '-';
+}
+
+static bool in_phone(uint8_t c)
+{
+	return is_digit(c) || phone_sep(c) || c == '(' || c == ')' || c == '+';
+}
+
+static void tail_email(struct tail *t, const uint8_t *b, uint32_t len)
+{
+	uint32_t s = run_start(b, len, 254, in_email), at = len;
+
+	if (s == len)
+		return;
+	for (uint32_t k = len; k > s; k--)
+		if (b[k - 1] == '@') {
+			at = k - 1;
+			break;
+		}
+	/* an '@' with a local part before it is an address in the making */
+	tail_note(t, s, at < len && at > s && is_atext(b[at - 1]));
+}
+
+static void tail_ipv4(struct tail *t, const uint8_t *b, uint32_t len)
+{
+	uint32_t s = run_start(b, len, 16, in_dotted), dots = 0, digits = 0;
+
+	for (uint32_t k = s; k < len; k++) {
+		dots += b[k] == '.';
+		digits += is_digit(b[k]);
+	}
+	if (digits)
+		tail_note(t, s, dots >= 2);
+}
+
+static void tail_hex(struct tail *t, const uint8_t *b, uint32_t len)
+{
+	uint32_t s = run_start(b, len, 64, in_hexrun), seps = 0, hex = 0;
+
+	for (uint32_t k = s; k < len; k++) {
+		seps += b[k] == ':' || b[k] == '-';
+		hex += is_hex(b[k]);
+	}
+	if (hex || (seps && s + 1 < len))
+		tail_note(t, s, seps >= 2 && hex >= 2);
+}
+
+static void tail_phone(struct tail *t, const uint8_t *b, uint32_t len)
+{
+	uint32_t s = run_start(b, len, 40, in_phone), plus = len, digits = 0;
+
+	for (uint32_t k = len; k > s; k--)
+		if (b[k - 1] == '+') {
+			plus = k - 1;
+			break;
+		}
+	if (plus == len)
+		return;
+	for (uint32_t k = plus + 1; k < len; k++)
+		digits += is_digit(b[k]);
+	if (digits <= 15)
+		tail_note(t, plus, digits >= 6);
+}
+
+static void tail_literal(struct tail *t, const struct rs_redact *rd,
+			 const uint8_t *b, uint32_t len)
+{
+	uint32_t n = rd->literal_len;
+
+	/* the longest proper prefix of the literal that ends the buffer */
+	for (uint32_t k = n ? n - 1 : 0; k > 0; k--)
+		if (k <= len && !memcmp(b + len - k, rd->literal, k)) {
+			tail_note(t, len - k, false);
+			return;
+		}
+}
+
+static int tail_pattern(struct tail *t, struct detect_scratch *sc,
+			const pcre2_code *re, const uint8_t *b, uint32_t len)
+{
+	PCRE2_SIZE off = 0;
+
+	while (off <= len) {
+		PCRE2_SIZE *ov;
+		int rc = pcre2_match(re, b, len, off, PCRE2_PARTIAL_HARD, sc->md,
+				     NULL);
+
+		if (rc == PCRE2_ERROR_NOMATCH)
+			return 0;
+		ov = pcre2_get_ovector_pointer(sc->md);
+		if (rc == PCRE2_ERROR_PARTIAL) {
+			tail_note(t, (uint32_t)ov[0], true);
+			return 0;
+		}
+		if (rc < 0)
+			return -EIO;
+		off = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+	}
+	return 0;
+}
+
+static void tail_header(struct tail *t, const struct rs_redact *rd,
+			const uint8_t *b, uint32_t len)
+{
+	uint32_t ls = len, n = rd->header_len, k;
+
+	while (ls > 0 && b[ls - 1] != '\n')
+		ls--;
+	if (ls == len || !n)
+		return;
+	for (k = 0; k < n && ls + k < len; k++)
+		if (lower(b[ls + k]) != lower((uint8_t)rd->header[k]))
+			return;
+	if (ls + k == len) {
+		tail_note(t, ls, false);	/* the name, cut short */
+		return;
+	}
+	k = ls + n;
+	while (k < len && (b[k] == ' ' || b[k] == '\t'))
+		k++;
+	if (k < len && b[k] != ':')
+		return;
+	/* the value runs on to the end of the line, not yet here */
+	tail_note(t, k < len ? k + 1 : ls, k < len);
+}
+
+/**
+ * detect_tail() - where the candidate identifiers that the bytes after
+ * @buf could still complete or extend begin
+ * @svc:     the service whose redact rules apply
+ * @s:       the worker's scratch (pattern match data)
+ * @buf:     the stream's bytes so far (the end of them)
+ * @len:     their number
+ * @suspect: receives the start of the earliest such candidate that
+ *           already looks like an identifier (an '@' after a local part,
+ *           a '+' and six digits, two dots with digits, two colons or
+ *           dashes with hex, a pattern's partial match, a header value
+ *           under way), or @len when none does
+ *
+ * Return: the offset of the earliest candidate, @len when the tail is
+ * clean (the bytes can go without waiting for more).
+ */
+uint32_t detect_tail(const struct rs_service *svc, struct detect_scratch *s,
+		     const uint8_t *buf, uint32_t len, uint32_t *suspect)
+{
+	struct tail t = { .start = len, .suspect = len };
+
+	for (unsigned r = 0; r < svc->n_redact && len; r++) {
+		const struct rs_redact *rd = &svc->redact[r];
+
+		switch (rd->det) {
+		case DET_EMAIL:
+			tail_email(&t, buf, len);
+			break;
+		case DET_IPV4:
+			tail_ipv4(&t, buf, len);
+			break;
+		case DET_IPV6:
+		case DET_MAC:
+			tail_hex(&t, buf, len);
+			tail_ipv4(&t, buf, len);	/* embedded IPv4 */
+			break;
+		case DET_PHONE:
+			tail_phone(&t, buf, len);
+			break;
+		case DET_LITERAL:
+			tail_literal(&t, rd, buf, len);
+			break;
+		case DET_PATTERN:
+			if (rd->re && tail_pattern(&t, s, rd->re, buf, len))
+				tail_note(&t, 0, true);	/* unknown: hold it all */
+			break;
+		case DET_HEADER:
+			tail_header(&t, rd, buf, len);
+			break;
+		default:
+			break;
+		}
+	}
+	*suspect = t.suspect;
+	return t.start;
+}

@@ -61,6 +61,17 @@ int detect_allow(const struct rs_service *svc, struct detect_scratch *s,
 		 const uint8_t *buf, uint32_t len,
 		 const struct detect_range **out);
 
+/**
+ * detect_tail() - where the candidates that later bytes could still
+ * complete or extend begin in @buf (the end of a stream so far)
+ * @suspect: receives the start of the earliest candidate that already
+ *           looks like an identifier, or @len
+ * Return: the offset of the earliest candidate, @len when the tail is
+ * clean.
+ */
+uint32_t detect_tail(const struct rs_service *svc, struct detect_scratch *s,
+		     const uint8_t *buf, uint32_t len, uint32_t *suspect);
+
 /*
  * Single detectors, for the scan and for tests.  Each looks for the
  * leftmost identifier of its kind in buf[from, len) and returns true with

@@ -29,6 +29,56 @@
 #include "rewrite.h"
 #include "ruleset.h"
 
+/* ---- stream state (hold-back) ----------------------------------------- */
+
+#define HOLD_CHUNK		2048u		/* pool allocation unit */
+#define HOLD_CHUNKS		2048u		/* 4 MiB per worker */
+#define HOLD_MAX		4096		/* held packets per worker */
+#define HOLD_SEGS		64		/* held segments per flow */
+#define HOLD_BYTES		65536u		/* held payload bytes per flow */
+#define HOLD_OOO		16		/* out-of-order segments per flow */
+#define STREAM_SLOTS		1024		/* flows with stream state per worker */
+#define STREAM_CTX		64		/* released original bytes kept */
+#define SPAN_MAX		32		/* rewritten spans remembered per flow */
+#define SPAN_BYTES		1024u
+#define WIN_MAX			(STREAM_CTX + HOLD_BYTES + 65536u)
+
+struct hold {
+	uint64_t cookie, deadline;
+	uint32_t chunk, nchunks, len;
+	uint32_t seq, plen, poff;	/* the payload: stream position, size, offset */
+	int32_t next;			/* in its flow's list, or the free list */
+	int16_t svc;
+	bool csum_full, modified;
+	uint8_t verdict;		/* once decided */
+};
+
+struct span {
+	uint32_t seq;
+	uint16_t len, off;		/* bytes at span_bytes[off] */
+};
+
+struct stream {
+	struct flow *f;			/* NULL: slot free */
+	uint8_t client[16];		/* to tell a reused flow entry */
+	uint16_t cport, sport;
+	int16_t svc;
+	bool at_start;			/* ctx holds the stream from its start */
+	bool unknown;			/* spans were forgotten up to unknown_upto */
+	uint32_t rel_seq;		/* end of what was released */
+	uint32_t first_seq;		/* where this slot's record begins */
+	uint32_t unknown_upto;
+	int32_t held, held_last, ooo;	/* hold lists (in order; by seq) */
+	unsigned n_held, n_ooo;
+	uint32_t held_bytes;
+	int32_t active;			/* index in the worker's active list, -1 */
+	uint16_t ctx_len, span_used;
+	unsigned n_spans;
+	uint8_t ctx[STREAM_CTX];	/* the last original bytes released */
+	struct span spans[SPAN_MAX];
+	uint8_t span_bytes[SPAN_BYTES];
+};
+
 struct engine_worker {
 	const struct ruleset *rs;
 	struct detect_scratch *scratch;
@@ -37,6 +87,17 @@ struct engine_worker {
 	engine_match_cb observe;	/* engine_set_observer(); NULL: none */
 	void *observe_ctx;
 	uint8_t span[65536];		/* original bytes of a span being rewritten */
+	/* hold-back */
+	uint8_t *pool;			/* HOLD_CHUNKS * HOLD_CHUNK */
+	uint64_t pool_map[HOLD_CHUNKS / 64];	/* bit set: chunk in use */
+	struct hold *holds;		/* HOLD_MAX */
+	int32_t hold_free;
+	struct stream *streams;		/* STREAM_SLOTS */
+	int32_t active[STREAM_SLOTS];	/* slots with holds */
+	unsigned n_active;
+	int32_t rel[HOLD_MAX];		/* decided, to hand out */
+	unsigned n_rel, rel_pos;
+	uint8_t *win, *win_orig;	/* WIN_MAX: a stream window */
 };
 
 struct engine_worker *engine_worker_new(const struct ruleset *rs)
@@ -49,10 +110,21 @@ struct engine_worker *engine_worker_new(const struct ruleset *rs)
 	w->n_stats = rs->n_services + 1;
 	w->stats = calloc(w->n_stats, sizeof(*w->stats));
 	w->scratch = detect_scratch_new(rs);
-	if (!w->stats || !w->scratch) {
+	w->pool = malloc((size_t)HOLD_CHUNKS * HOLD_CHUNK);
+	w->holds = calloc(HOLD_MAX, sizeof(*w->holds));
+	w->streams = calloc(STREAM_SLOTS, sizeof(*w->streams));
+	w->win = malloc(WIN_MAX);
+	w->win_orig = malloc(WIN_MAX);
+	if (!w->stats || !w->scratch || !w->pool || !w->holds || !w->streams ||
+	    !w->win || !w->win_orig) {
 		engine_worker_free(w);
 		return NULL;
 	}
+	for (int i = 0; i < HOLD_MAX; i++)
+		w->holds[i].next = i + 1 < HOLD_MAX ? i + 1 : -1;
+	w->hold_free = 0;
+	for (int i = 0; i < STREAM_SLOTS; i++)
+		w->streams[i].active = -1;
 	return w;
 }
 
@@ -61,6 +133,11 @@ void engine_worker_free(struct engine_worker *w)
 	if (!w)
 		return;
 	detect_scratch_free(w->scratch);
+	free(w->pool);
+	free(w->holds);
+	free(w->streams);
+	free(w->win);
+	free(w->win_orig);
 	free(w->stats);
 	free(w);
 }
@@ -203,8 +280,11 @@ static void patch(struct csum_ctx *c, uint8_t *at, const void *new, size_t len,
 static void patched_payload(struct csum_ctx *c, const uint8_t *old, uint8_t *at,
 			    size_t len)
 {
-	struct packet *p = c->p;
+	struct packet *p;
 
+	if (!c)
+		return;	/* a stream window, not a packet */
+	p = c->p;
 	if (c->l4_check && !c->full)
 		csum_l4_field_update(c->l4_check, p->proto, old, at, len,
 				     (int)((at - (p->data + p->l4_off)) & 1));
@@ -769,11 +849,779 @@ static enum engine_dir decide_dir(struct flow_table *ft, const struct packet *p,
 	return p->dport <= p->sport ? ENGINE_DIR_IN : ENGINE_DIR_OUT;
 }
 
+/* ---- TCP streams: hold-back, retransmissions, reordering ---------------- */
+
+static inline bool seq_lt(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+static inline bool seq_le(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) <= 0;
+}
+
+/* ---- the pool: runs of chunks, first fit --------------------------------- */
+
+static bool chunk_used(const struct engine_worker *w, uint32_t c)
+{
+	return w->pool_map[c / 64] >> (c % 64) & 1;
+}
+
+static void chunks_mark(struct engine_worker *w, uint32_t c, uint32_t n, bool used)
+{
+	for (uint32_t k = c; k < c + n; k++) {
+		if (used)
+			w->pool_map[k / 64] |= 1ull << (k % 64);
+		else
+			w->pool_map[k / 64] &= ~(1ull << (k % 64));
+	}
+}
+
+/* Return: the first chunk of a free run of @n, or -1. */
+static int64_t chunks_find(const struct engine_worker *w, uint32_t n)
+{
+	uint32_t run = 0;
+
+	for (uint32_t c = 0; c < HOLD_CHUNKS; c++) {
+		if (!(c % 64) && w->pool_map[c / 64] == ~0ull) {
+			run = 0;
+			c += 63;
+			continue;
+		}
+		run = chunk_used(w, c) ? 0 : run + 1;
+		if (run == n)
+			return (int64_t)(c + 1 - n);
+	}
+	return -1;
+}
+
+static uint8_t *hold_data(struct engine_worker *w, const struct hold *h)
+{
+	return w->pool + (size_t)h->chunk * HOLD_CHUNK;
+}
+
+/* A copy of @p in the pool.  Return: the hold's index, or -1 (pool full). */
+static int32_t hold_new(struct engine_worker *w, const struct packet *p,
+			uint64_t cookie, uint64_t deadline, int svc, unsigned flags)
+{
+	uint32_t n = (p->len + HOLD_CHUNK - 1) / HOLD_CHUNK;
+	int64_t c;
+	int32_t i = w->hold_free;
+	struct hold *h;
+
+	if (i < 0 || !n || (c = chunks_find(w, n)) < 0)
+		return -1;
+	h = &w->holds[i];
+	w->hold_free = h->next;
+	chunks_mark(w, (uint32_t)c, n, true);
+	*h = (struct hold){
+		.cookie = cookie, .deadline = deadline, .chunk = (uint32_t)c,
+		.nchunks = n, .len = p->len, .seq = p->tcp_seq,
+		.plen = p->payload_len, .poff = p->payload_off, .next = -1,
+		.svc = (int16_t)svc, .csum_full = flags & ENGINE_F_CSUM_NOT_READY,
+	};
+	memcpy(hold_data(w, h), p->data, p->len);
+	return i;
+}
+
+static void hold_free(struct engine_worker *w, int32_t i)
+{
+	struct hold *h = &w->holds[i];
+
+	chunks_mark(w, h->chunk, h->nchunks, false);
+	h->next = w->hold_free;
+	w->hold_free = i;
+}
+
+/* Released holds live until the next engine call on the worker. */
+static void release_reset(struct engine_worker *w)
+{
+	for (unsigned k = 0; k < w->n_rel; k++)
+		hold_free(w, w->rel[k]);
+	w->n_rel = w->rel_pos = 0;
+}
+
+static void release_push(struct engine_worker *w, int32_t i, enum engine_verdict v)
+{
+	struct hold *h = &w->holds[i];
+
+	h->verdict = (uint8_t)(v == ENGINE_ACCEPT && h->modified ?
+			       ENGINE_MODIFIED : v);
+	w->rel[w->n_rel++] = i;
+	w->stats[h->svc].hold_released++;
+}
+
+bool engine_next_release(struct engine_worker *w, struct engine_release *out)
+{
+	struct hold *h;
+
+	if (w->rel_pos >= w->n_rel)
+		return false;
+	h = &w->holds[w->rel[w->rel_pos++]];
+	*out = (struct engine_release){
+		.cookie = h->cookie, .verdict = (enum engine_verdict)h->verdict,
+		.data = hold_data(w, h), .len = h->len, .service = h->svc,
+	};
+	return true;
+}
+
+/* ---- stream slots -------------------------------------------------------- */
+
+static void active_add(struct engine_worker *w, struct stream *st)
+{
+	if (st->active >= 0)
+		return;
+	st->active = (int32_t)w->n_active;
+	w->active[w->n_active++] = (int32_t)(st - w->streams);
+}
+
+static void active_drop(struct engine_worker *w, struct stream *st)
+{
+	struct stream *last;
+
+	if (st->active < 0 || st->n_held || st->n_ooo)
+		return;
+	last = &w->streams[w->active[--w->n_active]];
+	w->active[st->active] = (int32_t)(last - w->streams);
+	last->active = st->active;
+	st->active = -1;
+}
+
+static bool stream_is(const struct stream *st, const struct flow *f)
+{
+	return st->f == f && st->cport == f->cport && st->sport == f->sport &&
+	       !memcmp(st->client, f->client, 16);
+}
+
+static uint64_t stream_deadline(const struct engine_worker *w,
+				const struct stream *st)
+{
+	uint64_t d = 0;
+
+	if (st->held >= 0)
+		d = w->holds[st->held].deadline;
+	if (st->ooo >= 0 && (!d || w->holds[st->ooo].deadline < d))
+		d = w->holds[st->ooo].deadline;
+	return d;
+}
+
+uint64_t engine_hold_deadline(const struct engine_worker *w)
+{
+	uint64_t best = 0;
+
+	for (unsigned k = 0; k < w->n_active; k++) {
+		uint64_t d = stream_deadline(w, &w->streams[w->active[k]]);
+
+		if (d && (!best || d < best))
+			best = d;
+	}
+	return best;
+}
+
+/* Remember the rewritten bytes of [seq, seq + len) for retransmissions. */
+static void span_add(struct stream *st, const struct flow *f, uint32_t seq,
+		     const uint8_t *bytes, uint32_t len)
+{
+	/* forget what the server acknowledged, or else the oldest */
+	while (st->n_spans && (st->n_spans == SPAN_MAX ||
+			       st->span_used + len > SPAN_BYTES ||
+			       ((f->flags & FLOW_F_ACK) &&
+				seq_le(st->spans[0].seq + st->spans[0].len,
+				       f->server_ack)))) {
+		struct span *s0 = &st->spans[0];
+		uint32_t end = s0->seq + s0->len;
+
+		if (!st->unknown || seq_lt(st->unknown_upto, end))
+			st->unknown_upto = end;
+		st->unknown = true;
+		memmove(st->span_bytes, st->span_bytes + s0->len,
+			st->span_used - s0->len);
+		st->span_used = (uint16_t)(st->span_used - s0->len);
+		for (unsigned k = 1; k < st->n_spans; k++) {
+			st->spans[k - 1] = st->spans[k];
+			st->spans[k - 1].off = (uint16_t)(st->spans[k - 1].off - s0->len);
+		}
+		st->n_spans--;
+	}
+	if (len > SPAN_BYTES) {
+		st->unknown = true;
+		st->unknown_upto = seq + len;
+		return;
+	}
+	st->spans[st->n_spans++] = (struct span){
+		.seq = seq, .len = (uint16_t)len, .off = st->span_used,
+	};
+	memcpy(st->span_bytes + st->span_used, bytes, len);
+	st->span_used = (uint16_t)(st->span_used + len);
+}
+
+/*
+ * The stream slot of @f, claimed when need be.  A slot taken from another
+ * flow has its holds decided first (to the release list).
+ */
+static void stream_flush(const struct ruleset *rs, struct flow_table *ft,
+			 struct engine_worker *w, struct stream *st,
+			 uint64_t now_ns);
+
+static struct stream *stream_slot(struct engine_worker *w, const struct flow *f)
+{
+	uintptr_t h = (uintptr_t)f;
+
+	h ^= h >> 17;
+	h *= 0x9e3779b97f4a7c15ull;
+	return &w->streams[(h >> 32) % STREAM_SLOTS];
+}
+
+static struct stream *stream_find(struct engine_worker *w, const struct flow *f)
+{
+	struct stream *st = stream_slot(w, f);
+
+	return st->f && stream_is(st, f) ? st : NULL;
+}
+
+static struct stream *stream_get(const struct ruleset *rs, struct flow_table *ft,
+				 struct engine_worker *w, struct flow *f,
+				 uint64_t now_ns)
+{
+	struct stream *st = stream_slot(w, f);
+
+	if (st->f && stream_is(st, f))
+		return st;
+	if (st->f)
+		stream_flush(rs, ft, w, st, now_ns);
+	memset(st, 0, offsetof(struct stream, ctx));
+	st->f = f;
+	memcpy(st->client, f->client, 16);
+	st->cport = f->cport;
+	st->sport = f->sport;
+	st->svc = f->svc;
+	st->held = st->held_last = st->ooo = -1;
+	st->active = -1;
+	st->rel_seq = st->first_seq = f->next_seq;
+	st->at_start = f->isn_known && f->next_seq == f->client_isn + 1;
+	return st;
+}
+
+/* ---- deciding a window ------------------------------------------------- */
+
+/* Patch bytes of a held copy's payload, keeping its checksum right. */
+static void hold_patch(struct engine_worker *w, struct hold *h, uint32_t at,
+		       const uint8_t *bytes, uint32_t len)
+{
+	uint8_t *d = hold_data(w, h);
+	struct packet p;
+	struct csum_ctx cc;
+
+	if (!memcmp(d + h->poff + at, bytes, len))
+		return;
+	if (pkt_decode(&p, d, h->len) != PKT_OK)
+		return;
+	csum_ctx_init(&cc, &p, h->csum_full ? ENGINE_F_CSUM_NOT_READY : 0);
+	patch(&cc, d + h->poff + at, bytes, len, false, false);
+	csum_ctx_finish(&cc);
+	h->modified = true;
+}
+
+/* The piece of a new packet taking part in a decision. */
+struct piece {
+	uint8_t *payload;	/* NULL: none */
+	uint32_t len;
+	struct csum_ctx *cc;
+};
+
+/*
+ * Decide ctx + held segments + @np: find the identifiers of the whole
+ * window and rewrite them wherever they are not yet released; with
+ * @timeout, a tail that looks like an identifier is masked too.  The held
+ * segments go to the release list.
+ * Return: ENGINE_R_NONE, or a reason to fail closed (holds released as
+ * the service's on-error says; nothing of @np changed).
+ */
+static enum engine_reason stream_decide(struct redact_job *j, struct stream *st,
+					struct piece *np, bool timeout)
+{
+	struct engine_worker *w = j->w;
+	uint8_t *win = w->win, *orig = w->win_orig;
+	uint32_t wlen = 0, cl = st->ctx_len, skip = 0, base_seq;
+	const struct detect_match *m;
+	const struct detect_range *allow = NULL;
+	enum engine_reason why = ENGINE_R_NONE;
+	struct csum_ctx *saved_cc;
+	int n, n_allow = 0, ai = 0;
+
+	memcpy(win, st->ctx, cl);
+	wlen = cl;
+	for (int32_t i = st->held; i >= 0; i = w->holds[i].next) {
+		struct hold *h = &w->holds[i];
+
+		memcpy(win + wlen, hold_data(w, h) + h->poff, h->plen);
+		wlen += h->plen;
+	}
+	if (np && np->payload) {
+		memcpy(win + wlen, np->payload, np->len);
+		wlen += np->len;
+	}
+	base_seq = st->rel_seq - cl;
+	memcpy(orig, win, wlen);
+	/* the window is no packet: its checksums are done piece by piece */
+	saved_cc = j->cc;
+	j->cc = NULL;
+	if (wlen > cl && j->svc->n_redact) {
+		if (st->at_start && !cl) {
+			int rc = redact_proxy(j, win, wlen);
+
+			if (rc < 0) {
+				why = rc == -ENOSPC ? ENGINE_R_TABLE_FULL
+						    : ENGINE_R_UNSUPPORTED;
+				goto out;
+			}
+			skip = (uint32_t)rc;
+		}
+		n = detect_scan(j->svc, w->scratch, win + skip, wlen - skip,
+				st->at_start, &m);
+		if (n < 0) {
+			why = ENGINE_R_SCAN_LIMIT;
+			goto out;
+		}
+		if (n && j->svc->n_allow) {
+			n_allow = detect_allow(j->svc, w->scratch, win + skip,
+					       wlen - skip, &allow);
+			if (n_allow < 0) {
+				why = ENGINE_R_SCAN_LIMIT;
+				goto out;
+			}
+		}
+		for (int i = 0; i < n; i++)
+			if (m[i].end + skip > cl)
+				redact_one(j, win + skip, &m[i], allow, n_allow, &ai);
+		if (timeout) {
+			uint32_t sus, t = detect_tail(j->svc, w->scratch, win, wlen,
+						      &sus);
+
+			if (sus < wlen) {
+				rewrite_mask(win + (sus > cl ? sus : cl),
+					     wlen - (sus > cl ? sus : cl));
+				j->st->hold_timeout_masked++;
+			} else if (t < wlen) {
+				j->st->hold_timeout_passed++;
+			}
+		}
+	}
+out:
+	j->cc = saved_cc;
+	if (why != ENGINE_R_NONE) {
+		/* the holds fail as the packet would have */
+		bool acc = j->svc->on_error_accept;
+
+		for (int32_t i = st->held, nx; i >= 0; i = nx) {
+			nx = w->holds[i].next;
+			j->st->reasons[why]++;
+			release_push(w, i, acc ? ENGINE_ACCEPT : ENGINE_DROP);
+		}
+	} else {
+		uint32_t off = cl, k;
+
+		for (int32_t i = st->held, nx; i >= 0; i = nx) {
+			struct hold *h = &w->holds[i];
+
+			nx = h->next;
+			hold_patch(w, h, 0, win + off, h->plen);
+			off += h->plen;
+			release_push(w, i, ENGINE_ACCEPT);
+		}
+		if (np && np->payload && memcmp(np->payload, win + off, np->len)) {
+			memcpy(w->span, np->payload, np->len);
+			memcpy(np->payload, win + off, np->len);
+			patched_payload(np->cc, w->span, np->payload, np->len);
+		}
+		/* the rewritten runs, for retransmissions */
+		for (k = cl; k < wlen;) {
+			uint32_t e;
+
+			if (win[k] == orig[k]) {
+				k++;
+				continue;
+			}
+			e = k + 1;
+			while (e < wlen && (win[e] != orig[e] ||
+					    (e + 1 < wlen && win[e + 1] != orig[e + 1])))
+				e++;
+			span_add(st, st->f, base_seq + k, win + k, e - k);
+			k = e;
+		}
+	}
+	/* what was released continues the context, as the client sent it */
+	if (wlen >= STREAM_CTX) {
+		memcpy(st->ctx, orig + wlen - STREAM_CTX, STREAM_CTX);
+		st->ctx_len = STREAM_CTX;
+		if (wlen > STREAM_CTX)
+			st->at_start = false;
+	} else {
+		memcpy(st->ctx, orig, wlen);
+		st->ctx_len = (uint16_t)wlen;
+	}
+	st->rel_seq = base_seq + wlen;
+	st->held = st->held_last = -1;
+	st->n_held = 0;
+	st->held_bytes = 0;
+	return why;
+}
+
+static void job_for(struct redact_job *j, const struct ruleset *rs,
+		    struct flow_table *ft, struct engine_worker *w, int svc,
+		    uint64_t now_ns)
+{
+	uint32_t epoch = (uint32_t)keyring_epoch(rs->keys, now_ns / 1000000000u);
+
+	*j = (struct redact_job){
+		.rs = rs, .ft = ft, .w = w, .svc = &rs->services[svc],
+		.st = &w->stats[svc],
+		.epoch_key = keyring_epoch_key(rs->keys, epoch), .epoch = epoch,
+	};
+}
+
+/* An out-of-order segment whose gap did not fill: decided alone. */
+static void ooo_decide(struct redact_job *j, struct stream *st, int32_t i)
+{
+	struct engine_worker *w = j->w;
+	struct hold *h = &w->holds[i];
+	struct stream alone = {
+		.f = st->f, .held = i, .held_last = i, .n_held = 1, .ooo = -1,
+		.rel_seq = h->seq, .active = -1,
+	};
+
+	h->next = -1;
+	stream_decide(j, &alone, NULL, true);
+}
+
+/* Decide every hold of @st by the timeout rule. */
+static void stream_flush(const struct ruleset *rs, struct flow_table *ft,
+			 struct engine_worker *w, struct stream *st,
+			 uint64_t now_ns)
+{
+	struct redact_job j;
+
+	if (!st->n_held && !st->n_ooo)
+		return;
+	job_for(&j, rs, ft, w, st->svc, now_ns);
+	if (st->n_held)
+		stream_decide(&j, st, NULL, true);
+	for (int32_t i = st->ooo, nx; i >= 0; i = nx) {
+		nx = w->holds[i].next;
+		ooo_decide(&j, st, i);
+	}
+	st->ooo = -1;
+	st->n_ooo = 0;
+	active_drop(w, st);
+}
+
+void engine_tick(const struct ruleset *rs, struct flow_table *ft,
+		 struct engine_worker *w, uint64_t now_ns)
+{
+	release_reset(w);
+	for (unsigned k = 0; k < w->n_active;) {
+		struct stream *st = &w->streams[w->active[k]];
+		uint64_t d = stream_deadline(w, st);
+
+		if (d && d <= now_ns) {
+			stats_of(w, st->svc)->hold_timeouts++;
+			stream_flush(rs, ft, w, st, now_ns);
+			if (st->active < 0)
+				continue;	/* swapped out: look at k again */
+		}
+		k++;
+	}
+}
+
+void engine_release_all(const struct ruleset *rs, struct flow_table *ft,
+			struct engine_worker *w)
+{
+	release_reset(w);
+	while (w->n_active)
+		stream_flush(rs, ft, w, &w->streams[w->active[0]], 0);
+}
+
+/* Overwrite the payload of @p at stream [seq, seq + len) from the spans. */
+static void spans_apply(struct stream *st, struct csum_ctx *cc,
+			struct packet *p, uint32_t len)
+{
+	uint8_t *pl = pkt_payload(p);
+
+	for (unsigned k = 0; k < st->n_spans; k++) {
+		const struct span *s = &st->spans[k];
+		uint32_t a = s->seq, b = s->seq + s->len;
+
+		if (seq_lt(a, p->tcp_seq))
+			a = p->tcp_seq;
+		if (seq_lt(p->tcp_seq + len, b))
+			b = p->tcp_seq + len;
+		if (!seq_lt(a, b))
+			continue;
+		patch(cc, pl + (a - p->tcp_seq),
+		      st->span_bytes + s->off + (a - s->seq), b - a, false, false);
+	}
+}
+
+enum stream_outcome {
+	STREAM_NOW,		/* verdict the packet now */
+	STREAM_HELD,		/* a copy was kept: ENGINE_HOLD */
+	STREAM_DROP,		/* a duplicate the held original covers */
+};
+
+/* Move out-of-order holds that now continue the stream onto the held list. */
+static void ooo_pull(struct engine_worker *w, struct stream *st, struct flow *f,
+		     struct engine_stats *stats)
+{
+	while (st->ooo >= 0) {
+		int32_t i = st->ooo;
+		struct hold *h = &w->holds[i];
+
+		if (seq_lt(f->next_seq, h->seq))
+			break;
+		st->ooo = h->next;
+		st->n_ooo--;
+		h->next = -1;
+		if (h->seq != f->next_seq) {
+			/* overlaps what came meanwhile: TCP sends it again */
+			stats->retrans_dropped++;
+			release_push(w, i, ENGINE_DROP);
+			continue;
+		}
+		if (st->held_last >= 0)
+			w->holds[st->held_last].next = i;
+		else
+			st->held = i;
+		st->held_last = i;
+		st->n_held++;
+		st->held_bytes += h->plen;
+		f->next_seq = h->seq + h->plen;
+	}
+}
+
+/* Whether the window ctx + held (+ @extra) ends inside a candidate. */
+static bool tail_dirty(struct redact_job *j, struct stream *st,
+		       const uint8_t *extra, uint32_t extra_len)
+{
+	struct engine_worker *w = j->w;
+	uint8_t *win = w->win;
+	uint32_t wlen = st->ctx_len, sus, t;
+
+	memcpy(win, st->ctx, wlen);
+	for (int32_t i = st->held; i >= 0; i = w->holds[i].next) {
+		struct hold *h = &w->holds[i];
+
+		memcpy(win + wlen, hold_data(w, h) + h->poff, h->plen);
+		wlen += h->plen;
+	}
+	memcpy(win + wlen, extra, extra_len);
+	wlen += extra_len;
+	if (wlen == st->ctx_len)
+		return false;
+	if (st->at_start && !st->ctx_len && rule_for(j->svc, DET_PROXY)) {
+		struct proxy_hdr ph;
+		int rc = proxy_parse(win, wlen, &ph);
+
+		/* a PROXY header cut short: wait for its end */
+		if (rc == -E2BIG || (rc == -EINVAL && wlen < 108 &&
+				     !memchr(win, '\n', wlen)))
+			return true;
+	}
+	t = detect_tail(j->svc, w->scratch, win, wlen, &sus);
+	return t < wlen;
+}
+
+/*
+ * The client→server TCP payload of @p in stream order.  Rewrites the
+ * payload (as far as it is decided) and says whether to hold it.
+ */
+static enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
+					 struct packet *p, uint64_t now_ns,
+					 uint64_t cookie, unsigned flags,
+					 enum stream_outcome *out, int32_t *held,
+					 struct stream **stp)
+{
+	const struct ruleset *rs = j->rs;
+	struct engine_worker *w = j->w;
+	struct engine_stats *stats = j->st;
+	uint64_t hold_ns = j->svc->hold_ns;
+	uint32_t plen = p->payload_len, old = 0;
+	struct stream *st;
+	struct piece np;
+	int32_t d;
+	enum engine_reason why;
+	bool fills, dirty;
+
+	*out = STREAM_NOW;
+	*held = -1;
+	*stp = NULL;
+	if (p->tcp_flags & 0x02) {	/* SYN: the stream starts after it */
+		st = stream_find(w, f);
+		if (st) {
+			stream_flush(rs, j->ft, w, st, now_ns);
+			st->f = NULL;
+		}
+		f->next_seq = p->tcp_seq + 1;
+		f->flags |= FLOW_F_SEQ;
+		return ENGINE_R_NONE;
+	}
+	if (!plen) {
+		if (p->tcp_flags & 0x05) {	/* FIN, RST: the stream ends */
+			st = stream_get(rs, j->ft, w, f, now_ns);
+			stream_flush(rs, j->ft, w, st, now_ns);
+		}
+		return ENGINE_R_NONE;
+	}
+	if (!(f->flags & FLOW_F_SEQ)) {
+		f->next_seq = p->tcp_seq;
+		f->flags |= FLOW_F_SEQ;
+	}
+	st = stream_get(rs, j->ft, w, f, now_ns);
+	d = (int32_t)(p->tcp_seq - f->next_seq);
+
+	if (d > 0) {
+		int32_t i, *at = &st->ooo;
+
+		stats->out_of_order++;
+		for (i = st->ooo; i >= 0; i = w->holds[i].next) {
+			struct hold *h = &w->holds[i];
+
+			if (seq_lt(p->tcp_seq, h->seq + h->plen) &&
+			    seq_lt(h->seq, p->tcp_seq + plen)) {
+				stats->retrans_dropped++;
+				*out = STREAM_DROP;
+				return ENGINE_R_NONE;
+			}
+		}
+		if (hold_ns && st->n_ooo < HOLD_OOO &&
+		    (i = hold_new(w, p, cookie, now_ns + hold_ns, f->svc, flags)) >= 0) {
+			while (*at >= 0 && seq_lt(w->holds[*at].seq, p->tcp_seq))
+				at = &w->holds[*at].next;
+			w->holds[i].next = *at;
+			*at = i;
+			st->n_ooo++;
+			stats->holds++;
+			active_add(w, st);
+			*out = STREAM_HELD;
+			*held = i;
+			return ENGINE_R_NONE;
+		}
+		/* cannot wait for the gap: decide the segment alone */
+		stats->hold_bound_hit++;
+		{
+			struct stream alone = { .f = f, .held = -1, .held_last = -1,
+						.ooo = -1, .rel_seq = p->tcp_seq,
+						.active = -1 };
+
+			np = (struct piece){ pkt_payload(p), plen, j->cc };
+			return stream_decide(j, &alone, &np, true);
+		}
+	}
+	if (d < 0) {
+		old = (uint32_t)-d < plen ? (uint32_t)-d : plen;
+		if (st->n_held && seq_lt(st->rel_seq, p->tcp_seq + plen)) {
+			/* the held original will be released */
+			stats->retrans_dropped++;
+			*out = STREAM_DROP;
+			return ENGINE_R_NONE;
+		}
+		if (st->unknown && seq_lt(p->tcp_seq, st->unknown_upto)) {
+			stats->retrans_no_record++;
+			return ENGINE_R_UNSUPPORTED;
+		}
+		if (seq_lt(p->tcp_seq, st->first_seq)) {
+			/* sent before this worker kept a record */
+			stats->retrans_no_record++;
+			return ENGINE_R_UNSUPPORTED;
+		}
+		spans_apply(st, j->cc, p, old);
+		stats->retrans_patched++;
+		if (old == plen)
+			return ENGINE_R_NONE;
+	}
+
+	/* in order: the new bytes are payload[old, plen) */
+	np = (struct piece){ pkt_payload(p) + old, plen - old, j->cc };
+	if (p->tcp_flags & 0x05) {
+		/* the stream ends here: nothing more will decide the tail */
+		why = stream_decide(j, st, &np, true);
+		if (why == ENGINE_R_NONE) {
+			f->next_seq = p->tcp_seq + plen;
+			stream_flush(rs, j->ft, w, st, now_ns);
+		}
+		active_drop(w, st);
+		return why;
+	}
+	/* a segment that fills the gap before held ones waits with them */
+	fills = st->ooo >= 0 && seq_le(w->holds[st->ooo].seq, p->tcp_seq + plen);
+	dirty = hold_ns && (fills || tail_dirty(j, st, np.payload, np.len));
+	if (dirty && !(st->n_held < HOLD_SEGS &&
+		       st->held_bytes + np.len <= HOLD_BYTES)) {
+		stats->hold_bound_hit++;
+		why = stream_decide(j, st, NULL, true);
+		if (why != ENGINE_R_NONE)
+			return why;
+		dirty = fills || tail_dirty(j, st, np.payload, np.len);
+	}
+	if (dirty) {
+		int32_t i = hold_new(w, p, cookie, now_ns + hold_ns, f->svc, flags);
+
+		if (i >= 0) {
+			struct hold *h = &w->holds[i];
+
+			/* the held copy's stream bytes start at the new ones */
+			h->seq += old;
+			h->poff += old;
+			h->plen -= old;
+			if (st->held_last >= 0)
+				w->holds[st->held_last].next = i;
+			else
+				st->held = i;
+			st->held_last = i;
+			st->n_held++;
+			st->held_bytes += h->plen;
+			f->next_seq = p->tcp_seq + plen;
+			stats->holds++;
+			active_add(w, st);
+			*out = STREAM_HELD;
+			*held = i;
+			*stp = st;
+			return ENGINE_R_NONE;
+		}
+		stats->hold_pool_full++;
+	}
+	why = stream_decide(j, st, &np, dirty);
+	if (why != ENGINE_R_NONE)
+		return why;
+	f->next_seq = p->tcp_seq + plen;
+	active_drop(w, st);
+	return ENGINE_R_NONE;
+}
+
+/*
+ * After a held packet's copy is final: out-of-order holds that now
+ * continue the stream join it, and a clean tail releases them all.
+ */
+static void stream_settle(struct redact_job *j, struct stream *st,
+			  struct flow *f)
+{
+	struct engine_worker *w = j->w;
+
+	ooo_pull(w, st, f, j->st);
+	if (st->n_held && !tail_dirty(j, st, NULL, 0))
+		(void)stream_decide(j, st, NULL, false);
+	active_drop(w, st);
+}
+
 static void process_inbound(const struct ruleset *rs, struct flow_table *ft,
 			    struct engine_worker *w, struct packet *p, int s,
-			    uint64_t now_s, unsigned flags,
+			    uint64_t now_ns, unsigned flags, uint64_t cookie,
 			    struct engine_result *res)
 {
+	uint64_t now_s = now_ns / 1000000000u;
+	enum stream_outcome so = STREAM_NOW;
+	struct stream *sst = NULL;
+	int32_t held = -1;
 	const struct rs_service *svc = &rs->services[s];
 	struct engine_stats *st = stats_of(w, s);
 	uint32_t epoch = (uint32_t)keyring_epoch(rs->keys, now_s);
@@ -842,13 +1690,22 @@ static void process_inbound(const struct ruleset *rs, struct flow_table *ft,
 	 * The payload is rewritten before the addresses: a scan error then
 	 * leaves an untouched packet for on-error accept.
 	 */
-	why = redact_payload(&job, p, stream_start);
+	if (p->proto == IPPROTO_TCP)
+		why = stream_inbound(&job, f, p, now_ns, cookie, flags, &so, &held,
+				     &sst);
+	else
+		why = redact_payload(&job, p, stream_start);
 	if (why != ENGINE_R_NONE) {
 		fail(rs, w, s, why, res);
 		return;
 	}
 	flow_update(ft, f, p->proto == IPPROTO_TCP ? p->tcp_flags : 0, true,
 		    (uint32_t)now_s);
+	if (so == STREAM_DROP) {
+		res->verdict = ENGINE_DROP;
+		st->dropped++;
+		return;
+	}
 	patch(&cc, saddr, f->pseudo, p->addr_len, true, true);
 	if (f->pport != f->cport) {
 		uint16_t be = port_be(f->pport);
@@ -860,6 +1717,15 @@ static void process_inbound(const struct ruleset *rs, struct flow_table *ft,
 	if (cc.touched_l4 || cc.touched_l3) {
 		res->verdict = ENGINE_MODIFIED;
 		st->changed++;
+	}
+	if (so == STREAM_HELD) {
+		struct hold *h = &w->holds[held];
+
+		/* the copy gets the final headers; its payload is decided later */
+		memcpy(hold_data(w, h), p->data, p->len);
+		h->modified = res->verdict == ENGINE_MODIFIED;
+		res->verdict = ENGINE_HOLD;
+		stream_settle(&job, sst, f);
 	}
 }
 
@@ -884,6 +1750,12 @@ static void process_outbound(const struct ruleset *rs, struct flow_table *ft,
 	if (f) {
 		flow_update(ft, f, p->proto == IPPROTO_TCP ? p->tcp_flags : 0,
 			    false, (uint32_t)now_s);
+		/* what the server acknowledged needs no record for retransmission */
+		if (p->proto == IPPROTO_TCP && (p->tcp_flags & 0x10) &&
+		    (!(f->flags & FLOW_F_ACK) || seq_lt(f->server_ack, p->tcp_ack))) {
+			f->server_ack = p->tcp_ack;
+			f->flags |= FLOW_F_ACK;
+		}
 		to = f->client;
 		to_port = f->cport;
 	} else {
@@ -922,13 +1794,14 @@ static void process_outbound(const struct ruleset *rs, struct flow_table *ft,
 int engine_process(const struct ruleset *rs, struct flow_table *ft,
 		   struct engine_worker *w, uint8_t *pkt, uint32_t len,
 		   enum engine_dir dir, uint64_t now_ns, unsigned flags,
-		   struct engine_result *res)
+		   uint64_t cookie, struct engine_result *res)
 {
 	uint64_t now_s = now_ns / 1000000000u;
 	struct packet p;
 	enum pkt_status ps;
 	int svc_d, svc_s, s;
 
+	release_reset(w);
 	memset(res, 0, sizeof(*res));
 	res->service = -1;
 	res->verdict = ENGINE_ACCEPT;
@@ -984,7 +1857,7 @@ int engine_process(const struct ruleset *rs, struct flow_table *ft,
 	}
 	res->service = s;
 	if (dir == ENGINE_DIR_IN)
-		process_inbound(rs, ft, w, &p, s, now_s, flags, res);
+		process_inbound(rs, ft, w, &p, s, now_ns, flags, cookie, res);
 	else
 		process_outbound(rs, ft, w, &p, s, now_s, flags, res);
 	return 0;

@@ -25,6 +25,7 @@ enum engine_verdict {
 	ENGINE_ACCEPT,		/* pass unchanged */
 	ENGINE_MODIFIED,	/* pass the rewritten packet (same buffer) */
 	ENGINE_DROP,
+	ENGINE_HOLD,		/* a copy is kept: no verdict now (engine_next_release) */
 };
 
 /* Why a packet went the way it did (counted per service). */
@@ -61,6 +62,10 @@ struct engine_stats {
 	uint64_t icmp_translated;
 	uint64_t flows_created;
 	uint64_t reasons[ENGINE_R__COUNT];
+	/* stream-aware TCP: segments held back, and how holds ended */
+	uint64_t holds, hold_released, hold_timeouts, hold_timeout_masked, hold_timeout_passed;
+	uint64_t hold_bound_hit, hold_pool_full, out_of_order, retrans_patched,
+		 retrans_dropped, retrans_no_record;
 	uint64_t detector[DET__COUNT];	/* identifiers found */
 	uint64_t action[ACT__COUNT];	/* rewrites done */
 };
@@ -113,6 +118,8 @@ void engine_set_observer(struct engine_worker *w, engine_match_cb cb, void *ctx)
  * @now_ns: wall-clock time in ns (epochs, timeouts); the dry-run passes
  *          the capture's timestamps
  * @flags: ENGINE_F_*
+ * @cookie: the caller's name for this packet, handed back by
+ *          engine_next_release() when the packet is held
  * @res:   the verdict and what led to it
  *
  * Inbound: the source address becomes the pseudonym of the service's
@@ -122,12 +129,61 @@ void engine_set_observer(struct engine_worker *w, engine_match_cb cb, void *ctx)
  * A packet that cannot be processed is dropped, or accepted unchanged when
  * its service says `on-error accept`.
  *
+ * Client→server TCP payloads are scanned as a stream: a segment whose end
+ * may be the start of an identifier is held (ENGINE_HOLD: the engine
+ * keeps a copy, the caller sends no verdict for it now) until the bytes
+ * that follow decide it, or its service's hold time passes.  Held
+ * segments that become decided are handed out by engine_next_release(),
+ * which the caller drains after every engine_process() and engine_tick()
+ * BEFORE it verdicts the packet just processed (they precede it in the
+ * stream).
+ *
  * Return: 0; never fails (the verdict says what to do).
  */
 int engine_process(const struct ruleset *rs, struct flow_table *ft,
 		   struct engine_worker *w, uint8_t *pkt, uint32_t len,
 		   enum engine_dir dir, uint64_t now_ns, unsigned flags,
-		   struct engine_result *res);
+		   uint64_t cookie, struct engine_result *res);
+
+/* A held packet that is now decided. */
+struct engine_release {
+	uint64_t cookie;		/* as given to engine_process() */
+	enum engine_verdict verdict;	/* ACCEPT, MODIFIED or DROP */
+	uint8_t *data;			/* the packet (the engine's copy) */
+	uint32_t len;
+	int service;
+};
+
+/**
+ * engine_next_release() - the next held packet that is decided, in the
+ * order the verdicts must be sent
+ * @w:   the worker that held it
+ * @out: filled; @out->data is valid until the next engine call on @w
+ * Return: true with @out filled, false when there is none (left).
+ */
+bool engine_next_release(struct engine_worker *w, struct engine_release *out);
+
+/**
+ * engine_tick() - decide the holds of @w whose hold time has passed at
+ * @now_ns (conservatively: a tail that already looks like an identifier
+ * is masked, anything else goes as is); engine_next_release() then hands
+ * them out.
+ */
+void engine_tick(const struct ruleset *rs, struct flow_table *ft,
+		 struct engine_worker *w, uint64_t now_ns);
+
+/**
+ * engine_hold_deadline() - the earliest hold deadline of @w in ns (the
+ * caller sleeps no longer than that), 0 when nothing is held
+ */
+uint64_t engine_hold_deadline(const struct engine_worker *w);
+
+/**
+ * engine_release_all() - decide every hold of @w now, by the rule of
+ * engine_tick() (before a reload, at shutdown, at the end of a capture)
+ */
+void engine_release_all(const struct ruleset *rs, struct flow_table *ft,
+			struct engine_worker *w);
 
 
 /**

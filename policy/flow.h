@@ -45,6 +45,8 @@ struct flow {
 	bool isn_known;
 	uint8_t flags;		/* FLOW_F_* */
 	uint32_t client_isn;	/* client's initial sequence number */
+	uint32_t next_seq;	/* next in-order client stream byte (FLOW_F_SEQ) */
+	uint32_t server_ack;	/* highest ACK the server sent (FLOW_F_ACK) */
 	uint32_t epoch;		/* epoch whose key made the pseudonym */
 	uint32_t last_seen;	/* seconds */
 };
@@ -52,6 +54,8 @@ struct flow {
 #define FLOW_F_FIN_IN	0x01	/* FIN from the client */
 #define FLOW_F_FIN_OUT	0x02	/* FIN from the server */
 #define FLOW_F_MAPPED	0x04	/* pseudonym from flow_map_pseudonym(): holds a reference */
+#define FLOW_F_SEQ	0x08	/* next_seq is known */
+#define FLOW_F_ACK	0x10	/* server_ack is known */
 
 /**
  * flow_table_new() - a table for at most @max_flows flows (1 .. 2^26)

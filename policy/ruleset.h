@@ -18,6 +18,7 @@ typedef struct pcre2_real_code_8 pcre2_code_8;
 #define RS_MAX_SERVICES 254
 #define RS_PROTO_TCP 0
 #define RS_PROTO_UDP 1
+#define RS_HOLD_DEFAULT_NS (40ull * 1000000)	/* `hold 40ms` */
 
 struct rs_prefix {
 	uint8_t family;		/* 4 or 6 */
@@ -60,6 +61,7 @@ struct rs_service {
 	pcre2_code_8 **allow;		/* `allow pattern` exceptions */
 	unsigned n_allow;
 	bool on_error_accept;
+	uint64_t hold_ns;		/* TCP hold-back limit; 0: never hold */
 	uint32_t det_mask;		/* bit (1u << det) per detector used */
 };
 

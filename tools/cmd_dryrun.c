@@ -148,8 +148,19 @@ struct checker {
 	size_t fill;		/* bytes in the chunk being filled */
 };
 
+/* A packet the engine holds back: what to write when it is released. */
+struct held_frame {
+	uint64_t cookie;
+	struct pcap_pkthdr h;
+	uint32_t caplen, wire_len, off, ip_len;
+	unsigned flags;
+	uint8_t *frame;		/* the original frame */
+};
+
 struct dryrun {
 	struct options opt;
+	struct held_frame *held;	/* packets the engine holds */
+	size_t n_held, cap_held;
 	struct ruleset *rs;
 	struct flow_table *ft;
 	struct engine_worker *w;	/* the engine's */
@@ -163,6 +174,7 @@ struct dryrun {
 	int dlt;
 	bool out_nano;
 	uint8_t *work, *orig;
+	uint8_t *rel;		/* a released packet's frame */
 	uint8_t *cat_orig, *cat_out;	/* stream tail + payload */
 	struct stream_tail *streams;
 	struct counters c;
@@ -768,6 +780,80 @@ static void write_frame(struct dryrun *dr, const struct pcap_pkthdr *h,
 	dr->c.written++;
 }
 
+/*
+ * TCP payloads are scanned by the engine as a stream, in windows that
+ * the observer does not see: the residual check scans them itself.
+ */
+static bool is_tcp(const uint8_t *ip, uint32_t len)
+{
+	if (len >= 20 && ip[0] >> 4 == 4)
+		return ip[9] == IPPROTO_TCP;
+	return !(len >= 40 && ip[0] >> 4 == 6 && ip[6] == IPPROTO_UDP);
+}
+
+static void hold_frame(struct dryrun *dr, const struct pcap_pkthdr *h,
+		       const uint8_t *frame, uint32_t caplen, uint32_t wire_len,
+		       uint32_t off, unsigned flags)
+{
+	struct held_frame *hf;
+
+	if (dr->n_held == dr->cap_held) {
+		size_t cap = dr->cap_held ? 2 * dr->cap_held : 64;
+		struct held_frame *n = realloc(dr->held, cap * sizeof(*n));
+
+		if (!n) {
+			perror("nfredact dry-run");
+			exit(1);
+		}
+		dr->held = n;
+		dr->cap_held = cap;
+	}
+	hf = &dr->held[dr->n_held];
+	*hf = (struct held_frame){
+		.cookie = dr->c.read, .h = *h, .caplen = caplen,
+		.wire_len = wire_len, .off = off, .ip_len = caplen - off,
+		.flags = flags, .frame = malloc(caplen),
+	};
+	if (!hf->frame) {
+		perror("nfredact dry-run");
+		exit(1);
+	}
+	memcpy(hf->frame, frame, caplen);
+	dr->n_held++;
+}
+
+/* Write (and check) the held packets the engine has decided, in order. */
+static void drain_releases(struct dryrun *dr)
+{
+	struct engine_release r;
+
+	while (engine_next_release(dr->w, &r)) {
+		struct held_frame hf;
+		size_t k;
+
+		for (k = 0; k < dr->n_held && dr->held[k].cookie != r.cookie; k++)
+			;
+		if (k == dr->n_held)
+			continue;	/* not ours: cannot happen */
+		hf = dr->held[k];
+		memmove(&dr->held[k], &dr->held[k + 1],
+			(dr->n_held - k - 1) * sizeof(*dr->held));
+		dr->n_held--;
+		if (r.service >= 0)
+			check_later(dr, (unsigned)r.service, hf.frame + hf.off,
+				    hf.ip_len,
+				    r.verdict == ENGINE_DROP ? NULL : r.data,
+				    r.len, hf.flags & ENGINE_F_TRUNCATED, false);
+		if (r.verdict != ENGINE_DROP) {
+			memcpy(dr->rel, hf.frame, hf.off);
+			memcpy(dr->rel + hf.off, r.data, r.len);
+			write_frame(dr, &hf.h, dr->rel, hf.off + r.len,
+				    hf.wire_len - (hf.caplen - hf.off - r.len));
+		}
+		free(hf.frame);
+	}
+}
+
 static void handle_ip(struct dryrun *dr, const struct pcap_pkthdr *h,
 		      const uint8_t *frame, uint32_t caplen, uint32_t wire_len,
 		      uint32_t off, uint64_t ts_ns)
@@ -788,7 +874,13 @@ static void handle_ip(struct dryrun *dr, const struct pcap_pkthdr *h,
 	dr->obs_overflow = false;
 	dr->obs_base = out_ip;
 	engine_process(dr->rs, dr->ft, dr->w, out_ip, ip_len, ENGINE_DIR_AUTO,
-		       ts_ns, flags, &res);
+		       ts_ns, flags, dr->c.read, &res);
+	/* what the engine released goes first: it precedes this packet */
+	drain_releases(dr);
+	if (res.verdict == ENGINE_HOLD) {
+		hold_frame(dr, h, frame, caplen, wire_len, off, flags);
+		return;
+	}
 
 	if (res.verdict == ENGINE_MODIFIED && res.len < ip_total_len(ip, ip_len))
 		out_caplen = off + res.len;	/* a datagram made shorter */
@@ -798,7 +890,7 @@ static void handle_ip(struct dryrun *dr, const struct pcap_pkthdr *h,
 		check_later(dr, (unsigned)res.service, ip, ip_len,
 			    res.verdict == ENGINE_DROP ? NULL : out_ip,
 			    out_caplen - off, flags & ENGINE_F_TRUNCATED,
-			    res.reason == ENGINE_R_NONE);
+			    res.reason == ENGINE_R_NONE && !is_tcp(ip, ip_len));
 	if (res.verdict == ENGINE_DROP)
 		return;
 	if (res.verdict == ENGINE_MODIFIED)
@@ -817,6 +909,9 @@ static void handle_frame(struct dryrun *dr, const struct pcap_pkthdr *h,
 	struct pcap_pkthdr rh;
 
 	dr->now_s = ts_ns / NS;
+	/* holds whose time passed by this packet's timestamp go first */
+	engine_tick(dr->rs, dr->ft, dr->w, ts_ns);
+	drain_releases(dr);
 	if (caplen > FRAME_MAX) {
 		caplen = FRAME_MAX;	/* processed as a truncated packet */
 		dr->c.oversized++;
@@ -889,6 +984,8 @@ static int run(struct dryrun *dr)
 		if (!(dr->c.read % EXPIRE_EVERY))
 			flow_expire(dr->ft, (uint32_t)dr->now_s, EXPIRE_BUDGET);
 	}
+	engine_release_all(dr->rs, dr->ft, dr->w);
+	drain_releases(dr);
 	checker_finish(dr);
 	if (dr->progress_shown)
 		fputc('\n', stderr);
@@ -1280,6 +1377,7 @@ static int setup(struct dryrun *dr)
 	dr->ids = idset_new(IDSET_MAX_BYTES);
 	dr->addrs = idset_new(IDSET_MAX_BYTES);
 	dr->work = malloc(FRAME_MAX);
+	dr->rel = malloc(FRAME_MAX);
 	dr->orig = malloc(FRAME_MAX);
 	dr->cat_orig = malloc(STREAM_TAIL + FRAME_MAX);
 	dr->cat_out = malloc(STREAM_TAIL + FRAME_MAX);
@@ -1295,7 +1393,7 @@ static int setup(struct dryrun *dr)
 	dr->obs = calloc(OBSERVED_MAX, sizeof(*dr->obs));
 	dr->look = calloc(OBSERVED_MAX, sizeof(*dr->look));
 	if (!dr->ft || !dr->w || !dr->w_scan || !dr->df || !dr->ids ||
-	    !dr->addrs || !dr->work || !dr->orig || !dr->cat_orig ||
+	    !dr->addrs || !dr->work || !dr->rel || !dr->orig || !dr->cat_orig ||
 	    !dr->cat_out || !dr->streams || !dr->obs || !dr->look || !chunks_ok) {
 		fprintf(stderr, "nfredact dry-run: out of memory\n");
 		return -ENOMEM;
@@ -1321,6 +1419,10 @@ static void teardown(struct dryrun *dr)
 	free(dr->cat_orig);
 	free(dr->orig);
 	free(dr->work);
+	free(dr->rel);
+	for (size_t k = 0; k < dr->n_held; k++)
+		free(dr->held[k].frame);
+	free(dr->held);
 	idset_free(dr->addrs);
 	idset_free(dr->ids);
 	defrag_free(dr->df);

@@ -194,6 +194,22 @@ static void count_match(void *ctx, enum det_kind det, const uint8_t *text,
 	++*(unsigned *)ctx;
 }
 
+/* Every held packet that is released decodes as what was held. */
+static void check_releases(struct engine_worker *w)
+{
+	struct engine_release r;
+	struct packet p;
+
+	while (engine_next_release(w, &r)) {
+		CHECK(r.verdict == ENGINE_ACCEPT || r.verdict == ENGINE_MODIFIED ||
+		      r.verdict == ENGINE_DROP);
+		CHECK(r.service >= 0 && r.service < (int)policy_service_count(rs));
+		CHECK(r.len > 0 && r.len <= (uint32_t)r.cookie);
+		if (r.verdict == ENGINE_MODIFIED)
+			CHECK(pkt_decode(&p, r.data, r.len) == PKT_OK);
+	}
+}
+
 static void run_one(struct flow_table *ft, struct engine_worker *w,
 		    uint8_t *buf, uint32_t len, enum engine_dir dir,
 		    unsigned flags, uint64_t now_ns)
@@ -217,10 +233,17 @@ static void run_one(struct flow_table *ft, struct engine_worker *w,
 		l3_ok = in.family == 4 && csum_ipv4_header_verify(&in);
 	}
 
-	CHECK(engine_process(rs, ft, w, buf, len, dir, now_ns, flags, &res) == 0);
+	CHECK(engine_process(rs, ft, w, buf, len, dir, now_ns, flags, len,
+			     &res) == 0);
+	check_releases(w);
 
 	CHECK(res.verdict == ENGINE_ACCEPT || res.verdict == ENGINE_MODIFIED ||
-	      res.verdict == ENGINE_DROP);
+	      res.verdict == ENGINE_DROP || res.verdict == ENGINE_HOLD);
+	if (res.verdict == ENGINE_HOLD) {
+		/* a held packet's verdict comes from engine_next_release() */
+		CHECK(res.service >= 0 && !(flags & ENGINE_F_TRUNCATED));
+		return;
+	}
 	CHECK(res.reason < ENGINE_R__COUNT);
 	CHECK(res.service >= -1 && res.service < (int)policy_service_count(rs));
 	if (res.verdict != ENGINE_MODIFIED) {
@@ -321,7 +344,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(n < 0 || (unsigned)n == found);
 		}
 		free(buf);
+		engine_tick(rs, ft, w, now_ns);
+		check_releases(w);
+		CHECK(!engine_hold_deadline(w) || engine_hold_deadline(w) > now_ns);
 	}
+	engine_release_all(rs, ft, w);
+	check_releases(w);
+	CHECK(engine_hold_deadline(w) == 0);
 	engine_worker_free(w);
 	flow_table_free(ft);
 	return 0;

@@ -233,7 +233,7 @@ static enum engine_verdict run(struct fx *f, struct pk *k, enum engine_dir dir,
 {
 	struct engine_result r;
 
-	engine_process(f->rs, f->ft, f->w, k->b, k->len, dir, NOW, flags,
+	engine_process(f->rs, f->ft, f->w, k->b, k->len, dir, NOW, flags, 0,
 		       res ? res : &r);
 	return (res ? res : &r)->verdict;
 }
