@@ -121,6 +121,8 @@ int daemon_snapshot(struct daemon *d, struct stats_snapshot *s)
 		sq->recv_errors = c.recv_errors;
 		sq->send_errors = c.send_errors;
 		sq->bad_msgs = c.bad_msgs;
+		sq->held = c.held;
+		sq->held_bytes = c.held_bytes;
 		k = nn > 0 ? nfqstat_find(nfq, (unsigned)nn, sq->num) : NULL;
 		if (k) {
 			sq->bound = true;
@@ -247,6 +249,7 @@ int daemon_reload(struct daemon *d, const char *path)
 	struct engine_worker **ews = NULL;
 	struct diag_list *dl = NULL;
 	struct ruleset *rs, *old;
+	bool handoff_lost = false;
 	int err = 0;
 
 	/* Only this thread replaces d->rs: reading it unlocked is safe. */
@@ -276,6 +279,9 @@ int daemon_reload(struct daemon *d, const char *path)
 	for (unsigned w = 0; w < d->n_workers; w++) {
 		struct engine_worker *prev = d->workers[w].ew;
 
+		/* What the old worker holds is decided by the old policy. */
+		if (worker_handoff(&d->workers[w], d->rs, prev) < 0)
+			handoff_lost = true;
 		retire(d, d->rs, prev);
 		d->workers[w].ew = ews[w];
 		ews[w] = prev;
@@ -284,6 +290,11 @@ int daemon_reload(struct daemon *d, const char *path)
 	d->rs = rs;
 	d->reloads++;
 	daemon_unlock(d);
+	for (unsigned w = 0; w < d->n_workers; w++)
+		worker_wake(&d->workers[w]);
+	if (handoff_lost)
+		log_warnx("reload: out of memory: some held packets stay "
+			  "queued without a verdict");
 
 	/* No worker can still use the old ones: they only do under the lock. */
 	if (queue_set_changed(d, rs))

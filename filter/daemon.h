@@ -5,8 +5,12 @@
  * of one flow may arrive on different queues, so one mutex (lock) guards
  * the engine: the ruleset pointer, the flow table (with the keyring the
  * ruleset holds) and every worker's engine_worker.  A worker holds it
- * only around the engine_process() calls of one vector of packets (a
- * bounded number), never across netlink I/O; its counters
+ * around the engine_process() calls of one vector of packets (a
+ * bounded number), and when the engine releases held packets, while it
+ * copies them and the verdicts before them into its send buffer (they
+ * live in the engine worker, which a reload frees); that may send the
+ * buffer when it is full, otherwise there is no netlink I/O under the
+ * lock.  Its counters
  * live in its own engine_worker, so they need no further locking.  The
  * lock counts how often it had to wait (stats: lock.contended), which
  * tells when finer-grained locking would pay.
@@ -39,6 +43,15 @@ struct worker {
 	struct engine_worker *ew;	/* guarded by d->lock */
 	pthread_t thread;
 	bool started;
+	/*
+	 * Held packets that a reload decided when it retired @ew: copies
+	 * (data malloc'd, NULL unless MODIFIED) that only this worker may
+	 * verdict, since only it writes to its queue's socket.  Guarded by
+	 * d->lock; wake_fd (an eventfd) tells the worker they are there.
+	 */
+	struct engine_release *handoff;
+	unsigned n_handoff, handoff_cap;
+	int wake_fd;
 };
 
 struct daemon {
@@ -95,13 +108,29 @@ int daemon_reload(struct daemon *d, const char *path);
 void daemon_warn_policy(const struct ruleset *rs);
 
 /**
- * worker_start() - start the thread serving @w->q
+ * worker_start() - start the thread serving @w->q.  Before it stops, the
+ * thread decides every packet its engine worker still holds
+ * (engine_release_all()) and sends those verdicts.
  * Return: 0 or -errno.
  */
 int worker_start(struct worker *w);
 
 /** worker_join() - wait for the worker (after d->stop is set) */
 void worker_join(struct worker *w);
+
+/**
+ * worker_handoff() - under the lock, before a reload frees @ew (the
+ * engine worker that @w used): decide everything @ew holds and leave
+ * copies of the verdicts for @w's thread, which sends them before its
+ * next packets; then call worker_wake().
+ * Return: 0, or -ENOMEM (the packets that could not be recorded stay in
+ * the kernel's queue until it is unbound).
+ */
+int worker_handoff(struct worker *w, const struct ruleset *rs,
+		   struct engine_worker *ew);
+
+/** worker_wake() - have the worker look at its handoff now */
+void worker_wake(struct worker *w);
 
 /**
  * control_listen() - create the control socket @path (mode 0600, owned by

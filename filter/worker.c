@@ -4,11 +4,24 @@
  * hold of the engine lock, then send the verdicts in arrival order.  The
  * time is read once per vector.  After a burst the thread yields once
  * before it blocks again, so that a busy queue costs fewer wake-ups.
+ *
+ * Stream scanning may hold a TCP segment back (ENGINE_HOLD): it gets no
+ * verdict until the engine releases it, after a later packet or when its
+ * hold time passes.  While something is held the thread waits in ppoll()
+ * no longer than the earliest hold deadline, so that engine_tick() runs
+ * on time.  The verdicts for what a reload or the shutdown decides are
+ * sent from here too, since only this thread writes to the queue's
+ * socket.
  */
 #include <errno.h>
-#include <stdatomic.h>
+#include <poll.h>
 #include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <linux/netfilter.h>
 
@@ -30,6 +43,18 @@ struct worker_item {
 	struct engine_result res;
 };
 
+static enum verdict_kind kind_of(enum engine_verdict v)
+{
+	switch (v) {
+	case ENGINE_ACCEPT:
+		return VERDICT_ACCEPT;
+	case ENGINE_MODIFIED:
+		return VERDICT_MODIFIED;
+	default:
+		return VERDICT_DROP;
+	}
+}
+
 static enum verdict_kind verdict_of(const struct worker_item *it)
 {
 	const struct queue_pkt *p = &it->pkt;
@@ -48,8 +73,8 @@ static enum verdict_kind verdict_of(const struct worker_item *it)
 	}
 }
 
-/* Engine time for a vector: read once, all its packets share it. */
-static uint64_t vector_time_ns(void)
+/* The engine's clock: the one epochs and hold deadlines use. */
+static uint64_t wall_ns(void)
 {
 	struct timespec ts;
 
@@ -57,19 +82,62 @@ static uint64_t vector_time_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Our name for a packet in the engine: the queue and the packet id. */
+static uint64_t cookie_of(const struct worker *w, uint32_t id)
+{
+	return (uint64_t)queue_num(w->q) << 32 | id;
+}
+
+/* The verdicts of items [from, to): a held one gets none now. */
+static void put_verdicts(struct worker *w, const struct worker_item *items,
+			 unsigned from, unsigned to)
+{
+	for (unsigned i = from; i < to; i++) {
+		const struct worker_item *it = &items[i];
+
+		if (!it->pkt.bad && it->res.verdict == ENGINE_HOLD)
+			(void)queue_hold(w->q, it->pkt.id, it->pkt.len);
+		else
+			(void)queue_verdict(w->q, it->pkt.id, verdict_of(it),
+					    it->pkt.data, it->res.len);
+	}
+}
+
+/*
+ * Under the lock: the verdicts of the held packets the engine has just
+ * decided, in its order.  Their contents live in the engine worker and
+ * last only until its next call (or a reload that frees it), so they are
+ * copied into the send buffer now, which sends it when full: rare.
+ */
+static void put_releases(struct worker *w, struct engine_release *rel)
+{
+	do {
+		/* Holds live in the worker of their own queue. */
+		if ((uint16_t)(rel->cookie >> 32) != queue_num(w->q))
+			continue;
+		(void)queue_release(w->q, (uint32_t)rel->cookie,
+				    kind_of(rel->verdict), rel->data, rel->len);
+	} while (engine_next_release(w->ew, rel));
+}
+
 /*
  * The engine lock is taken once for up to WORKER_ITEMS packets rather
  * than once per packet; the verdicts (which may send) come after it is
- * released, in arrival order.
+ * released, in arrival order.  Only when the engine releases held
+ * packets are the verdicts before them put under the lock: the released
+ * ones go after those and before the packet that released them.
  */
 static unsigned handle_vector(struct worker *w)
 {
 	struct worker_item items[WORKER_ITEMS];
 	struct daemon *d = w->d;
-	uint64_t now_ns = vector_time_ns();
+	uint64_t now_ns = wall_ns();
 	unsigned n, total = 0;
 
 	do {
+		struct engine_release rel;
+		unsigned put = 0;
+
 		for (n = 0; n < WORKER_ITEMS && queue_next(w->q, &items[n].pkt);
 		     n++)
 			;
@@ -87,15 +155,105 @@ static unsigned handle_vector(struct worker *w)
 			engine_process(d->rs, d->ft, w->ew, p->data, p->len,
 				       p->hook == NF_INET_LOCAL_OUT ?
 				       ENGINE_DIR_OUT : ENGINE_DIR_AUTO,
-				       now_ns, p->flags, &items[i].res);
+				       now_ns, p->flags, cookie_of(w, p->id),
+				       &items[i].res);
+			if (engine_next_release(w->ew, &rel)) {
+				put_verdicts(w, items, put, i);
+				put = i;
+				put_releases(w, &rel);
+			}
 		}
 		daemon_unlock(d);
-		for (unsigned i = 0; i < n; i++)
-			(void)queue_verdict(w->q, items[i].pkt.id,
-					    verdict_of(&items[i]),
-					    items[i].pkt.data, items[i].res.len);
+		put_verdicts(w, items, put, n);
 	} while (n == WORKER_ITEMS);
 	return total;
+}
+
+/* Send what a reload left for this queue; the copies are ours to free. */
+static void take_handoff(struct worker *w)
+{
+	struct engine_release *h;
+	uint64_t ignored;
+	unsigned n;
+
+	if (read(w->wake_fd, &ignored, sizeof(ignored)) < 0 && errno != EAGAIN)
+		return;
+	daemon_lock(w->d);
+	h = w->handoff;
+	n = w->n_handoff;
+	w->handoff = NULL;
+	w->n_handoff = 0;
+	w->handoff_cap = 0;
+	daemon_unlock(w->d);
+	for (unsigned i = 0; i < n; i++) {
+		(void)queue_release(w->q, (uint32_t)h[i].cookie,
+				    kind_of(h[i].verdict), h[i].data, h[i].len);
+		free(h[i].data);
+	}
+	free(h);
+}
+
+/*
+ * Decide the holds whose time has passed.  Return: the next hold
+ * deadline, 0 when the engine holds nothing.
+ */
+static uint64_t tick(struct worker *w)
+{
+	struct engine_release rel;
+	struct daemon *d = w->d;
+	uint64_t now = wall_ns(), next;
+
+	daemon_lock(d);
+	next = engine_hold_deadline(w->ew);
+	if (next && next <= now) {
+		engine_tick(d->rs, d->ft, w->ew, now);
+		if (engine_next_release(w->ew, &rel))
+			put_releases(w, &rel);
+		next = engine_hold_deadline(w->ew);
+	}
+	daemon_unlock(d);
+	return next;
+}
+
+/*
+ * Wait for packets while something is held: until the earliest hold
+ * deadline at most, or a reload's handoff.  Return: as queue_recv().
+ */
+static int wait_held(struct worker *w, uint64_t deadline)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = queue_fd(w->q), .events = POLLIN },
+		{ .fd = w->wake_fd, .events = POLLIN },
+	};
+	uint64_t wait = (uint64_t)QUEUE_WAIT_MS * 1000000u, now = wall_ns();
+	struct timespec ts;
+	int r;
+
+	if (deadline)
+		wait = deadline <= now ? 0 :
+		       deadline - now < wait ? deadline - now : wait;
+	ts.tv_sec = (time_t)(wait / 1000000000u);
+	ts.tv_nsec = (long)(wait % 1000000000u);
+	r = ppoll(pfd, 2, &ts, NULL);
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (pfd[1].revents)
+		take_handoff(w);
+	return pfd[0].revents ? queue_recv(w->q, false) : 0;
+}
+
+/* Before the thread ends: nothing may stay held with nobody to release it. */
+static void release_all(struct worker *w)
+{
+	struct engine_release rel;
+	struct daemon *d = w->d;
+
+	take_handoff(w);
+	daemon_lock(d);
+	engine_release_all(d->rs, d->ft, w->ew);
+	if (engine_next_release(w->ew, &rel))
+		put_releases(w, &rel);
+	daemon_unlock(d);
 }
 
 /* Errors of a blocking receive that say nothing about the socket itself. */
@@ -108,29 +266,39 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct daemon *d = w->d;
+	uint64_t deadline = 0;
 	int fatal_err = 0;
 
 	while (!atomic_load(&d->stop)) {
-		unsigned handled;
+		unsigned handled = 0;
 		int n;
 
-		/* Blocks (bounded) only here, with every verdict sent. */
-		n = queue_recv(w->q, true);
+		/*
+		 * Blocks (bounded) only here, with every verdict sent.  With
+		 * nothing held (the engine's holds are this queue's held
+		 * packets) a reload has nothing to hand over either.
+		 */
+		if (queue_held(w->q))
+			n = wait_held(w, deadline);
+		else
+			n = queue_recv(w->q, true);
 
 		if (n < 0 && !recv_transient(n)) {
 			fatal_err = -n;
 			break;
 		}
-		if (n <= 0)
-			continue;
-		handled = handle_vector(w);
-		for (unsigned burst = 1; burst < WORKER_BURST &&
-		     !queue_drained(w->q) && !atomic_load(&d->stop); burst++) {
-			/* ENOBUFS and the like are counted; keep serving. */
-			if (queue_recv(w->q, false) <= 0)
-				break;
-			handled += handle_vector(w);
+		if (n > 0) {
+			handled = handle_vector(w);
+			for (unsigned burst = 1; burst < WORKER_BURST &&
+			     !queue_drained(w->q) && !atomic_load(&d->stop);
+			     burst++) {
+				/* ENOBUFS and the like are counted; keep serving. */
+				if (queue_recv(w->q, false) <= 0)
+					break;
+				handled += handle_vector(w);
+			}
 		}
+		deadline = queue_held(w->q) ? tick(w) : 0;
 		(void)queue_flush(w->q);
 		/*
 		 * Under a burst, let the receivers just woken by our verdicts
@@ -142,6 +310,7 @@ static void *worker_main(void *arg)
 		if (handled >= WORKER_YIELD_MIN)
 			sched_yield();
 	}
+	release_all(w);
 	(void)queue_flush(w->q);
 	if (fatal_err) {
 		errno = fatal_err;
@@ -152,19 +321,78 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+int worker_handoff(struct worker *w, const struct ruleset *rs,
+		   struct engine_worker *ew)
+{
+	struct engine_release rel;
+	int err = 0;
+
+	engine_release_all(rs, w->d->ft, ew);
+	while (engine_next_release(ew, &rel)) {
+		struct engine_release *h;
+
+		if (w->n_handoff == w->handoff_cap) {
+			unsigned cap = w->handoff_cap ? 2 * w->handoff_cap : 16;
+
+			h = realloc(w->handoff, cap * sizeof(*h));
+			if (!h) {
+				err = -ENOMEM;
+				continue;
+			}
+			w->handoff = h;
+			w->handoff_cap = cap;
+		}
+		h = &w->handoff[w->n_handoff++];
+		*h = rel;
+		h->data = NULL;
+		if (rel.verdict == ENGINE_MODIFIED) {
+			h->data = malloc(rel.len ? rel.len : 1);
+			if (h->data)
+				memcpy(h->data, rel.data, rel.len);
+			else
+				h->verdict = ENGINE_DROP;	/* fail closed */
+		}
+	}
+	return err;
+}
+
+void worker_wake(struct worker *w)
+{
+	uint64_t one = 1;
+
+	if (w->started && w->wake_fd >= 0)
+		(void)!write(w->wake_fd, &one, sizeof(one));
+}
+
 int worker_start(struct worker *w)
 {
-	int err = pthread_create(&w->thread, NULL, worker_main, w);
+	int err;
 
-	if (err)
+	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->wake_fd < 0)
+		return -errno;
+	err = pthread_create(&w->thread, NULL, worker_main, w);
+	if (err) {
+		close(w->wake_fd);
+		w->wake_fd = -1;
 		return -err;
+	}
 	w->started = true;
 	return 0;
 }
 
 void worker_join(struct worker *w)
 {
-	if (w->started)
+	if (w->started) {
 		pthread_join(w->thread, NULL);
+		close(w->wake_fd);
+		w->wake_fd = -1;
+	}
 	w->started = false;
+	/* Left only by a reload while the thread could not run. */
+	for (unsigned i = 0; i < w->n_handoff; i++)
+		free(w->handoff[i].data);
+	free(w->handoff);
+	w->handoff = NULL;
+	w->n_handoff = w->handoff_cap = 0;
 }
