@@ -56,6 +56,8 @@ struct queue {
 
 	_Atomic uint64_t packets, verdict_errors, recv_errors, send_errors,
 		bad_msgs;
+	/* gauges, written by the queue's thread only */
+	_Atomic uint64_t held_now, held_bytes;
 };
 
 /*
@@ -162,11 +164,24 @@ int queue_verdict(struct queue *q, uint32_t id, enum verdict_kind kind,
 	return put_plan(q, id, kind, &plan, data, len);
 }
 
-int queue_hold(struct queue *q, uint32_t id)
+/* The gauges of held packets; never below zero, whatever the caller says. */
+static void held_add(struct queue *q, int64_t pkts, int64_t bytes)
+{
+	uint64_t p = atomic_load_explicit(&q->held_now, memory_order_relaxed);
+	uint64_t b = atomic_load_explicit(&q->held_bytes, memory_order_relaxed);
+
+	p = pkts < 0 && p < (uint64_t)-pkts ? 0 : p + (uint64_t)pkts;
+	b = bytes < 0 && b < (uint64_t)-bytes ? 0 : b + (uint64_t)bytes;
+	atomic_store_explicit(&q->held_now, p, memory_order_relaxed);
+	atomic_store_explicit(&q->held_bytes, b, memory_order_relaxed);
+}
+
+int queue_hold(struct queue *q, uint32_t id, uint32_t len)
 {
 	struct verdict_plan plan;
 
 	verdict_run_hold(&q->run, id, &plan);
+	held_add(q, 1, len);
 	return put_plan(q, id, VERDICT_ACCEPT, &plan, NULL, 0);
 }
 
@@ -176,6 +191,7 @@ int queue_release(struct queue *q, uint32_t id, enum verdict_kind kind,
 	struct verdict_plan plan;
 
 	verdict_run_release(&q->run, id, kind, &plan);
+	held_add(q, -1, -(int64_t)len);
 	return put_plan(q, id, kind, &plan, data, len);
 }
 
@@ -489,4 +505,7 @@ void queue_get_counters(const struct queue *q, struct queue_counters *c)
 	c->send_errors = atomic_load_explicit(&q->send_errors,
 					      memory_order_relaxed);
 	c->bad_msgs = atomic_load_explicit(&q->bad_msgs, memory_order_relaxed);
+	c->held = atomic_load_explicit(&q->held_now, memory_order_relaxed);
+	c->held_bytes = atomic_load_explicit(&q->held_bytes,
+					     memory_order_relaxed);
 }

@@ -35,6 +35,8 @@ struct queue_counters {
 	uint64_t recv_errors;	/* failed recvmmsg() (ENOBUFS ...) */
 	uint64_t send_errors;	/* failed verdict sends */
 	uint64_t bad_msgs;	/* messages we could not use */
+	uint64_t held;		/* packets held back now (no verdict yet) */
+	uint64_t held_bytes;	/* their bytes */
 };
 
 /**
@@ -108,16 +110,17 @@ int queue_verdict(struct queue *q, uint32_t id, enum verdict_kind kind,
 		  const uint8_t *data, uint32_t len);
 
 /**
- * queue_hold() - packet @id is held back by the engine: no verdict now.
+ * queue_hold() - packet @id (@len bytes) is held back by the engine: no
+ * verdict now.
  * The accepted run before it is closed, and until every held packet is
  * released accepted packets get their own verdicts (a batch would take
  * the held one too).
  * Return: 0 or -errno of a failed send.
  */
-int queue_hold(struct queue *q, uint32_t id);
+int queue_hold(struct queue *q, uint32_t id, uint32_t len);
 
 /**
- * queue_release() - the verdict of held packet @id, sent as its own
+ * queue_release() - the verdict of held packet @id (@len bytes), sent as its own
  * message (NF_ACCEPT, NF_ACCEPT with @data/@len for VERDICT_MODIFIED,
  * or NF_DROP) after the accepted run before it
  * Return: 0 or -errno of a failed send.

@@ -26,6 +26,16 @@ void stats_add(struct engine_stats *dst, const struct engine_stats *src)
 	dst->on_error_accepted += src->on_error_accepted;
 	dst->icmp_translated += src->icmp_translated;
 	dst->flows_created += src->flows_created;
+	dst->holds += src->holds;
+	dst->hold_released += src->hold_released;
+	dst->hold_timeout_masked += src->hold_timeout_masked;
+	dst->hold_timeout_passed += src->hold_timeout_passed;
+	dst->hold_bound_hit += src->hold_bound_hit;
+	dst->hold_pool_full += src->hold_pool_full;
+	dst->out_of_order += src->out_of_order;
+	dst->retrans_patched += src->retrans_patched;
+	dst->retrans_dropped += src->retrans_dropped;
+	dst->retrans_no_record += src->retrans_no_record;
 	for (unsigned i = 0; i < ENGINE_R__COUNT; i++)
 		dst->reasons[i] += src->reasons[i];
 	for (unsigned i = 0; i < DET__COUNT; i++)
@@ -38,19 +48,21 @@ void stats_add(struct engine_stats *dst, const struct engine_stats *src)
 struct svc_counter {
 	const char *text;	/* text name */
 	const char *metric;	/* Prometheus family */
-	const char *dir;	/* direction label, or NULL */
-	const char *help;
+	const char *label;	/* a second label (name="value"), or NULL */
+	const char *help;	/* NULL: same family as the one before */
 	size_t off;
 };
 
 #define SC(t, m, d, h, f) { t, m, d, h, offsetof(struct engine_stats, f) }
 static const struct svc_counter svc_counters[] = {
-	SC("packets_in", "nfredact_packets_total", "in",
+	SC("packets_in", "nfredact_packets_total", "direction=\"in\"",
 	   "Packets seen, by direction.", packets_in),
-	SC("packets_out", "nfredact_packets_total", "out", NULL, packets_out),
-	SC("bytes_in", "nfredact_bytes_total", "in",
+	SC("packets_out", "nfredact_packets_total", "direction=\"out\"", NULL,
+	   packets_out),
+	SC("bytes_in", "nfredact_bytes_total", "direction=\"in\"",
 	   "Bytes seen, by direction.", bytes_in),
-	SC("bytes_out", "nfredact_bytes_total", "out", NULL, bytes_out),
+	SC("bytes_out", "nfredact_bytes_total", "direction=\"out\"", NULL,
+	   bytes_out),
 	SC("changed", "nfredact_packets_changed_total", NULL,
 	   "Packets rewritten.", changed),
 	SC("dropped", "nfredact_packets_dropped_total", NULL,
@@ -63,6 +75,30 @@ static const struct svc_counter svc_counters[] = {
 	   "ICMP errors whose quoted header was translated.", icmp_translated),
 	SC("flows_created", "nfredact_flows_created_total", NULL,
 	   "Flows created.", flows_created),
+	SC("holds", "nfredact_holds_total", NULL,
+	   "TCP segments held back: their tail may begin an identifier.", holds),
+	SC("hold_released", "nfredact_hold_ends_total", "how=\"released\"",
+	   "Held segments decided, by how: the bytes after them came, or the "
+	   "hold time passed (tail masked or passed as is), or a bound on held "
+	   "segments was hit.", hold_released),
+	SC("hold_timeout_masked", "nfredact_hold_ends_total",
+	   "how=\"timeout-masked\"", NULL, hold_timeout_masked),
+	SC("hold_timeout_passed", "nfredact_hold_ends_total",
+	   "how=\"timeout-passed\"", NULL, hold_timeout_passed),
+	SC("hold_bound_hit", "nfredact_hold_ends_total", "how=\"flow-bound\"",
+	   NULL, hold_bound_hit),
+	SC("hold_pool_full", "nfredact_hold_ends_total", "how=\"pool-full\"",
+	   NULL, hold_pool_full),
+	SC("out_of_order", "nfredact_tcp_out_of_order_total", NULL,
+	   "TCP segments that arrived ahead of a gap.", out_of_order),
+	SC("retrans_patched", "nfredact_tcp_retransmissions_total",
+	   "how=\"patched\"",
+	   "Retransmitted segments, by how they were made to match what the "
+	   "server already got.", retrans_patched),
+	SC("retrans_dropped", "nfredact_tcp_retransmissions_total",
+	   "how=\"dropped\"", NULL, retrans_dropped),
+	SC("retrans_no_record", "nfredact_tcp_retransmissions_total",
+	   "how=\"no-record\"", NULL, retrans_no_record),
 };
 
 static uint64_t counter_at(const struct engine_stats *st, size_t off)
@@ -120,6 +156,9 @@ static void render_text(FILE *out, const struct stats_snapshot *s)
 			q->send_errors);
 		fprintf(out, "queue.%u.bad_messages %" PRIu64 "\n", q->num,
 			q->bad_msgs);
+		fprintf(out, "queue.%u.held %" PRIu64 "\n", q->num, q->held);
+		fprintf(out, "queue.%u.held_bytes %" PRIu64 "\n", q->num,
+			q->held_bytes);
 	}
 	for (unsigned i = 0; i < s->n_services; i++)
 		text_service(out, &s->svc[i]);
@@ -210,6 +249,12 @@ static void render_prom(FILE *out, const struct stats_snapshot *s)
 		{ "nfredact_queue_bad_messages_total", "counter",
 		  "Messages from the queue that could not be used.",
 		  offsetof(struct stats_queue, bad_msgs), false },
+		{ "nfredact_queue_held_packets", "gauge",
+		  "Packets held back now, waiting for the bytes after them.",
+		  offsetof(struct stats_queue, held), false },
+		{ "nfredact_queue_held_bytes", "gauge",
+		  "Bytes of the packets held back now.",
+		  offsetof(struct stats_queue, held_bytes), false },
 	};
 	for (size_t m = 0; m < sizeof(qm) / sizeof(qm[0]); m++) {
 		prom_head(out, qm[m].name, qm[m].type, qm[m].help);
@@ -236,8 +281,8 @@ static void render_prom(FILE *out, const struct stats_snapshot *s)
 			prom_head(out, sc->metric, "counter", sc->help);
 		for (unsigned i = 0; i < s->n_services; i++) {
 			prom_svc(out, sc->metric, &s->svc[i]);
-			if (sc->dir)
-				fprintf(out, ",direction=\"%s\"", sc->dir);
+			if (sc->label)
+				fprintf(out, ",%s", sc->label);
 			fprintf(out, "} %" PRIu64 "\n",
 				counter_at(&s->svc[i].st, sc->off));
 		}

@@ -28,6 +28,8 @@ struct stats_queue {
 	uint64_t recv_errors;	/* failed reads (ENOBUFS ...) */
 	uint64_t send_errors;	/* failed verdict sends */
 	uint64_t bad_msgs;	/* messages that could not be used */
+	uint64_t held;		/* packets held back now (stream scanning) */
+	uint64_t held_bytes;	/* their bytes */
 };
 
 struct stats_snapshot {

@@ -493,6 +493,9 @@ static void fill_snapshot(struct stats_snapshot *s, struct stats_service *svc,
 	svc[0].st.detector[DET_EMAIL] = 2;
 	svc[0].st.action[ACT_MASK] = 2;
 	svc[0].st.reasons[ENGINE_R_MALFORMED] = 1;
+	svc[0].st.holds = 23;
+	svc[0].st.hold_timeout_masked = 29;
+	svc[0].st.retrans_patched = 31;
 	svc[1].name = "we\"ird";
 	svc[1].st.dropped = 9;
 	svc[2].name = NULL;
@@ -504,6 +507,8 @@ static void fill_snapshot(struct stats_snapshot *s, struct stats_service *svc,
 	q->queue_dropped = 13;
 	q->user_dropped = 17;
 	q->send_errors = 19;
+	q->held = 2;
+	q->held_bytes = 37;
 	s->n_queues = 1;
 	s->q = q;
 	s->flows = 42;
@@ -531,6 +536,12 @@ static void test_stats_text(void **state)
 	assert_non_null(strstr(t, "\nqueue.3.user_dropped 17\n"));
 	assert_non_null(strstr(t, "\nqueue.3.bound 1\n"));
 	assert_non_null(strstr(t, "\nqueue.3.send_errors 19\n"));
+	assert_non_null(strstr(t, "\nqueue.3.held 2\n"));
+	assert_non_null(strstr(t, "\nqueue.3.held_bytes 37\n"));
+	assert_non_null(strstr(t, "\nservice.mqtt.holds 23\n"));
+	assert_non_null(strstr(t, "\nservice.mqtt.hold_timeout_masked 29\n"));
+	assert_non_null(strstr(t, "\nservice.mqtt.retrans_patched 31\n"));
+	assert_non_null(strstr(t, "\nservice.mqtt.hold_timeout_passed 0\n"));
 	assert_non_null(strstr(t, "\nflows.live 42\n"));
 	assert_non_null(strstr(t, "\nreloads 2\n"));
 	assert_true(strncmp(t, "uptime_seconds 100\n", 19) == 0);
@@ -575,6 +586,16 @@ static void test_stats_prometheus(void **state)
 	assert_non_null(strstr(t, "nfredact_flows 42\n"));
 	assert_non_null(strstr(t,
 		"nfredact_queue_send_errors_total{queue=\"3\"} 19\n"));
+	assert_non_null(strstr(t, "nfredact_queue_held_bytes{queue=\"3\"} 37\n"));
+	assert_non_null(strstr(t, "nfredact_queue_held_packets{queue=\"3\"} 2\n"));
+	assert_non_null(strstr(t,
+		"nfredact_holds_total{service=\"mqtt\"} 23\n"));
+	assert_non_null(strstr(t,
+		"nfredact_hold_ends_total{service=\"mqtt\",how=\"timeout-masked\"} 29\n"));
+	assert_non_null(strstr(t,
+		"nfredact_tcp_retransmissions_total{service=\"mqtt\",how=\"patched\"} 31\n"));
+	assert_int_equal(occurrences(t, "# TYPE nfredact_hold_ends_total counter\n"), 1);
+	assert_int_equal(occurrences(t, "# TYPE nfredact_queue_held_bytes gauge\n"), 1);
 	/* One HELP and one TYPE per family, even with several services. */
 	assert_int_equal(occurrences(t, "# TYPE nfredact_packets_total counter\n"), 1);
 	assert_int_equal(occurrences(t, "# HELP nfredact_packets_total "), 1);
@@ -605,12 +626,17 @@ static void test_stats_add(void **state)
 	b.reasons[ENGINE_R_NO_FLOW] = 20;
 	b.action[ACT_TOKEN] = 30;
 	b.flows_created = 5;
+	a.hold_timeout_passed = 6;
+	b.hold_timeout_passed = 60;
+	b.retrans_no_record = 7;
 	b.detector[DET__COUNT - 1] = 4;
 	stats_add(&a, &b);
 	assert_int_equal(a.packets_in, 11);
 	assert_int_equal(a.reasons[ENGINE_R_NO_FLOW], 22);
 	assert_int_equal(a.action[ACT_TOKEN], 33);
 	assert_int_equal(a.flows_created, 5);
+	assert_int_equal(a.hold_timeout_passed, 66);
+	assert_int_equal(a.retrans_no_record, 7);
 	assert_int_equal(a.detector[DET__COUNT - 1], 4);
 	assert_int_equal(b.packets_in, 10);
 }
