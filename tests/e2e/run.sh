@@ -181,6 +181,111 @@ syslog_case 6 udp "$SERVER6" "$PSEUDO6"
 syslog_case 4 tcp "$SERVER4" "$PSEUDO4"
 syslog_case 6 tcp "$SERVER6" "$PSEUDO6"
 
+# ---- stream: identifiers written one byte per segment ------------------
+
+# The client sends each byte in its own segment (TCP_NODELAY, GAP ms
+# apart, well inside the policy's hold time): every identifier is cut at
+# every byte, and a segment whose tail may begin one is held until the
+# bytes after it decide it.
+SLOW=$E2E/slowwrite.py
+GAP_MS=2
+HOLD_MS=40	# the policy's hold time: the default
+
+# stat_value NAME: a counter from nfredact stats (0 when absent)
+stat_value() {
+	"$NFREDACT" stats --control "$work/control.sock" 2>/dev/null |
+		awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }'
+}
+
+stream_syslog_case() {
+	local fam=$1 host=$2 pseudo=$3 name="stream-syslog-ipv$1"
+	local mark="stream$1-$$" line n
+	log_mark
+	if ! ns_in_c timeout 20 python3 "$SLOW" syslog "$host" 514 $GAP_MS \
+		"$(message "$mark")" >"$work/slow.out" 2>&1; then
+		fail "$name" "the client failed: $(head -n 1 "$work/slow.out")"
+		return
+	fi
+	if ! line=$(syslog_line "$mark"); then
+		fail "$name" "the message never reached the collector's file"
+		return
+	fi
+	n=$(count_leaks "$(log_new)")
+	if [ "$n" -ne 0 ]; then
+		fail "$name" "$n original identifier(s) reached the collector"
+	elif [ "${line%% | *}" != "$pseudo" ]; then
+		fail "$name" "fromhost-ip is not the pseudonym $pseudo"
+	elif [[ "$line" != *"$mark call $PHONE_MASKED from $CLIENT4_MASKED mail $EMAIL_MASKED via "* ]]; then
+		fail "$name" "the message is not the masked one: $line"
+	else
+		pass "$name"
+	fi
+}
+
+mqtt_masked_logged() { grep -q "as $EMAIL_ID_MASKED " "$(log_new)"; }
+
+stream_mqtt_case() {
+	local name=stream-mqtt-clientid n
+	log_mark
+	if ! ns_in_c timeout 20 python3 "$SLOW" mqtt "$SERVER4" 1883 $GAP_MS \
+		"$EMAIL_ID" >"$work/slow.out" 2>&1; then
+		fail "$name" "the session failed: $(head -n 1 "$work/slow.out")"
+		return
+	fi
+	wait_for 5 mqtt_masked_logged
+	n=$(count_leaks "$(log_new)")
+	if [ "$n" -ne 0 ]; then
+		fail "$name" "$n original identifier(s) reached the broker"
+	elif ! grep -Eq "New client connected from ${PSEUDO4//./\\.}:[0-9]+ as $EMAIL_ID_MASKED " "$work/new.log"; then
+		fail "$name" "the broker did not log the masked client id"
+	else
+		pass "$name"
+	fi
+}
+
+# Slower than the hold time: after "alice@" and after "192.0.2." the
+# client waits 4 hold times, so those held tails are decided by the
+# timeout rule: an '@' after a plausible local part, and a dotted run of
+# digits, already look like identifiers and are masked.
+stream_timeout_case() {
+	local name=stream-hold-timeout mark="slow-$$" line msg n before
+	local local_part=${EMAIL_ID%%@*}@ prefix4=${CLIENT4%.*}.
+	before=$(stat_value service.syslog.hold_timeout_masked)
+	log_mark
+	if ! ns_in_c timeout 20 python3 "$SLOW" syslog "$SERVER4" 514 $GAP_MS \
+		"$mark from $CLIENT4 mail $EMAIL_ID end" \
+		"$local_part" $((4 * HOLD_MS)) "$prefix4" $((4 * HOLD_MS)) \
+		>"$work/slow.out" 2>&1; then
+		fail "$name" "the client failed: $(head -n 1 "$work/slow.out")"
+		return
+	fi
+	if ! wait_for 5 grep -q -- "$mark from" "$srv/syslog.log"; then
+		fail "$name" "the message never reached the collector's file"
+		return
+	fi
+	line=$(grep -- "$mark from" "$srv/syslog.log" | tail -n 1)
+	msg=${line#* | }	# fromhost-ip is the pseudonym, a /24 prefix
+	n=$(count_leaks "$(log_new)")
+	if [ "$n" -ne 0 ]; then
+		fail "$name" "$n original identifier(s) reached the collector"
+	elif [[ "$msg" == *"$local_part"* ]]; then
+		fail "$name" "the local part and '@' held at the timeout went unmasked"
+	elif [[ "$msg" == *"$prefix4"* ]]; then
+		fail "$name" "the address prefix held at the timeout went unmasked"
+	elif [[ "$msg" != *"$mark from "*" mail "*"@"*" end"* ]]; then
+		fail "$name" "the message is not whole: $msg"
+	elif [ "$(stat_value service.syslog.hold_timeout_masked)" -le "$before" ]; then
+		fail "$name" "no hold ended by the timeout rule (hold_timeout_masked)"
+	else
+		pass "$name"
+	fi
+}
+
+stream_syslog_case 4 "$SERVER4" "$PSEUDO4"
+stream_syslog_case 6 "$SERVER6" "$PSEUDO6"
+stream_mqtt_case
+stream_timeout_case
+
 # ---- nothing the servers wrote, nothing nfredact said, has an original -
 
 n=$(find "$srv" -type f -exec grep -lF -e "$CLIENT4" -e "$CLIENT6" -e "$EMAIL_ID" \
