@@ -8,11 +8,12 @@
  *
  *   rr server udp|tcp PORT
  *   rr client udp|tcp HOST PORT [-w WINDOW] [-s SIZE] [-t SECONDS] [-n MAX]
- *        [-e crlf|split]
- *        -e: how every request ends: "\r\n" (a clean tail), or in the
- *        middle of an e-mail address (" mail bob@exa"), which a
- *        stream-aware filter must hold back until its hold time passes,
- *        since the rest never comes
+ *        [-e crlf|digit|split]
+ *        -e: how every request ends: "\r\n" (a clean tail), in a digit
+ *        (" fw=2": could be the start of an address), or in the middle of
+ *        an e-mail address (" mail bob@exa"); a stream-aware filter holds
+ *        the last two back until its hold time passes, since the rest
+ *        never comes
  *   rr flows HOST PORT -n FLOWS [-b FIRST_PORT]
  *        one UDP request from each of FLOWS source ports, in turn: makes
  *        FLOWS distinct flows through whatever sits in between
@@ -69,7 +70,7 @@ static int resolve(const char *host, const char *port, int socktype,
 	return 0;
 }
 
-enum req_end { END_FILLER, END_CRLF, END_SPLIT };
+enum req_end { END_FILLER, END_CRLF, END_DIGIT, END_SPLIT };
 static enum req_end req_end = END_FILLER;
 
 /* The request text; the same for every mode, so runs compare. */
@@ -98,6 +99,8 @@ static size_t make_request(char *buf, size_t size, uint32_t seq)
 	}
 	if (req_end == END_CRLF)
 		memcpy(buf + size - 2, "\r\n", 2);
+	else if (req_end == END_DIGIT)
+		memcpy(buf + size - 5, " fw=2", 5);
 	else if (req_end == END_SPLIT)
 		memcpy(buf + size - (sizeof(split) - 1), split, sizeof(split) - 1);
 	return size;
@@ -415,7 +418,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: rr server udp|tcp PORT\n"
 		"       rr client udp|tcp HOST PORT [-w WINDOW] [-s SIZE] [-t SECONDS] [-n MAX]\n"
-		"                 [-e crlf|split]\n"
+		"                 [-e crlf|digit|split]\n"
 		"       rr flows HOST PORT -n FLOWS [-b FIRST_PORT]\n");
 	exit(2);
 }
@@ -443,6 +446,8 @@ int main(int argc, char **argv)
 
 		if (!strcmp(argv[i], "-e") && !strcmp(argv[i + 1], "crlf"))
 			req_end = END_CRLF;
+		else if (!strcmp(argv[i], "-e") && !strcmp(argv[i + 1], "digit"))
+			req_end = END_DIGIT;
 		else if (!strcmp(argv[i], "-e") && !strcmp(argv[i + 1], "split"))
 			req_end = END_SPLIT;
 		else if (!strcmp(argv[i], "-w") && v >= 1 && v <= MAX_WINDOW)
