@@ -65,6 +65,7 @@ struct stream {
 	int16_t svc;
 	bool at_start;			/* ctx holds the stream from its start */
 	bool unknown;			/* spans were forgotten up to unknown_upto */
+	bool clean;			/* the last release ended outside any candidate */
 	uint32_t rel_seq;		/* end of what was released */
 	uint32_t first_seq;		/* where this slot's record begins */
 	uint32_t unknown_upto;
@@ -1099,6 +1100,7 @@ static struct stream *stream_get(const struct ruleset *rs, struct flow_table *ft
 	st->held = st->held_last = st->ooo = -1;
 	st->active = -1;
 	st->rel_seq = st->first_seq = f->next_seq;
+	st->clean = true;
 	st->at_start = f->isn_known && f->next_seq == f->client_isn + 1;
 	return st;
 }
@@ -1131,6 +1133,42 @@ struct piece {
 };
 
 /*
+ * Redact the identifiers of buf[from, to) (scanned as one buffer) that
+ * end after @after; with @ref, only those whose bytes are still as in
+ * @ref (not rewritten by an earlier scan).
+ * Return: ENGINE_R_NONE or a reason to fail closed.
+ */
+static enum engine_reason redact_range(struct redact_job *j, uint8_t *buf,
+				       uint32_t from, uint32_t to, uint32_t after,
+				       const uint8_t *ref)
+{
+	const struct detect_match *m;
+	const struct detect_range *allow = NULL;
+	int n, n_allow = 0, ai = 0;
+	uint8_t *b = buf + from;
+
+	if (to <= from)
+		return ENGINE_R_NONE;
+	n = detect_scan(j->svc, j->w->scratch, b, to - from, true, &m);
+	if (n < 0)
+		return ENGINE_R_SCAN_LIMIT;
+	if (n && j->svc->n_allow) {
+		n_allow = detect_allow(j->svc, j->w->scratch, b, to - from, &allow);
+		if (n_allow < 0)
+			return ENGINE_R_SCAN_LIMIT;
+	}
+	for (int i = 0; i < n; i++) {
+		if (from + m[i].end <= after)
+			continue;
+		if (ref && memcmp(b + m[i].start, ref + from + m[i].start,
+				  m[i].end - m[i].start))
+			continue;
+		redact_one(j, b, &m[i], allow, n_allow, &ai);
+	}
+	return ENGINE_R_NONE;
+}
+
+/*
  * Decide ctx + held segments + @np: find the identifiers of the whole
  * window and rewrite them wherever they are not yet released; with
  * @timeout, a tail that looks like an identifier is masked too.  The held
@@ -1144,11 +1182,8 @@ static enum engine_reason stream_decide(struct redact_job *j, struct stream *st,
 	struct engine_worker *w = j->w;
 	uint8_t *win = w->win, *orig = w->win_orig;
 	uint32_t wlen = 0, cl = st->ctx_len, skip = 0, base_seq;
-	const struct detect_match *m;
-	const struct detect_range *allow = NULL;
 	enum engine_reason why = ENGINE_R_NONE;
 	struct csum_ctx *saved_cc;
-	int n, n_allow = 0, ai = 0;
 
 	memcpy(win, st->ctx, cl);
 	wlen = cl;
@@ -1178,30 +1213,51 @@ static enum engine_reason stream_decide(struct redact_job *j, struct stream *st,
 			}
 			skip = (uint32_t)rc;
 		}
-		n = detect_scan(j->svc, w->scratch, win + skip, wlen - skip,
-				st->at_start, &m);
-		if (n < 0) {
-			why = ENGINE_R_SCAN_LIMIT;
+		if (st->clean && !st->n_held) {
+			/* after a clean tail the new bytes are scanned alone,
+			 * as a packet would be */
+			uint32_t from = skip > cl ? skip : cl;
+
+			why = redact_range(j, win, from, wlen, 0, NULL);
+			goto scanned;
+		}
+		why = redact_range(j, win, skip, wlen, cl, NULL);
+		if (why != ENGINE_R_NONE)
 			goto out;
-		}
-		if (n && j->svc->n_allow) {
-			n_allow = detect_allow(j->svc, w->scratch, win + skip,
-					       wlen - skip, &allow);
-			if (n_allow < 0) {
-				why = ENGINE_R_SCAN_LIMIT;
-				goto out;
+		/*
+		 * And each segment alone: what follows a segment in the
+		 * stream may keep the window's scan from seeing an
+		 * identifier that ends with the segment (a length-prefixed
+		 * field, say); never less than per packet.
+		 */
+		{
+			uint32_t a = cl;
+
+			for (int32_t i = st->held; i >= 0 && why == ENGINE_R_NONE;
+			     i = w->holds[i].next) {
+				uint32_t b = a + w->holds[i].plen;
+
+				why = redact_range(j, win, a > skip ? a : skip, b, 0,
+						   orig);
+				a = b;
 			}
+			if (np && np->payload && why == ENGINE_R_NONE)
+				why = redact_range(j, win, a > skip ? a : skip, wlen,
+						   0, orig);
 		}
-		for (int i = 0; i < n; i++)
-			if (m[i].end + skip > cl)
-				redact_one(j, win + skip, &m[i], allow, n_allow, &ai);
+scanned:
+		if (why != ENGINE_R_NONE)
+			goto out;
 		if (timeout) {
 			uint32_t sus, t = detect_tail(j->svc, w->scratch, win, wlen,
 						      &sus);
 
-			if (sus < wlen) {
-				rewrite_mask(win + (sus > cl ? sus : cl),
-					     wlen - (sus > cl ? sus : cl));
+			uint32_t from = sus > cl ? sus : cl;
+
+			/* a tail a detector already rewrote was an identifier */
+			if (sus < wlen && !memcmp(win + from, orig + from,
+						  wlen - from)) {
+				rewrite_mask(win + from, wlen - from);
 				j->st->hold_timeout_masked++;
 			} else if (t < wlen) {
 				j->st->hold_timeout_passed++;
@@ -1262,6 +1318,7 @@ out:
 		st->ctx_len = (uint16_t)wlen;
 	}
 	st->rel_seq = base_seq + wlen;
+	st->clean = !timeout;
 	st->held = st->held_last = -1;
 	st->n_held = 0;
 	st->held_bytes = 0;
@@ -1504,6 +1561,7 @@ static enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 			active_add(w, st);
 			*out = STREAM_HELD;
 			*held = i;
+			*stp = st;
 			return ENGINE_R_NONE;
 		}
 		/* cannot wait for the gap: decide the segment alone */
