@@ -403,6 +403,20 @@ static bool email_try(const uint8_t *b, uint32_t len, uint32_t i,
 		nlabels++;
 		if (nlabels >= 2 && tld_ok(b, ls, le))
 			best = le;
+		if (nlabels >= 2 && le == p && is_digit(b[le - 1])) {
+			/*
+			 * Letters then digits: in a binary protocol the next
+			 * field follows the address directly ("example.org"
+			 * then a length byte '0'): the letters are the TLD.
+			 */
+			uint32_t a = ls;
+
+			while (a < le && is_alpha(b[a]))
+				a++;
+			if (a - ls >= 2 && tld_ok(b, ls, a))
+				best = a;
+			break;
+		}
 		if (le != p)
 			break;	/* trailing hyphens end the domain */
 		if (p + 1 < len && b[p] == '.' && is_label(b[p + 1]) &&

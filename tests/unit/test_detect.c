@@ -188,6 +188,9 @@ static void test_email(void **state)
 		{ "a@x-y.org", { "a@x-y.org" } },
 		{ "xxxxx@xxxxxxx.xxx", { "xxxxx@xxxxxxx.xxx" } },
 		{ "\x80\x01u@ex.io\xff", { "u@ex.io" } },
+		/* a binary field right after the address (MQTT: '0' = PUBLISH) */
+		{ "\x11" "alice@example.org0" "\x1c", { "alice@example.org" } },
+		{ "a@example.org42", { "a@example.org" } },
 		/* negatives */
 		{ "a@b", { NULL } },
 		{ "a@b.c", { NULL } },
