@@ -82,7 +82,11 @@ struct detect_scratch {
 	bool overflow;
 	struct detect_range *ranges;	/* DETECT_MAX_MATCHES */
 	struct detect_range *rtmp;
+	bool stream;			/* detect_set_stream() */
 };
+
+/* Set by detect_scan() from its scratch for the scan's duration. */
+static _Thread_local bool stream_mode;
 
 static inline bool is_digit(uint8_t c) { return ch[c] & CH_DIGIT; }
 static inline bool is_hex(uint8_t c) { return ch[c] & CH_HEX; }
@@ -144,6 +148,41 @@ static bool ipv4_right_ok(const uint8_t *b, uint32_t len, uint32_t e)
 	return !(b[e] == '.' && e + 1 < len && is_digit(b[e + 1]));
 }
 
+/*
+ * Stream mode: a dotted quad whose last group runs on in digits is still
+ * an address followed by a number (octet-counted syslog puts the next
+ * frame's length right after the text): the longest valid prefix.
+ */
+static bool ipv4_try_run_on(const uint8_t *b, uint32_t len, uint32_t st,
+			    uint32_t *e)
+{
+	uint32_t p = st, q, v = 0;
+
+	for (unsigned k = 0; k < 3; k++) {
+		unsigned n = 0, g = 0;
+
+		while (p < len && is_digit(b[p]) && n < 4) {
+			g = g * 10 + (b[p] - '0');
+			n++;
+			p++;
+		}
+		if (!n || n > 3 || g > 255 || p >= len || b[p] != '.')
+			return false;
+		p++;
+	}
+	for (q = p; q < len && is_digit(b[q]); q++)
+		;
+	if (q - p <= 3 || (q < len && b[q] == '.' && q + 1 < len &&
+			   is_digit(b[q + 1])))
+		return false;
+	for (q = p; q < p + 3 && v * 10 + (b[q] - '0') <= 255; q++)
+		v = v * 10 + (b[q] - '0');
+	if (q == p)
+		return false;
+	*e = q;
+	return true;
+}
+
 /* @i is a '.'; the address would start at the digit run before it. */
 static bool ipv4_try(const uint8_t *b, uint32_t len, uint32_t i,
 		     uint32_t *s, uint32_t *e)
@@ -155,9 +194,12 @@ static bool ipv4_try(const uint8_t *b, uint32_t len, uint32_t i,
 	st = i - 1;
 	while (st > 0 && is_digit(b[st - 1]) && i - st < 4)
 		st--;
-	if (!ipv4_left_ok(b, st) || !ipv4_parse(b, len, st, e, NULL) ||
-	    !ipv4_right_ok(b, len, *e))
+	if (!ipv4_left_ok(b, st))
 		return false;
+	if (!ipv4_parse(b, len, st, e, NULL) || !ipv4_right_ok(b, len, *e)) {
+		if (!stream_mode || !ipv4_try_run_on(b, len, st, e))
+			return false;
+	}
 	*s = st;
 	return true;
 }
@@ -403,19 +445,20 @@ static bool email_try(const uint8_t *b, uint32_t len, uint32_t i,
 		nlabels++;
 		if (nlabels >= 2 && tld_ok(b, ls, le))
 			best = le;
-		if (nlabels >= 2 && le == p && is_digit(b[le - 1])) {
+		if (nlabels >= 2 && le == p && !tld_ok(b, ls, le)) {
 			/*
-			 * Letters then digits: in a binary protocol the next
+			 * Letters then a digit: in a binary protocol the next
 			 * field follows the address directly ("example.org"
-			 * then a length byte '0'): the letters are the TLD.
+			 * then the bytes '0' 'D'): the letters are the TLD.
 			 */
 			uint32_t a = ls;
 
 			while (a < le && is_alpha(b[a]))
 				a++;
-			if (a - ls >= 2 && tld_ok(b, ls, a))
+			if (a - ls >= 2 && is_digit(b[a]))
 				best = a;
-			break;
+			if (a < le && is_digit(b[a]))
+				break;
 		}
 		if (le != p)
 			break;	/* trailing hyphens end the domain */
@@ -1113,6 +1156,7 @@ int detect_scan(const struct rs_service *svc, struct detect_scratch *s,
 	s->n = 0;
 	s->overflow = false;
 	*out = s->cand;
+	stream_mode = s->stream;
 	for (unsigned r = 0; r < svc->n_redact; r++) {
 		const struct rs_redact *rd = &svc->redact[r];
 
@@ -1147,6 +1191,7 @@ int detect_scan(const struct rs_service *svc, struct detect_scratch *s,
 	}
 	if (mask)
 		builtin_pass(s, buf, len, mask, rule_of, DET__COUNT, 0);
+	stream_mode = false;
 	if (s->overflow)
 		return -ENOSPC;
 	n = s->n;
@@ -1236,6 +1281,19 @@ int detect_allow(const struct rs_service *svc, struct detect_scratch *s,
 		s->ranges[keep++] = s->ranges[i];
 	}
 	return (int)keep;
+}
+
+/**
+ * detect_set_stream() - scans on @s read a TCP byte stream (@on) or
+ * stand-alone buffers: in a stream a dotted quad whose last group runs
+ * on in digits counts as the address (the longest valid prefix), since a
+ * length field may follow it directly.
+ * @s:  the scratch
+ * @on: the mode
+ */
+void detect_set_stream(struct detect_scratch *s, bool on)
+{
+	s->stream = on;
 }
 
 /* ---- stream tails ------------------------------------------------------ */
@@ -1404,7 +1462,7 @@ static void tail_header(struct tail *t, const struct rs_redact *rd,
 	if (k < len && b[k] != ':')
 		return;
 	/* the value runs on to the end of the line, not yet here */
-	tail_note(t, k < len ? k + 1 : ls, k < len);
+	tail_note(t, k + 1 < len ? k + 1 : ls, k < len);
 }
 
 /**

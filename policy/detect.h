@@ -62,6 +62,14 @@ int detect_allow(const struct rs_service *svc, struct detect_scratch *s,
 		 const struct detect_range **out);
 
 /**
+ * detect_set_stream() - scans on @s read a TCP byte stream (@on) or
+ * stand-alone buffers: in a stream a dotted quad whose last group runs on
+ * in digits counts as the address (its longest valid prefix), since a
+ * length field may follow it directly (octet-counted syslog).
+ */
+void detect_set_stream(struct detect_scratch *s, bool on);
+
+/**
  * detect_tail() - where the candidates that later bytes could still
  * complete or extend begin in @buf (the end of a stream so far)
  * @suspect: receives the start of the earliest candidate that already

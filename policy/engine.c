@@ -99,6 +99,8 @@ struct engine_worker {
 	int32_t rel[HOLD_MAX];		/* decided, to hand out */
 	unsigned n_rel, rel_pos;
 	uint8_t *win, *win_orig;	/* WIN_MAX: a stream window */
+	struct detect_range wallow[256];	/* the window's allow ranges */
+	unsigned n_wallow;
 };
 
 struct engine_worker *engine_worker_new(const struct ruleset *rs)
@@ -1149,7 +1151,9 @@ static enum engine_reason redact_range(struct redact_job *j, uint8_t *buf,
 
 	if (to <= from)
 		return ENGINE_R_NONE;
+	detect_set_stream(j->w->scratch, true);
 	n = detect_scan(j->svc, j->w->scratch, b, to - from, true, &m);
+	detect_set_stream(j->w->scratch, false);
 	if (n < 0)
 		return ENGINE_R_SCAN_LIMIT;
 	if (n && j->svc->n_allow) {
@@ -1157,14 +1161,47 @@ static enum engine_reason redact_range(struct redact_job *j, uint8_t *buf,
 		if (n_allow < 0)
 			return ENGINE_R_SCAN_LIMIT;
 	}
+	if (!ref) {
+		/* kept for the segments' own scans, in window offsets */
+		j->w->n_wallow = 0;
+		for (int i = 0; i < n_allow && j->w->n_wallow < 256; i++)
+			j->w->wallow[j->w->n_wallow++] = (struct detect_range){
+				from + allow[i].start, from + allow[i].end };
+	}
 	for (int i = 0; i < n; i++) {
+		bool allowed = false;
+
 		if (from + m[i].end <= after)
 			continue;
 		if (ref && memcmp(b + m[i].start, ref + from + m[i].start,
 				  m[i].end - m[i].start))
 			continue;
-		redact_one(j, b, &m[i], allow, n_allow, &ai);
+		/* what the whole window allows, a segment alone does not undo */
+		for (unsigned k = 0; ref && k < j->w->n_wallow && !allowed; k++)
+			allowed = j->w->wallow[k].start < from + m[i].end &&
+				  from + m[i].start < j->w->wallow[k].end;
+		if (!allowed)
+			redact_one(j, b, &m[i], allow, n_allow, &ai);
 	}
+	return ENGINE_R_NONE;
+}
+
+/* The allow ranges of the window buf[from, to), for redact_range(). */
+static enum engine_reason window_allow(struct redact_job *j, const uint8_t *buf,
+				       uint32_t from, uint32_t to)
+{
+	const struct detect_range *allow;
+	int n;
+
+	j->w->n_wallow = 0;
+	if (!j->svc->n_allow || to <= from)
+		return ENGINE_R_NONE;
+	n = detect_allow(j->svc, j->w->scratch, buf + from, to - from, &allow);
+	if (n < 0)
+		return ENGINE_R_SCAN_LIMIT;
+	for (int i = 0; i < n && j->w->n_wallow < 256; i++)
+		j->w->wallow[j->w->n_wallow++] = (struct detect_range){
+			from + allow[i].start, from + allow[i].end };
 	return ENGINE_R_NONE;
 }
 
@@ -1218,7 +1255,10 @@ static enum engine_reason stream_decide(struct redact_job *j, struct stream *st,
 			 * as a packet would be */
 			uint32_t from = skip > cl ? skip : cl;
 
-			why = redact_range(j, win, from, wlen, 0, NULL);
+			/* an allow pattern may begin in the context */
+			why = window_allow(j, win, skip, wlen);
+			if (why == ENGINE_R_NONE)
+				why = redact_range(j, win, from, wlen, 0, orig);
 			goto scanned;
 		}
 		why = redact_range(j, win, skip, wlen, cl, NULL);
@@ -1479,9 +1519,14 @@ static bool tail_dirty(struct redact_job *j, struct stream *st,
 		struct proxy_hdr ph;
 		int rc = proxy_parse(win, wlen, &ph);
 
+		static const uint8_t v1[] = "PROXY ", v2[] = "\r\n\r\n\0\r\nQUIT\n";
+
 		/* a PROXY header cut short: wait for its end */
 		if (rc == -E2BIG || (rc == -EINVAL && wlen < 108 &&
 				     !memchr(win, '\n', wlen)))
+			return true;
+		if ((wlen < 6 && !memcmp(win, v1, wlen)) ||
+		    (wlen < 12 && !memcmp(win, v2, wlen)))
 			return true;
 	}
 	t = detect_tail(j->svc, w->scratch, win, wlen, &sus);

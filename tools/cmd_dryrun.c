@@ -875,12 +875,13 @@ static void handle_ip(struct dryrun *dr, const struct pcap_pkthdr *h,
 	dr->obs_base = out_ip;
 	engine_process(dr->rs, dr->ft, dr->w, out_ip, ip_len, ENGINE_DIR_AUTO,
 		       ts_ns, flags, dr->c.read, &res);
-	/* what the engine released goes first: it precedes this packet */
-	drain_releases(dr);
-	if (res.verdict == ENGINE_HOLD) {
+	/* what the engine released goes first: it precedes this packet
+	 * (which may be among it, when it completed what was held) */
+	if (res.verdict == ENGINE_HOLD)
 		hold_frame(dr, h, frame, caplen, wire_len, off, flags);
+	drain_releases(dr);
+	if (res.verdict == ENGINE_HOLD)
 		return;
-	}
 
 	if (res.verdict == ENGINE_MODIFIED && res.len < ip_total_len(ip, ip_len))
 		out_caplen = off + res.len;	/* a datagram made shorter */
