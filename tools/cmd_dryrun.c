@@ -491,8 +491,13 @@ static struct stream_tail *stream_of(struct dryrun *dr, const struct packet *p,
 	key[36] = (uint8_t)p->dport;
 	st = &dr->streams[hash_key(key, sizeof(key)) % STREAM_SLOTS];
 	*slot = st;
-	if (st->used && !memcmp(st->key, key, sizeof(key)))
+	if (st->used && !memcmp(st->key, key, sizeof(key))) {
+		/* bytes the stream already carried: a retransmission */
+		if ((int32_t)(p->tcp_seq + p->payload_len - st->next_seq) <= 0 &&
+		    p->tcp_seq != st->next_seq)
+			*slot = NULL;
 		return st->next_seq == p->tcp_seq ? st : NULL;
+	}
 	memcpy(st->key, key, sizeof(key));
 	st->used = true;
 	st->len = 0;
@@ -533,8 +538,27 @@ static void scan_payloads(struct dryrun *dr, unsigned svc,
 	bool same_len = pw && pw->payload_len == plen, same;
 	int n;
 
-	if (po->proto == IPPROTO_TCP)
+	if (po->proto == IPPROTO_TCP) {
 		st = stream_of(dr, po, &slot);
+		if (!st && !slot) {
+			/*
+			 * A retransmission: its bytes were learnt from when
+			 * they first came (cut here anywhere, it would teach
+			 * parts of identifiers); what passes must still hold
+			 * none of those already known.
+			 */
+			if (pw) {
+				dr->scan_orig = pkt_payload(po);
+				dr->scan_out = NULL;
+				dr->scan_len = plen;
+				dr->scan_new = pkt_payload(pw);
+				if (engine_scan(dr->rs, dr->w_scan, svc, pkt_payload(pw),
+						pw->payload_len, find_residual, dr) < 0)
+					dr->c.scan_errors++;
+			}
+			return;
+		}
+	}
 	if (st && same_len && st->len)
 		tail = st->len;
 	if (tail) {

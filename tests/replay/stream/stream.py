@@ -207,6 +207,8 @@ def main():
     records, plan, clock, cport = [], {}, T0_US, FIRST_PORT
     for fam, src, dst, dport, data, want in convs:
         for name, segs in variants(data, rng):
+            if not name.startswith(os.environ.get("ONLY", "")):
+                continue
             isn = rng.randrange(1 << 32)
             plan[cport] = (name, want, len(segs))
             for off, flags, payload in ([(None, 0x02, b"")] +
