@@ -83,6 +83,8 @@ struct stream_tail {
 	uint32_t learnt_seq[STREAM_LEARNT];
 	uint16_t learnt_len[STREAM_LEARNT];	/* 0: none */
 	uint8_t learnt_next;
+	uint8_t svc;
+	bool pending;		/* the tail's end was not judged yet */
 };
 
 /*
@@ -184,6 +186,7 @@ struct dryrun {
 	const uint8_t *scan_orig, *scan_out;
 	uint32_t scan_len;
 	const uint8_t *scan_new;	/* count only what ends past this */
+	const uint8_t *scan_end;	/* a TCP scan's end: judged later */
 	const struct stream_tail *scan_st;	/* whose tail leads the scan */
 	uint32_t scan_tail;
 	bool scan_tcp;
@@ -351,6 +354,9 @@ static void remember_original(void *ctx, enum det_kind det, const uint8_t *text,
 	const uint8_t *repl = NULL;
 	uint32_t at = (uint32_t)(text - dr->scan_orig);
 
+	if (dr->scan_tcp && at + len == dr->scan_len)
+		return;		/* judged with what follows: tail_flush() */
+
 	/* the same bytes of the stream were inserted with an earlier segment:
 	 * inserting them again would change nothing */
 	if (dr->scan_st && at + len <= dr->scan_tail &&
@@ -369,8 +375,11 @@ static void find_residual(void *ctx, enum det_kind det, const uint8_t *text,
 	struct dryrun *dr = ctx;
 
 	/* one that lies wholly in the stream's tail was judged with the
-	 * segment that brought it */
-	if (text + len > dr->scan_new)
+	 * segment that brought it, unless it ended with that segment */
+	if (dr->scan_end && text + len == dr->scan_end)
+		return;		/* judged with what follows: tail_flush() */
+	if (text + len > dr->scan_new ||
+	    (dr->scan_end && text + len == dr->scan_new))
 		queue_lookup(dr, text, len, det, NULL, 0);
 }
 
@@ -477,6 +486,46 @@ static uint64_t hash_key(const uint8_t *k, size_t len)
  * new stream, a retransmission, a gap): then the payload is scanned alone.
  * @slot receives the stream's slot, claimed for it if need be.
  */
+/*
+ * An identifier that ends where a segment ends may go on in the next
+ * one (and an allow pattern may only match with it): it is judged with
+ * the next in-order segment, or here, with the tail alone, when the
+ * stream does not go on in order.
+ */
+static void tail_flush(struct dryrun *dr, struct stream_tail *st)
+{
+	if (!st->used || !st->pending || !st->len)
+		return;
+	st->pending = false;
+	dr->scan_orig = st->orig;
+	dr->scan_out = st->out;
+	dr->scan_len = st->len;
+	dr->scan_st = NULL;
+	dr->scan_tail = 0;
+	dr->scan_tcp = false;
+	dr->scan_seq = st->next_seq - st->len;
+	dr->scan_end = NULL;
+	dr->learnt.n = 0;
+	dr->look_find = false;
+	if (engine_scan(dr->rs, dr->w_scan, st->svc, st->orig, st->len,
+			remember_original, dr) < 0)
+		dr->c.scan_errors++;
+	learn_queued(dr);
+	dr->scan_new = st->out;
+	dr->look_find = true;
+	if (engine_scan(dr->rs, dr->w_scan, st->svc, st->out, st->len,
+			find_residual, dr) < 0)
+		dr->c.scan_errors++;
+	find_queued(dr);
+	dr->scan_out = NULL;
+}
+
+static void tails_flush_all(struct dryrun *dr)
+{
+	for (size_t i = 0; i < STREAM_SLOTS; i++)
+		tail_flush(dr, &dr->streams[i]);
+}
+
 static struct stream_tail *stream_of(struct dryrun *dr, const struct packet *p,
 				     struct stream_tail **slot)
 {
@@ -496,8 +545,11 @@ static struct stream_tail *stream_of(struct dryrun *dr, const struct packet *p,
 		if ((int32_t)(p->tcp_seq + p->payload_len - st->next_seq) <= 0 &&
 		    p->tcp_seq != st->next_seq)
 			*slot = NULL;
+		if (st->next_seq != p->tcp_seq && *slot)
+			tail_flush(dr, st);	/* a gap */
 		return st->next_seq == p->tcp_seq ? st : NULL;
 	}
+	tail_flush(dr, st);
 	memcpy(st->key, key, sizeof(key));
 	st->used = true;
 	st->len = 0;
@@ -538,6 +590,8 @@ static void scan_payloads(struct dryrun *dr, unsigned svc,
 	bool same_len = pw && pw->payload_len == plen, same;
 	int n;
 
+	dr->scan_end = NULL;
+
 	if (po->proto == IPPROTO_TCP) {
 		st = stream_of(dr, po, &slot);
 		if (!st && !slot) {
@@ -552,9 +606,11 @@ static void scan_payloads(struct dryrun *dr, unsigned svc,
 				dr->scan_out = NULL;
 				dr->scan_len = plen;
 				dr->scan_new = pkt_payload(pw);
+				dr->look_find = true;
 				if (engine_scan(dr->rs, dr->w_scan, svc, pkt_payload(pw),
 						pw->payload_len, find_residual, dr) < 0)
 					dr->c.scan_errors++;
+				find_queued(dr);
 			}
 			return;
 		}
@@ -595,6 +651,7 @@ static void scan_payloads(struct dryrun *dr, unsigned svc,
 		uint32_t out_len = dr->scan_out ? dr->scan_len : pw->payload_len;
 
 		dr->scan_new = out + tail;
+		dr->scan_end = slot ? out + out_len : NULL;
 		dr->look_find = true;
 		n = engine_scan(dr->rs, dr->w_scan, svc, out, out_len,
 				find_residual, dr);
@@ -615,7 +672,10 @@ static void scan_payloads(struct dryrun *dr, unsigned svc,
 		tail_append(slot->out, slot->len, new_len, pkt_payload(pw), plen);
 		slot->len = new_len;
 		slot->next_seq = po->tcp_seq + plen;
+		slot->svc = (uint8_t)svc;
+		slot->pending = true;
 	}
+	dr->scan_end = NULL;
 }
 
 /*
@@ -772,6 +832,7 @@ static void checker_finish(struct dryrun *dr)
 		pthread_join(ck->thread, NULL);
 		ck->running = false;
 	}
+	tails_flush_all(dr);
 	pthread_cond_destroy(&ck->room);
 	pthread_cond_destroy(&ck->more);
 	pthread_mutex_destroy(&ck->lock);
