@@ -197,12 +197,29 @@ stat_value() {
 		awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }'
 }
 
+# slow_run ARGS...: slowwrite.py ARGS in the client namespace, again (up
+# to 3 runs) when the client stalled for half the hold time or more: a
+# stalled client meets the timeout rule, which is not what the stream
+# cases check.  Marks the logs before each run.  Return: its status.
+slow_run() {
+	local try gap rc
+	for try in 1 2 3; do
+		log_mark
+		ns_in_c timeout 20 python3 "$SLOW" "$@" >"$work/slow.out" 2>&1
+		rc=$?
+		gap=$(sed -n 's/^max_gap_ms=//p' "$work/slow.out")
+		[ $rc -ne 0 ] && return $rc
+		awk -v g="${gap:-999}" -v h=$HOLD_MS 'BEGIN { exit !(g < h / 2) }' &&
+			return 0
+		echo "     (the client stalled for $gap ms: once more)"
+	done
+	return 0
+}
+
 stream_syslog_case() {
 	local fam=$1 host=$2 pseudo=$3 name="stream-syslog-ipv$1"
 	local mark="stream$1-$$" line n
-	log_mark
-	if ! ns_in_c timeout 20 python3 "$SLOW" syslog "$host" 514 $GAP_MS \
-		"$(message "$mark")" >"$work/slow.out" 2>&1; then
+	if ! slow_run syslog "$host" 514 $GAP_MS "$(message "$mark")"; then
 		fail "$name" "the client failed: $(head -n 1 "$work/slow.out")"
 		return
 	fi
@@ -226,9 +243,7 @@ mqtt_masked_logged() { grep -q "as $EMAIL_ID_MASKED " "$(log_new)"; }
 
 stream_mqtt_case() {
 	local name=stream-mqtt-clientid n
-	log_mark
-	if ! ns_in_c timeout 20 python3 "$SLOW" mqtt "$SERVER4" 1883 $GAP_MS \
-		"$EMAIL_ID" >"$work/slow.out" 2>&1; then
+	if ! slow_run mqtt "$SERVER4" 1883 $GAP_MS "$EMAIL_ID"; then
 		fail "$name" "the session failed: $(head -n 1 "$work/slow.out")"
 		return
 	fi
@@ -251,11 +266,9 @@ stream_timeout_case() {
 	local name=stream-hold-timeout mark="slow-$$" line msg n before
 	local local_part=${EMAIL_ID%%@*}@ prefix4=${CLIENT4%.*}.
 	before=$(stat_value service.syslog.hold_timeout_masked)
-	log_mark
-	if ! ns_in_c timeout 20 python3 "$SLOW" syslog "$SERVER4" 514 $GAP_MS \
+	if ! slow_run syslog "$SERVER4" 514 $GAP_MS \
 		"$mark from $CLIENT4 mail $EMAIL_ID end" \
-		"$local_part" $((4 * HOLD_MS)) "$prefix4" $((4 * HOLD_MS)) \
-		>"$work/slow.out" 2>&1; then
+		"$local_part" $((4 * HOLD_MS)) "$prefix4" $((4 * HOLD_MS)); then
 		fail "$name" "the client failed: $(head -n 1 "$work/slow.out")"
 		return
 	fi

@@ -12,6 +12,9 @@ an identifier cut at every byte must still never reach the server.
       an MQTT 3.1.1 CONNECT with CLIENT_ID, then waits for the CONNACK
       and disconnects
 
+Prints "max_gap_ms=N": the longest gap between two bytes, the planned
+pauses aside.
+
 Exit: 0 done (mqtt: the broker accepted the session), 1 otherwise.
 """
 import socket
@@ -29,12 +32,26 @@ def connect(host, port):
     return s
 
 
+max_gap = 0.0
+
+
 def write_slowly(s, data, gap, pauses=()):
-    """One byte per send(); @pauses: (offset after which, seconds)."""
+    """One byte per send(); @pauses: (offset after which, seconds).
+    Notes the longest unplanned gap between two sends: a client stalled
+    longer than the hold time meets the timeout rule, not the stream
+    scanning, and the caller must know."""
+    global max_gap
     extra = dict(pauses)
+    last = None
     for i in range(len(data)):
+        now = time.monotonic()
+        if last is not None and (i not in extra):
+            max_gap = max(max_gap, now - last)
         s.sendall(data[i:i + 1])
+        last = time.monotonic()
         time.sleep(gap + extra.get(i + 1, 0.0))
+        if i + 1 in extra:
+            last = None
 
 
 def pause_points(data, needle, secs):
@@ -104,14 +121,17 @@ def main(argv):
                 print(__doc__, file=sys.stderr)
                 return 2
             pairs = list(zip(rest[0::2], rest[1::2]))
-            return syslog(host, port, gap, argv[5], pairs)
-        if mode == "mqtt":
-            return mqtt(host, port, gap, argv[5])
+            rc = syslog(host, port, gap, argv[5], pairs)
+        elif mode == "mqtt":
+            rc = mqtt(host, port, gap, argv[5])
+        else:
+            print(__doc__, file=sys.stderr)
+            return 2
     except OSError as e:
-        print("slowwrite: %s" % e.strerror)
+        print("slowwrite: %s" % (e.strerror or e))
         return 1
-    print(__doc__, file=sys.stderr)
-    return 2
+    print("max_gap_ms=%.1f" % (max_gap * 1000))
+    return rc
 
 
 if __name__ == "__main__":
