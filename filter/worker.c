@@ -125,7 +125,8 @@ static void put_releases(struct worker *w, struct engine_release *rel)
  * than once per packet; the verdicts (which may send) come after it is
  * released, in arrival order.  Only when the engine releases held
  * packets are the verdicts before them put under the lock: the released
- * ones go after those and before the packet that released them.
+ * ones go after those and before the packet that released them (after
+ * it when it is held itself).
  */
 static unsigned handle_vector(struct worker *w)
 {
@@ -158,8 +159,15 @@ static unsigned handle_vector(struct worker *w)
 				       now_ns, p->flags, cookie_of(w, p->id),
 				       &items[i].res);
 			if (engine_next_release(w->ew, &rel)) {
-				put_verdicts(w, items, put, i);
-				put = i;
+				/*
+				 * A packet held now is noted first: the engine
+				 * may release it in the same call.
+				 */
+				unsigned upto = items[i].res.verdict ==
+						ENGINE_HOLD ? i + 1 : i;
+
+				put_verdicts(w, items, put, upto);
+				put = upto;
 				put_releases(w, &rel);
 			}
 		}
