@@ -187,6 +187,7 @@ struct dryrun {
 	uint32_t scan_len;
 	const uint8_t *scan_new;	/* count only what ends past this */
 	const uint8_t *scan_end;	/* a TCP scan's end: judged later */
+	const uint8_t *only_end;	/* tail_flush(): judge only what ends here */
 	const struct stream_tail *scan_st;	/* whose tail leads the scan */
 	uint32_t scan_tail;
 	bool scan_tcp;
@@ -356,6 +357,8 @@ static void remember_original(void *ctx, enum det_kind det, const uint8_t *text,
 
 	if (dr->scan_tcp && at + len == dr->scan_len)
 		return;		/* judged with what follows: tail_flush() */
+	if (dr->only_end && text + len != dr->only_end)
+		return;		/* judged before */
 
 	/* the same bytes of the stream were inserted with an earlier segment:
 	 * inserting them again would change nothing */
@@ -378,6 +381,8 @@ static void find_residual(void *ctx, enum det_kind det, const uint8_t *text,
 	 * segment that brought it, unless it ended with that segment */
 	if (dr->scan_end && text + len == dr->scan_end)
 		return;		/* judged with what follows: tail_flush() */
+	if (dr->only_end && text + len != dr->only_end)
+		return;		/* judged before */
 	if (text + len > dr->scan_new ||
 	    (dr->scan_end && text + len == dr->scan_new))
 		queue_lookup(dr, text, len, det, NULL, 0);
@@ -507,16 +512,19 @@ static void tail_flush(struct dryrun *dr, struct stream_tail *st)
 	dr->scan_end = NULL;
 	dr->learnt.n = 0;
 	dr->look_find = false;
+	dr->only_end = st->orig + st->len;
 	if (engine_scan(dr->rs, dr->w_scan, st->svc, st->orig, st->len,
 			remember_original, dr) < 0)
 		dr->c.scan_errors++;
 	learn_queued(dr);
 	dr->scan_new = st->out;
 	dr->look_find = true;
+	dr->only_end = st->out + st->len;
 	if (engine_scan(dr->rs, dr->w_scan, st->svc, st->out, st->len,
 			find_residual, dr) < 0)
 		dr->c.scan_errors++;
 	find_queued(dr);
+	dr->only_end = NULL;
 	dr->scan_out = NULL;
 }
 
