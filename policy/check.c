@@ -335,6 +335,14 @@ static void check_service_stmts(struct checker *ck, struct ast_service *svc,
 			else
 				check_pattern(ck, &st->allow);
 			break;
+		case ST_HOLD:
+			if (svc->hold)
+				dup_error(ck, st, svc->hold, "hold");
+			else
+				svc->hold = st;
+			if (st->hold.ms > 10000)
+				ERR(ck, st->hold.loc, "hold time above 10s");
+			break;
 		case ST_ON_ERROR:
 			if (svc->on_error)
 				dup_error(ck, st, svc->on_error, "on-error");

@@ -137,6 +137,7 @@ enum stmt_kind {
 	ST_REDACT,
 	ST_ALLOW,
 	ST_ON_ERROR,
+	ST_HOLD,
 };
 
 struct ast_stmt {
@@ -181,6 +182,10 @@ struct ast_stmt {
 			bool accept;
 			struct loc loc;
 		} on_error;
+		struct {
+			uint64_t ms;	/* TCP hold-back limit */
+			struct loc loc;
+		} hold;
 	};
 };
 
@@ -193,6 +198,7 @@ struct ast_service {
 
 	/* resolved by the checker for the compiler */
 	const struct ast_stmt *queue, *on_error, *addr[2];	/* [0] ipv4 */
+	const struct ast_stmt *hold;
 };
 
 struct ast_policy {

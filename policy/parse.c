@@ -30,7 +30,7 @@ struct parser {
 static const char *const top_words[] = { "key", "epoch", "service", NULL };
 static const char *const svc_words[] = {
 	"listen", "queue", "clients", "address", "redact", "allow", "on-error",
-	NULL
+	"hold", NULL
 };
 static const char *const proto_words[] = { "tcp", "udp", NULL };
 static const char *const family_words[] = { "ipv4", "ipv6", NULL };
@@ -708,6 +708,32 @@ static bool parse_on_error(struct parser *ps, struct ast_stmt *st)
 	return true;
 }
 
+/* `hold 40ms`: how long a TCP segment may wait for the bytes after it. */
+static bool parse_hold(struct parser *ps, struct ast_stmt *st)
+{
+	const struct token *t = peek(ps);
+	uint64_t n = 0;
+	size_t k = 0;
+
+	if (t->kind != TOK_WORD) {
+		expected(ps, t, "a hold time such as 40ms");
+		return false;
+	}
+	while (k < t->len && t->text[k] >= '0' && t->text[k] <= '9' && n < 100000)
+		n = n * 10 + (uint64_t)(t->text[k++] - '0');
+	if (!k || (k < t->len && !(t->len - k == 2 && !memcmp(t->text + k, "ms", 2)) &&
+		   !(t->len - k == 1 && t->text[k] == 's')) ||
+	    (k == t->len && n)) {
+		error_at(ps, t->loc, "invalid hold time \"%.*s\": a number of ms or s",
+			 (int)t->len, t->text);
+		return false;
+	}
+	st->hold.ms = k < t->len && t->text[k] == 's' ? n * 1000 : n;
+	st->hold.loc = t->loc;
+	next(ps);
+	return true;
+}
+
 static bool parse_service_stmt(struct parser *ps, struct ast_service *svc)
 {
 	const struct token *kw = peek(ps);
@@ -758,6 +784,10 @@ static bool parse_service_stmt(struct parser *ps, struct ast_service *svc)
 	case 6:
 		st->kind = ST_ON_ERROR;
 		ok = parse_on_error(ps, st);
+		break;
+	case 7:
+		st->kind = ST_HOLD;
+		ok = parse_hold(ps, st);
 		break;
 	}
 	ok = ok && want_eos(ps);
