@@ -1511,7 +1511,8 @@ static bool tail_dirty(struct redact_job *j, struct stream *st,
 		memcpy(win + wlen, hold_data(w, h) + h->poff, h->plen);
 		wlen += h->plen;
 	}
-	memcpy(win + wlen, extra, extra_len);
+	if (extra_len)
+		memcpy(win + wlen, extra, extra_len);
 	wlen += extra_len;
 	if (wlen == st->ctx_len)
 		return false;
