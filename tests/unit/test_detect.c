@@ -670,6 +670,100 @@ static void test_allow(void **state)
 	detect_scratch_free(s);
 }
 
+/*
+ * detect_tail(): where the candidates that later bytes could complete
+ * begin (-1: the tail is clean), and which already look like identifiers.
+ */
+struct tail_case {
+	enum det_kind det;
+	const char *in;
+	int start, suspect;
+};
+
+static void test_tail(void **state)
+{
+	static const struct tail_case cases[] = {
+		{ DET_EMAIL, "MAIL FROM:<alice", 11, -1 },
+		{ DET_EMAIL, "MAIL FROM:<alice@exa", 11, 11 },
+		{ DET_EMAIL, "MAIL FROM:<alice@example.org", 11, 11 },
+		{ DET_EMAIL, "MAIL FROM:<alice@example.org>", -1, -1 },
+		{ DET_EMAIL, "QUIT\r\n", -1, -1 },
+		{ DET_EMAIL, "x @", 2, -1 },		/* no local part yet */
+		{ DET_IPV4, "from 192.0.2", 5, 5 },
+		{ DET_IPV4, "from 192.0", 5, -1 },
+		{ DET_IPV4, "from 192.0.2.77", 5, 5 },
+		{ DET_IPV4, "from 192.0.2.77 ", -1, -1 },
+		{ DET_IPV4, "version ", -1, -1 },
+		{ DET_PHONE, "call +4420", 5, -1 },
+		{ DET_PHONE, "call +44 20 79", 5, 5 },
+		{ DET_PHONE, "call +", 5, -1 },
+		{ DET_PHONE, "call 442079", -1, -1 },
+		{ DET_IPV6, "at 2001:db8:", 3, 3 },
+		{ DET_IPV6, "at fe80", 3, -1 },
+		{ DET_IPV6, "at fe80 ", -1, -1 },
+		{ DET_MAC, "hw 00-1a-2b", 3, 3 },
+		{ DET_LITERAL, "the sec", 4, -1 },	/* literal "secret" */
+		{ DET_LITERAL, "the secret", -1, -1 },	/* whole: decided */
+		{ DET_LITERAL, "the sex", -1, -1 },
+		{ DET_HEADER, "GET / HTTP/1.1\r\nX-Forw", 16, -1 },
+		{ DET_HEADER, "GET / HTTP/1.1\r\nX-Forwarded-For:", 16, 16 },
+		{ DET_HEADER, "GET / HTTP/1.1\r\nX-Forwarded-For: 1.2", 32, 32 },
+		{ DET_HEADER, "GET / HTTP/1.1\r\nX-Forwarded-For: 1.2\r\n", -1, -1 },
+		{ DET_HEADER, "GET / HTTP/1.1\r\nHost: a", -1, -1 },
+		{ DET_PATTERN, "x imei=3520", 2, 2 },	/* "imei=[0-9]{15}" */
+		{ DET_PATTERN, "x imei=352099001761481", -1, -1 },
+		{ DET_PATTERN, "x ime", 2, 2 },
+		{ DET_PATTERN, "x idle", -1, -1 },
+	};
+	struct detect_scratch *s = scratch();
+	pcre2_code *re = compile_re("imei=[0-9]{15}", false);
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		const struct tail_case *c = &cases[k];
+		struct rs_redact rd = {
+			.det = c->det, .literal = (const uint8_t *)"secret",
+			.literal_len = 6, .re = re, .header = "X-Forwarded-For",
+			.header_len = 15,
+		};
+		struct rs_service svc = { .redact = &rd, .n_redact = 1,
+					  .det_mask = 1u << c->det };
+		uint32_t len = (uint32_t)strlen(c->in), sus;
+		uint8_t *b = dup_exact(c->in, len);
+		uint32_t t = detect_tail(&svc, s, b, len, &sus);
+		uint32_t want = c->start < 0 ? len : (uint32_t)c->start;
+		uint32_t want_sus = c->suspect < 0 ? len : (uint32_t)c->suspect;
+
+		if (t != want || sus != want_sus)
+			fail_msg("case %zu \"%s\": tail at %u suspect %u, want %u and %u",
+				 k, c->in, t, sus, want, want_sus);
+		free(b);
+	}
+	pcre2_code_free(re);
+	detect_scratch_free(s);
+}
+
+/* In a stream, a dotted quad may run on into a length field. */
+static void test_stream_mode(void **state)
+{
+	struct detect_scratch *s = scratch();
+	struct rs_redact rd = { .det = DET_IPV4 };
+	struct rs_service svc = { .redact = &rd, .n_redact = 1,
+				  .det_mask = 1u << DET_IPV4 };
+	const char *t = "closed by 192.0.2.7792 <86>1 and 1.2.3.4.5";
+	const struct detect_match *m;
+	int n;
+
+	n = detect_scan(&svc, s, (const uint8_t *)t, (uint32_t)strlen(t), true, &m);
+	assert_int_equal(n, 0);
+	detect_set_stream(s, true);
+	n = detect_scan(&svc, s, (const uint8_t *)t, (uint32_t)strlen(t), true, &m);
+	assert_int_equal(n, 1);
+	assert_int_equal(m[0].start, 10);
+	assert_int_equal(m[0].end, 20);		/* "192.0.2.77" */
+	detect_set_stream(s, false);
+	detect_scratch_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -688,6 +782,8 @@ int main(void)
 		cmocka_unit_test(test_scan_junk),
 		cmocka_unit_test(test_scan_matches_single),
 		cmocka_unit_test(test_allow),
+		cmocka_unit_test(test_tail),
+		cmocka_unit_test(test_stream_mode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
