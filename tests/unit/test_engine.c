@@ -652,6 +652,168 @@ static void test_scan_reports_outside_allow(void **state)
 	fx_free(f);
 }
 
+/* ---- TCP streams: hold-back ------------------------------------------- */
+
+static const char *smtp_policy =
+	"service smtp {\n"
+	"\tlisten tcp 25\n"
+	"\taddress ipv4 truncate 24\n"
+	"\tredact email mask\n"
+	"}\n";
+
+#define MS 1000000ull
+
+/* One client segment of the test connection; Return: the verdict. */
+static enum engine_verdict seg(struct fx *f, struct pk *k, uint16_t cport,
+			       uint8_t flags, uint32_t seq, const char *text,
+			       uint64_t now, uint64_t cookie)
+{
+	struct engine_result res;
+
+	build(k, IPPROTO_TCP, "192.0.2.55", cport, "198.51.100.25", 25, flags,
+	      seq, text, (uint32_t)strlen(text));
+	engine_process(f->rs, f->ft, f->w, k->b, k->len, ENGINE_DIR_AUTO, now,
+		       0, cookie, &res);
+	return res.verdict;
+}
+
+/* The next release: its cookie, and its payload must be @want. */
+static void released(struct fx *f, uint64_t cookie, const char *want)
+{
+	struct engine_release r;
+	struct pk k;
+
+	assert_true(engine_next_release(f->w, &r));
+	assert_int_equal(r.cookie, cookie);
+	assert_int_equal(r.service, 0);
+	assert_true(r.verdict == ENGINE_MODIFIED);
+	assert_true(r.len <= sizeof(k.b));
+	memcpy(k.b, r.data, r.len);
+	k.len = r.len;
+	assert_true(ref_verify(k.b, k.len));
+	assert_int_equal(r.len, 40 + strlen(want));
+	assert_memory_equal(payload_of(&k), want, strlen(want));
+	assert_memory_equal(k.b + 12, "\xc0\x00\x02\x00", 4);	/* the pseudonym */
+}
+
+static void test_stream_hold_and_release(void **state)
+{
+	struct fx *f = fx_new(smtp_policy);
+	struct pk k;
+	struct engine_release r;
+	const struct engine_stats *st;
+
+	assert_int_equal(seg(f, &k, 30001, 0x02, 999, "", NOW, 1), ENGINE_MODIFIED);
+	assert_int_equal(engine_hold_deadline(f->w), 0);
+	/* the tail may be the start of an address: held */
+	assert_int_equal(seg(f, &k, 30001, 0x18, 1000, "MAIL FROM:<alice@exa",
+			     NOW + MS, 2), ENGINE_HOLD);
+	assert_false(engine_next_release(f->w, &r));
+	assert_int_equal(engine_hold_deadline(f->w), NOW + 41 * MS);
+	/* the rest decides both: the held one is released first */
+	assert_int_equal(seg(f, &k, 30001, 0x18, 1020, "mple.org>\r\n",
+			     NOW + 2 * MS, 3), ENGINE_MODIFIED);
+	released(f, 2, "MAIL FROM:<xxxxx@xxx");
+	assert_false(engine_next_release(f->w, &r));
+	assert_memory_equal(payload_of(&k), "xxxx.xxx>\r\n", 11);
+	assert_true(ref_verify(k.b, k.len));
+	assert_int_equal(engine_hold_deadline(f->w), 0);
+
+	/* a retransmission with other boundaries carries what the server got */
+	assert_int_equal(seg(f, &k, 30001, 0x18, 1011, "alice@example.org>",
+			     NOW + 3 * MS, 4), ENGINE_MODIFIED);
+	assert_memory_equal(payload_of(&k), "xxxxx@xxxxxxx.xxx>", 18);
+	assert_true(ref_verify(k.b, k.len));
+	/* ... also when it runs on into new data */
+	assert_int_equal(seg(f, &k, 30001, 0x18, 1024, ".org>\r\nDATA\r\n",
+			     NOW + 4 * MS, 5), ENGINE_MODIFIED);
+	assert_memory_equal(payload_of(&k), ".xxx>\r\nDATA\r\n", 13);
+	/* ordinary lines go at once */
+	assert_int_equal(seg(f, &k, 30001, 0x18, 1037, "QUIT\r\n",
+			     NOW + 5 * MS, 6), ENGINE_MODIFIED);
+	assert_false(engine_next_release(f->w, &r));
+
+	st = engine_worker_stats(f->w, 0);
+	assert_int_equal(st->holds, 1);
+	assert_int_equal(st->hold_released, 1);
+	assert_int_equal(st->retrans_patched, 2);
+	fx_free(f);
+}
+
+static void test_stream_timeout(void **state)
+{
+	struct fx *f = fx_new(smtp_policy);
+	struct pk k;
+	struct engine_release r;
+	const struct engine_stats *st;
+
+	seg(f, &k, 30002, 0x02, 99, "", NOW, 1);
+	assert_int_equal(seg(f, &k, 30002, 0x18, 100, "id alice@example",
+			     NOW, 2), ENGINE_HOLD);
+	engine_tick(f->rs, f->ft, f->w, NOW + 39 * MS);
+	assert_false(engine_next_release(f->w, &r));
+	/* an '@' after a local part: masked when the time is up */
+	engine_tick(f->rs, f->ft, f->w, NOW + 40 * MS);
+	released(f, 2, "id xxxxx@xxxxxxx");
+	assert_false(engine_next_release(f->w, &r));
+
+	/* a word is no address yet: it goes as it is */
+	seg(f, &k, 30003, 0x02, 99, "", NOW, 3);
+	assert_int_equal(seg(f, &k, 30003, 0x18, 100, "hello wor", NOW, 4),
+			 ENGINE_HOLD);
+	engine_release_all(f->rs, f->ft, f->w);
+	released(f, 4, "hello wor");
+	assert_int_equal(engine_hold_deadline(f->w), 0);
+
+	st = engine_worker_stats(f->w, 0);
+	assert_int_equal(st->hold_timeout_masked, 1);
+	assert_int_equal(st->hold_timeout_passed, 1);
+	fx_free(f);
+}
+
+static void test_stream_out_of_order_and_fin(void **state)
+{
+	struct fx *f = fx_new(smtp_policy);
+	struct pk k;
+	struct engine_release r;
+
+	seg(f, &k, 30004, 0x02, 99, "", NOW, 1);
+	/* the second half first: held until the gap fills */
+	assert_int_equal(seg(f, &k, 30004, 0x18, 110, "e.org>\r\n", NOW, 2),
+			 ENGINE_HOLD);
+	/* a duplicate of it is dropped */
+	assert_int_equal(seg(f, &k, 30004, 0x18, 110, "e.org>\r\n", NOW, 3),
+			 ENGINE_DROP);
+	assert_int_equal(seg(f, &k, 30004, 0x18, 100, "bob@exampl", NOW, 4),
+			 ENGINE_HOLD);
+	released(f, 4, "xxx@xxxxxx");
+	released(f, 2, "x.xxx>\r\n");
+	assert_false(engine_next_release(f->w, &r));
+
+	/* a FIN decides what is held before it */
+	assert_int_equal(seg(f, &k, 30004, 0x18, 118, "to carol@ex", NOW, 5),
+			 ENGINE_HOLD);
+	assert_int_not_equal(seg(f, &k, 30004, 0x11, 129, "", NOW, 6), ENGINE_HOLD);
+	released(f, 5, "to xxxxx@xx");
+	assert_false(engine_next_release(f->w, &r));
+	fx_free(f);
+}
+
+static void test_stream_hold_zero(void **state)
+{
+	struct fx *f = fx_new("service smtp {\n\tlisten tcp 25\n\thold 0\n"
+			      "\tredact email mask\n}\n");
+	struct pk k;
+	struct engine_release r;
+
+	seg(f, &k, 30005, 0x02, 99, "", NOW, 1);
+	assert_int_not_equal(seg(f, &k, 30005, 0x18, 100, "MAIL FROM:<alice@exa",
+				 NOW, 2), ENGINE_HOLD);
+	assert_false(engine_next_release(f->w, &r));
+	assert_int_equal(engine_hold_deadline(f->w), 0);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -671,6 +833,10 @@ int main(void)
 		cmocka_unit_test(test_allow_pattern),
 		cmocka_unit_test(test_clients_filter),
 		cmocka_unit_test(test_scan_reports_outside_allow),
+		cmocka_unit_test(test_stream_hold_and_release),
+		cmocka_unit_test(test_stream_timeout),
+		cmocka_unit_test(test_stream_out_of_order_and_fin),
+		cmocka_unit_test(test_stream_hold_zero),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
