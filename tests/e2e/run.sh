@@ -189,7 +189,7 @@ syslog_case 6 tcp "$SERVER6" "$PSEUDO6"
 # bytes after it decide it.
 SLOW=$E2E/slowwrite.py
 GAP_MS=2
-HOLD_MS=40	# the policy's hold time: the default
+HOLD_MS=300	# the hold time of policy-mask.conf
 
 # stat_value NAME: a counter from nfredact stats (0 when absent)
 stat_value() {
@@ -368,12 +368,14 @@ fi
 # ---- reload while segments are held back --------------------------------
 
 # A TCP client writes one byte per segment while the policy is reloaded
-# twice: what the old engine workers hold is decided (by the timeout
-# rule) and verdicted by the workers before the new ones take over.  A
-# held packet that nobody verdicts stays in the kernel's queue for good:
-# the queue must end empty, and the session must go on.  Not asserted:
-# that an identifier cut at the very moment of a reload is redacted (the
-# stream context before a held tail lives in the retired engine worker).
+# twice.  First it pauses after "alice@", which stays held (hold 3s in
+# policy-truncate.conf): the reload must decide it at once, by the timeout
+# rule (an '@' after a plausible local part is masked).  The second reload
+# comes while bytes flow.  A held packet that nobody verdicts stays in the
+# kernel's queue for good: the queue must end empty, and the session must
+# go on.  Not asserted: that an identifier cut at the very moment of a
+# reload is redacted whole (the stream context before a held tail lives in
+# the retired engine worker).
 queue1_idle() {
 	"$NFREDACT" stats --control "$work/control.sock" 2>/dev/null |
 		awk '$1 == "queue.1.waiting" || $1 == "queue.1.held" { s += $2; n++ }
@@ -382,26 +384,37 @@ queue1_idle() {
 queue1_holds() { [ "$(stat_value queue.1.held)" -gt 0 ]; }
 # letters only: digits cut by a reload may be masked by the timeout rule
 mark="reload-held-$(tr 0-9 a-j <<<"$$")"
-text=""
-for i in a b c d e f; do text+="$mark-$i mail $EMAIL_ID from $CLIENT4 "; done
+local_part=${EMAIL_ID%%@*}@
+text="$mark-a mail $EMAIL_ID"
+for i in b c d e f; do text+=" from $CLIENT4 $mark-$i mail $EMAIL_ID"; done
 reloads_before=$(stat_value reloads)
 log_mark
 ns_in_c timeout 30 python3 "$SLOW" syslog "$SERVER4" 514 $GAP_MS "$text end" \
-	>"$work/slow.out" 2>&1 &
+	"$mark-a mail $local_part" 2000 >"$work/slow.out" 2>&1 &
 slow_pid=$!
 ns_pid_add "$slow_pid"
-# reload while the stats show a held packet (they rarely show none)
-wait_for 10 queue1_holds
+wait_for 10 grep -q "^pause after" "$work/slow.out"
+held_in_pause=0
+queue1_holds && held_in_pause=1
 kill -HUP "$NFREDACTD_PID" 2>/dev/null
-sleep 0.2
+# well inside the 2 s pause and the 3 s hold time
+wait_for 1 queue1_idle
+idle_after_reload=$?
 wait_for 10 queue1_holds
 kill -HUP "$NFREDACTD_PID" 2>/dev/null
 wait "$slow_pid"
 slow_rc=$?
 if [ "$slow_rc" -ne 0 ]; then
 	fail reload-held "the client failed: $(head -n 1 "$work/slow.out")"
+elif [ "$held_in_pause" -ne 1 ]; then
+	fail reload-held "nothing was held while the client paused after the '@'"
+elif [ "$idle_after_reload" -ne 0 ]; then
+	fail reload-held "the reload left the held segments waiting"
 elif ! wait_for 5 grep -q -- "$mark-f mail .* end" "$srv/syslog.log"; then
 	fail reload-held "the message never reached the collector's file whole"
+elif line=$(grep -- "$mark-f mail" "$srv/syslog.log" | tail -n 1) &&
+	[[ "${line#* | }" == *"$mark-a mail $local_part"* ]]; then
+	fail reload-held "the local part and '@' held at the reload went unmasked"
 elif [ "$(stat_value reloads)" -ne $((reloads_before + 2)) ]; then
 	fail reload-held "the two reloads did not both take effect"
 elif ! wait_for 3 queue1_idle; then

@@ -7,7 +7,8 @@ an identifier cut at every byte must still never reach the server.
       one RFC 3164 line with TEXT as its message, LF-terminated; with
       PAUSE_AT, a pause of PAUSE_MS after each byte that ends an
       occurrence of PAUSE_AT (longer than the hold time: the held tail
-      is decided by the timeout rule)
+      is decided by the timeout rule); "pause after byte N" is printed
+      as each pause starts
   slowwrite.py mqtt HOST PORT GAP_MS CLIENT_ID
       an MQTT 3.1.1 CONNECT with CLIENT_ID, then waits for the CONNACK
       and disconnects
@@ -49,6 +50,9 @@ def write_slowly(s, data, gap, pauses=()):
             max_gap = max(max_gap, now - last)
         s.sendall(data[i:i + 1])
         last = time.monotonic()
+        if i + 1 in extra:
+            # the caller may act while the tail before it is held
+            print("pause after byte %d" % (i + 1), flush=True)
         time.sleep(gap + extra.get(i + 1, 0.0))
         if i + 1 in extra:
             last = None
