@@ -1191,6 +1191,17 @@ static void text_service(FILE *f, const struct engine_stats *st)
 		st->malformed, st->on_error_accepted);
 	fprintf(f, "  icmp translated %" PRIu64 ", flows created %" PRIu64 "\n",
 		st->icmp_translated, st->flows_created);
+	if (st->holds || st->out_of_order || st->retrans_patched ||
+	    st->retrans_dropped || st->retrans_no_record)
+		fprintf(f, "  held %" PRIu64 " (timeouts %" PRIu64 ": masked %"
+			PRIu64 ", passed %" PRIu64 "; bound hit %" PRIu64
+			", pool full %" PRIu64 "), out of order %" PRIu64
+			"; retransmissions patched %" PRIu64 ", dropped %" PRIu64
+			", without record %" PRIu64 "\n",
+			st->holds, st->hold_timeouts, st->hold_timeout_masked,
+			st->hold_timeout_passed, st->hold_bound_hit,
+			st->hold_pool_full, st->out_of_order, st->retrans_patched,
+			st->retrans_dropped, st->retrans_no_record);
 	text_counts(f, "  detectors:", st->detector, DET__COUNT, det_name);
 	text_counts(f, "  actions:", st->action, ACT__COUNT, act_name);
 	text_counts(f, "  reasons:", st->reasons, ENGINE_R__COUNT, reason_name);
@@ -1295,6 +1306,17 @@ static void json_service(FILE *f, const struct engine_stats *st)
 		st->packets_in, st->packets_out, st->bytes_in, st->bytes_out,
 		st->changed, st->dropped, st->malformed, st->on_error_accepted,
 		st->icmp_translated, st->flows_created);
+	fprintf(f, ", \"holds\": %" PRIu64 ", \"hold_timeouts\": %" PRIu64
+		", \"hold_timeout_masked\": %" PRIu64
+		", \"hold_timeout_passed\": %" PRIu64
+		", \"hold_bound_hit\": %" PRIu64 ", \"hold_pool_full\": %" PRIu64
+		", \"out_of_order\": %" PRIu64 ", \"retrans_patched\": %" PRIu64
+		", \"retrans_dropped\": %" PRIu64
+		", \"retrans_no_record\": %" PRIu64,
+		st->holds, st->hold_timeouts, st->hold_timeout_masked,
+		st->hold_timeout_passed, st->hold_bound_hit, st->hold_pool_full,
+		st->out_of_order, st->retrans_patched, st->retrans_dropped,
+		st->retrans_no_record);
 	json_counts(f, "detectors", st->detector, DET__COUNT, det_name);
 	json_counts(f, "actions", st->action, ACT__COUNT, act_name);
 	json_counts(f, "reasons", st->reasons, ENGINE_R__COUNT, reason_name);
