@@ -283,6 +283,8 @@ int daemon_reload(struct daemon *d, const char *path)
 		if (worker_handoff(&d->workers[w], d->rs, prev) < 0)
 			handoff_lost = true;
 		retire(d, d->rs, prev);
+		/* Streams keep their context, so a reload opens no gap. */
+		engine_worker_adopt(ews[w], prev);
 		d->workers[w].ew = ews[w];
 		ews[w] = prev;
 	}

@@ -706,9 +706,12 @@ static enum engine_reason redact_payload(struct redact_job *j, struct packet *p,
 
 /* ---- the verdict -------------------------------------------------------- */
 
+/* Counters of service @svc; an index the ruleset no longer has (a flow
+ * from before a reload) counts as uncovered. */
 static struct engine_stats *stats_of(struct engine_worker *w, int svc)
 {
-	return &w->stats[svc < 0 ? w->n_stats - 1 : (unsigned)svc];
+	return &w->stats[svc < 0 || (unsigned)svc >= w->n_stats - 1 ?
+			 w->n_stats - 1 : (unsigned)svc];
 }
 
 static void fail(const struct ruleset *rs, struct engine_worker *w, int svc,
@@ -777,6 +780,9 @@ static bool process_icmp_error(const struct ruleset *rs, struct flow_table *ft,
 	if (!f)
 		return false;
 
+	/* A flow from before a reload may name a service that is gone. */
+	if (f->svc >= rs->n_services)
+		return false;
 	res->service = f->svc;
 	res->dir = outbound ? ENGINE_DIR_OUT : ENGINE_DIR_IN;
 	if (flags & ENGINE_F_TRUNCATED) {
@@ -1437,6 +1443,34 @@ void engine_release_all(const struct ruleset *rs, struct flow_table *ft,
 	release_reset(w);
 	while (w->n_active)
 		stream_flush(rs, ft, w, &w->streams[w->active[0]], 0);
+}
+
+void engine_worker_adopt(struct engine_worker *to, struct engine_worker *from)
+{
+	const struct ruleset *rs = to->rs;
+	struct stream *t = to->streams;
+
+	to->streams = from->streams;
+	from->streams = t;
+	for (unsigned i = 0; i < STREAM_SLOTS; i++) {
+		struct stream *st = &to->streams[i];
+		int svc;
+
+		if (!st->f)
+			continue;
+		/* Services are found again by port: indices may have moved. */
+		svc = (int)rs->port_map[RS_PROTO_TCP][st->sport] - 1;
+		if (svc < 0 || !stream_is(st, st->f)) {
+			memset(st, 0, offsetof(struct stream, ctx));
+			continue;
+		}
+		st->svc = (int16_t)svc;
+		st->f->svc = (uint8_t)svc;
+		st->held = st->held_last = st->ooo = -1;
+		st->n_held = st->n_ooo = 0;
+		st->held_bytes = 0;
+		st->active = -1;
+	}
 }
 
 /* Overwrite the payload of @p at stream [seq, seq + len) from the spans. */

@@ -179,6 +179,16 @@ void engine_tick(const struct ruleset *rs, struct flow_table *ft,
 uint64_t engine_hold_deadline(const struct engine_worker *w);
 
 /**
+ * engine_worker_adopt() - carry the TCP stream state (context bytes,
+ * records of rewrites for retransmissions) of @from over to @to, a
+ * worker made for a reloaded ruleset, so that streams go on being
+ * scanned with their context.  Call after engine_release_all(@from) and
+ * after its releases were taken.  Services are found again by port; a
+ * stream whose service is gone is forgotten.
+ */
+void engine_worker_adopt(struct engine_worker *to, struct engine_worker *from);
+
+/**
  * engine_release_all() - decide every hold of @w now, by the rule of
  * engine_tick() (before a reload, at shutdown, at the end of a capture)
  */

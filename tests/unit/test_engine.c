@@ -799,6 +799,44 @@ static void test_stream_out_of_order_and_fin(void **state)
 	fx_free(f);
 }
 
+static void test_stream_reload_keeps_context(void **state)
+{
+	struct fx *f = fx_new(smtp_policy);
+	struct diag_list *dl = NULL;
+	struct ruleset *rs2, *old_rs;
+	struct engine_worker *w2;
+	struct pk k;
+
+	seg(f, &k, 30006, 0x02, 99, "", NOW, 1);
+	assert_int_equal(seg(f, &k, 30006, 0x18, 100, "mail alice@exa", NOW, 2),
+			 ENGINE_HOLD);
+	/* a reload: the old worker decides its holds, the new one adopts
+	 * the streams; service indices move in the new policy */
+	engine_release_all(f->rs, f->ft, f->w);
+	released(f, 2, "mail xxxxx@xxx");
+	rs2 = policy_load_string("<reload>", "service other {\n\tlisten udp 9\n}\n"
+				 "service smtp {\n\tlisten tcp 25\n"
+				 "\taddress ipv4 truncate 24\n"
+				 "\tredact email mask\n}\n", f->rs, &dl);
+	diag_list_free(dl);
+	assert_non_null(rs2);
+	w2 = engine_worker_new(rs2);
+	assert_non_null(w2);
+	engine_worker_adopt(w2, f->w);
+	engine_worker_free(f->w);
+	old_rs = f->rs;
+	f->w = w2;
+	f->rs = rs2;
+	/* the rest of the address still has its beginning as context */
+	assert_int_equal(seg(f, &k, 30006, 0x18, 114, "mple.org ok\r\n", NOW, 3),
+			 ENGINE_MODIFIED);
+	assert_memory_equal(payload_of(&k), "xxxx.xxx ok\r\n", 13);
+	assert_true(ref_verify(k.b, k.len));
+	assert_int_equal(engine_worker_stats(w2, 1)->detector[DET_EMAIL] > 0, 1);
+	policy_free(old_rs);
+	fx_free(f);
+}
+
 static void test_stream_hold_zero(void **state)
 {
 	struct fx *f = fx_new("service smtp {\n\tlisten tcp 25\n\thold 0\n"
@@ -837,6 +875,7 @@ int main(void)
 		cmocka_unit_test(test_stream_timeout),
 		cmocka_unit_test(test_stream_out_of_order_and_fin),
 		cmocka_unit_test(test_stream_hold_zero),
+		cmocka_unit_test(test_stream_reload_keeps_context),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
