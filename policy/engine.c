@@ -88,6 +88,7 @@ struct engine_worker {
 	engine_match_cb observe;	/* engine_set_observer(); NULL: none */
 	void *observe_ctx;
 	uint8_t span[65536];		/* original bytes of a span being rewritten */
+	uint32_t expire_tick;		/* packets, for the expiry pace */
 	/* hold-back */
 	uint8_t *pool;			/* HOLD_CHUNKS * HOLD_CHUNK */
 	uint64_t pool_map[HOLD_CHUNKS / 64];	/* bit set: chunk in use */
@@ -1663,19 +1664,35 @@ static enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 			*out = STREAM_DROP;
 			return ENGINE_R_NONE;
 		}
-		if (st->unknown && seq_lt(p->tcp_seq, st->unknown_upto)) {
+		if ((f->flags & FLOW_F_ACK) &&
+		    seq_le(p->tcp_seq + old, f->server_ack)) {
+			/*
+			 * The server has these bytes (its ACK got lost): its
+			 * stack discards them and acknowledges again.  Pass
+			 * them masked, or the connection would stall on a
+			 * retransmission nobody keeps a record of.
+			 */
+			uint8_t *pl = pkt_payload(p);
+
+			memcpy(w->span, pl, old);
+			rewrite_mask(w->span, old);
+			patch(j->cc, pl, w->span, old, false, false);
+			stats->retrans_patched++;
+			if (old == plen)
+				return ENGINE_R_NONE;
+		} else if (st->unknown && seq_lt(p->tcp_seq, st->unknown_upto)) {
 			stats->retrans_no_record++;
 			return ENGINE_R_UNSUPPORTED;
-		}
-		if (seq_lt(p->tcp_seq, st->first_seq)) {
+		} else if (seq_lt(p->tcp_seq, st->first_seq)) {
 			/* sent before this worker kept a record */
 			stats->retrans_no_record++;
 			return ENGINE_R_UNSUPPORTED;
+		} else {
+			spans_apply(st, j->cc, p, old);
+			stats->retrans_patched++;
+			if (old == plen)
+				return ENGINE_R_NONE;
 		}
-		spans_apply(st, j->cc, p, old);
-		stats->retrans_patched++;
-		if (old == plen)
-			return ENGINE_R_NONE;
 	}
 
 	/* in order: the new bytes are payload[old, plen) */
@@ -1965,8 +1982,9 @@ int engine_process(const struct ruleset *rs, struct flow_table *ft,
 		return 0;
 	}
 	res->len = p.len;
-	/* Bounded expiry work on every packet keeps the table clean. */
-	flow_expire(ft, (uint32_t)now_s, 4);
+	/* Bounded expiry work, a slice every 16 packets, keeps the table clean. */
+	if (!(++w->expire_tick % 16))
+		flow_expire(ft, (uint32_t)now_s, 64);
 
 	if (p.icmp_error) {
 		if (!process_icmp_error(rs, ft, w, &p, dir, (uint32_t)now_s, flags,

@@ -837,6 +837,38 @@ static void test_stream_reload_keeps_context(void **state)
 	fx_free(f);
 }
 
+static void test_stream_retransmission_after_ack(void **state)
+{
+	struct fx *f = fx_new(smtp_policy);
+	struct engine_result res;
+	const char *line = "MAIL FROM:<bob@example.org>\r\n";
+	uint32_t n = (uint32_t)strlen(line);
+	struct pk k, ack;
+
+	seg(f, &k, 30007, 0x02, 99, "", NOW, 1);
+	assert_int_equal(seg(f, &k, 30007, 0x18, 100, line, NOW, 2),
+			 ENGINE_MODIFIED);
+	/* the server acknowledges it all; the ACK is lost on its way */
+	build(&ack, IPPROTO_TCP, "198.51.100.25", 25, "192.0.2.0", 30007, 0x10,
+	      5000, "", 0);
+	put32(ack.b + 20 + 8, 100 + n);
+	set_l4_csum(ack.b);
+	engine_process(f->rs, f->ft, f->w, ack.b, ack.len, ENGINE_DIR_AUTO, NOW,
+		       0, 3, &res);
+	/* the next command's address makes the record forget the first */
+	assert_int_equal(seg(f, &k, 30007, 0x18, 100 + n,
+			     "RCPT TO:<carol@example.org>\r\n", NOW, 4),
+			 ENGINE_MODIFIED);
+	/* the client sends the first again: it must reach the server (which
+	 * discards it and acknowledges again), and reveal nothing */
+	assert_int_equal(seg(f, &k, 30007, 0x18, 100, line, NOW + 300 * MS, 5),
+			 ENGINE_MODIFIED);
+	assert_null(memmem(payload_of(&k), n, "bob", 3));
+	assert_null(memmem(payload_of(&k), n, "example", 7));
+	assert_true(ref_verify(k.b, k.len));
+	fx_free(f);
+}
+
 static void test_stream_hold_zero(void **state)
 {
 	struct fx *f = fx_new("service smtp {\n\tlisten tcp 25\n\thold 0\n"
@@ -876,6 +908,7 @@ int main(void)
 		cmocka_unit_test(test_stream_out_of_order_and_fin),
 		cmocka_unit_test(test_stream_hold_zero),
 		cmocka_unit_test(test_stream_reload_keeps_context),
+		cmocka_unit_test(test_stream_retransmission_after_ack),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
