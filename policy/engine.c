@@ -37,7 +37,7 @@
 #define HOLD_SEGS		64		/* held segments per flow */
 #define HOLD_BYTES		65536u		/* held payload bytes per flow */
 #define HOLD_OOO		16		/* out-of-order segments per flow */
-#define STREAM_SLOTS		1024		/* flows with stream state per worker */
+#define STREAM_SLOTS		8192		/* flows with stream state per worker */
 #define STREAM_CTX		64		/* released original bytes kept */
 #define SPAN_MAX		32		/* rewritten spans remembered per flow */
 #define SPAN_BYTES		1024u
@@ -89,6 +89,7 @@ struct engine_worker {
 	void *observe_ctx;
 	uint8_t span[65536];		/* original bytes of a span being rewritten */
 	uint32_t expire_tick;		/* packets, for the expiry pace */
+	uint64_t min_deadline;		/* no hold is due before; 0: none */
 	/* hold-back */
 	uint8_t *pool;			/* HOLD_CHUNKS * HOLD_CHUNK */
 	uint64_t pool_map[HOLD_CHUNKS / 64];	/* bit set: chunk in use */
@@ -932,6 +933,8 @@ static int32_t hold_new(struct engine_worker *w, const struct packet *p,
 		.svc = (int16_t)svc, .csum_full = flags & ENGINE_F_CSUM_NOT_READY,
 	};
 	memcpy(hold_data(w, h), p->data, p->len);
+	if (deadline && (!w->min_deadline || deadline < w->min_deadline))
+		w->min_deadline = deadline;
 	return i;
 }
 
@@ -1016,17 +1019,13 @@ static uint64_t stream_deadline(const struct engine_worker *w,
 	return d;
 }
 
+/*
+ * A lower bound of the holds' deadlines, kept without a walk: engine_tick()
+ * walks the held streams only once it is reached, and makes it exact.
+ */
 uint64_t engine_hold_deadline(const struct engine_worker *w)
 {
-	uint64_t best = 0;
-
-	for (unsigned k = 0; k < w->n_active; k++) {
-		uint64_t d = stream_deadline(w, &w->streams[w->active[k]]);
-
-		if (d && (!best || d < best))
-			best = d;
-	}
-	return best;
+	return w->n_active ? w->min_deadline : 0;
 }
 
 /* Remember the rewritten bytes of [seq, seq + len) for retransmissions. */
@@ -1423,7 +1422,11 @@ static void stream_flush(const struct ruleset *rs, struct flow_table *ft,
 void engine_tick(const struct ruleset *rs, struct flow_table *ft,
 		 struct engine_worker *w, uint64_t now_ns)
 {
+	uint64_t best = 0;
+
 	release_reset(w);
+	if (!w->n_active || (w->min_deadline && now_ns < w->min_deadline))
+		return;
 	for (unsigned k = 0; k < w->n_active;) {
 		struct stream *st = &w->streams[w->active[k]];
 		uint64_t d = stream_deadline(w, st);
@@ -1433,9 +1436,13 @@ void engine_tick(const struct ruleset *rs, struct flow_table *ft,
 			stream_flush(rs, ft, w, st, now_ns);
 			if (st->active < 0)
 				continue;	/* swapped out: look at k again */
+			d = stream_deadline(w, st);
 		}
+		if (d && (!best || d < best))
+			best = d;
 		k++;
 	}
+	w->min_deadline = best;
 }
 
 void engine_release_all(const struct ruleset *rs, struct flow_table *ft,
