@@ -25,12 +25,12 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 
 #include <netinet/in.h>
 
 #include "addr.h"
+#include "bigmem.h"
 #include "flow.h"
 #include "ruleset.h"
 #include "siphash.h"
@@ -104,24 +104,6 @@ typedef void (*hkey_of_fn)(const struct flow_table *ft, uint32_t i,
 static unsigned family_alen(uint8_t family)
 {
 	return family == 4 ? 4 : 16;
-}
-
-/* Zeroed memory, in huge pages where the kernel gives them. */
-static void *big_alloc(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	madvise(p, size, MADV_HUGEPAGE);
-	return p;
-}
-
-static void big_free(void *p, size_t size)
-{
-	if (p)
-		munmap(p, size);
 }
 
 static bool flow_free_left(const struct flow_table *ft)
@@ -339,7 +321,7 @@ static size_t ix_bytes(const struct flow_index *ix)
 
 static int ix_alloc(struct flow_index *ix, uint32_t size, uint64_t *bytes)
 {
-	ix->slot = big_alloc((size_t)size * sizeof(*ix->slot));
+	ix->slot = bigmem_alloc((size_t)size * sizeof(*ix->slot));
 	if (!ix->slot)
 		return -ENOMEM;
 	ix->mask = size - 1;
@@ -374,13 +356,13 @@ void flow_table_free(struct flow_table *ft)
 {
 	if (!ft)
 		return;
-	big_free(ft->map_pseudo.slot, ix_bytes(&ft->map_pseudo));
-	big_free(ft->map_client.slot, ix_bytes(&ft->map_client));
-	big_free(ft->link, (size_t)ft->max_flows * sizeof(*ft->link));
-	big_free(ft->map, (size_t)ft->max_flows * sizeof(*ft->map));
-	big_free(ft->out.slot, ix_bytes(&ft->out));
-	big_free(ft->in.slot, ix_bytes(&ft->in));
-	big_free(ft->flows, (size_t)ft->max_flows * sizeof(*ft->flows));
+	bigmem_free(ft->map_pseudo.slot, ix_bytes(&ft->map_pseudo));
+	bigmem_free(ft->map_client.slot, ix_bytes(&ft->map_client));
+	bigmem_free(ft->link, (size_t)ft->max_flows * sizeof(*ft->link));
+	bigmem_free(ft->map, (size_t)ft->max_flows * sizeof(*ft->map));
+	bigmem_free(ft->out.slot, ix_bytes(&ft->out));
+	bigmem_free(ft->in.slot, ix_bytes(&ft->in));
+	bigmem_free(ft->flows, (size_t)ft->max_flows * sizeof(*ft->flows));
 	/* the entries held real client addresses */
 	memset(ft, 0, sizeof(*ft));
 	free(ft);
@@ -414,9 +396,9 @@ struct flow_table *flow_table_new(uint32_t max_flows)
 	ft->max_flows = max_flows;
 	size = pow2_at_least((uint64_t)max_flows * 2);
 	err = -ENOMEM;
-	ft->flows = big_alloc((size_t)max_flows * sizeof(*ft->flows));
-	ft->map = big_alloc((size_t)max_flows * sizeof(*ft->map));
-	ft->link = big_alloc((size_t)max_flows * sizeof(*ft->link));
+	ft->flows = bigmem_alloc((size_t)max_flows * sizeof(*ft->flows));
+	ft->map = bigmem_alloc((size_t)max_flows * sizeof(*ft->map));
+	ft->link = bigmem_alloc((size_t)max_flows * sizeof(*ft->link));
 	if (!ft->flows || !ft->map || !ft->link)
 		goto fail;
 	ft->bytes += (uint64_t)max_flows * (sizeof(*ft->flows) +

@@ -4,55 +4,33 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "idset.h"
+#include "bigmem.h"
 
 #define EMPTY 0
 
 struct idset {
 	struct idset_entry *e;
-	uint32_t n, e_cap;	/* e: e_cap entries, big_alloc() */
+	uint32_t n, e_cap;	/* e: e_cap entries, bigmem_alloc() */
 	uint64_t *index;	/* hash tag << 32 | entry number + 1, or EMPTY */
 	uint32_t index_mask;
-	uint8_t *arena;		/* arena_cap bytes, big_alloc() */
+	uint8_t *arena;		/* arena_cap bytes, bigmem_alloc() */
 	size_t arena_len, arena_cap;
 	size_t max_bytes;
 	uint64_t overflow;
 };
 
-/*
- * Zeroed memory for the big arrays, in huge pages where the kernel gives
- * them: look-ups land anywhere in them, and a TLB miss per look-up costs
- * more than the look-up.
- */
-static void *big_alloc(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	madvise(p, size, MADV_HUGEPAGE);
-	return p;
-}
-
-static void big_free(void *p, size_t size)
-{
-	if (p)
-		munmap(p, size);
-}
-
 /* Move the first @used bytes of @p (@old bytes) into @size new ones. */
 static void *big_grow(void *p, size_t used, size_t old, size_t size)
 {
-	void *np = big_alloc(size);
+	void *np = bigmem_alloc(size);
 
 	if (!np)
 		return NULL;
 	if (p) {
 		memcpy(np, p, used);
-		big_free(p, old);
+		bigmem_free(p, old);
 	}
 	return np;
 }
@@ -90,7 +68,7 @@ struct idset *idset_new(size_t max_bytes)
 	/* large from the start: pages never touched cost nothing, and a big
 	 * capture is spared most of the rehashing */
 	s->index_mask = (1u << 20) - 1;
-	s->index = big_alloc(((size_t)s->index_mask + 1) * sizeof(*s->index));
+	s->index = bigmem_alloc(((size_t)s->index_mask + 1) * sizeof(*s->index));
 	if (!s->index) {
 		free(s);
 		return NULL;
@@ -102,9 +80,9 @@ void idset_free(struct idset *s)
 {
 	if (!s)
 		return;
-	big_free(s->e, (size_t)s->e_cap * sizeof(*s->e));
-	big_free(s->index, ((size_t)s->index_mask + 1) * sizeof(*s->index));
-	big_free(s->arena, s->arena_cap);
+	bigmem_free(s->e, (size_t)s->e_cap * sizeof(*s->e));
+	bigmem_free(s->index, ((size_t)s->index_mask + 1) * sizeof(*s->index));
+	bigmem_free(s->arena, s->arena_cap);
 	free(s);
 }
 
@@ -154,7 +132,7 @@ const struct idset_entry *idset_find_hashed(const struct idset *s, uint64_t h,
 static int grow_index(struct idset *s)
 {
 	uint32_t mask = s->index_mask * 2 + 1;
-	uint64_t *index = big_alloc(((size_t)mask + 1) * sizeof(*index));
+	uint64_t *index = bigmem_alloc(((size_t)mask + 1) * sizeof(*index));
 
 	if (!index)
 		return -ENOMEM;
@@ -165,7 +143,7 @@ static int grow_index(struct idset *s)
 			i = (i + 1) & mask;
 		index[i] = slot_of(s->e[k].hash, k);
 	}
-	big_free(s->index, ((size_t)s->index_mask + 1) * sizeof(*s->index));
+	bigmem_free(s->index, ((size_t)s->index_mask + 1) * sizeof(*s->index));
 	s->index = index;
 	s->index_mask = mask;
 	return 0;
