@@ -34,7 +34,7 @@
 #include "queue.h"
 #include "rules.h"
 
-#define FLOW_TABLE_SIZE	(1u << 18)
+#define FLOW_TABLE_SIZE	(1u << 20)	/* default --max-flows */
 #define MAX_QUEUES	128
 
 struct options {
@@ -44,6 +44,7 @@ struct options {
 	const char *control;
 	const char *user;	/* NULL: nobody */
 	uint32_t queue_maxlen;
+	uint32_t max_flows;
 	bool forward;		/* --forward: relay to a backend */
 	int verbose;
 };
@@ -53,7 +54,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: nfredactd [-c POLICY] [--install-rules] [--dev IFACE] [--forward]\n"
 		"                 [--control PATH] [--user USER] "
-		"[--queue-maxlen N] [-v]\n");
+		"[--queue-maxlen N] [--max-flows N] [-v]\n");
 }
 
 static void parse_args(int argc, char **argv, struct options *o)
@@ -66,6 +67,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "control", required_argument, NULL, 'C' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "queue-maxlen", required_argument, NULL, 'q' },
+		{ "max-flows", required_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -77,6 +79,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	o->control = CONTROL_PATH_DEFAULT;
 	o->queue_maxlen = QUEUE_MAXLEN_DEFAULT;
+	o->max_flows = FLOW_TABLE_SIZE;
 	while ((ch = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -106,6 +109,17 @@ static void parse_args(int argc, char **argv, struct options *o)
 				exit(2);
 			}
 			o->queue_maxlen = (uint32_t)v;
+			break;
+		case 'M':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || v == 0 ||
+			    v > (1ul << 26)) {
+				fprintf(stderr, "nfredactd: bad --max-flows "
+					"(1 to 67108864)\n");
+				exit(2);
+			}
+			o->max_flows = (uint32_t)v;
 			break;
 		case 'v':
 			o->verbose++;
@@ -295,7 +309,7 @@ int main(int argc, char **argv)
 		errno = -err;
 		fatal("user %s", o.user ? o.user : "nobody");
 	}
-	ft = flow_table_new(FLOW_TABLE_SIZE);
+	ft = flow_table_new(o.max_flows);
 	if (!ft)
 		fatalx("flow table: out of memory");
 
