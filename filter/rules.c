@@ -256,6 +256,43 @@ static unsigned saved_jumps(const char *saved, const char *table,
 }
 
 /*
+ * One table's part of the restore input: our chain, the jumps to it (an
+ * earlier installation's deleted first), the services' rules, the ICMP
+ * errors.  @inbound: raw NFREDACT-IN, from PREROUTING; else mangle
+ * NFREDACT-OUT, from OUTPUT — and from PREROUTING too with @forward: a
+ * relay's backend answers from the network, and those replies must be
+ * translated before routing, so they are routed to the real client.
+ */
+static void render_chain(FILE *out, const struct ruleset *rs,
+			 const struct svc_view *views, const bool *has,
+			 unsigned n, int family, const char *icmp_target,
+			 const char *saved, bool inbound, bool forward)
+{
+	const char *table = inbound ? "raw" : "mangle";
+	const char *chain = inbound ? CHAIN_IN : CHAIN_OUT;
+	bool exists;
+
+	fprintf(out, "*%s\n:%s - [0:0]\n", table, chain);
+	if (saved)
+		saved_jumps(saved, table, chain, out, &exists);
+	fprintf(out, "-I %s 1 -m comment --comment " JUMP_COMMENT " -j %s\n",
+		inbound ? "PREROUTING" : "OUTPUT", chain);
+	if (forward)
+		fprintf(out, "-I PREROUTING 1 -m comment --comment "
+			JUMP_COMMENT " -j %s\n", chain);
+	for (unsigned s = 0; s < n; s++) {
+		if (!has[s])
+			continue;
+		fprintf(out, "# service %s\n", policy_service_name(rs, s));
+		print_port_rules(out, &views[s], family, IPPROTO_TCP, inbound);
+		print_port_rules(out, &views[s], family, IPPROTO_UDP, inbound);
+	}
+	fprintf(out, "# related ICMP%s errors\n", family == 4 ? "" : "v6");
+	print_icmp_rules(out, icmp_target, family, inbound);
+	fputs("COMMIT\n", out);
+}
+
+/*
  * The iptables-restore --noflush input for @family.  With @saved (the
  * current iptables-save output) it first deletes the jumps an earlier
  * installation left; the chain declarations flush our chains, so one
@@ -272,7 +309,6 @@ static int render_family(const struct ruleset *rs, const struct rules_opts *o,
 	const char *tool = family == 4 ? "iptables-restore" : "ip6tables-restore";
 	const char *fam = family == 4 ? "IPv4" : "IPv6";
 	int rc = 0;
-	bool exists;
 
 	views = calloc(n ? n : 1, sizeof(*views));
 	has = calloc(n ? n : 1, sizeof(*has));
@@ -302,42 +338,10 @@ static int render_family(const struct ruleset *rs, const struct rules_opts *o,
 		"# and with it %s defragmentation, active in this network namespace:\n"
 		"# the queue sees whole datagrams, never fragments.\n", fam);
 
-	fputs("*raw\n:" CHAIN_IN " - [0:0]\n", out);
-	if (saved)
-		saved_jumps(saved, "raw", CHAIN_IN, out, &exists);
-	fputs("-I PREROUTING 1 -m comment --comment " JUMP_COMMENT
-	      " -j " CHAIN_IN "\n", out);
-	for (unsigned s = 0; s < n; s++) {
-		if (!has[s])
-			continue;
-		fprintf(out, "# service %s\n", policy_service_name(rs, s));
-		print_port_rules(out, &views[s], family, IPPROTO_TCP, true);
-		print_port_rules(out, &views[s], family, IPPROTO_UDP, true);
-	}
-	fprintf(out, "# related ICMP%s errors\n", family == 4 ? "" : "v6");
-	print_icmp_rules(out, icmp_target, family, true);
-	fputs("COMMIT\n", out);
-
-	fputs("*mangle\n:" CHAIN_OUT " - [0:0]\n", out);
-	if (saved)
-		saved_jumps(saved, "mangle", CHAIN_OUT, out, &exists);
-	fputs("-I OUTPUT 1 -m comment --comment " JUMP_COMMENT
-	      " -j " CHAIN_OUT "\n", out);
-	/* A relay's backend answers from the network: translate those
-	 * replies before routing, so they are routed to the real client. */
-	if (o && o->forward)
-		fputs("-I PREROUTING 1 -m comment --comment " JUMP_COMMENT
-		      " -j " CHAIN_OUT "\n", out);
-	for (unsigned s = 0; s < n; s++) {
-		if (!has[s])
-			continue;
-		fprintf(out, "# service %s\n", policy_service_name(rs, s));
-		print_port_rules(out, &views[s], family, IPPROTO_TCP, false);
-		print_port_rules(out, &views[s], family, IPPROTO_UDP, false);
-	}
-	fprintf(out, "# related ICMP%s errors\n", family == 4 ? "" : "v6");
-	print_icmp_rules(out, icmp_target, family, false);
-	fputs("COMMIT\n", out);
+	render_chain(out, rs, views, has, n, family, icmp_target, saved, true,
+		     false);
+	render_chain(out, rs, views, has, n, family, icmp_target, saved, false,
+		     o && o->forward);
 out:
 	if (views)
 		for (unsigned s = 0; s < n; s++)
