@@ -385,27 +385,40 @@ static void addr_load(uint8_t out[16], const uint8_t *a, uint8_t family)
  * addresses follow the IPv4 rule (on their last 32 bits).
  * Return: 0, -ENOSPC (map table full), *mapped set for map mode.
  */
+/*
+ * Which address rule applies to @addr, and to which of its bytes:
+ * IPv4-mapped IPv6 addresses follow the IPv4 rule on their last 32 bits.
+ */
+struct addr_part {
+	const struct rs_addr_rule *rule;
+	unsigned off, alen;	/* the bytes the rule works on */
+	uint8_t family;		/* the rule's family */
+};
+
+static struct addr_part addr_part_of(const struct rs_service *svc,
+				     uint8_t family, const uint8_t *addr)
+{
+	if (family == 6 && addr_is_v4mapped(addr))
+		return (struct addr_part){ &svc->addr4, 12, 4, 4 };
+	if (family == 4)
+		return (struct addr_part){ &svc->addr4, 0, 4, 4 };
+	return (struct addr_part){ &svc->addr6, 0, 16, 6 };
+}
+
 static int make_pseudonym(const struct ruleset *rs, struct flow_table *ft,
 			  const struct rs_service *svc, uint8_t family,
 			  const uint8_t *client, uint32_t epoch, uint8_t out[16],
 			  bool *mapped)
 {
-	const struct rs_addr_rule *rule = family == 4 ? &svc->addr4 : &svc->addr6;
-	const uint8_t *in = client;
-	uint8_t *dst = out;
-	unsigned alen = family == 4 ? 4 : 16;
-	uint8_t fam = family;
+	struct addr_part ap = addr_part_of(svc, family, client);
+	const struct rs_addr_rule *rule = ap.rule;
+	const uint8_t *in = client + ap.off;
+	uint8_t *dst = out + ap.off;
+	unsigned alen = ap.alen;
+	uint8_t fam = ap.family;
 
 	*mapped = false;
-	memset(out, 0, 16);
-	memcpy(out, client, alen);
-	if (family == 6 && addr_is_v4mapped(client)) {
-		rule = &svc->addr4;
-		in = client + 12;
-		dst = out + 12;
-		alen = 4;
-		fam = 4;
-	}
+	addr_load(out, client, family);
 	switch (rule->mode) {
 	case ADDR_KEEP:
 		return 0;
@@ -437,19 +450,14 @@ static int reverse_stateless(const struct ruleset *rs,
 			     const uint8_t *pseudo, uint32_t epoch,
 			     uint8_t real[16])
 {
-	const struct rs_addr_rule *rule = family == 4 ? &svc->addr4 : &svc->addr6;
-	const uint8_t *in = pseudo;
-	uint8_t *dst = real;
-	unsigned alen = family == 4 ? 4 : 16;
+	struct addr_part ap = addr_part_of(svc, family, pseudo);
+	const struct rs_addr_rule *rule = ap.rule;
+	const uint8_t *in = pseudo + ap.off;
+	uint8_t *dst = real + ap.off;
+	unsigned alen = ap.alen;
 	uint8_t zero[16];
 
 	addr_load(real, pseudo, family);
-	if (family == 6 && addr_is_v4mapped(pseudo)) {
-		rule = &svc->addr4;
-		in = pseudo + 12;
-		dst = real + 12;
-		alen = 4;
-	}
 	switch (rule->mode) {
 	case ADDR_KEEP:
 		return 0;
