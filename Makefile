@@ -9,7 +9,7 @@
 B        ?= build
 CC       ?= cc
 PKGS     := libpcre2-8 libsodium
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libpcap libmnl libnetfilter_queue 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libpcap libmnl libnetfilter_queue libnftnl libseccomp 2>/dev/null)
 PKG_LIBS_POLICY := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 PCAP_LIBS := $(shell pkg-config --libs libpcap 2>/dev/null || echo -lpcap)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
@@ -46,6 +46,9 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 LIBPOLICY  := $(B)/libnfredact-policy.a
 
 NFQ_LIBS := $(shell pkg-config --libs libnetfilter_queue libmnl 2>/dev/null || echo -lnetfilter_queue -lmnl)
+# the daemon's own nf_tables table (filter/nftrules.c) and its seccomp filter
+NFT_LIBS := $(shell pkg-config --libs libnftnl libmnl 2>/dev/null || echo -lnftnl -lmnl)
+SECCOMP_LIBS := $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
 
 all: $(B)/nfredact $(LIBPOLICY) $(if $(FILTER_SRC),$(B)/nfredactd)
 
@@ -60,11 +63,11 @@ $(LIBPOLICY): $(POLICY_OBJ)
 
 $(B)/nfredact: $(TOOLS_OBJ) $(LIBPOLICY)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(TOOLS_OBJ) $(LIBPOLICY) $(PKG_LIBS_POLICY) $(PCAP_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(TOOLS_OBJ) $(LIBPOLICY) $(PKG_LIBS_POLICY) $(PCAP_LIBS) $(NFT_LIBS)
 
 $(B)/nfredactd: $(FILTER_OBJ) $(LIBPOLICY)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(FILTER_OBJ) $(LIBPOLICY) $(PKG_LIBS_POLICY) $(NFQ_LIBS) -lpthread
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(FILTER_OBJ) $(LIBPOLICY) $(PKG_LIBS_POLICY) $(NFQ_LIBS) $(NFT_LIBS) $(SECCOMP_LIBS) -lpthread
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(LIBPOLICY)
 	@mkdir -p $(dir $@)
@@ -90,8 +93,9 @@ unit: $(UNIT_BIN)
 # ---- dependencies ------------------------------------------------------
 
 DEB_BUILD := build-essential pkg-config libmnl-dev libnetfilter-queue-dev \
-             libpcap-dev libpcre2-dev libsodium-dev libcmocka-dev
-DEB_TEST  := python3 python3-scapy tshark tcpdump iproute2 iptables \
+             libpcap-dev libpcre2-dev libsodium-dev libcmocka-dev \
+             libnftnl-dev libseccomp-dev
+DEB_TEST  := python3 python3-scapy tshark tcpdump iproute2 iptables nftables \
              mosquitto mosquitto-clients rsyslog procps
 DEB_EXTRA := clang libclang-rt-14-dev valgrind tcpreplay pktanon
 
