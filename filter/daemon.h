@@ -71,6 +71,8 @@ struct daemon {
 	struct timespec started;	/* CLOCK_MONOTONIC */
 
 	int control_fd;
+	/* the control thread's own: it counts them and it takes snapshots */
+	uint64_t control_refused, control_dropped;
 	int nfq_fd;		/* the kernel's queue counters, or -1 */
 	pthread_t control_thread;
 	bool control_started;

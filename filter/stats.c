@@ -138,6 +138,8 @@ static void render_text(FILE *out, const struct stats_snapshot *s)
 	fprintf(out, "flows.table_bytes %" PRIu64 "\n", s->flow_bytes);
 	fprintf(out, "lock.acquired %" PRIu64 "\n", s->lock_acquired);
 	fprintf(out, "lock.contended %" PRIu64 "\n", s->lock_contended);
+	fprintf(out, "control.refused %" PRIu64 "\n", s->control_refused);
+	fprintf(out, "control.dropped %" PRIu64 "\n", s->control_dropped);
 	for (unsigned i = 0; i < s->n_queues; i++) {
 		const struct stats_queue *q = &s->q[i];
 
@@ -217,6 +219,16 @@ static void render_prom(FILE *out, const struct stats_snapshot *s)
 		  "Engine lock acquisitions that had to wait.");
 	fprintf(out, "nfredact_engine_lock_contended_total %" PRIu64 "\n",
 		s->lock_contended);
+	prom_head(out, "nfredact_control_refused_total", "counter",
+		  "Control socket clients refused: neither root nor in the "
+		  "nfredact group.");
+	fprintf(out, "nfredact_control_refused_total %" PRIu64 "\n",
+		s->control_refused);
+	prom_head(out, "nfredact_control_dropped_total", "counter",
+		  "Control socket clients closed before their answer: too slow, "
+		  "or pushed out by newer clients.");
+	fprintf(out, "nfredact_control_dropped_total %" PRIu64 "\n",
+		s->control_dropped);
 
 	static const struct {
 		const char *name, *type, *help;

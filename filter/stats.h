@@ -42,6 +42,8 @@ struct stats_snapshot {
 	uint64_t uptime_s;
 	uint64_t reloads, reload_failures;
 	uint64_t lock_acquired, lock_contended;
+	uint64_t control_refused;	/* clients neither root nor in the group */
+	uint64_t control_dropped;	/* closed unanswered: deadline, full table */
 };
 
 /**
