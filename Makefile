@@ -36,7 +36,7 @@ POLICY_SRC := $(sort $(wildcard policy/*.c))
 TOOLS_SRC  := $(sort $(wildcard tools/*.c))
 FILTER_SRC := $(sort $(wildcard filter/*.c))
 # filter/ code that the nfredact tool links too (rule generation)
-SHARED_SRC := $(wildcard filter/rules.c)
+SHARED_SRC := $(wildcard filter/rules.c filter/nftrules.c)
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 
 POLICY_OBJ := $(POLICY_SRC:%.c=$(B)/%.o)

@@ -1,12 +1,13 @@
 /*
- * rules.c — the iptables rules and routes a policy needs (DESIGN.md §3):
- * render them as iptables-restore input and `ip route` commands, install
- * them, and remove exactly what was installed.
+ * rules.c — the queue rules and routes a policy needs (doc/design.md §3):
+ * turn a policy into a rules plan (plain data, no key), render it in nft
+ * syntax, install it as nfredact's own nf_tables tables (nftrules.c), and
+ * add or remove the routes of the pseudonym ranges.
  *
- * Everything of ours lives in two chains per family, NFREDACT-IN in table
- * raw (jumped to from PREROUTING) and NFREDACT-OUT in table mangle (jumped
- * to from OUTPUT), so removal never has to guess which rules are ours.
- * External programs run through fork/exec with an argv, never a shell.
+ * Everything of ours lives in `table ip nfredact` and `table ip6
+ * nfredact`, so removal never has to guess which rules are ours, and a
+ * ruleset flush by another program never meets them half-installed.
+ * External programs (ip) run through fork/exec with an argv, never a shell.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,20 +17,21 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
+
+#include "nftrules.h"
 #include "policy.h"
 #include "rules.h"
 
-#define CHAIN_IN	"NFREDACT-IN"
-#define CHAIN_OUT	"NFREDACT-OUT"
-#define JUMP_COMMENT	"nfredact"
-/* multiport counts a port as one entry and a range as two, 15 at most */
-#define MULTIPORT_MAX	15
+/* one rule per port range; a policy with more is a mistake */
+#define RULES_MAX	16384
 #define ROUTES_MAX	(2 * 256)
-#define QTARGET_LEN	64
 
 struct route {
 	int family;
@@ -43,7 +45,7 @@ struct svc_view {
 	unsigned n_ports;
 	struct policy_prefix *clients;	/* of this family only */
 	unsigned n_clients;		/* 0: every client */
-	char target[QTARGET_LEN];	/* "NFQUEUE --queue-num 0" */
+	uint16_t queue_lo, queue_hi;
 };
 
 static void svc_view_free(struct svc_view *v)
@@ -92,14 +94,8 @@ static int svc_view_get(const struct ruleset *rs, const struct rules_opts *o,
 		policy_service_ports(rs, svc, v->ports, v->n_ports);
 	}
 	policy_service_queues(rs, svc, &qlo, &qhi);
-	if (qlo == qhi)
-		snprintf(v->target, sizeof(v->target), "NFQUEUE --queue-num %u",
-			 qlo);
-	else
-		snprintf(v->target, sizeof(v->target),
-			 "NFQUEUE --queue-balance %u:%u", qlo, qhi);
-	if (o && o->fail_open)
-		strcat(v->target, " --queue-bypass");
+	v->queue_lo = qlo;
+	v->queue_hi = qhi;
 	return 1;
 nomem:
 	free(all);
@@ -137,11 +133,50 @@ static void print_prefix(FILE *out, int family, const uint8_t addr[16],
  * client prefix and multiport chunk.  A protocol whose ranges cover every
  * port gets no port match at all (the default policy).
  */
-static void print_port_rules(FILE *out, const struct svc_view *v, int family,
-			     uint8_t proto, bool inbound)
+
+/* ---- the plan ------------------------------------------------------------ */
+
+struct plan_builder {
+	struct rules_plan *p;
+	unsigned cap[2];
+	int err;
+};
+
+static void plan_push(struct plan_builder *b, unsigned fi,
+		      const struct rules_rule *r)
 {
-	const char *chain = inbound ? CHAIN_IN : CHAIN_OUT;
-	const char *dir = inbound ? "--dports" : "--sports";
+	struct rules_plan *p = b->p;
+
+	if (b->err)
+		return;
+	if (p->n[fi] == RULES_MAX) {
+		b->err = -E2BIG;
+		return;
+	}
+	if (p->n[fi] == b->cap[fi]) {
+		unsigned cap = b->cap[fi] ? 2 * b->cap[fi] : 32;
+		struct rules_rule *v = realloc(p->rule[fi], cap * sizeof(*v));
+
+		if (!v) {
+			b->err = -ENOMEM;
+			return;
+		}
+		p->rule[fi] = v;
+		b->cap[fi] = cap;
+	}
+	p->rule[fi][p->n[fi]++] = *r;
+}
+
+/*
+ * The port rules of one service, protocol and chain: one rule per client
+ * prefix and port range.  A protocol whose ranges cover every port gets
+ * no port match at all (the default policy).
+ */
+static void plan_ports(struct plan_builder *b, unsigned fi,
+		       const struct svc_view *v, const struct rules_rule *tmpl,
+		       uint8_t proto)
+{
+	bool inbound = tmpl->chain == RULES_INBOUND;
 	unsigned n_src = inbound && v->n_clients ? v->n_clients : 1;
 	bool any = false, full = false;
 
@@ -155,218 +190,221 @@ static void print_port_rules(FILE *out, const struct svc_view *v, int family,
 	if (!any)
 		return;
 	for (unsigned s = 0; s < n_src; s++) {
-		unsigned i = 0;
+		struct rules_rule r = *tmpl;
 
-		do {
-			unsigned used = 0;
-
-			fprintf(out, "-A %s", chain);
-			if (inbound && v->n_clients) {
-				fputs(" -s ", out);
-				print_prefix(out, family, v->clients[s].addr,
-					     v->clients[s].plen);
-			}
-			fprintf(out, " -p %s", proto_name(proto));
-			if (!full) {
-				fprintf(out, " -m multiport %s ", dir);
-				for (; i < v->n_ports; i++) {
-					const struct policy_ports *p = &v->ports[i];
-					unsigned cost = p->lo == p->hi ? 1 : 2;
-
-					if (p->proto != proto)
-						continue;
-					if (used + cost > MULTIPORT_MAX)
-						break;
-					if (used)
-						fputc(',', out);
-					if (p->lo == p->hi)
-						fprintf(out, "%u", p->lo);
-					else
-						fprintf(out, "%u:%u", p->lo, p->hi);
-					used += cost;
-				}
-			}
-			fprintf(out, " -j %s\n", v->target);
-		} while (!full && i < v->n_ports);
+		r.proto = proto;
+		if (inbound && v->n_clients) {
+			r.has_src = true;
+			r.src_plen = (uint8_t)v->clients[s].plen;
+			memcpy(r.src, v->clients[s].addr, sizeof(r.src));
+		}
+		if (full) {
+			plan_push(b, fi, &r);
+			continue;
+		}
+		for (unsigned i = 0; i < v->n_ports; i++) {
+			if (v->ports[i].proto != proto)
+				continue;
+			r.port_lo = v->ports[i].lo;
+			r.port_hi = v->ports[i].hi;
+			plan_push(b, fi, &r);
+		}
 	}
 }
 
-static void print_icmp_rules(FILE *out, const char *target, int family,
-			     bool inbound)
+/* ICMP errors about our flows (IPv4 3, 4, 11, 12; ICMPv6 1-4), never
+ * neighbour discovery.  Outbound only when conntrack relates them. */
+static void plan_icmp(struct plan_builder *b, unsigned fi,
+		      const struct rules_rule *tmpl)
 {
-	static const unsigned types4[] = { 3, 4, 11, 12 };
-	static const unsigned types6[] = { 1, 2, 3, 4 };
-	const unsigned *types = family == 4 ? types4 : types6;
-	const char *chain = inbound ? CHAIN_IN : CHAIN_OUT;
-	const char *ct = inbound ? "" : " -m conntrack --ctstate RELATED";
+	static const uint8_t types4[] = { 3, 4, 11, 12 };
+	static const uint8_t types6[] = { 1, 2, 3, 4 };
 
 	for (unsigned i = 0; i < 4; i++) {
-		if (family == 4)
-			fprintf(out, "-A %s -p icmp%s -m icmp --icmp-type %u -j %s\n",
-				chain, ct, types[i], target);
-		else
-			fprintf(out, "-A %s -p ipv6-icmp%s -m icmp6 --icmpv6-type %u -j %s\n",
-				chain, ct, types[i], target);
+		struct rules_rule r = *tmpl;
+
+		r.proto = fi == 0 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+		r.icmp_type = fi == 0 ? types4[i] : types6[i];
+		r.related = tmpl->chain != RULES_INBOUND;
+		r.service[0] = '\0';
+		plan_push(b, fi, &r);
 	}
-}
-
-static bool is_word_end(char c)
-{
-	return c == '\0' || c == ' ' || c == '\n';
-}
-
-/*
- * Print "-D ..." for every rule of table @table in the iptables-save
- * output @saved that jumps to @chain, and report whether @chain exists.
- * Return: the number of such jumps.
- */
-static unsigned saved_jumps(const char *saved, const char *table,
-			    const char *chain, FILE *out, bool *chain_exists)
-{
-	size_t clen = strlen(chain);
-	bool in_table = false;
-	unsigned n = 0;
-
-	*chain_exists = false;
-	for (const char *l = saved; l && *l;) {
-		const char *eol = strchr(l, '\n');
-		size_t len = eol ? (size_t)(eol - l) : strlen(l);
-
-		if (*l == '*')
-			in_table = len - 1 == strlen(table) &&
-				   !memcmp(l + 1, table, len - 1);
-		else if (in_table && *l == ':' && len > clen + 1 &&
-			 !memcmp(l + 1, chain, clen) && l[clen + 1] == ' ')
-			*chain_exists = true;
-		else if (in_table && len > 3 && !memcmp(l, "-A ", 3)) {
-			for (const char *p = l; p + 4 + clen <= l + len; p++) {
-				if ((memcmp(p, " -j ", 4) && memcmp(p, " -g ", 4)) ||
-				    memcmp(p + 4, chain, clen) ||
-				    !is_word_end(p[4 + clen]))
-					continue;
-				if (out)
-					fprintf(out, "-D %.*s\n", (int)(len - 3), l + 3);
-				n++;
-				break;
-			}
-		}
-		l = eol ? eol + 1 : l + len;
-	}
-	return n;
-}
-
-/*
- * One table's part of the restore input: our chain, the jumps to it (an
- * earlier installation's deleted first), the services' rules, the ICMP
- * errors.  @inbound: raw NFREDACT-IN, from PREROUTING; else mangle
- * NFREDACT-OUT, from OUTPUT — and from PREROUTING too with @forward: a
- * relay's backend answers from the network, and those replies must be
- * translated before routing, so they are routed to the real client.
- */
-static void render_chain(FILE *out, const struct ruleset *rs,
-			 const struct svc_view *views, const bool *has,
-			 unsigned n, int family, const char *icmp_target,
-			 const char *saved, bool inbound, bool forward)
-{
-	const char *table = inbound ? "raw" : "mangle";
-	const char *chain = inbound ? CHAIN_IN : CHAIN_OUT;
-	bool exists;
-
-	fprintf(out, "*%s\n:%s - [0:0]\n", table, chain);
-	if (saved)
-		saved_jumps(saved, table, chain, out, &exists);
-	fprintf(out, "-I %s 1 -m comment --comment " JUMP_COMMENT " -j %s\n",
-		inbound ? "PREROUTING" : "OUTPUT", chain);
-	if (forward)
-		fprintf(out, "-I PREROUTING 1 -m comment --comment "
-			JUMP_COMMENT " -j %s\n", chain);
-	for (unsigned s = 0; s < n; s++) {
-		if (!has[s])
-			continue;
-		fprintf(out, "# service %s\n", policy_service_name(rs, s));
-		print_port_rules(out, &views[s], family, IPPROTO_TCP, inbound);
-		print_port_rules(out, &views[s], family, IPPROTO_UDP, inbound);
-	}
-	fprintf(out, "# related ICMP%s errors\n", family == 4 ? "" : "v6");
-	print_icmp_rules(out, icmp_target, family, inbound);
-	fputs("COMMIT\n", out);
-}
-
-/*
- * The iptables-restore --noflush input for @family.  With @saved (the
- * current iptables-save output) it first deletes the jumps an earlier
- * installation left; the chain declarations flush our chains, so one
- * restore replaces an installation atomically per table.
- * Return: 0 or -errno; -ENOENT when no service has rules in @family.
- */
-static int render_family(const struct ruleset *rs, const struct rules_opts *o,
-			 int family, const char *saved, FILE *out)
-{
-	unsigned n = policy_service_count(rs);
-	struct svc_view *views;
-	bool *has;
-	char icmp_target[QTARGET_LEN] = "";
-	const char *tool = family == 4 ? "iptables-restore" : "ip6tables-restore";
-	const char *fam = family == 4 ? "IPv4" : "IPv6";
-	int rc = 0;
-
-	views = calloc(n ? n : 1, sizeof(*views));
-	has = calloc(n ? n : 1, sizeof(*has));
-	if (!views || !has) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (unsigned s = 0; s < n; s++) {
-		rc = svc_view_get(rs, o, s, family, &views[s]);
-		if (rc < 0)
-			goto out;
-		has[s] = rc == 1;
-		/* ICMP errors go to the first service's queue: the daemon
-		 * finds the flow from the quoted header whatever the queue */
-		if (has[s] && !icmp_target[0])
-			memcpy(icmp_target, views[s].target, sizeof(icmp_target));
-	}
-	rc = 0;
-	fprintf(out, "# %s --noflush (%s)\n", tool, fam);
-	if (!icmp_target[0]) {
-		fprintf(out, "# no service covers %s clients: no %s rules\n",
-			fam, fam);
-		rc = -ENOENT;
-		goto out;
-	}
-	fprintf(out, "# The -m conntrack rule in mangle " CHAIN_OUT " makes conntrack,\n"
-		"# and with it %s defragmentation, active in this network namespace:\n"
-		"# the queue sees whole datagrams, never fragments.\n", fam);
-
-	render_chain(out, rs, views, has, n, family, icmp_target, saved, true,
-		     false);
-	render_chain(out, rs, views, has, n, family, icmp_target, saved, false,
-		     o && o->forward);
-out:
-	if (views)
-		for (unsigned s = 0; s < n; s++)
-			svc_view_free(&views[s]);
-	free(views);
-	free(has);
-	return rc;
 }
 
 /**
- * rules_render() - see rules.h.  A family that no service covers gets a
- * comment saying so and no tables.
+ * rules_plan_build() - see rules.h.
+ */
+int rules_plan_build(const struct ruleset *rs, const struct rules_opts *o,
+		     struct rules_plan *p)
+{
+	struct plan_builder b = { .p = p };
+	unsigned n = policy_service_count(rs);
+
+	memset(p, 0, sizeof(*p));
+	p->forward = o && o->forward;
+	for (unsigned fi = 0; fi < 2 && !b.err; fi++) {
+		int family = fi == 0 ? 4 : 6;
+		struct rules_rule icmp = { .icmp_type = -1 };
+		bool have_icmp = false;
+
+		for (unsigned s = 0; s < n && !b.err; s++) {
+			struct svc_view v;
+			struct rules_rule t = { .icmp_type = -1 };
+			int rc = svc_view_get(rs, o, s, family, &v);
+
+			if (rc < 0) {
+				b.err = rc;
+				break;
+			}
+			if (!rc)
+				continue;
+			t.queue_lo = v.queue_lo;
+			t.queue_hi = v.queue_hi;
+			t.bypass = o && o->fail_open;
+			snprintf(t.service, sizeof(t.service), "%s",
+				 policy_service_name(rs, s));
+			/* ICMP errors go to the first service's queue: the
+			 * daemon finds the flow from the quoted header */
+			if (!have_icmp) {
+				icmp = t;
+				have_icmp = true;
+			}
+			for (int c = 0; c < RULES__CHAINS; c++) {
+				if (c == RULES_REPLIES && !p->forward)
+					continue;
+				t.chain = (uint8_t)c;
+				plan_ports(&b, fi, &v, &t, IPPROTO_TCP);
+				plan_ports(&b, fi, &v, &t, IPPROTO_UDP);
+			}
+			svc_view_free(&v);
+		}
+		for (int c = 0; have_icmp && c < RULES__CHAINS; c++) {
+			if (c == RULES_REPLIES && !p->forward)
+				continue;
+			icmp.chain = (uint8_t)c;
+			plan_icmp(&b, fi, &icmp);
+		}
+	}
+	if (b.err)
+		rules_plan_free(p);
+	return b.err;
+}
+
+/**
+ * rules_plan_free() - see rules.h.
+ */
+void rules_plan_free(struct rules_plan *p)
+{
+	if (!p)
+		return;
+	free(p->rule[0]);
+	free(p->rule[1]);
+	memset(p, 0, sizeof(*p));
+}
+
+static void render_rule(FILE *out, const struct rules_rule *r, int family)
+{
+	const char *ip = family == 4 ? "ip" : "ip6";
+
+	fputs("\t\t", out);
+	if (r->has_src) {
+		fprintf(out, "%s saddr ", ip);
+		print_prefix(out, family, r->src, r->src_plen);
+		fputc(' ', out);
+	}
+	if (r->related)
+		fputs("ct state related ", out);
+	if (r->icmp_type >= 0)
+		fprintf(out, "%s type %d ", family == 4 ? "icmp" : "icmpv6",
+			r->icmp_type);
+	else if (!r->port_lo && !r->port_hi)
+		fprintf(out, "meta l4proto %s ", proto_name(r->proto));
+	else if (r->port_lo == r->port_hi)
+		fprintf(out, "%s %s %u ", proto_name(r->proto),
+			r->chain == RULES_INBOUND ? "dport" : "sport", r->port_lo);
+	else
+		fprintf(out, "%s %s %u-%u ", proto_name(r->proto),
+			r->chain == RULES_INBOUND ? "dport" : "sport",
+			r->port_lo, r->port_hi);
+	fputs("queue ", out);
+	if (r->bypass)
+		fputs("flags bypass ", out);
+	if (r->queue_lo == r->queue_hi)
+		fprintf(out, "num %u", r->queue_lo);
+	else
+		fprintf(out, "num %u-%u", r->queue_lo, r->queue_hi);
+	if (r->service[0])
+		fprintf(out, " comment \"service %s\"", r->service);
+	fputc('\n', out);
+}
+
+/**
+ * rules_plan_render() - see rules.h.  A family without rules gets a
+ * comment saying so and no table.
+ */
+int rules_plan_render(const struct rules_plan *p, int family, FILE *out)
+{
+	static const char *const hook[RULES__CHAINS] = {
+		[RULES_INBOUND] = "prerouting priority -300",
+		[RULES_OUTBOUND] = "output priority -150",
+		[RULES_REPLIES] = "prerouting priority -150",
+	};
+	static const char *const name[RULES__CHAINS] = {
+		[RULES_INBOUND] = "inbound", [RULES_OUTBOUND] = "outbound",
+		[RULES_REPLIES] = "replies",
+	};
+	const char *fam = family == 4 ? "IPv4" : "IPv6";
+	unsigned fi;
+
+	if (family != 4 && family != 6)
+		return -EINVAL;
+	fi = family == 4 ? 0 : 1;
+	if (!p->n[fi]) {
+		fprintf(out, "# no service covers %s clients: no table ip%s %s\n",
+			fam, family == 4 ? "" : "6", RULES_TABLE);
+		return ferror(out) ? -EIO : 0;
+	}
+	fprintf(out, "# %s: installed through netlink; the queue statements are the\n"
+		"# xt NFQUEUE target (nft_compat), so no nft_queue module is needed.\n"
+		"# The conntrack match makes conntrack, and with it %s\n"
+		"# defragmentation, active: the queue sees whole datagrams.\n",
+		fam, fam);
+	fprintf(out, "table ip%s %s {\n\tflags owner,persist\n",
+		family == 4 ? "" : "6", RULES_TABLE);
+	for (int c = 0; c < RULES__CHAINS; c++) {
+		bool any = false;
+
+		for (unsigned i = 0; i < p->n[fi] && !any; i++)
+			any = p->rule[fi][i].chain == c;
+		if (!any)
+			continue;
+		fprintf(out, "\tchain %s {\n\t\ttype filter hook %s; policy accept;\n",
+			name[c], hook[c]);
+		for (unsigned i = 0; i < p->n[fi]; i++)
+			if (p->rule[fi][i].chain == c)
+				render_rule(out, &p->rule[fi][i], family);
+		fputs("\t}\n", out);
+	}
+	fputs("}\n", out);
+	return ferror(out) ? -EIO : 0;
+}
+
+/**
+ * rules_render() - see rules.h.
  */
 int rules_render(const struct ruleset *rs, const struct rules_opts *o,
 		 int family, FILE *out)
 {
+	struct rules_plan p;
 	int rc;
 
 	if (family != 4 && family != 6)
 		return -EINVAL;
-	rc = render_family(rs, o, family, NULL, out);
-	if (rc == -ENOENT)
-		rc = 0;
-	if (!rc && ferror(out))
-		rc = -EIO;
+	rc = rules_plan_build(rs, o, &p);
+	if (rc)
+		return rc;
+	rc = rules_plan_render(&p, family, out);
+	rules_plan_free(&p);
 	return rc;
 }
 
@@ -557,7 +595,7 @@ out:
 	return rc;
 }
 
-/* ---- running iptables-restore, iptables-save and ip -------------------- */
+/* ---- running ip ---------------------------------------------------------- */
 
 /*
  * Run @argv (PATH lookup, no shell).  @in (may be NULL) is written to its
@@ -696,77 +734,6 @@ out:
 	return rc;
 }
 
-static int save_family(int family, char **saved)
-{
-	char *argv[] = { family == 4 ? "iptables-save" : "ip6tables-save", NULL };
-
-	return run_cmd(argv, NULL, saved, false);
-}
-
-static int restore_family(int family, const char *input)
-{
-	char *argv[] = { family == 4 ? "iptables-restore" : "ip6tables-restore",
-			 "--noflush", NULL };
-
-	return run_cmd(argv, input, NULL, false);
-}
-
-/*
- * Whether the kernel runs @family at all: with ipv6.disable=1 there is no
- * IPv6 traffic to cover and ip6tables cannot work, which must not make
- * the IPv4 installation fail.
- */
-static bool family_enabled(int family)
-{
-	return family == 4 || access("/proc/sys/net/ipv6", F_OK) == 0;
-}
-
-/* Remove our chains and jumps of @family; nothing installed is fine. */
-static int remove_family(int family)
-{
-	static const struct { const char *table, *chain; } ours[] = {
-		{ "raw", CHAIN_IN }, { "mangle", CHAIN_OUT },
-	};
-	char *saved = NULL, *input = NULL;
-	size_t input_len = 0;
-	bool any = false;
-	FILE *f;
-	int rc;
-
-	rc = save_family(family, &saved);
-	if (rc < 0)
-		return rc;
-	f = open_memstream(&input, &input_len);
-	if (!f) {
-		rc = -errno;
-		goto out;
-	}
-	for (unsigned i = 0; i < 2; i++) {
-		bool exists;
-		unsigned n = saved_jumps(saved, ours[i].table, ours[i].chain,
-					 NULL, &exists);
-
-		if (!n && !exists)
-			continue;
-		any = true;
-		fprintf(f, "*%s\n", ours[i].table);
-		saved_jumps(saved, ours[i].table, ours[i].chain, f, &exists);
-		if (exists)
-			fprintf(f, "-F %s\n-X %s\n", ours[i].chain, ours[i].chain);
-		fputs("COMMIT\n", f);
-	}
-	if (fclose(f)) {
-		rc = -EIO;
-		goto out;
-	}
-	if (any)
-		rc = restore_family(family, input);
-out:
-	free(input);
-	free(saved);
-	return rc;
-}
-
 static void prefix_text(const struct route *r, char *buf, size_t len)
 {
 	FILE *f = fmemopen(buf, len, "w");
@@ -816,49 +783,146 @@ static int remove_route(const struct route *r)
 	return rc;
 }
 
+
+/* ---- IPv6 in use --------------------------------------------------------- */
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	bool *found = data;
+
+	if (nlh->nlmsg_type == RTM_NEWADDR)
+		*found = true;
+	return MNL_CB_OK;
+}
+
 /**
- * rules_remove() - see rules.h.  Removes our chains and the jumps to them
- * in both families, whatever policy installed them, and the routes of
- * @rs's pseudonym ranges.  Nothing installed is not an error.
+ * rules_ipv6_in_use() - see rules.h.  Any IPv6 address counts, ::1 too:
+ * an interface with one can receive IPv6 traffic.
+ */
+int rules_ipv6_in_use(void)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	struct ifaddrmsg *ifa;
+	bool found = false;
+	uint32_t seq = (uint32_t)time(NULL), portid;
+	int rc = 0;
+
+	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_INET6;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+
+		if (len < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			break;
+		}
+		rc = mnl_cb_run(buf, (size_t)len, seq, portid, addr_cb, &found);
+		if (rc <= MNL_CB_STOP) {
+			/* EAFNOSUPPORT: the kernel runs without IPv6 */
+			rc = rc < 0 ? (errno == EAFNOSUPPORT ? 0 : -errno) : 0;
+			break;
+		}
+	}
+out:
+	mnl_socket_close(nl);
+	return rc < 0 ? rc : found;
+}
+
+/* ---- installing and removing ------------------------------------------------ */
+
+/**
+ * rules_install() - see rules.h.
+ */
+int rules_install(struct nftr *n, const struct rules_plan *p, bool own,
+		  bool *v6_skipped)
+{
+	*v6_skipped = false;
+	for (int family = 4; family <= 6; family += 2) {
+		unsigned fi = family == 4 ? 0 : 1;
+		int rc = p->n[fi] ? nftr_install(n, p, family, own)
+				  : nftr_delete(n, family);
+
+		if (rc && family == 6 && rules_ipv6_in_use() == 0) {
+			/* a kernel without IPv6 receives none to cover */
+			*v6_skipped = true;
+			rc = 0;
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/**
+ * rules_remove() - see rules.h.  Removes our tables in both families,
+ * whatever policy installed them, and the routes of @rs's pseudonym
+ * ranges.
  */
 int rules_remove(const struct ruleset *rs, const struct rules_opts *o)
 {
+	struct nftr *n = NULL;
 	struct route *r;
-	unsigned n = 0;
+	unsigned nr = 0;
 	int rc, first = 0;
 
 	r = calloc(ROUTES_MAX, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	rc = collect_routes(rs, r, &n);
+	n = nftr_open();
+	if (!n) {
+		rc = -errno;
+		goto out;
+	}
+	/* the tables first: while they are owned nothing else is touched */
+	for (int family = 4; family <= 6; family += 2) {
+		rc = nftr_delete(n, family);
+		if (rc == -EPERM)
+			goto out;
+		if (rc < 0 && !(family == 6 && rules_ipv6_in_use() == 0) &&
+		    !first)
+			first = rc;
+	}
+	rc = collect_routes(rs, r, &nr);
 	if (rc < 0)
 		goto out;
 	/* keep going after a failure: remove as much of ours as we can */
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i < nr; i++) {
 		rc = remove_route(&r[i]);
-		if (rc < 0 && !first)
-			first = rc;
-	}
-	for (int family = 4; family <= 6; family += 2) {
-		if (!family_enabled(family))
-			continue;
-		rc = remove_family(family);
 		if (rc < 0 && !first)
 			first = rc;
 	}
 	rc = first;
 out:
+	nftr_close(n);
 	free(r);
 	return rc;
 }
 
 /**
- * rules_apply() - see rules.h.  Each family's rules go in with one
- * iptables-restore --noflush that also replaces an earlier installation of
- * ours, so traffic is never left unqueued in between; then the routes.
- * On any failure everything of ours is removed again.
+ * rules_apply_routes() - see rules.h.  Every device is found before the
+ * first route is added.
  */
-int rules_apply(const struct ruleset *rs, const struct rules_opts *o)
+int rules_apply_routes(const struct ruleset *rs, const struct rules_opts *o)
 {
 	struct route *r;
 	char (*devs)[IFNAMSIZ] = NULL;
@@ -871,57 +935,42 @@ int rules_apply(const struct ruleset *rs, const struct rules_opts *o)
 		rc = -ENOMEM;
 		goto out;
 	}
-	/* everything that can fail without side effects comes first */
 	rc = collect_routes(rs, r, &n);
 	for (unsigned i = 0; !rc && i < n; i++)
 		rc = route_dev(o, r[i].family, devs[i]);
-	if (rc < 0)
-		goto out;
-
-	for (int family = 4; family <= 6; family += 2) {
-		char *saved = NULL, *input = NULL;
-		size_t input_len = 0;
-		FILE *f;
-
-		if (!family_enabled(family))
-			continue;
-		rc = save_family(family, &saved);
-		if (rc < 0)
-			goto undo;
-		f = open_memstream(&input, &input_len);
-		if (!f) {
-			rc = -errno;
-			free(saved);
-			goto undo;
-		}
-		rc = render_family(rs, o, family, saved, f);
-		if (fclose(f) && !rc)
-			rc = -EIO;
-		free(saved);
-		if (rc == -ENOENT) {
-			/* no service in this family: clear an older install */
-			free(input);
-			rc = remove_family(family);
-			if (rc < 0)
-				goto undo;
-			continue;
-		}
-		if (!rc)
-			rc = restore_family(family, input);
-		free(input);
-		if (rc < 0)
-			goto undo;
-	}
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; !rc && i < n; i++)
 		rc = route_cmd(&r[i], "replace", devs[i], NULL, false);
-		if (rc < 0)
-			goto undo;
-	}
-	goto out;
-undo:
-	rules_remove(rs, o);
 out:
 	free(devs);
 	free(r);
+	return rc;
+}
+
+/**
+ * rules_apply() - see rules.h.  The tables are persistent and unowned:
+ * they stay when this process ends.  A failure leaves in place what was
+ * installed (covered traffic then waits for a reader: fail closed).
+ */
+int rules_apply(const struct ruleset *rs, const struct rules_opts *o)
+{
+	struct rules_plan p;
+	struct nftr *n;
+	bool v6_skipped;
+	int rc;
+
+	rc = rules_plan_build(rs, o, &p);
+	if (rc)
+		return rc;
+	n = nftr_open();
+	if (!n) {
+		rc = -errno;
+		goto out;
+	}
+	rc = rules_install(n, &p, false, &v6_skipped);
+	nftr_close(n);
+	if (!rc)
+		rc = rules_apply_routes(rs, o);
+out:
+	rules_plan_free(&p);
 	return rc;
 }
