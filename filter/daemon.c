@@ -36,6 +36,27 @@ void daemon_unlock(struct daemon *d)
 	pthread_mutex_unlock(&d->lock);
 }
 
+bool daemon_workers_alive(struct daemon *d, uint64_t max_age_ms)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	for (unsigned i = 0; i < d->n_workers; i++) {
+		const struct worker *w = &d->workers[i];
+		uint64_t seen;
+
+		if (!w->started)
+			continue;
+		seen = atomic_load_explicit(&w->alive_ms, memory_order_relaxed);
+		/* a stamp from after @now (another CPU's clock read) is fresh */
+		if (seen < now && now - seen > max_age_ms)
+			return false;
+	}
+	return true;
+}
+
 static bool same_name(const char *a, const char *b)
 {
 	if (!a || !b)

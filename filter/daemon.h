@@ -27,6 +27,7 @@
 #include "engine.h"
 
 struct queue;
+struct droplog;
 struct flow_table;
 struct ruleset;
 struct stats_snapshot;
@@ -52,6 +53,10 @@ struct worker {
 	struct engine_release *handoff;
 	unsigned n_handoff, handoff_cap;
 	int wake_fd;
+	/* CLOCK_MONOTONIC ms of the thread's last loop (at least every 1 s) */
+	_Atomic uint64_t alive_ms;
+	/* the first worker's: logs drops, rate-limited (droplog.h) */
+	struct droplog *droplog;
 };
 
 struct daemon {
@@ -83,6 +88,15 @@ void daemon_lock(struct daemon *d);
 
 /** daemon_unlock() - release the engine lock */
 void daemon_unlock(struct daemon *d);
+
+/**
+ * daemon_workers_alive() - whether every started worker thread went
+ * round its loop within the last @max_age_ms (struct worker.alive_ms),
+ * for the service manager's watchdog.  A worker loops at least once a
+ * second while it runs, so @max_age_ms should be a few seconds.
+ * Return: false when a started worker's stamp is older.
+ */
+bool daemon_workers_alive(struct daemon *d, uint64_t max_age_ms);
 
 /**
  * daemon_snapshot() - every counter, added up over the workers and the

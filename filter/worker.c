@@ -12,6 +12,10 @@
  * on time.  The verdicts for what a reload or the shutdown decides are
  * sent from here too, since only this thread writes to the queue's
  * socket.
+ *
+ * Every wait is bounded (QUEUE_WAIT_MS), so the thread goes round its
+ * loop at least that often even when idle, and stamps alive_ms each time
+ * for the watchdog (daemon_workers_alive()).
  */
 #include <errno.h>
 #include <poll.h>
@@ -36,6 +40,9 @@
 #define WORKER_ITEMS	32
 /* Packets in one wake-up that make it a burst (see worker_main). */
 #define WORKER_YIELD_MIN	8
+
+/* An idle worker still goes round its loop: alive_ms stays fresh. */
+_Static_assert(QUEUE_WAIT_MS <= 1000, "the worker must wake every second");
 
 /* A packet of the vector being handled and what the engine made of it. */
 struct worker_item {
@@ -80,6 +87,15 @@ static uint64_t wall_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The liveness clock (struct worker.alive_ms), in ms. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* Our name for a packet in the engine: the queue and the packet id. */
@@ -281,6 +297,8 @@ static void *worker_main(void *arg)
 		unsigned handled = 0;
 		int n;
 
+		atomic_store_explicit(&w->alive_ms, mono_ms(), memory_order_relaxed);
+
 		/*
 		 * Blocks (bounded) only here, with every verdict sent.  With
 		 * nothing held (the engine's holds are this queue's held
@@ -379,6 +397,7 @@ int worker_start(struct worker *w)
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->wake_fd < 0)
 		return -errno;
+	atomic_store(&w->alive_ms, mono_ms());
 	err = pthread_create(&w->thread, NULL, worker_main, w);
 	if (err) {
 		close(w->wake_fd);
