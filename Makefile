@@ -72,7 +72,10 @@ $(B)/nfredactd: $(FILTER_OBJ) $(LIBPOLICY)
 $(B)/tests/%: $(B)/tests/unit/%.o $(LIBPOLICY)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBPOLICY) $(PKG_LIBS_POLICY) $(CMOCKA_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBPOLICY) $(PKG_LIBS_POLICY) $(CMOCKA_LIBS) $(TEST_LIBS)
+
+# tests that build a filter/ source in and need its libraries
+$(B)/tests/test_sandbox: TEST_LIBS := $(SECCOMP_LIBS) -lpthread
 
 # ---- tests -------------------------------------------------------------
 
