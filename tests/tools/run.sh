@@ -240,9 +240,48 @@ expect "requests as control.h says" diff <(printf 'stats\nstats prometheus\n') "
 kill "$server_pid"; wait "$server_pid" 2>/dev/null; server_pid=
 status 1 "daemon not running (stale socket)" "$NFR" stats --control "$sock"
 expect "error names the socket and the reason" grep -q "$sock: Connection refused" "$tmp/err"
+expect "stale socket: says the daemon is not running" has "$tmp/err" "nfredactd is not running"
 status 1 "daemon not running (no socket)" "$NFR" stats --control "$tmp/none.sock"
 expect "error names the socket and the reason" grep -q "$tmp/none.sock: No such file or directory" "$tmp/err"
 status 2 "stats usage" "$NFR" stats --bogus
+
+# A daemon that refuses: it answers and closes, maybe before reading the
+# request (the client then sees a reset after the answer, or EPIPE).
+cat >"$tmp/refuse.py" <<'EOF'
+import os, socket, sys
+path, answer = sys.argv[1], sys.argv[2].encode()
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path)
+os.chmod(path, 0o600)
+s.listen(4)
+open(path + ".ready", "w").close()
+while True:
+    c, _ = s.accept()
+    c.sendall(answer)
+    c.close()
+EOF
+refuse() {
+	rm -f "$sock" "$sock.ready"
+	/usr/bin/python3 "$tmp/refuse.py" "$sock" "$1" &
+	server_pid=$!
+	for _ in $(seq 50); do [ -e "$sock.ready" ] && break; sleep 0.1; done
+}
+refuse $'error: not authorised\n'
+for i in 1 2 3 4 5; do
+	status 1 "not authorised: exit 1 ($i)" "$NFR" stats --control "$sock"
+	expect "not authorised: says who may ($i)" has "$tmp/err" "$sock: not authorised: only root and members of group nfredact"
+	expect "not authorised: nothing on stdout ($i)" test ! -s "$tmp/out"
+done
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	# The socket is root's, mode 0600 (and its directory 0700).
+	status 1 "permission denied as nobody" setpriv --reuid=65534 --regid=65534 --clear-groups "$NFR" stats --control "$sock"
+	expect "permission denied: says who may" has "$tmp/err" "Permission denied (only root and members of group nfredact"
+fi
+kill "$server_pid"; wait "$server_pid" 2>/dev/null; server_pid=
+refuse $'error: unknown request\n'
+status 1 "an error answer: exit 1" "$NFR" stats --control "$sock"
+expect "an error answer is shown" has "$tmp/err" "the daemon answered: error: unknown request"
+kill "$server_pid"; wait "$server_pid" 2>/dev/null; server_pid=
 
 # ---- man pages, example policy, install ------------------------------------
 echo "man pages and install"
