@@ -33,9 +33,8 @@
 #define SO_RCVTIMEO_NEW	66
 #define SO_SNDTIMEO_NEW	67
 #endif
-#ifndef __O_TMPFILE
-#define __O_TMPFILE	020000000
-#endif
+/* O_TMPFILE's own bit: the C library's O_TMPFILE includes O_DIRECTORY. */
+#define OPEN_TMPFILE_BIT	020000000
 
 /* clone()'s flags are its first argument, except on s390. */
 #if defined(__s390__) || defined(__s390x__)
@@ -46,7 +45,7 @@
 
 /* Any of these in open flags means more than reading. */
 #define OPEN_WRITE_FLAGS (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | \
-			  __O_TMPFILE)
+			  OPEN_TMPFILE_BIT)
 
 /* Allowed with any arguments once the daemon serves its queues. */
 static const char *const daemon_allowed[] = {
@@ -120,7 +119,7 @@ static int rule(scmp_filter_ctx ctx, uint32_t action, const char *name,
 static int open_rules(scmp_filter_ctx ctx, const char *name, unsigned arg)
 {
 	static const int wflags[] = {
-		O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, __O_TMPFILE,
+		O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, OPEN_TMPFILE_BIT,
 	};
 	int err;
 

@@ -85,6 +85,10 @@ static int child_allowed(void)
 	fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0 || read(fd, buf, sizeof(buf)) != 0 || close(fd) < 0)
 		return 3;
+	/* the key loader holds the key's directory */
+	fd = open("/tmp", O_RDONLY | O_CLOEXEC | O_PATH | O_DIRECTORY);
+	if (fd < 0 || close(fd) < 0)
+		return 7;
 	/* a thread starts although clone3 says ENOSYS */
 	if (pthread_create(&t, NULL, thread_main, &v) != 0 ||
 	    pthread_join(t, NULL) != 0 || v != 42)
@@ -119,6 +123,9 @@ static int child_refused(void)
 	if (open("/tmp/nfredact-sandbox-test", O_RDONLY | O_CREAT, 0600) >= 0 ||
 	    errno != EACCES)
 		return 4;
+	errno = 0;
+	if (open("/tmp", O_TMPFILE | O_RDWR, 0600) >= 0 || errno != EACCES)
+		return 7;
 	errno = 0;
 	if (unlink("/nonexistent-nfredact") == 0 || errno != EACCES)
 		return 5;
