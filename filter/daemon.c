@@ -13,6 +13,7 @@
 #include "log.h"
 #include "nfqstat.h"
 #include "policy.h"
+#include "privsep.h"
 #include "queue.h"
 #include "stats.h"
 
@@ -127,6 +128,12 @@ int daemon_snapshot(struct daemon *d, struct stats_snapshot *s)
 	s->lock_contended = d->lock_contended;
 	daemon_unlock(d);
 
+	if (d->shared) {
+		s->rules_known = true;
+		s->rules_managed = atomic_load(&d->shared->rules_managed) != 0;
+		s->rules_present = atomic_load(&d->shared->rules_present) != 0;
+		s->rules_restored = atomic_load(&d->shared->rules_restored);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	s->uptime_s = (uint64_t)(now.tv_sec - d->started.tv_sec);
 	nn = d->nfq_fd >= 0 ? nfqstat_read(d->nfq_fd, nfq, DAEMON_MAX_NFQ) : -EBADF;

@@ -31,6 +31,7 @@ struct droplog;
 struct flow_table;
 struct ruleset;
 struct stats_snapshot;
+struct privsep_shared;
 
 /* Counters of services gone by a reload, kept by service name. */
 struct svc_total {
@@ -76,6 +77,7 @@ struct daemon {
 	struct timespec started;	/* CLOCK_MONOTONIC */
 
 	int control_fd;
+	struct privsep_shared *shared;	/* the parent's view of the rules */
 	/* the control thread's own: it counts them and it takes snapshots */
 	uint64_t control_refused, control_dropped;
 	int nfq_fd;		/* the kernel's queue counters, or -1 */

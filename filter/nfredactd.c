@@ -1,13 +1,14 @@
 /*
- * nfredactd.c — the live filter: load the policy, bind its queues, drop
- * privileges, serve each queue in its own thread, reload on SIGHUP, stop
- * cleanly on SIGTERM/SIGINT.
+ * nfredactd.c — the live filter: load the policy, put the queue rules in
+ * place, bind the queues, split into a privileged parent and the
+ * unprivileged daemon, serve each queue in its own thread, reload on
+ * SIGHUP, stop cleanly on SIGTERM/SIGINT.
  *
- * With --install-rules the process forks after binding: the privileged
- * parent only waits for the daemon, forwards SIGTERM/SIGINT/SIGHUP, and
- * removes the rules when the daemon exits cleanly.  After a crash (or any
- * non-zero exit) the rules stay: with no reader on the queues covered
- * traffic stops instead of passing unredacted (fail closed).
+ * The queue rules are a property of the host: with --install-rules they
+ * are installed (idempotently) before the queues are bound, the parent
+ * owns and watches them while it lives (parent.c), and nothing here ever
+ * removes them.  When nfredactd is not running, covered traffic waits in
+ * or is dropped by the kernel's queue; it never passes untranslated.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,17 +35,26 @@
 #include "policy.h"
 #include "privdrop.h"
 #include "queue.h"
+#include "nftrules.h"
+#include "parent.h"
+#include "privsep.h"
 #include "rules.h"
+#include "sandbox.h"
 
 #define FLOW_TABLE_SIZE	(1u << 20)	/* default --max-flows */
 #define MAX_QUEUES	128
+#ifndef PRIVDROP_USER
+#define PRIVDROP_USER	"nfredact"	/* the daemon's own system user */
+#endif
+/* a worker silent this long stops the keep-alives to systemd */
+#define WORKER_STALL_MS	5000
 
 struct options {
 	const char *policy;	/* NULL: built-in default */
 	bool install_rules;
 	const char *dev;
 	const char *control;
-	const char *user;	/* NULL: nobody */
+	const char *user;	/* NULL: PRIVDROP_USER */
 	uint32_t queue_maxlen;
 	uint32_t max_flows;
 	bool forward;		/* --forward: relay to a backend */
@@ -183,70 +195,11 @@ static unsigned queue_set(const struct ruleset *rs, uint16_t *out)
 	return n;
 }
 
-static const char *describe_exit(int status, char *buf, size_t size)
-{
-	if (WIFSIGNALED(status))
-		snprintf(buf, size, "was killed by signal %d (%s)",
-			 WTERMSIG(status), strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, size, "exited with status %d",
-			 WEXITSTATUS(status));
-	return buf;
-}
-
 /*
- * The privileged parent: forward signals to the daemon, and when it is
- * gone remove the rules only if it stopped cleanly.
+ * The daemon's main thread: signals, and a keep-alive to the parent each
+ * second while every worker goes round its loop (the systemd watchdog).
  */
-static void __attribute__((noreturn))
-parent_run(pid_t child, int sfd, const struct ruleset *rs,
-	   const struct rules_opts *ro, const char *control)
-{
-	char why[96];
-	int status = 0, err;
-
-	log_setprefix("[privileged]");
-	for (;;) {
-		struct signalfd_siginfo si;
-		ssize_t n = read(sfd, &si, sizeof(si));
-		pid_t r;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n != (ssize_t)sizeof(si))
-			fatal("signalfd");
-		if (si.ssi_signo != SIGCHLD) {
-			if (kill(child, (int)si.ssi_signo) < 0 && errno != ESRCH)
-				log_warn("forwarding signal %u", si.ssi_signo);
-			continue;
-		}
-		r = waitpid(child, &status, WNOHANG);
-		if (r == child)
-			break;
-		if (r < 0 && errno != EINTR)
-			fatal("waitpid");
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		err = rules_remove(rs, ro);
-		if (err) {
-			errno = -err;
-			log_warn("removing the queue rules (run nfredact "
-				 "ruleset --remove)");
-		} else {
-			log_info("queue rules removed");
-		}
-		(void)unlink(control);
-		exit(err ? 1 : 0);
-	}
-	log_warnx("nfredactd %s: the queue rules stay installed, so covered "
-		  "traffic is blocked until nfredactd is restarted or "
-		  "'nfredact ruleset --remove' is run",
-		  describe_exit(status, why, sizeof(why)));
-	(void)unlink(control);
-	exit(1);
-}
-
-static int run(struct daemon *d, int sfd, const char *policy)
+static int run(struct daemon *d, int sfd, int broker, const char *policy)
 {
 	struct pollfd pfd = { .fd = sfd, .events = POLLIN };
 
@@ -256,6 +209,8 @@ static int run(struct daemon *d, int sfd, const char *policy)
 
 		if (atomic_load(&d->failed))
 			break;
+		if (daemon_workers_alive(d, WORKER_STALL_MS))
+			(void)privsep_tell(broker, 'W');
 		if (r <= 0)
 			continue;
 		if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
@@ -281,34 +236,111 @@ static int run(struct daemon *d, int sfd, const char *policy)
 	return atomic_load(&d->failed) ? 1 : 0;
 }
 
+/*
+ * Put the queue rules in place before anything is bound: from here on
+ * covered traffic is queued, and waits (or is dropped by the kernel)
+ * until a worker reads it.  Exits when a family in use cannot be covered.
+ */
+static struct nftr *install_rules(const struct ruleset *rs,
+				  const struct rules_opts *ro,
+				  struct rules_plan *plan, bool *v6_skipped)
+{
+	struct nftr *n;
+	int err;
+
+	n = nftr_open();
+	if (!n)
+		fatal("nf_tables netlink socket");
+	err = rules_install(n, plan, true, v6_skipped);
+	if (err) {
+		errno = -err;
+		if (err == -EPERM)
+			fatalx("installing the queue rules: table nfredact is "
+			       "owned by another process (is nfredactd running "
+			       "already?)");
+		fatal("installing the queue rules (IPv4 and, since this host "
+		      "has IPv6 addresses, IPv6); refusing to start with a "
+		      "family uncovered");
+	}
+	err = rules_apply_routes(rs, ro);
+	if (err) {
+		errno = -err;
+		fatal("routes for the pseudonym ranges%s",
+		      err == -ENODEV ? " (no default route: give --dev IFACE)"
+				     : "");
+	}
+	if (!nftr_persist_supported(n))
+		log_warnx("this kernel cannot keep an owned table after its "
+			  "owner exits (Linux 6.9+ can): the queue rules are "
+			  "unowned, watched and restored when they vanish");
+	log_info("queue rules in place: table ip nfredact%s, owned by this "
+		 "process", *v6_skipped ? " (no IPv6 on this host)"
+					 : " and table ip6 nfredact");
+	return n;
+}
+
+/* What the parent checks when it does not install the rules itself. */
+static struct nftr *watch_only(void)
+{
+	struct nftr *n = nftr_open();
+
+	if (!n)
+		log_warn("nf_tables netlink socket: the queue rules cannot "
+			 "be checked");
+	return n;
+}
+
 int main(int argc, char **argv)
 {
+	static int broker_fd = -1;
 	struct queue *queues[MAX_QUEUES] = { 0 };
 	uint16_t nums[MAX_QUEUES];
 	struct rules_opts ro = { 0 };
+	struct rules_plan plan;
 	struct privdrop_user pu;
+	struct privsep_shared *shared;
 	struct options o;
 	struct daemon d;
 	struct ruleset *rs;
 	struct flow_table *ft;
+	struct nftr *nft;
+	bool v6_skipped = false;
 	sigset_t set;
 	unsigned nq;
-	int sfd, cfd, nfq_fd, err, rc;
+	int sfd, cfd, nfq_fd, err, rc, sp[2];
+	pid_t pid;
 
 	parse_args(argc, argv, &o);
 	log_init("nfredactd", o.verbose);
 	signal(SIGPIPE, SIG_IGN);
 
+	err = privdrop_lookup(o.user ? o.user : PRIVDROP_USER, &pu);
+	if (err) {
+		errno = -err;
+		fatal("user %s (create it with 'make install', or choose "
+		      "one with --user)", o.user ? o.user : PRIVDROP_USER);
+	}
+	/* the daemon's user may own the key file */
+	if (!pu.keep_root)
+		key_set_allowed_uid(pu.uid);
 	rs = load_policy(o.policy);
 	daemon_warn_policy(rs);
 	nq = queue_set(rs, nums);
 	if (nq == 0)
 		fatalx("the policy uses no queue");
-	err = privdrop_lookup(o.user, &pu);
+	ro.dev = o.dev;
+	ro.forward = o.forward;
+	err = rules_plan_build(rs, &ro, &plan);
 	if (err) {
 		errno = -err;
-		fatal("user %s", o.user ? o.user : "nobody");
+		fatal("queue rules");
 	}
+	shared = privsep_shared_new();
+	if (!shared)
+		fatal("shared page");
+	atomic_store(&shared->rules_managed, o.install_rules ? 1u : 0u);
+	nft = o.install_rules ? install_rules(rs, &ro, &plan, &v6_skipped)
+			      : watch_only();
 	ft = flow_table_new(o.max_flows);
 	if (!ft)
 		fatalx("flow table: out of memory");
@@ -325,8 +357,7 @@ int main(int argc, char **argv)
 	if (sfd < 0)
 		fatal("signalfd");
 
-	cfd = control_listen(o.control, pu.keep_root ? 0 : pu.uid,
-			     pu.keep_root ? 0 : pu.gid);
+	cfd = control_open(o.control);
 	if (cfd < 0) {
 		errno = -cfd;
 		fatal("control socket %s", o.control);
@@ -342,44 +373,47 @@ int main(int argc, char **argv)
 				log_warn("queue %u", nums[i]);
 			for (unsigned k = 0; k < i; k++)
 				queue_close(queues[k]);
-			(void)unlink(o.control);
+			(void)control_unlink(o.control);
 			exit(1);
 		}
 	}
-	if (o.install_rules) {
-		pid_t pid;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		fatal("socketpair");
 
-		ro.dev = o.dev;
-		ro.forward = o.forward;
-		ro.fail_open = false;
-		err = rules_apply(rs, &ro);
+	pid = fork();
+	if (pid < 0)
+		fatal("fork");
+	if (pid > 0) {
+		struct parent p = {
+			.child = pid, .sfd = sfd, .broker = sp[0], .nft = nft,
+			.plan = plan, .manage = o.install_rules,
+			.v6_skipped = v6_skipped, .policy = o.policy,
+			.control = o.control, .uid = pu.keep_root ? 0 : pu.uid,
+			.shared = shared,
+		};
+
+		/* The daemon alone holds the queues, the socket, the key. */
+		close(sp[1]);
+		for (unsigned i = 0; i < nq; i++)
+			queue_forget(queues[i]);
+		close(cfd);
+		flow_table_free(ft);
+		policy_free(rs);
+		err = sandbox_parent_narrow();
 		if (err) {
 			errno = -err;
-			log_warn("installing the queue rules");
-			for (unsigned i = 0; i < nq; i++)
-				queue_close(queues[i]);
-			(void)unlink(o.control);
-			exit(1);
+			log_warn("narrowing the privileged process");
 		}
-		log_info("queue rules installed");
-		pid = fork();
-		if (pid < 0) {
-			log_warn("fork");
-			for (unsigned i = 0; i < nq; i++)
-				queue_close(queues[i]);
-			/* Nothing reads the queues now: removing is safe. */
-			(void)rules_remove(rs, &ro);
-			(void)unlink(o.control);
-			exit(1);
-		}
-		if (pid > 0) {
-			/* The daemon alone holds the queues and the socket. */
-			for (unsigned i = 0; i < nq; i++)
-				queue_forget(queues[i]);
-			close(cfd);
-			parent_run(pid, sfd, rs, &ro, o.control);
-		}
+		parent_run(&p);
 	}
+
+	/* The daemon: the parent keeps the rules; it never touches them. */
+	close(sp[0]);
+	broker_fd = sp[1];
+	nftr_close(nft);
+	rules_plan_free(&plan);
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	log_setprefix("[daemon]");
 
 	/* Root's file: opened before the drop, read from the start later. */
 	nfq_fd = nfqstat_open(NFQSTAT_PATH);
@@ -392,6 +426,13 @@ int main(int argc, char **argv)
 		errno = -err;
 		fatal("dropping privileges");
 	}
+	/* reloads get key files from the parent from now on */
+	keyring_set_opener(privsep_key_open, &broker_fd);
+	err = sandbox_daemon_apply();
+	if (err) {
+		errno = -err;
+		fatal("seccomp filter");
+	}
 
 	memset(&d, 0, sizeof(d));
 	pthread_mutex_init(&d.lock, NULL);
@@ -400,6 +441,7 @@ int main(int argc, char **argv)
 	d.ft = ft;
 	d.control_fd = cfd;
 	d.nfq_fd = nfq_fd;
+	d.shared = shared;
 	d.n_workers = nq;
 	d.workers = calloc(nq, sizeof(*d.workers));
 	if (!d.workers)
@@ -428,14 +470,16 @@ int main(int argc, char **argv)
 			atomic_store(&d.failed, true);
 		}
 	}
-	if (!atomic_load(&d.failed))
+	if (!atomic_load(&d.failed)) {
 		log_info("serving %u queue%s (%u..%u), %u service%s, "
 			 "control %s%s", nq, nq == 1 ? "" : "s", nums[0],
 			 nums[nq - 1], policy_service_count(rs),
 			 policy_service_count(rs) == 1 ? "" : "s", o.control,
 			 pu.keep_root ? ", running as root" : "");
+		(void)privsep_tell(broker_fd, 'R');
+	}
 
-	rc = run(&d, sfd, o.policy);
+	rc = run(&d, sfd, broker_fd, o.policy);
 
 	for (unsigned i = 0; i < nq; i++)
 		worker_join(&d.workers[i]);
@@ -445,8 +489,6 @@ int main(int argc, char **argv)
 		engine_worker_free(d.workers[i].ew);
 	}
 	close(cfd);
-	/* Fails after the privilege drop when the directory is root's. */
-	(void)unlink(o.control);
 	free(d.workers);
 	for (unsigned i = 0; i < d.n_retired; i++)
 		free(d.retired[i].name);

@@ -140,6 +140,11 @@ static void render_text(FILE *out, const struct stats_snapshot *s)
 	fprintf(out, "lock.contended %" PRIu64 "\n", s->lock_contended);
 	fprintf(out, "control.refused %" PRIu64 "\n", s->control_refused);
 	fprintf(out, "control.dropped %" PRIu64 "\n", s->control_dropped);
+	if (s->rules_known) {
+		fprintf(out, "rules.managed %d\n", s->rules_managed ? 1 : 0);
+		fprintf(out, "rules.present %d\n", s->rules_present ? 1 : 0);
+		fprintf(out, "rules.restored %" PRIu64 "\n", s->rules_restored);
+	}
 	for (unsigned i = 0; i < s->n_queues; i++) {
 		const struct stats_queue *q = &s->q[i];
 
@@ -229,6 +234,22 @@ static void render_prom(FILE *out, const struct stats_snapshot *s)
 		  "or pushed out by newer clients.");
 	fprintf(out, "nfredact_control_dropped_total %" PRIu64 "\n",
 		s->control_dropped);
+	if (s->rules_known) {
+		prom_head(out, "nfredact_rules_managed", "gauge",
+			  "1 when nfredactd installs its queue rules and restores "
+			  "them when they vanish (--install-rules).");
+		fprintf(out, "nfredact_rules_managed %d\n",
+			s->rules_managed ? 1 : 0);
+		prom_head(out, "nfredact_rules_present", "gauge",
+			  "1 when the last check found the queue rules in place.");
+		fprintf(out, "nfredact_rules_present %d\n",
+			s->rules_present ? 1 : 0);
+		prom_head(out, "nfredact_rules_restored_total", "counter",
+			  "Times the queue rules were found missing or changed "
+			  "and put back.");
+		fprintf(out, "nfredact_rules_restored_total %" PRIu64 "\n",
+			s->rules_restored);
+	}
 
 	static const struct {
 		const char *name, *type, *help;

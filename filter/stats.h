@@ -44,6 +44,10 @@ struct stats_snapshot {
 	uint64_t lock_acquired, lock_contended;
 	uint64_t control_refused;	/* clients neither root nor in the group */
 	uint64_t control_dropped;	/* closed unanswered: deadline, full table */
+	bool rules_known;	/* the privileged process reports on the rules */
+	bool rules_managed;	/* it installs and restores them */
+	bool rules_present;	/* its last check found them in place */
+	uint64_t rules_restored;	/* times it put them back */
 };
 
 /**

@@ -172,3 +172,47 @@ struct ruleset *policy_default(const struct ruleset *previous)
 	diag_list_free(dl);
 	return rs;
 }
+
+/**
+ * policy_key_path() - see policy.h
+ */
+int policy_key_path(const char *path, char **key_path)
+{
+	struct src src = { .name = path };
+	struct token_list tl = { 0 };
+	struct ast_policy ast = { 0 };
+	struct diag_list *dl;
+	char *text = NULL;
+	int rc;
+
+	*key_path = NULL;
+	dl = diag_list_new();
+	if (!dl)
+		return -ENOMEM;
+	rc = read_file(path, &text, &src.len);
+	if (rc)
+		goto out;
+	if (memchr(text, '\0', src.len)) {
+		rc = -EINVAL;
+		goto out;
+	}
+	src.text = text;
+	rc = lang_lex(&src, &tl, dl);
+	if (!rc)
+		rc = lang_parse(&src, &tl, &ast, dl);
+	if (!rc)
+		rc = lang_check(&src, &ast, dl);
+	if (!rc && dl->errors)
+		rc = -EINVAL;
+	if (!rc && ast.key_path) {
+		*key_path = strdup(ast.key_path);
+		if (!*key_path)
+			rc = -ENOMEM;
+	}
+	lang_ast_free(&ast);
+	lang_tokens_free(&tl);
+out:
+	free(text);
+	diag_list_free(dl);
+	return rc;
+}

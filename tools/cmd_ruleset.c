@@ -1,7 +1,7 @@
 /*
  * cmd_ruleset.c — `nfredact ruleset`: print, install or remove the
- * iptables rules and routes a policy needs (filter/rules.c does the work,
- * shared with nfredactd --install-rules).
+ * nf_tables tables (table ip/ip6 nfredact) and routes a policy needs
+ * (filter/rules.c does the work, shared with nfredactd --install-rules).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,10 +21,12 @@
  * @argv: arguments
  *
  * Without POLICY the built-in default policy is used, as nfredactd does
- * without -c.  Prints iptables-restore input for IPv4 and IPv6 and the
- * `ip route` commands; --family prints one family's restore input only
- * (fit for a pipe into iptables-restore --noflush).  --apply installs,
- * --remove removes.
+ * without -c.  Prints the IPv4 and IPv6 tables in nft syntax and the
+ * `ip route` commands; --family prints one family's table only.
+ * --apply installs the tables (persistent, replacing an earlier
+ * installation in one transaction) and the routes; --remove deletes the
+ * tables and the routes.  Both fail while a running nfredactd owns the
+ * tables.
  *
  * Return: exit status: 0 done, 1 failure (bad policy, a command failed,
  * no device for a needed route), 2 usage.
@@ -83,7 +85,9 @@ int cmd_ruleset(int argc, char **argv)
 		if (rc < 0) {
 			fprintf(stderr, "nfredact ruleset: %s failed: %s%s\n",
 				apply ? "--apply" : "--remove", strerror(-rc),
-				rc == -ENODEV ? " (no default route: give --dev IFACE)" : "");
+				rc == -ENODEV ? (opts.dev ? " (no such interface)" :
+				" (no default route: give --dev IFACE)") :
+				rc == -EPERM ? " (a running nfredactd owns the tables)" : "");
 			status = 1;
 		} else {
 			printf("nfredact ruleset: rules %s\n",
