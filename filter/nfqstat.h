@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define NFQSTAT_PATH "/proc/net/netfilter/nfnetlink_queue"
+#define NFQSTAT_PATH "/proc/self/net/netfilter/nfnetlink_queue"
 
 /* One line: queue_number peer_portid queue_total copy_mode copy_range
  * queue_dropped user_dropped id_sequence 1 */

@@ -431,7 +431,7 @@ static int default_dev(int family, char dev[IFNAMSIZ])
 	FILE *f;
 	int rc = -ENODEV;
 
-	f = fopen(family == 4 ? "/proc/net/route" : "/proc/net/ipv6_route", "re");
+	f = fopen(family == 4 ? "/proc/self/net/route" : "/proc/self/net/ipv6_route", "re");
 	if (!f)
 		return -ENODEV;
 	while (rc && fgets(line, sizeof(line), f)) {
@@ -946,10 +946,37 @@ out:
 	return rc;
 }
 
+/*
+ * Whether every route @rs needs has a device that exists now: a mistyped
+ * --dev must fail before the tables go in, not after, when covered
+ * traffic would already wait for a reader.  Return: 0, -ENODEV or -errno.
+ */
+static int route_devs_exist(const struct ruleset *rs, const struct rules_opts *o)
+{
+	struct route *r;
+	unsigned n = 0;
+	int rc;
+
+	r = calloc(ROUTES_MAX, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	rc = collect_routes(rs, r, &n);
+	for (unsigned i = 0; !rc && i < n; i++) {
+		char dev[IFNAMSIZ];
+
+		rc = route_dev(o, r[i].family, dev);
+		if (!rc && !if_nametoindex(dev))
+			rc = -ENODEV;
+	}
+	free(r);
+	return rc;
+}
+
 /**
  * rules_apply() - see rules.h.  The tables are persistent and unowned:
- * they stay when this process ends.  A failure leaves in place what was
- * installed (covered traffic then waits for a reader: fail closed).
+ * they stay when this process ends.  A route device that does not exist
+ * fails before anything is changed; a later failure leaves in place what
+ * was installed (covered traffic then waits for a reader: fail closed).
  */
 int rules_apply(const struct ruleset *rs, const struct rules_opts *o)
 {
@@ -958,6 +985,9 @@ int rules_apply(const struct ruleset *rs, const struct rules_opts *o)
 	bool v6_skipped;
 	int rc;
 
+	rc = route_devs_exist(rs, o);
+	if (rc)
+		return rc;
 	rc = rules_plan_build(rs, o, &p);
 	if (rc)
 		return rc;
