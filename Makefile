@@ -36,7 +36,7 @@ POLICY_SRC := $(sort $(wildcard policy/*.c))
 TOOLS_SRC  := $(sort $(wildcard tools/*.c))
 FILTER_SRC := $(sort $(wildcard filter/*.c))
 # filter/ code that the nfredact tool links too (rule generation)
-SHARED_SRC := $(wildcard filter/rules.c filter/nftrules.c)
+SHARED_SRC := $(wildcard filter/rules.c filter/nftrules.c filter/keeper.c filter/log.c filter/notify.c)
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 
 POLICY_OBJ := $(POLICY_SRC:%.c=$(B)/%.o)
@@ -76,6 +76,7 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(LIBPOLICY)
 
 # tests that build a filter/ source in and need its libraries
 $(B)/tests/test_sandbox: TEST_LIBS := $(SECCOMP_LIBS) -lpthread
+$(B)/tests/test_rules: TEST_LIBS := $(NFT_LIBS)
 
 # ---- tests -------------------------------------------------------------
 

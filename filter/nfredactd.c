@@ -36,6 +36,7 @@
 #include "privdrop.h"
 #include "queue.h"
 #include "nftrules.h"
+#include "keeper.h"
 #include "parent.h"
 #include "privsep.h"
 #include "rules.h"
@@ -239,25 +240,43 @@ static int run(struct daemon *d, int sfd, int broker, const char *policy)
 /*
  * Put the queue rules in place before anything is bound: from here on
  * covered traffic is queued, and waits (or is dropped by the kernel)
- * until a worker reads it.  Exits when a family in use cannot be covered.
+ * until a worker reads it.  Exits when a family in use cannot be
+ * covered.  When another process owns the tables (`nfredact ruleset
+ * --apply --hold`) and they hold what this policy needs, they are left
+ * to it: @k->manage is then false.
  */
-static struct nftr *install_rules(const struct ruleset *rs,
-				  const struct rules_opts *ro,
-				  struct rules_plan *plan, bool *v6_skipped)
+static void install_rules(const struct ruleset *rs, const struct rules_opts *ro,
+			  struct keeper *k)
 {
-	struct nftr *n;
 	int err;
 
-	n = nftr_open();
-	if (!n)
+	k->manage = true;
+	k->nft = nftr_open();
+	if (!k->nft)
 		fatal("nf_tables netlink socket");
-	err = rules_install(n, plan, true, v6_skipped);
+	err = rules_install(k->nft, &k->plan, true, &k->v6_skipped);
+	if (err == -EPERM) {
+		const char *why = NULL;
+
+		for (int family = 4; family <= 6 && !why; family += 2) {
+			unsigned fi = family == 4 ? 0 : 1;
+
+			if (k->plan.n[fi] &&
+			    nftr_check(k->nft, &k->plan, family, false, &why) != 1 &&
+			    !why)
+				why = "they cannot be checked";
+		}
+		if (why)
+			fatalx("installing the queue rules: table nfredact is "
+			       "owned by another process, and %s (is nfredactd "
+			       "running already?)", why);
+		k->manage = false;
+		log_info("queue rules in place, owned by another process "
+			 "(nfredact ruleset --hold): checked, not managed here");
+		return;
+	}
 	if (err) {
 		errno = -err;
-		if (err == -EPERM)
-			fatalx("installing the queue rules: table nfredact is "
-			       "owned by another process (is nfredactd running "
-			       "already?)");
 		fatal("installing the queue rules (IPv4 and, since this host "
 		      "has IPv6 addresses, IPv6); refusing to start with a "
 		      "family uncovered");
@@ -269,25 +288,13 @@ static struct nftr *install_rules(const struct ruleset *rs,
 		      err == -ENODEV ? " (no default route: give --dev IFACE)"
 				     : "");
 	}
-	if (!nftr_persist_supported(n))
+	if (!nftr_persist_supported(k->nft))
 		log_warnx("this kernel cannot keep an owned table after its "
 			  "owner exits (Linux 6.9+ can): the queue rules are "
 			  "unowned, watched and restored when they vanish");
 	log_info("queue rules in place: table ip nfredact%s, owned by this "
-		 "process", *v6_skipped ? " (no IPv6 on this host)"
+		 "process", k->v6_skipped ? " (no IPv6 on this host)"
 					 : " and table ip6 nfredact");
-	return n;
-}
-
-/* What the parent checks when it does not install the rules itself. */
-static struct nftr *watch_only(void)
-{
-	struct nftr *n = nftr_open();
-
-	if (!n)
-		log_warn("nf_tables netlink socket: the queue rules cannot "
-			 "be checked");
-	return n;
 }
 
 int main(int argc, char **argv)
@@ -296,15 +303,13 @@ int main(int argc, char **argv)
 	struct queue *queues[MAX_QUEUES] = { 0 };
 	uint16_t nums[MAX_QUEUES];
 	struct rules_opts ro = { 0 };
-	struct rules_plan plan;
+	struct keeper keeper = { .mon = -1 };
 	struct privdrop_user pu;
 	struct privsep_shared *shared;
 	struct options o;
 	struct daemon d;
 	struct ruleset *rs;
 	struct flow_table *ft;
-	struct nftr *nft;
-	bool v6_skipped = false;
 	sigset_t set;
 	unsigned nq;
 	int sfd, cfd, nfq_fd, err, rc, sp[2];
@@ -330,7 +335,7 @@ int main(int argc, char **argv)
 		fatalx("the policy uses no queue");
 	ro.dev = o.dev;
 	ro.forward = o.forward;
-	err = rules_plan_build(rs, &ro, &plan);
+	err = rules_plan_build(rs, &ro, &keeper.plan);
 	if (err) {
 		errno = -err;
 		fatal("queue rules");
@@ -338,9 +343,17 @@ int main(int argc, char **argv)
 	shared = privsep_shared_new();
 	if (!shared)
 		fatal("shared page");
-	atomic_store(&shared->rules_managed, o.install_rules ? 1u : 0u);
-	nft = o.install_rules ? install_rules(rs, &ro, &plan, &v6_skipped)
-			      : watch_only();
+	if (o.install_rules) {
+		install_rules(rs, &ro, &keeper);
+	} else {
+		/* someone else installs them: check and report only */
+		keeper.nft = nftr_open();
+		if (!keeper.nft)
+			log_warn("nf_tables netlink socket: the queue rules "
+				 "cannot be checked");
+		keeper.v6_skipped = rules_ipv6_in_use() == 0;
+	}
+	atomic_store(&shared->rules_managed, keeper.manage ? 1u : 0u);
 	ft = flow_table_new(o.max_flows);
 	if (!ft)
 		fatalx("flow table: out of memory");
@@ -385,9 +398,8 @@ int main(int argc, char **argv)
 		fatal("fork");
 	if (pid > 0) {
 		struct parent p = {
-			.child = pid, .sfd = sfd, .broker = sp[0], .nft = nft,
-			.plan = plan, .manage = o.install_rules,
-			.v6_skipped = v6_skipped, .policy = o.policy,
+			.child = pid, .sfd = sfd, .broker = sp[0],
+			.keeper = keeper, .policy = o.policy,
 			.control = o.control, .uid = pu.keep_root ? 0 : pu.uid,
 			.shared = shared,
 		};
@@ -410,8 +422,8 @@ int main(int argc, char **argv)
 	/* The daemon: the parent keeps the rules; it never touches them. */
 	close(sp[0]);
 	broker_fd = sp[1];
-	nftr_close(nft);
-	rules_plan_free(&plan);
+	nftr_close(keeper.nft);
+	rules_plan_free(&keeper.plan);
 	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 	log_setprefix("[daemon]");
 

@@ -4,11 +4,10 @@
  * The queue rules are a property of the host, not of this process: they
  * are installed before the daemon binds its queues and never removed
  * here.  While the parent lives it owns nfredact's tables, so nobody
- * else can change them and `nft flush ruleset` passes them by; it still
- * checks them at every nf_tables change notification and every second,
- * and puts them back at once when they are not as they should be (a
- * kernel without persistent tables cannot let us own them, and some
- * other failure may come that we have not thought of).
+ * else can change them and `nft flush ruleset` passes them by, and its
+ * keeper (keeper.c) puts them back should they change anyway.  When
+ * another process owns them (`nfredact ruleset --apply --hold`), the
+ * parent only checks and reports.
  */
 #include <errno.h>
 #include <poll.h>
@@ -24,14 +23,12 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "keeper.h"
 #include "log.h"
-#include "nftrules.h"
 #include "notify.h"
 #include "parent.h"
 #include "privsep.h"
 
-#define PARENT_CHECK_MS		1000
-#define PARENT_LOG_EVERY_S	10	/* repeated failures, at most */
 
 static uint64_t now_ms(void)
 {
@@ -52,54 +49,12 @@ static const char *describe_exit(int status, char *buf, size_t size)
 	return buf;
 }
 
-/*
- * Check each family's table; with p->manage put back what is not in
- * place.  @event says what made us look, for the log line.
- */
-static void rules_watch(struct parent *p, const char *event)
+/* The keeper's view, for the daemon's statistics. */
+static void publish(const struct parent *p)
 {
-	static uint64_t last_fail_log;
-	bool present = true;
-
-	if (!p->nft)
-		return;
-	atomic_fetch_add(&p->shared->rules_checks, 1);
-	for (int family = 4; family <= 6; family += 2) {
-		unsigned fi = family == 4 ? 0 : 1;
-		const char *why;
-		uint64_t t0;
-		int rc;
-
-		if (!p->plan.n[fi] || (family == 6 && p->v6_skipped))
-			continue;
-		rc = nftr_check(p->nft, &p->plan, family, p->manage, &why);
-		if (rc == 1)
-			continue;
-		if (rc < 0)
-			why = "it cannot be checked";
-		if (!p->manage) {
-			present = false;
-			continue;
-		}
-		t0 = now_ms();
-		rc = nftr_install(p->nft, &p->plan, family, true);
-		if (rc) {
-			present = false;
-			if (now_ms() - last_fail_log >= PARENT_LOG_EVERY_S * 1000) {
-				errno = -rc;
-				log_warn("queue rules (table ip%s nfredact): %s, "
-					 "and restoring them failed",
-					 family == 4 ? "" : "6", why);
-				last_fail_log = now_ms();
-			}
-			continue;
-		}
-		atomic_fetch_add(&p->shared->rules_restored, 1);
-		log_warnx("queue rules (table ip%s nfredact): %s (seen %s); "
-			  "restored in %llu ms", family == 4 ? "" : "6", why,
-			  event, (unsigned long long)(now_ms() - t0));
-	}
-	atomic_store(&p->shared->rules_present, present ? 1u : 0u);
+	atomic_store(&p->shared->rules_present, p->keeper.present ? 1u : 0u);
+	atomic_store(&p->shared->rules_restored, p->keeper.restored);
+	atomic_store(&p->shared->rules_checks, p->keeper.checks);
 }
 
 /* One message from the daemon. */
@@ -136,43 +91,29 @@ static void broker_read(struct parent *p, uint64_t *last_wd, uint64_t wd_usec)
 void parent_run(struct parent *p)
 {
 	struct pollfd pfd[3];
-	uint64_t wd_usec = 0, last_wd = 0, next_check;
-	int mon = -1, status = 0, nfds;
+	uint64_t wd_usec = 0, last_wd = 0;
+	int status = 0, nfds;
 	char why[96];
 
 	log_setprefix("[privileged]");
 	if (!notify_watchdog_interval(&wd_usec))
 		wd_usec = 0;
-	if (p->nft) {
-		mon = nftr_monitor_open();
-		if (mon < 0) {
-			errno = -mon;
-			log_warn("nf_tables notifications; checking the rules "
-				 "every %d ms only", PARENT_CHECK_MS);
-		}
-	}
-	rules_watch(p, "at start");
-	next_check = now_ms() + PARENT_CHECK_MS;
+	keeper_start(&p->keeper);
+	publish(p);
 	for (;;) {
-		uint64_t now = now_ms();
-		int timeout = next_check > now ? (int)(next_check - now) : 0;
-		int r;
+		int r, kfd = keeper_poll_fd(&p->keeper);
 
 		pfd[0] = (struct pollfd){ .fd = p->sfd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = p->broker, .events = POLLIN };
 		nfds = 2;
-		if (mon >= 0)
-			pfd[nfds++] = (struct pollfd){ .fd = mon, .events = POLLIN };
-		r = poll(pfd, (nfds_t)nfds, timeout);
+		if (kfd >= 0)
+			pfd[nfds++] = (struct pollfd){ .fd = kfd, .events = POLLIN };
+		r = poll(pfd, (nfds_t)nfds, keeper_timeout_ms(&p->keeper));
 		if (r < 0 && errno != EINTR)
 			fatal("poll");
-		if (r > 0 && mon >= 0 && (pfd[2].revents & POLLIN) &&
-		    nftr_monitor_drain(mon) > 0)
-			rules_watch(p, "on an nf_tables change");
-		if (now_ms() >= next_check) {
-			rules_watch(p, "by the periodic check");
-			next_check = now_ms() + PARENT_CHECK_MS;
-		}
+		keeper_run(&p->keeper, r > 0 && kfd >= 0 &&
+				       (pfd[2].revents & POLLIN));
+		publish(p);
 		if (r > 0 && (pfd[1].revents & POLLIN))
 			broker_read(p, &last_wd, wd_usec);
 		if (r > 0 && (pfd[0].revents & POLLIN)) {
@@ -197,8 +138,9 @@ void parent_run(struct parent *p)
 				fatal("waitpid");
 		}
 	}
+	keeper_stop(&p->keeper);
 	(void)control_unlink(p->control);
-	if (p->manage)
+	if (p->keeper.manage)
 		log_info("nfredactd %s; the queue rules stay installed: covered "
 			 "traffic waits for the next start (nfredact ruleset "
 			 "--remove takes them out)",

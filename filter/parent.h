@@ -10,19 +10,15 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "rules.h"
+#include "keeper.h"
 
-struct nftr;
 struct privsep_shared;
 
 struct parent {
 	pid_t child;
 	int sfd;		/* signalfd: TERM, INT, HUP, CHLD */
 	int broker;		/* SOCK_SEQPACKET to the daemon */
-	struct nftr *nft;	/* NULL: nf_tables cannot be asked */
-	struct rules_plan plan;	/* what the tables should hold */
-	bool manage;		/* --install-rules: restore what vanishes */
-	bool v6_skipped;	/* no IPv6 on this host: no ip6 table */
+	struct keeper keeper;	/* the queue rules */
 	const char *policy;	/* NULL: the built-in policy */
 	const char *control;	/* the control socket, unlinked at exit */
 	uid_t uid;		/* the daemon's user (may own the key) */

@@ -4,16 +4,96 @@
  * (filter/rules.c does the work, shared with nfredactd --install-rules).
  */
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
+#include "../filter/keeper.h"
+#include "../filter/log.h"
+#include "../filter/nftrules.h"
+#include "../filter/notify.h"
 #include "../filter/rules.h"
 #include "commands.h"
 #include "policy.h"
 
 #define RULESET_USAGE \
 	"usage: nfredact ruleset [POLICY] [--dev IFACE] [--forward] " \
-	"[--family 4|6] [--apply | --remove]\n"
+	"[--family 4|6] [--apply [--hold] | --remove]\n"
+
+/*
+ * --apply --hold: install the tables owned by this process and keep them
+ * in place until SIGTERM or SIGINT; the rules stay when it ends.  The
+ * ruleset (and its key) is freed once the plan is made.
+ * Return: exit status.
+ */
+static int hold_rules(struct ruleset *rs, const struct rules_opts *o)
+{
+	struct keeper k = { .mon = -1, .manage = true };
+	sigset_t set;
+	int rc, sfd;
+
+	log_init("nfredact ruleset", 0);
+	rc = rules_plan_build(rs, o, &k.plan);
+	if (!rc) {
+		k.nft = nftr_open();
+		if (!k.nft)
+			rc = -errno;
+	}
+	if (!rc)
+		rc = rules_install(k.nft, &k.plan, true, &k.v6_skipped);
+	if (!rc)
+		rc = rules_apply_routes(rs, o);
+	if (rc) {
+		fprintf(stderr, "nfredact ruleset: --apply --hold failed: %s%s\n",
+			strerror(-rc), rc == -EPERM ? " (table nfredact is owned "
+			"by another process)" : "");
+		nftr_close(k.nft);
+		rules_plan_free(&k.plan);
+		return 1;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
+	    (sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
+		perror("nfredact ruleset: signalfd");
+		return 1;
+	}
+	log_info("queue rules in place (table ip nfredact%s), owned by this "
+		 "process and kept until it is stopped; they stay after it",
+		 k.v6_skipped ? "" : " and table ip6 nfredact");
+	keeper_start(&k);
+	(void)notify_ready();
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = keeper_poll_fd(&k), .events = POLLIN },
+		};
+		struct signalfd_siginfo si;
+		int r = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, keeper_timeout_ms(&k));
+
+		if (r < 0 && errno != EINTR)
+			break;
+		keeper_run(&k, r > 0 && pfd[1].fd >= 0 &&
+			       (pfd[1].revents & POLLIN));
+		if (r > 0 && (pfd[0].revents & POLLIN) &&
+		    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si) &&
+		    si.ssi_signo != SIGHUP)
+			break;
+	}
+	(void)notify_stopping();
+	log_info("stopping; the queue rules stay installed (restored %llu "
+		 "times)", (unsigned long long)k.restored);
+	keeper_stop(&k);
+	nftr_close(k.nft);
+	rules_plan_free(&k.plan);
+	close(sfd);
+	return 0;
+}
 
 /**
  * cmd_ruleset() - the ruleset subcommand
@@ -37,7 +117,7 @@ int cmd_ruleset(int argc, char **argv)
 	struct diag_list *diags = NULL;
 	const char *policy = NULL;
 	struct ruleset *rs;
-	bool apply = false, remove = false;
+	bool apply = false, remove = false, hold = false;
 	int family = 0, rc, status = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -46,6 +126,8 @@ int cmd_ruleset(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(argv[i], "--apply")) {
 			apply = true;
+		} else if (!strcmp(argv[i], "--hold")) {
+			hold = true;
 		} else if (!strcmp(argv[i], "--remove")) {
 			remove = true;
 		} else if (!strcmp(argv[i], "--forward")) {
@@ -70,6 +152,8 @@ int cmd_ruleset(int argc, char **argv)
 		goto usage;
 	if (family && (apply || remove))
 		goto usage;
+	if (hold && !apply)
+		goto usage;
 
 	rs = policy ? policy_load(policy, NULL, &diags) : policy_default(NULL);
 	diag_list_print(stderr, diags);
@@ -80,13 +164,19 @@ int cmd_ruleset(int argc, char **argv)
 		return 1;
 	}
 
+	if (hold) {
+		status = hold_rules(rs, &opts);
+		goto out;
+	}
 	if (apply || remove) {
 		rc = apply ? rules_apply(rs, &opts) : rules_remove(rs, &opts);
 		if (rc < 0) {
-			fprintf(stderr, "nfredact ruleset: %s failed: %s%s\n",
+			fprintf(stderr, "nfredact ruleset: %s failed: %s%s%s%s\n",
 				apply ? "--apply" : "--remove", strerror(-rc),
-				rc == -ENODEV ? (opts.dev ? " (no such interface)" :
-				" (no default route: give --dev IFACE)") :
+				rc == -ENODEV && opts.dev ? ": " : "",
+				rc == -ENODEV && opts.dev ? opts.dev : "",
+				rc == -ENODEV && !opts.dev ?
+				" (no default route: give --dev IFACE)" :
 				rc == -EPERM ? " (a running nfredactd owns the tables)" : "");
 			status = 1;
 		} else {
