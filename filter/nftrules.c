@@ -12,9 +12,11 @@
  * through nft_compat, as iptables-nft builds it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,7 +43,11 @@
 #endif
 
 #define NFTR_REPLY_TIMEOUT_MS	2000
-#define NFTR_BATCH_PER_RULE	512	/* bytes of a rule's messages, at most */
+/* bytes of one rule's message, at most: an IPv6 prefix with a mask, a
+ * port range, the target and a 63-byte comment come to about 560 */
+#define NFTR_BATCH_PER_RULE	1024
+/* receive buffer per acknowledgement: each comes in an skb of its own */
+#define NFTR_ACK_ROOM		1024
 
 struct nftr {
 	struct mnl_socket *nl;
@@ -400,8 +406,34 @@ static int add_rule(struct nftr *n, struct batch *bt, int family,
 /* ---- talking to the kernel ------------------------------------------------ */
 
 /*
+ * Make the socket's buffers at least @want bytes (SO_SNDBUF or
+ * SO_RCVBUF in @opt); the FORCE variant needs CAP_NET_ADMIN, without it
+ * [rw]mem_max caps the size.  Best effort: a failure shows as EMSGSIZE
+ * or ENOBUFS later.
+ */
+static void sock_buf_at_least(int fd, int opt, size_t want)
+{
+	int cur = 0, val;
+	socklen_t len = sizeof(cur);
+
+	if (want > INT_MAX / 2)
+		want = INT_MAX / 2;
+	/* the kernel reports twice the size it was given */
+	if (getsockopt(fd, SOL_SOCKET, opt, &cur, &len) == 0 &&
+	    (size_t)cur / 2 >= want)
+		return;
+	val = (int)want;
+	if (setsockopt(fd, SOL_SOCKET, opt == SO_SNDBUF ? SO_SNDBUFFORCE :
+		       SO_RCVBUFFORCE, &val, sizeof(val)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, opt, &val, sizeof(val));
+}
+
+/*
  * Send the batch and collect one acknowledgement per message that asked
- * for one.  Return: 0, or the first error the kernel reported.
+ * for one.  The kernel refuses a message larger than the send buffer
+ * (EMSGSIZE), and drops acknowledgements that overrun the receive buffer
+ * after it has committed the batch (ENOBUFS): both are made big enough
+ * first.  Return: 0, or the first error the kernel reported.
  */
 static int batch_talk(struct nftr *n, struct batch *bt)
 {
@@ -410,6 +442,9 @@ static int batch_talk(struct nftr *n, struct batch *bt)
 	int first_err = 0;
 	struct pollfd pfd = { .fd = mnl_socket_get_fd(n->nl), .events = POLLIN };
 
+	sock_buf_at_least(pfd.fd, SO_SNDBUF, mnl_nlmsg_batch_size(bt->b) + 4096);
+	sock_buf_at_least(pfd.fd, SO_RCVBUF, (size_t)bt->n_acked * NFTR_ACK_ROOM +
+			  MNL_SOCKET_BUFFER_SIZE);
 	if (mnl_socket_sendto(n->nl, mnl_nlmsg_batch_head(bt->b),
 			      mnl_nlmsg_batch_size(bt->b)) < 0)
 		return -errno;
@@ -526,9 +561,14 @@ int nftr_install(struct nftr *n, const struct rules_plan *p, int family,
 				  (own ? NFT_TABLE_F_OWNER : 0));
 		if (rc != -EOPNOTSUPP && rc != -EINVAL)
 			return rc;
-		n->no_persist = true;
+		/* no persistent tables: an owned one would go with the
+		 * socket.  Only a success without the flags says so; an
+		 * EINVAL about a rule must not make later tables unowned. */
+		rc = install_once(n, p, family, 0);
+		if (!rc)
+			n->no_persist = true;
+		return rc;
 	}
-	/* no persistent tables: an owned one would go with the socket */
 	return install_once(n, p, family, 0);
 }
 

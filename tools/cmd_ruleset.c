@@ -177,7 +177,8 @@ int cmd_ruleset(int argc, char **argv)
 				rc == -ENODEV && opts.dev ? opts.dev : "",
 				rc == -ENODEV && !opts.dev ?
 				" (no default route: give --dev IFACE)" :
-				rc == -EPERM ? " (a running nfredactd owns the tables)" : "");
+				rc == -EPERM ? " (the tables are owned by a running "
+				"nfredactd or ruleset --apply --hold)" : "");
 			status = 1;
 		} else {
 			printf("nfredact ruleset: rules %s\n",
