@@ -450,8 +450,7 @@ static void check_key(struct checker *ck, struct ast_policy *ast)
 		return;
 	if (!why)
 		why = strerror(-rc);
-	ERR(ck, k->loc, "key file \"%s\": %s%s", k->s, why,
-	    rc == -EPERM ? " (chmod 600)" : "");
+	ERR(ck, k->loc, "key file \"%s\": %s", k->s, why);
 }
 
 /**

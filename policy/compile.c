@@ -243,11 +243,13 @@ static struct keyring *make_keyring(struct compiler *cc,
 		return NULL;
 	}
 	if (ast->key) {
-		kr = keyring_load(ast->key_path, epoch);
+		const char *why;
+
+		kr = keyring_load(ast->key_path, epoch, &why);
 		if (!kr)
 			diag_add(cc->dl, cc->src, DIAG_ERROR, ast->key->key.loc,
 				 "cannot load key file \"%s\": %s",
-				 ast->key->key.s, strerror(errno));
+				 ast->key->key.s, why ? why : strerror(errno));
 		return kr;
 	}
 	kr = previous && previous->keys ? keyring_clone(previous->keys, epoch) :

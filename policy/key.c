@@ -9,9 +9,14 @@
  * before the newest is wiped as soon as it is no longer asked for, so an
  * expired epoch cannot be linked to addresses from this process's memory
  * (DESIGN.md §7).
+ *
+ * Key files are opened in one place, key_file_open(): the file and its
+ * directory are checked (type, size, owner, mode) and the checks on the
+ * file are made again on the descriptor.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,11 +130,37 @@ void keyring_free(struct keyring *kr)
 }
 
 /*
- * Why a key file is refused, from an fstat of it.  The messages never
- * carry any byte of the key.
+ * Key files.  Who may own a key file (and its directory): root, the
+ * caller's effective user, and one allowed user (the daemon's).
+ */
+static uid_t key_allowed_uid = KEY_UID_NONE;
+
+/**
+ * key_set_allowed_uid() - see policy.h
+ * @uid: the allowed user, or KEY_UID_NONE
+ */
+void key_set_allowed_uid(uid_t uid)
+{
+	key_allowed_uid = uid;
+}
+
+static bool key_owner_ok(uid_t owner, uid_t allowed_uid)
+{
+	return owner == 0 || owner == geteuid() ||
+	       (allowed_uid != KEY_UID_NONE && owner == allowed_uid);
+}
+
+/*
+ * Why a key file is refused, from a stat of it: what can be seen through
+ * a descriptor whoever opened it.  The messages never carry any byte of
+ * the key.
  */
 static int key_stat_check(const struct stat *st, const char **why)
 {
+	if (S_ISLNK(st->st_mode)) {
+		*why = "is a symbolic link";
+		return -ELOOP;
+	}
 	if (!S_ISREG(st->st_mode)) {
 		*why = "not a regular file";
 		return -EINVAL;
@@ -139,87 +170,219 @@ static int key_stat_check(const struct stat *st, const char **why)
 		return -EINVAL;
 	}
 	if (st->st_mode & 066) {
-		*why = "readable or writable by group or others";
+		*why = "readable or writable by group or others (chmod 600)";
 		return -EPERM;
 	}
 	if (st->st_mode & 011) {
-		*why = "executable by group or others";
+		*why = "executable by group or others (chmod 600)";
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* key_stat_check(), and who owns the file: only with its path known. */
+static int key_stat_check_owner(const struct stat *st, uid_t allowed_uid,
+				const char **why)
+{
+	int err = key_stat_check(st, why);
+
+	if (err)
+		return err;
+	if (!key_owner_ok(st->st_uid, allowed_uid)) {
+		*why = "owned by another user (chown root)";
 		return -EPERM;
 	}
 	return 0;
 }
 
 /*
- * Open @path for reading without blocking on a FIFO and without keeping
- * the descriptor across exec.  Return: fd or -errno with *@why set.
+ * Whoever can write to the directory can rename the key away and put
+ * another file in its place.  A group-writable directory is accepted
+ * only when the group is root's (gid 0): its members are administrators
+ * by convention, and a umask of 002 makes such directories; any other
+ * group would let users who are not root replace the key.
  */
-static int key_open(const char *path, const char **why)
+static int key_dir_stat_check(const struct stat *st, uid_t allowed_uid,
+			      const char **why)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (!key_owner_ok(st->st_uid, allowed_uid)) {
+		*why = "in a directory owned by another user";
+		return -EPERM;
+	}
+	if (st->st_mode & S_IWOTH) {
+		*why = "in a directory writable by others";
+		return -EPERM;
+	}
+	if ((st->st_mode & S_IWGRP) && st->st_gid != 0) {
+		*why = "in a directory writable by a group other than root's";
+		return -EPERM;
+	}
+	return 0;
+}
 
-	if (fd < 0) {
-		int err = errno;
+static const char *key_open_reason(int err)
+{
+	switch (err) {
+	case ENOENT:
+		return "no such file";
+	case EACCES:
+		return "permission denied";
+	case ELOOP:
+		return "is a symbolic link";
+	case ENOTDIR:
+		return "a component of the path is not a directory";
+	case ENAMETOOLONG:
+		return "path too long";
+	default:
+		return "cannot open";
+	}
+}
 
-		if (err == ENOENT)
-			*why = "no such file";
-		else if (err == EACCES)
-			*why = "permission denied";
-		else
-			*why = "cannot open";
+/*
+ * Open the directory that holds @path (O_PATH: search only) and check
+ * it; *@base is set to the file's name inside it.  Symbolic links on the
+ * way to the directory are followed: only the directory itself counts.
+ * Return: the directory's descriptor or -errno with *@why set.
+ */
+static int key_dir_open(const char *path, uid_t allowed_uid,
+			const char **base, const char **why)
+{
+	char dir[PATH_MAX];
+	const char *slash;
+	struct stat st;
+	size_t len;
+	int dfd, err;
+
+	if (!path || !*path) {
+		*why = "no key file name";
+		return -EINVAL;
+	}
+	len = strlen(path);
+	if (path[len - 1] == '/') {
+		*why = "not a regular file";
+		return -EINVAL;
+	}
+	slash = strrchr(path, '/');
+	if (!slash) {
+		strcpy(dir, ".");
+		*base = path;
+	} else {
+		len = slash == path ? 1 : (size_t)(slash - path);
+		if (len >= sizeof(dir)) {
+			*why = key_open_reason(ENAMETOOLONG);
+			return -ENAMETOOLONG;
+		}
+		memcpy(dir, path, len);
+		dir[len] = '\0';
+		*base = slash + 1;
+	}
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		err = errno;
+		*why = err == ENOENT ? "no such directory" : key_open_reason(err);
 		return -err;
 	}
-	return fd;
+	if (fstat(dfd, &st) < 0) {
+		err = -errno;
+		*why = "cannot stat its directory";
+	} else {
+		err = key_dir_stat_check(&st, allowed_uid, why);
+	}
+	if (err) {
+		close(dfd);
+		return err;
+	}
+	return dfd;
+}
+
+/**
+ * key_file_open() - open and check a key file (see policy.h)
+ * @path: the key file
+ * @allowed_uid: a user besides root and the effective user who may own
+ *               the file and its directory, or KEY_UID_NONE
+ * @why: on failure, a static message naming what is wrong (never any
+ *       byte of the key); NULL if not wanted
+ *
+ * Return: a descriptor the caller closes, or -errno (see policy.h).
+ */
+int key_file_open(const char *path, uid_t allowed_uid, const char **why)
+{
+	const char *dummy, *base = NULL;
+	struct stat st;
+	int dfd, fd, err;
+
+	if (!why)
+		why = &dummy;
+	*why = NULL;
+	dfd = key_dir_open(path, allowed_uid, &base, why);
+	if (dfd < 0)
+		return dfd;
+	/* stat first: a FIFO or a device is refused without opening it,
+	 * a symbolic link or a wrong mode is named as such */
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		err = -errno;
+		*why = err == -ENOENT || err == -EACCES ? key_open_reason(-err) :
+							    "cannot stat";
+		goto out;
+	}
+	err = key_stat_check_owner(&st, allowed_uid, why);
+	if (err)
+		goto out;
+	fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
+		    O_NOCTTY);
+	if (fd < 0) {
+		err = -errno;
+		*why = key_open_reason(-err);
+		goto out;
+	}
+	/* the file seen through the descriptor is the one that counts */
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		*why = "cannot stat";
+	} else {
+		err = key_stat_check_owner(&st, allowed_uid, why);
+	}
+	if (err)
+		close(fd);
+	else
+		err = fd;
+out:
+	close(dfd);
+	return err;
+}
+
+/* The descriptor of key file @path.  Return: fd or -errno, *@why set. */
+static int key_obtain(const char *path, const char **why)
+{
+	return key_file_open(path, key_allowed_uid, why);
 }
 
 /**
  * key_file_check() - check a key file without keeping its contents.
  * @path: the key file
  * @why: on failure, a static message naming what is wrong (never any
- *       byte of the key)
+ *       byte of the key); NULL if not wanted
  *
- * The file must exist, be a regular file of exactly KEY_LEN bytes, and
- * give no permission at all to group or others.
- * Return: 0 or -errno: -ENOENT, -EACCES (cannot open), -EINVAL (not a
- * regular file, wrong size), -EPERM (mode).
+ * Opens the file as keyring_load() does, with key_file_open() and the
+ * allowed user of key_set_allowed_uid().
+ * Return: 0 or -errno, as key_file_open().
  */
 int key_file_check(const char *path, const char **why)
 {
 	const char *dummy;
-	struct stat st;
-	int fd, err;
+	int fd;
 
 	if (!why)
 		why = &dummy;
 	*why = NULL;
-	if (!path || !*path) {
-		*why = "no key file name";
-		return -EINVAL;
-	}
-	/* stat first: a directory or a wrong mode is a clearer message than
-	 * whatever open() would say about it */
-	if (stat(path, &st) < 0) {
-		err = errno;
-		*why = err == ENOENT ? "no such file" : "cannot stat";
-		return -err;
-	}
-	err = key_stat_check(&st, why);
-	if (err)
-		return err;
-	fd = key_open(path, why);
+	fd = key_obtain(path, why);
 	if (fd < 0)
 		return fd;
-	/* the file seen through the descriptor is the one that counts */
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		*why = "cannot stat";
-	} else {
-		err = key_stat_check(&st, why);
-	}
 	close(fd);
-	return err;
+	return 0;
 }
 
-/* Read exactly @len bytes from @fd, and make sure nothing follows. */
+/* Read exactly @len bytes from the start of @fd; nothing may follow. */
 static int key_read_exact(int fd, uint8_t *buf, size_t len)
 {
 	size_t done = 0;
@@ -227,7 +390,7 @@ static int key_read_exact(int fd, uint8_t *buf, size_t len)
 	ssize_t n;
 
 	while (done < len) {
-		n = read(fd, buf + done, len - done);
+		n = pread(fd, buf + done, len - done, (off_t)done);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -237,7 +400,7 @@ static int key_read_exact(int fd, uint8_t *buf, size_t len)
 		done += (size_t)n;
 	}
 	do
-		n = read(fd, &extra, 1);
+		n = pread(fd, &extra, 1, (off_t)len);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
@@ -246,37 +409,40 @@ static int key_read_exact(int fd, uint8_t *buf, size_t len)
 
 /**
  * keyring_load() - a keyring whose master key is read from @path.
- * @path: key file, checked as key_file_check() does
+ * @path: key file, opened and checked as key_file_check() does
  * @epoch_seconds: epoch length (0: one epoch forever)
+ * @why: on failure other than memory, a static message naming what is
+ *       wrong (never any byte of the key); NULL if not wanted
  *
  * Return: the keyring, to be released with keyring_free(), or NULL with
- * errno set (ENOENT, EACCES, EINVAL, EPERM, ENOMEM, EIO).
+ * errno set (ENOENT, EACCES, ELOOP, EINVAL, EPERM, ENOMEM, EIO).
  */
-struct keyring *keyring_load(const char *path, uint64_t epoch_seconds)
+struct keyring *keyring_load(const char *path, uint64_t epoch_seconds,
+			     const char **why)
 {
 	struct keyring *kr = NULL;
-	const char *why;
-	struct stat st;
+	const char *dummy;
 	int fd, err;
 
-	fd = key_open(path, &why);
+	if (!why)
+		why = &dummy;
+	*why = NULL;
+	fd = key_obtain(path, why);
 	if (fd < 0) {
 		errno = -fd;
 		return NULL;
 	}
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		goto out;
-	}
-	err = key_stat_check(&st, &why);
-	if (err)
-		goto out;
 	kr = keyring_alloc(epoch_seconds);
 	if (!kr) {
 		err = -errno;
+		*why = "out of memory";
 		goto out;
 	}
 	err = key_read_exact(fd, keyring_master(kr), KEY_LEN);
+	if (err == -EINVAL)
+		*why = "not exactly 32 bytes long";	/* changed since fstat */
+	else if (err)
+		*why = "cannot read";
 out:
 	close(fd);
 	if (err) {
@@ -485,25 +651,35 @@ static int key_write_all(int fd, const uint8_t *buf, size_t len)
  * key_write_new() - write KEY_LEN random bytes to a new file, mode 0600.
  * @path: the file; it must not exist (an existing key is never replaced)
  *
- * The data is on disk (fsync) when this returns 0.  On failure after the
- * file was made, the file is removed.
- * Return: 0 or -errno (-EEXIST when the file exists).
+ * The directory must pass key_file_open()'s checks (with the allowed
+ * user of key_set_allowed_uid()), so that the key made is one the loader
+ * accepts; the file is made relative to the directory checked.  The data
+ * is on disk (fsync) when this returns 0.  On failure after the file was
+ * made, the file is removed.
+ * Return: 0 or -errno (-EEXIST when the file exists, -EPERM when the
+ * directory is refused, -ENOENT when it does not exist).
  */
 int key_write_new(const char *path)
 {
+	const char *why, *base = NULL;
 	uint8_t *master;
-	int fd, err;
+	int dfd, fd = -1, err;
 
 	if (!path || !*path)
 		return -EINVAL;
 	err = key_init();
 	if (err)
 		return err;
+	dfd = key_dir_open(path, key_allowed_uid, &base, &why);
+	if (dfd < 0)
+		return dfd;
 	master = sodium_malloc(KEY_LEN);
-	if (!master)
+	if (!master) {
+		close(dfd);
 		return -ENOMEM;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW |
-		  O_NOCTTY, 0600);
+	}
+	fd = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+		    O_NOFOLLOW | O_NOCTTY, 0600);
 	if (fd < 0) {
 		err = -errno;
 		goto out;
@@ -529,10 +705,11 @@ int key_write_new(const char *path)
 	fd = -1;
 	goto out;
 out_unlink:
-	unlink(path);
+	unlinkat(dfd, base, 0);
 out:
 	if (fd >= 0)
 		close(fd);
+	close(dfd);
 	sodium_free(master);	/* wipes */
 	return err;
 }

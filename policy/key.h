@@ -19,19 +19,25 @@ struct keyring;
 int key_init(void);
 
 /**
- * key_file_check() - check a key file without keeping its contents:
- * it exists, is a regular file of exactly KEY_LEN bytes, and is not
- * readable or writable by group or others.
- * @why: on failure, a static message naming what is wrong
- * Return: 0 or -errno (-ENOENT, -EINVAL for size, -EPERM for mode ...).
+ * key_file_check() - check a key file without keeping its contents: open
+ * it as keyring_load() does (key_file_open() with the allowed user of
+ * key_set_allowed_uid(), both in policy.h) and close it again.
+ * @why: on failure, a static message naming what is wrong (never a byte
+ *       of the key)
+ * Return: 0 or -errno (-ENOENT, -ELOOP for a symbolic link, -EINVAL for
+ * type or size, -EPERM for owner or mode ...).
  */
 int key_file_check(const char *path, const char **why);
 
 /**
- * keyring_load() - a keyring whose master key is read from @path.
+ * keyring_load() - a keyring whose master key is read from @path, opened
+ * and checked as key_file_check() does.
+ * @why: on failure, a static message naming what is wrong (never a byte
+ *       of the key); NULL if not wanted
  * Return: keyring (keyring_free()) or NULL with errno set.
  */
-struct keyring *keyring_load(const char *path, uint64_t epoch_seconds);
+struct keyring *keyring_load(const char *path, uint64_t epoch_seconds,
+			     const char **why);
 
 /** keyring_random() - a keyring with a fresh random master key in memory */
 struct keyring *keyring_random(uint64_t epoch_seconds);

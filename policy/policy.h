@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 struct ruleset;
 
@@ -113,6 +114,49 @@ uint64_t policy_epoch_seconds(const struct ruleset *rs);
  * refusing to overwrite).  Return: 0 or -errno.
  */
 int policy_keygen(const char *path);
+
+/*
+ * Key files.  A key file is refused unless it is a regular file (not a
+ * symbolic link) of exactly 32 bytes, owned by root, by the caller's
+ * effective user or by the one allowed user, with no permission for
+ * group or others, in a directory owned by one of those users that
+ * others cannot write to (its group only when that group is root's).
+ */
+
+/* No allowed user besides root and the caller's effective user. */
+#define KEY_UID_NONE ((uid_t)-1)
+
+/**
+ * key_file_open() - open and check a key file, for reading its 32 bytes
+ * @path:        the key file
+ * @allowed_uid: a user, besides root and the caller's effective user,
+ *               who may own the file and its directory (KEY_UID_NONE:
+ *               nobody else)
+ * @why:         on failure, a static message naming what is wrong, never
+ *               a byte of the key (NULL: not wanted)
+ *
+ * The checks are those described above.  The immediate directory is
+ * opened first (symbolic links above the file are followed, so /etc may
+ * be one), checked, and the file is opened relative to it with
+ * O_NOFOLLOW; the file's checks are made again on the open descriptor.
+ * This is what keyring_load() and key_file_check() use, and what a
+ * privileged process calls to open a key file for an unprivileged one.
+ *
+ * Return: a descriptor (O_RDONLY, O_CLOEXEC; the caller closes it) or
+ * -errno: -EINVAL (no name, not a regular file, wrong size), -ELOOP
+ * (symbolic link), -EPERM (owner or mode of the file or its directory),
+ * -ENOENT, -ENOTDIR, -EACCES, -ENAMETOOLONG, or another open() error.
+ */
+int key_file_open(const char *path, uid_t allowed_uid, const char **why);
+
+/**
+ * key_set_allowed_uid() - the allowed user that key_file_check(),
+ * keyring_load() and policy_keygen() pass to key_file_open()
+ * @uid: the user (the daemon's), or KEY_UID_NONE (the default)
+ *
+ * Process-wide; set it before any thread loads a policy.
+ */
+void key_set_allowed_uid(uid_t uid);
 
 /* A listening port range of a service, for rule generation. */
 struct policy_ports {

@@ -1,6 +1,7 @@
 /*
- * test_key.c — master key files, epoch key derivation and erasure, the
- * keyed PRF.
+ * test_key.c — master key files (the checks on the file and its
+ * directory), epoch key derivation and erasure, the
+ * keyed PRF.  Cases that chown need root and are skipped otherwise.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -71,8 +73,8 @@ static void test_kdf_deterministic(void **state)
 
 	path_in_tmp(path, sizeof(path), "kdf.key");
 	make_file(path, KEY_LEN, 0600);
-	a = keyring_load(path, 86400);
-	b = keyring_load(path, 3600);
+	a = keyring_load(path, 86400, NULL);
+	b = keyring_load(path, 3600, NULL);
 	assert_non_null(a);
 	assert_non_null(b);
 	memcpy(k5a, keyring_epoch_key(a, 5), KEY_LEN);
@@ -196,58 +198,294 @@ static void test_prf(void **state)
 	assert_memory_equal(a, b, 150);
 }
 
-static void test_file_check(void **state)
+#define OTHER_UID ((uid_t)65534)
+#define OTHER_GID ((gid_t)65534)
+#define SECRET "SECRETSECRETSECRETSECRETSECRET!!"	/* 32 bytes */
+
+/* A file holding @len bytes of SECRET (repeated), mode @mode. */
+static void make_secret_file(const char *path, size_t len, mode_t mode)
 {
-	char path[PATH_MAX];
+	int fd;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	for (size_t i = 0; i < len; i++)
+		assert_int_equal(write(fd, &SECRET[i % 32], 1), 1);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static bool is_root(void)
+{
+	return geteuid() == 0;
+}
+
+/* Every way of opening a key file agrees: rc, and the same reason. */
+static void expect_key(const char *path, uid_t allowed, int rc,
+		       const char *reason)
+{
+	const char *why = "untouched";
+	struct keyring *kr;
+	int fd;
+
+	key_set_allowed_uid(allowed);
+	assert_int_equal(key_file_check(path, &why), rc);
+	if (rc) {
+		assert_non_null(why);
+		assert_string_equal(why, reason);
+		assert_null(strstr(why, "SECRET"));
+	}
+	why = NULL;
+	fd = key_file_open(path, allowed, &why);
+	if (rc) {
+		assert_int_equal(fd, rc);
+		assert_string_equal(why, reason);
+	} else {
+		assert_true(fd >= 0);
+		assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+		close(fd);
+	}
+	why = NULL;
+	kr = keyring_load(path, 0, &why);
+	if (rc) {
+		assert_null(kr);
+		assert_int_equal(errno, -rc);
+		assert_string_equal(why, reason);
+	} else {
+		assert_non_null(kr);
+		keyring_free(kr);
+	}
+	key_set_allowed_uid(KEY_UID_NONE);
+}
+
+enum file_kind { F_FILE, F_MISSING, F_DIR, F_FIFO, F_SYMLINK };
+
+static const struct file_case {
+	const char *name;
+	enum file_kind kind;
+	size_t len;
+	mode_t mode;
+	uid_t owner;		/* KEY_UID_NONE: the test's own */
+	uid_t allowed;
+	int rc;
+	const char *why;
+} file_cases[] = {
+	{ "good.key", F_FILE, 32, 0600, KEY_UID_NONE, KEY_UID_NONE, 0, NULL },
+	{ "ro.key", F_FILE, 32, 0400, KEY_UID_NONE, KEY_UID_NONE, 0, NULL },
+	{ "missing.key", F_MISSING, 0, 0, KEY_UID_NONE, KEY_UID_NONE,
+	  -ENOENT, "no such file" },
+	{ "short.key", F_FILE, 31, 0600, KEY_UID_NONE, KEY_UID_NONE,
+	  -EINVAL, "not exactly 32 bytes long" },
+	{ "long.key", F_FILE, 33, 0600, KEY_UID_NONE, KEY_UID_NONE,
+	  -EINVAL, "not exactly 32 bytes long" },
+	{ "empty.key", F_FILE, 0, 0600, KEY_UID_NONE, KEY_UID_NONE,
+	  -EINVAL, "not exactly 32 bytes long" },
+	{ "g.key", F_FILE, 32, 0640, KEY_UID_NONE, KEY_UID_NONE,
+	  -EPERM, "readable or writable by group or others (chmod 600)" },
+	{ "o.key", F_FILE, 32, 0604, KEY_UID_NONE, KEY_UID_NONE,
+	  -EPERM, "readable or writable by group or others (chmod 600)" },
+	{ "gw.key", F_FILE, 32, 0660, KEY_UID_NONE, KEY_UID_NONE,
+	  -EPERM, "readable or writable by group or others (chmod 600)" },
+	{ "gx.key", F_FILE, 32, 0610, KEY_UID_NONE, KEY_UID_NONE,
+	  -EPERM, "executable by group or others (chmod 600)" },
+	{ "ox.key", F_FILE, 32, 0601, KEY_UID_NONE, KEY_UID_NONE,
+	  -EPERM, "executable by group or others (chmod 600)" },
+	{ "dir.key", F_DIR, 0, 0700, KEY_UID_NONE, KEY_UID_NONE,
+	  -EINVAL, "not a regular file" },
+	{ "fifo.key", F_FIFO, 0, 0600, KEY_UID_NONE, KEY_UID_NONE,
+	  -EINVAL, "not a regular file" },
+	{ "link.key", F_SYMLINK, 32, 0600, KEY_UID_NONE, KEY_UID_NONE,
+	  -ELOOP, "is a symbolic link" },
+	{ "theirs.key", F_FILE, 32, 0600, OTHER_UID, KEY_UID_NONE,
+	  -EPERM, "owned by another user (chown root)" },
+	{ "daemon.key", F_FILE, 32, 0600, OTHER_UID, OTHER_UID, 0, NULL },
+	{ "daemon-open.key", F_FILE, 32, 0640, OTHER_UID, OTHER_UID,
+	  -EPERM, "readable or writable by group or others (chmod 600)" },
+};
+
+static void test_file_cases(void **state)
+{
+	char path[PATH_MAX], target[PATH_MAX + 8];
+
+	for (size_t i = 0; i < sizeof(file_cases) / sizeof(file_cases[0]); i++) {
+		const struct file_case *c = &file_cases[i];
+
+		if (c->owner != KEY_UID_NONE && !is_root()) {
+			print_message("skipped %s: chown needs root\n", c->name);
+			continue;
+		}
+		path_in_tmp(path, sizeof(path), c->name);
+		switch (c->kind) {
+		case F_FILE:
+			make_secret_file(path, c->len, c->mode);
+			break;
+		case F_MISSING:
+			break;
+		case F_DIR:
+			assert_int_equal(mkdir(path, c->mode), 0);
+			break;
+		case F_FIFO:
+			assert_int_equal(mkfifo(path, c->mode), 0);
+			break;
+		case F_SYMLINK:
+			/* to a key that is fine in itself */
+			snprintf(target, sizeof(target), "%s.target", path);
+			make_secret_file(target, c->len, c->mode);
+			assert_int_equal(symlink(target, path), 0);
+			break;
+		}
+		if (c->owner != KEY_UID_NONE)
+			assert_int_equal(chown(path, c->owner, (gid_t)-1), 0);
+		print_message("case %s\n", c->name);
+		expect_key(path, c->allowed, c->rc, c->why);
+	}
+}
+
+static const struct dir_case {
+	const char *name;
+	mode_t mode;
+	uid_t owner;		/* KEY_UID_NONE: the test's own */
+	gid_t group;		/* (gid_t)-1: as made */
+	uid_t allowed;
+	int rc;
+	const char *why;
+} dir_cases[] = {
+	{ "d700", 0700, KEY_UID_NONE, (gid_t)-1, KEY_UID_NONE, 0, NULL },
+	{ "d755", 0755, KEY_UID_NONE, (gid_t)-1, KEY_UID_NONE, 0, NULL },
+	{ "d777", 0777, KEY_UID_NONE, (gid_t)-1, KEY_UID_NONE,
+	  -EPERM, "in a directory writable by others" },
+	{ "d1777", 01777, KEY_UID_NONE, (gid_t)-1, KEY_UID_NONE,
+	  -EPERM, "in a directory writable by others" },
+	{ "d703", 0703, KEY_UID_NONE, (gid_t)-1, KEY_UID_NONE,
+	  -EPERM, "in a directory writable by others" },
+	{ "d770-root", 0770, KEY_UID_NONE, 0, KEY_UID_NONE, 0, NULL },
+	{ "d770-other", 0770, KEY_UID_NONE, OTHER_GID, KEY_UID_NONE,
+	  -EPERM, "in a directory writable by a group other than root's" },
+	{ "d750-other", 0750, KEY_UID_NONE, OTHER_GID, KEY_UID_NONE, 0, NULL },
+	{ "d700-theirs", 0700, OTHER_UID, (gid_t)-1, KEY_UID_NONE,
+	  -EPERM, "in a directory owned by another user" },
+	{ "d700-daemon", 0700, OTHER_UID, (gid_t)-1, OTHER_UID, 0, NULL },
+	{ "d777-daemon", 0777, OTHER_UID, (gid_t)-1, OTHER_UID,
+	  -EPERM, "in a directory writable by others" },
+};
+
+static void test_dir_cases(void **state)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 8];
+
+	for (size_t i = 0; i < sizeof(dir_cases) / sizeof(dir_cases[0]); i++) {
+		const struct dir_case *c = &dir_cases[i];
+
+		if ((c->owner != KEY_UID_NONE || c->group != (gid_t)-1) &&
+		    !is_root()) {
+			print_message("skipped %s: chown needs root\n", c->name);
+			continue;
+		}
+		path_in_tmp(dir, sizeof(dir), c->name);
+		assert_int_equal(mkdir(dir, 0700), 0);
+		snprintf(path, sizeof(path), "%s/k", dir);
+		make_secret_file(path, 32, 0600);
+		assert_int_equal(chown(dir, c->owner, c->group), 0);
+		assert_int_equal(chmod(dir, c->mode), 0);
+		print_message("case %s\n", c->name);
+		expect_key(path, c->allowed, c->rc, c->why);
+	}
+}
+
+/* Paths: the directory is the last one named, links above it are fine. */
+static void test_key_paths(void **state)
+{
+	char dir[PATH_MAX], link[PATH_MAX], path[PATH_MAX + 8];
+	char longpath[PATH_MAX + 64];
+	int cwd;
+
+	path_in_tmp(dir, sizeof(dir), "real");
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/k", dir);
+	make_secret_file(path, 32, 0600);
+	path_in_tmp(link, sizeof(link), "via-link");
+	assert_int_equal(symlink(dir, link), 0);
+	snprintf(path, sizeof(path), "%s/k", link);
+	expect_key(path, KEY_UID_NONE, 0, NULL);
+
+	/* a symbolic link to a directory others may write: its target counts */
+	path_in_tmp(dir, sizeof(dir), "open");
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/k", dir);
+	make_secret_file(path, 32, 0600);
+	assert_int_equal(chmod(dir, 0777), 0);
+	path_in_tmp(link, sizeof(link), "to-open");
+	assert_int_equal(symlink(dir, link), 0);
+	snprintf(path, sizeof(path), "%s/k", link);
+	expect_key(path, KEY_UID_NONE, -EPERM,
+		   "in a directory writable by others");
+
+	/* a name without a slash: the current directory is checked */
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(cwd >= 0);
+	assert_int_equal(chdir(dir), 0);
+	expect_key("k", KEY_UID_NONE, -EPERM,
+		   "in a directory writable by others");
+	assert_int_equal(chmod(".", 0700), 0);
+	expect_key("k", KEY_UID_NONE, 0, NULL);
+	assert_int_equal(fchdir(cwd), 0);
+	close(cwd);
+
+	path_in_tmp(path, sizeof(path), "nodir/k");
+	expect_key(path, KEY_UID_NONE, -ENOENT, "no such directory");
+	path_in_tmp(path, sizeof(path), "real/k/x");
+	expect_key(path, KEY_UID_NONE, -ENOTDIR,
+		   "a component of the path is not a directory");
+	path_in_tmp(path, sizeof(path), "real/");
+	expect_key(path, KEY_UID_NONE, -EINVAL, "not a regular file");
+	expect_key("", KEY_UID_NONE, -EINVAL, "no key file name");
+	memset(longpath, 'a', sizeof(longpath) - 3);
+	memcpy(longpath + sizeof(longpath) - 3, "/k", 3);
+	expect_key(longpath, KEY_UID_NONE, -ENAMETOOLONG, "path too long");
+}
+
+/* No refusal, wherever it is reported, carries a byte of the key. */
+static void test_no_key_bytes(void **state)
+{
+	static const struct {
+		const char *name;
+		size_t len;
+		mode_t mode, dir_mode;
+	} cases[] = {
+		{ "s-open", 32, 0644, 0700 },
+		{ "s-long", 40, 0600, 0700 },
+		{ "s-short", 20, 0600, 0700 },
+		{ "s-dir", 32, 0600, 0777 },
+	};
+	char dir[PATH_MAX], path[PATH_MAX + 8], conf[PATH_MAX + 16];
+	struct diag_list *dl;
 	const char *why;
 
-	path_in_tmp(path, sizeof(path), "missing.key");
-	why = NULL;
-	assert_int_equal(key_file_check(path, &why), -ENOENT);
-	assert_non_null(why);
-
-	path_in_tmp(path, sizeof(path), "short.key");
-	make_file(path, 31, 0600);
-	why = NULL;
-	assert_int_equal(key_file_check(path, &why), -EINVAL);
-	assert_non_null(why);
-	assert_null(keyring_load(path, 0));
-	assert_int_equal(errno, EINVAL);
-
-	path_in_tmp(path, sizeof(path), "long.key");
-	make_file(path, 33, 0600);
-	assert_int_equal(key_file_check(path, &why), -EINVAL);
-	assert_null(keyring_load(path, 0));
-
-	path_in_tmp(path, sizeof(path), "group.key");
-	make_file(path, 32, 0640);
-	why = NULL;
-	assert_int_equal(key_file_check(path, &why), -EPERM);
-	assert_string_equal(why, "readable or writable by group or others");
-	assert_null(keyring_load(path, 0));
-	assert_int_equal(errno, EPERM);
-
-	path_in_tmp(path, sizeof(path), "other.key");
-	make_file(path, 32, 0604);
-	assert_int_equal(key_file_check(path, &why), -EPERM);
-
-	path_in_tmp(path, sizeof(path), "exec.key");
-	make_file(path, 32, 0610);
-	assert_int_equal(key_file_check(path, &why), -EPERM);
-
-	path_in_tmp(path, sizeof(path), "dir.key");
-	assert_int_equal(mkdir(path, 0700), 0);
-	why = NULL;
-	assert_int_equal(key_file_check(path, &why), -EINVAL);
-	assert_string_equal(why, "not a regular file");
-	assert_null(keyring_load(path, 0));
-
-	path_in_tmp(path, sizeof(path), "good.key");
-	make_file(path, 32, 0600);
-	why = "untouched";
-	assert_int_equal(key_file_check(path, &why), 0);
-	make_file(path, 32, 0400);
-	assert_int_equal(key_file_check(path, &why), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		path_in_tmp(dir, sizeof(dir), cases[i].name);
+		assert_int_equal(mkdir(dir, 0700), 0);
+		snprintf(path, sizeof(path), "%s/k", dir);
+		snprintf(conf, sizeof(conf), "%s/p.conf", dir);
+		make_secret_file(path, cases[i].len, cases[i].mode);
+		assert_int_equal(chmod(dir, cases[i].dir_mode), 0);
+		why = NULL;
+		assert_true(key_file_check(path, &why) < 0);
+		assert_null(strstr(why, "SECRET"));
+		why = NULL;
+		assert_null(keyring_load(path, 0, &why));
+		assert_null(strstr(why, "SECRET"));
+		dl = NULL;
+		assert_null(policy_load_string(conf,
+					       "key k\nservice a {\n listen tcp 1\n}\n",
+					       NULL, &dl));
+		assert_true(dl->errors > 0);
+		for (size_t k = 0; k < dl->n; k++) {
+			assert_null(strstr(dl->v[k].msg, "SECRET"));
+			assert_null(strstr(dl->v[k].msg, "ECRETS"));
+		}
+		diag_list_free(dl);
+	}
 }
 
 static void test_keygen(void **state)
@@ -267,14 +505,14 @@ static void test_keygen(void **state)
 	assert_int_equal(st.st_size, KEY_LEN);
 	assert_int_equal(key_file_check(path, &why), 0);
 
-	a = keyring_load(path, 0);
+	a = keyring_load(path, 0, NULL);
 	assert_non_null(a);
 	memcpy(first, keyring_epoch_key(a, 0), KEY_LEN);
 
 	/* refuses to overwrite: the key stays the same */
 	assert_int_equal(policy_keygen(path), -EEXIST);
 	assert_int_equal(key_write_new(path), -EEXIST);
-	b = keyring_load(path, 0);
+	b = keyring_load(path, 0, NULL);
 	assert_non_null(b);
 	memcpy(again, keyring_epoch_key(b, 0), KEY_LEN);
 	assert_memory_equal(first, again, KEY_LEN);
@@ -283,7 +521,7 @@ static void test_keygen(void **state)
 	path_in_tmp(path, sizeof(path), "new2.key");
 	assert_int_equal(key_write_new(path), 0);
 	keyring_free(b);
-	b = keyring_load(path, 0);
+	b = keyring_load(path, 0, NULL);
 	assert_non_null(b);
 	assert_memory_not_equal(first, keyring_epoch_key(b, 0), KEY_LEN);
 	keyring_free(a);
@@ -291,6 +529,19 @@ static void test_keygen(void **state)
 
 	path_in_tmp(path, sizeof(path), "nodir/x.key");
 	assert_int_equal(key_write_new(path), -ENOENT);
+
+	/* never through a symbolic link, never where the loader refuses */
+	path_in_tmp(path, sizeof(path), "new.key.link");
+	assert_int_equal(symlink("new3.key", path), 0);
+	assert_int_equal(key_write_new(path), -EEXIST);
+	path_in_tmp(path, sizeof(path), "new3.key");
+	assert_int_equal(access(path, F_OK), -1);
+	path_in_tmp(path, sizeof(path), "keygen-open");
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(chmod(path, 0777), 0);
+	path_in_tmp(path, sizeof(path), "keygen-open/x.key");
+	assert_int_equal(key_write_new(path), -EPERM);
+	assert_int_equal(access(path, F_OK), -1);
 }
 
 static void test_wipe(void **state)
@@ -313,7 +564,10 @@ int main(void)
 		cmocka_unit_test(test_epoch_number),
 		cmocka_unit_test(test_epoch_erasure),
 		cmocka_unit_test(test_prf),
-		cmocka_unit_test(test_file_check),
+		cmocka_unit_test(test_file_cases),
+		cmocka_unit_test(test_dir_cases),
+		cmocka_unit_test(test_key_paths),
+		cmocka_unit_test(test_no_key_bytes),
 		cmocka_unit_test(test_keygen),
 		cmocka_unit_test(test_wipe),
 	};
