@@ -169,11 +169,30 @@ static const char *const reason_names[ENGINE_R__COUNT] = {
 	[ENGINE_R_TABLE_FULL] = "table-full",
 	[ENGINE_R_SCAN_LIMIT] = "scan-limit",
 	[ENGINE_R_UNSUPPORTED] = "unsupported",
+	[ENGINE_R_NO_PORT] = "no-port",
+	[ENGINE_R_HOLD_FULL] = "hold-full",
+	[ENGINE_R_OOO_FULL] = "out-of-order-full",
+	[ENGINE_R_NO_RECORD] = "no-record",
+	[ENGINE_R_EVICTED] = "evicted",
+	[ENGINE_R_DUPLICATE] = "duplicate",
 };
 
 const char *engine_reason_name(enum engine_reason r)
 {
 	return r < ENGINE_R__COUNT ? reason_names[r] : "?";
+}
+
+bool engine_reason_may_accept(enum engine_reason r)
+{
+	switch (r) {
+	case ENGINE_R_MALFORMED:
+	case ENGINE_R_FRAGMENT:
+	case ENGINE_R_TRUNCATED:
+	case ENGINE_R_UNSUPPORTED:
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* ---- checksum bookkeeping --------------------------------------------- */
@@ -486,6 +505,8 @@ struct redact_job {
 	const uint8_t *epoch_key;
 	uint32_t epoch;
 	struct csum_ctx *cc;
+	bool mask_tail;		/* a timeout decision masks the whole
+				 * undecided tail (stream_evict()) */
 };
 
 /* Rewrite an address text as the service's address rule would. */
@@ -724,6 +745,32 @@ static struct engine_stats *stats_of(struct engine_worker *w, int svc)
 			 w->n_stats - 1 : (unsigned)svc];
 }
 
+/* A packet dropped for @why, which need not be a failure (a duplicate). */
+static void count_drop(struct engine_stats *st, enum engine_reason why)
+{
+	st->reasons[why]++;
+	st->drops[why]++;
+	st->dropped++;
+}
+
+/*
+ * The verdict of a packet of service @svc (NULL: none) that failed for
+ * @why, counted: accepted unchanged only where `on-error accept` may
+ * apply to @why (engine_reason_may_accept()), dropped otherwise.
+ */
+static enum engine_verdict fail_verdict(const struct rs_service *svc,
+					struct engine_stats *st,
+					enum engine_reason why)
+{
+	if (svc && svc->on_error_accept && engine_reason_may_accept(why)) {
+		st->reasons[why]++;
+		st->on_error_accepted++;
+		return ENGINE_ACCEPT;
+	}
+	count_drop(st, why);
+	return ENGINE_DROP;
+}
+
 static void fail(const struct ruleset *rs, struct engine_worker *w, int svc,
 		 enum engine_reason why, struct engine_result *res)
 {
@@ -731,16 +778,10 @@ static void fail(const struct ruleset *rs, struct engine_worker *w, int svc,
 
 	res->reason = why;
 	res->service = svc;
-	st->reasons[why]++;
 	if (why == ENGINE_R_MALFORMED)
 		st->malformed++;
-	if (svc >= 0 && rs->services[svc].on_error_accept) {
-		res->verdict = ENGINE_ACCEPT;
-		st->on_error_accepted++;
-	} else {
-		res->verdict = ENGINE_DROP;
-		st->dropped++;
-	}
+	res->verdict = fail_verdict(svc >= 0 && (unsigned)svc < rs->n_services ?
+				    &rs->services[svc] : NULL, st, why);
 }
 
 static uint16_t port_be(uint16_t host)
@@ -1075,9 +1116,9 @@ static void span_add(struct stream *st, const struct flow *f, uint32_t seq,
 
 /*
  * The stream slot of @f, claimed when need be.  A slot taken from another
- * flow has its holds decided first (to the release list).
+ * flow has its holds decided first (to the release list): stream_evict().
  */
-static void stream_flush(const struct ruleset *rs, struct flow_table *ft,
+static void stream_evict(const struct ruleset *rs, struct flow_table *ft,
 			 struct engine_worker *w, struct stream *st,
 			 uint64_t now_ns);
 
@@ -1106,7 +1147,7 @@ static struct stream *stream_get(const struct ruleset *rs, struct flow_table *ft
 	if (st->f && stream_is(st, f))
 		return st;
 	if (st->f)
-		stream_flush(rs, ft, w, st, now_ns);
+		stream_evict(rs, ft, w, st, now_ns);
 	memset(st, 0, offsetof(struct stream, ctx));
 	st->f = f;
 	memcpy(st->client, f->client, 16);
@@ -1308,9 +1349,14 @@ scanned:
 
 			uint32_t from = sus > cl ? sus : cl;
 
-			/* a tail a detector already rewrote was an identifier */
-			if (sus < wlen && !memcmp(win + from, orig + from,
-						  wlen - from)) {
+			if (j->mask_tail && t < wlen) {
+				/* nothing will judge this tail with what follows */
+				from = t > cl ? t : cl;
+				rewrite_mask(win + from, wlen - from);
+				j->st->hold_timeout_masked++;
+			} else if (sus < wlen && !memcmp(win + from, orig + from,
+							 wlen - from)) {
+				/* a tail a detector already rewrote was an identifier */
 				rewrite_mask(win + from, wlen - from);
 				j->st->hold_timeout_masked++;
 			} else if (t < wlen) {
@@ -1322,12 +1368,9 @@ out:
 	j->cc = saved_cc;
 	if (why != ENGINE_R_NONE) {
 		/* the holds fail as the packet would have */
-		bool acc = j->svc->on_error_accept;
-
 		for (int32_t i = st->held, nx; i >= 0; i = nx) {
 			nx = w->holds[i].next;
-			j->st->reasons[why]++;
-			release_push(w, i, acc ? ENGINE_ACCEPT : ENGINE_DROP);
+			release_push(w, i, fail_verdict(j->svc, j->st, why));
 		}
 	} else {
 		uint32_t off = cl, k;
@@ -1427,6 +1470,38 @@ static void stream_flush(const struct ruleset *rs, struct flow_table *ft,
 	active_drop(w, st);
 }
 
+/*
+ * Another flow takes the slot of @st, whose context and records are lost:
+ * nothing would judge a held tail with the bytes that follow it, so the
+ * held segments are decided with their whole undecided tail masked, and
+ * the out-of-order ones (decided alone they would pass without the bytes
+ * before them) are dropped; TCP sends them again.
+ */
+static void stream_evict(const struct ruleset *rs, struct flow_table *ft,
+			 struct engine_worker *w, struct stream *st,
+			 uint64_t now_ns)
+{
+	struct redact_job j;
+
+	/* a slot whose flow has gone (or was reused) is merely stale */
+	if (stream_is(st, st->f))
+		stats_of(w, st->svc)->stream_evicted++;
+	if (!st->n_held && !st->n_ooo)
+		return;
+	job_for(&j, rs, ft, w, st->svc, now_ns);
+	j.mask_tail = true;
+	if (st->n_held)
+		stream_decide(&j, st, NULL, true);
+	for (int32_t i = st->ooo, nx; i >= 0; i = nx) {
+		nx = w->holds[i].next;
+		count_drop(j.st, ENGINE_R_EVICTED);
+		release_push(w, i, ENGINE_DROP);
+	}
+	st->ooo = -1;
+	st->n_ooo = 0;
+	active_drop(w, st);
+}
+
 void engine_tick(const struct ruleset *rs, struct flow_table *ft,
 		 struct engine_worker *w, uint64_t now_ns)
 {
@@ -1516,10 +1591,17 @@ enum stream_outcome {
 	STREAM_DROP,		/* a duplicate the held original covers */
 };
 
-/* Move out-of-order holds that now continue the stream onto the held list. */
-static void ooo_pull(struct engine_worker *w, struct stream *st, struct flow *f,
-		     struct engine_stats *stats)
+/*
+ * Move out-of-order holds that now continue the stream onto the held list,
+ * within the flow's bounds on held segments (a stream window holds no
+ * more): at a bound, what is held is decided first by the timeout rule,
+ * as for a segment that comes in order.
+ */
+static void ooo_pull(struct redact_job *j, struct stream *st, struct flow *f)
 {
+	struct engine_worker *w = j->w;
+	struct engine_stats *stats = j->st;
+
 	while (st->ooo >= 0) {
 		int32_t i = st->ooo;
 		struct hold *h = &w->holds[i];
@@ -1532,8 +1614,14 @@ static void ooo_pull(struct engine_worker *w, struct stream *st, struct flow *f,
 		if (h->seq != f->next_seq) {
 			/* overlaps what came meanwhile: TCP sends it again */
 			stats->retrans_dropped++;
+			count_drop(stats, ENGINE_R_DUPLICATE);
 			release_push(w, i, ENGINE_DROP);
 			continue;
+		}
+		if (st->n_held && (st->n_held >= HOLD_SEGS ||
+				   st->held_bytes + h->plen > HOLD_BYTES)) {
+			stats->hold_bound_hit++;
+			(void)stream_decide(j, st, NULL, true);
 		}
 		if (st->held_last >= 0)
 			w->holds[st->held_last].next = i;
@@ -1634,11 +1722,13 @@ static enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 
 	if (d > 0) {
 		int32_t i, *at = &st->ooo;
+		uint32_t ooo_bytes = 0;
 
 		stats->out_of_order++;
 		for (i = st->ooo; i >= 0; i = w->holds[i].next) {
 			struct hold *h = &w->holds[i];
 
+			ooo_bytes += h->plen;
 			if (seq_lt(p->tcp_seq, h->seq + h->plen) &&
 			    seq_lt(h->seq, p->tcp_seq + plen)) {
 				stats->retrans_dropped++;
@@ -1646,23 +1736,8 @@ static enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 				return ENGINE_R_NONE;
 			}
 		}
-		if (hold_ns && st->n_ooo < HOLD_OOO &&
-		    (i = hold_new(w, p, cookie, now_ns + hold_ns, f->svc, flags)) >= 0) {
-			while (*at >= 0 && seq_lt(w->holds[*at].seq, p->tcp_seq))
-				at = &w->holds[*at].next;
-			w->holds[i].next = *at;
-			*at = i;
-			st->n_ooo++;
-			stats->holds++;
-			active_add(w, st);
-			*out = STREAM_HELD;
-			*held = i;
-			*stp = st;
-			return ENGINE_R_NONE;
-		}
-		/* cannot wait for the gap: decide the segment alone */
-		stats->hold_bound_hit++;
-		{
+		if (!hold_ns) {
+			/* the service never holds: the segment is decided alone */
 			struct stream alone = { .f = f, .held = -1, .held_last = -1,
 						.ooo = -1, .rel_seq = p->tcp_seq,
 						.active = -1 };
@@ -1670,6 +1745,30 @@ static enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 			np = (struct piece){ pkt_payload(p), plen, j->cc };
 			return stream_decide(j, &alone, &np, true);
 		}
+		/*
+		 * It cannot wait for the gap: dropped, since alone it would
+		 * be judged without the bytes before it.  TCP sends it again.
+		 */
+		if (st->n_ooo >= HOLD_OOO || ooo_bytes + plen > HOLD_BYTES) {
+			stats->hold_bound_hit++;
+			return ENGINE_R_OOO_FULL;
+		}
+		i = hold_new(w, p, cookie, now_ns + hold_ns, f->svc, flags);
+		if (i < 0) {
+			stats->hold_pool_full++;
+			return ENGINE_R_HOLD_FULL;
+		}
+		while (*at >= 0 && seq_lt(w->holds[*at].seq, p->tcp_seq))
+			at = &w->holds[*at].next;
+		w->holds[i].next = *at;
+		*at = i;
+		st->n_ooo++;
+		stats->holds++;
+		active_add(w, st);
+		*out = STREAM_HELD;
+		*held = i;
+		*stp = st;
+		return ENGINE_R_NONE;
 	}
 	if (d < 0) {
 		old = (uint32_t)-d < plen ? (uint32_t)-d : plen;
@@ -1697,11 +1796,11 @@ static enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 				return ENGINE_R_NONE;
 		} else if (st->unknown && seq_lt(p->tcp_seq, st->unknown_upto)) {
 			stats->retrans_no_record++;
-			return ENGINE_R_UNSUPPORTED;
+			return ENGINE_R_NO_RECORD;
 		} else if (seq_lt(p->tcp_seq, st->first_seq)) {
 			/* sent before this worker kept a record */
 			stats->retrans_no_record++;
-			return ENGINE_R_UNSUPPORTED;
+			return ENGINE_R_NO_RECORD;
 		} else {
 			spans_apply(st, j->cc, p, old);
 			stats->retrans_patched++;
@@ -1758,7 +1857,13 @@ static enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 			*stp = st;
 			return ENGINE_R_NONE;
 		}
+		/*
+		 * Deciding it now would pass a tail that the next bytes
+		 * should judge: dropped instead (TCP sends it again), so that
+		 * a full pool never lowers what the stream scan catches.
+		 */
 		stats->hold_pool_full++;
+		return ENGINE_R_HOLD_FULL;
 	}
 	why = stream_decide(j, st, &np, dirty);
 	if (why != ENGINE_R_NONE)
@@ -1777,7 +1882,7 @@ static void stream_settle(struct redact_job *j, struct stream *st,
 {
 	struct engine_worker *w = j->w;
 
-	ooo_pull(w, st, f, j->st);
+	ooo_pull(j, st, f);
 	if (st->n_held && !tail_dirty(j, st, NULL, 0))
 		(void)stream_decide(j, st, NULL, false);
 	active_drop(w, st);
@@ -1838,7 +1943,8 @@ static void process_inbound(const struct ruleset *rs, struct flow_table *ft,
 		}
 		rc = flow_add(ft, &t, (uint32_t)now_s, &f);
 		if (rc) {
-			fail(rs, w, s, ENGINE_R_TABLE_FULL, res);
+			fail(rs, w, s, rc == -EADDRINUSE ? ENGINE_R_NO_PORT :
+				       ENGINE_R_TABLE_FULL, res);
 			return;
 		}
 		st->flows_created++;
@@ -1873,7 +1979,8 @@ static void process_inbound(const struct ruleset *rs, struct flow_table *ft,
 		    (uint32_t)now_s);
 	if (so == STREAM_DROP) {
 		res->verdict = ENGINE_DROP;
-		st->dropped++;
+		res->reason = ENGINE_R_DUPLICATE;
+		count_drop(st, ENGINE_R_DUPLICATE);
 		return;
 	}
 	patch(&cc, saddr, f->pseudo, p->addr_len, true, true);

@@ -28,17 +28,40 @@ enum engine_verdict {
 	ENGINE_HOLD,		/* a copy is kept: no verdict now (engine_next_release) */
 };
 
-/* Why a packet went the way it did (counted per service). */
+/*
+ * Why a packet went the way it did, counted per service: reasons[] every
+ * packet that failed (and the uncovered ones), drops[] those dropped.
+ *
+ * `on-error accept` lets a failing packet through unchanged only for the
+ * reasons marked [accept]: the packet itself cannot be decoded, or cannot
+ * be rewritten as it stands.  Such a failure is in the sender's hands and
+ * concerns its own packet only.  Every other reason is a bound on state
+ * the engine keeps for all clients (tables, the hold pool, per-flow stream
+ * bounds, scan limits), a packet with no state to translate it, or a
+ * duplicate: one client's traffic can reach those bounds for everyone, so
+ * they always drop, whatever the service says (engine_reason_may_accept()).
+ */
 enum engine_reason {
 	ENGINE_R_NONE,
 	ENGINE_R_NOT_COVERED,	/* no service covers it: accepted as is */
-	ENGINE_R_MALFORMED,	/* could not be decoded */
-	ENGINE_R_FRAGMENT,	/* a fragment reached the engine */
-	ENGINE_R_TRUNCATED,	/* captured shorter than it is */
+	ENGINE_R_MALFORMED,	/* [accept] could not be decoded */
+	ENGINE_R_FRAGMENT,	/* [accept] a fragment reached the engine */
+	ENGINE_R_TRUNCATED,	/* [accept] captured shorter than it is */
 	ENGINE_R_NO_FLOW,	/* a reply to a pseudonym nobody has */
-	ENGINE_R_TABLE_FULL,	/* flow or client table full */
+	ENGINE_R_TABLE_FULL,	/* flow table or map-mode client table full */
 	ENGINE_R_SCAN_LIMIT,	/* too many matches, or a pattern engine error */
-	ENGINE_R_UNSUPPORTED,	/* cannot be rewritten while keeping lengths */
+	ENGINE_R_UNSUPPORTED,	/* [accept] cannot be rewritten keeping lengths
+				 * (a PROXY header cut short, malformed, or
+				 * whose address text cannot be truncated) */
+	ENGINE_R_NO_PORT,	/* no free pseudonym port for a new flow */
+	ENGINE_R_HOLD_FULL,	/* the worker's pool of held segments is full */
+	ENGINE_R_OOO_FULL,	/* the flow has its most out-of-order segments */
+	ENGINE_R_NO_RECORD,	/* a retransmission of bytes whose rewrite is
+				 * no longer recorded (record bound, or the
+				 * flow's stream state was taken over) */
+	ENGINE_R_EVICTED,	/* held out of order when another flow took the
+				 * stream state over */
+	ENGINE_R_DUPLICATE,	/* a TCP segment a held one already carries */
 	ENGINE_R__COUNT
 };
 
@@ -66,6 +89,8 @@ struct engine_stats {
 	uint64_t holds, hold_released, hold_timeouts, hold_timeout_masked, hold_timeout_passed;
 	uint64_t hold_bound_hit, hold_pool_full, out_of_order, retrans_patched,
 		 retrans_dropped, retrans_no_record;
+	uint64_t stream_evicted;	/* stream state taken over by another flow */
+	uint64_t drops[ENGINE_R__COUNT];	/* dropped, by reason (sum: dropped) */
 	uint64_t detector[DET__COUNT];	/* identifiers found */
 	uint64_t action[ACT__COUNT];	/* rewrites done */
 };
@@ -126,8 +151,10 @@ void engine_set_observer(struct engine_worker *w, engine_match_cb cb, void *ctx)
  * address rule, the payload is redacted.  Outbound: the destination
  * pseudonym becomes the real client again.  ICMP errors about a translated
  * flow get their quoted header translated.  Checksums are made right.
- * A packet that cannot be processed is dropped, or accepted unchanged when
- * its service says `on-error accept`.
+ * A packet that cannot be processed is dropped; it is accepted unchanged
+ * instead only when its service says `on-error accept` and the reason is
+ * one engine_reason_may_accept() allows.  Every drop is counted in
+ * struct engine_stats: dropped, drops[reason] and reasons[reason].
  *
  * Client→server TCP payloads are scanned as a stream: a segment whose end
  * may be the start of an identifier is held (ENGINE_HOLD: the engine
@@ -217,6 +244,19 @@ int engine_scan(const struct ruleset *rs, struct engine_worker *w,
  */
 bool engine_payload_may_be_proxy(const uint8_t *payload, uint32_t len);
 
+/**
+ * engine_reason_name() - the name of @r in statistics and logs
+ * ("table-full"); "?" for a value out of range
+ */
 const char *engine_reason_name(enum engine_reason r);
+
+/**
+ * engine_reason_may_accept() - whether `on-error accept` may let a packet
+ * that failed for @r through unchanged: only when the packet itself
+ * cannot be decoded or rewritten (MALFORMED, FRAGMENT, TRUNCATED,
+ * UNSUPPORTED), never for a bound on the engine's state
+ * Return: true for those reasons.
+ */
+bool engine_reason_may_accept(enum engine_reason r);
 
 #endif

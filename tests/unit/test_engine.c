@@ -73,7 +73,7 @@ static bool ref_verify(const uint8_t *p, size_t len)
 /* ---- packet builders -------------------------------------------------- */
 
 struct pk {
-	uint8_t b[2048];
+	uint8_t b[10240];	/* a jumbo frame */
 	uint32_t len;
 };
 
@@ -884,6 +884,322 @@ static void test_stream_hold_zero(void **state)
 	fx_free(f);
 }
 
+/* ---- bounds: fail closed, whatever on-error says ---------------------- */
+
+static const char *smtp_accept_policy =
+	"service smtp {\n"
+	"\tlisten tcp 25\n"
+	"\taddress ipv4 truncate 24\n"
+	"\tredact email mask\n"
+	"\ton-error accept\n"
+	"}\n";
+
+/* Every drop is counted under its reason. */
+static void assert_drops_add_up(const struct engine_stats *st)
+{
+	uint64_t sum = 0;
+
+	for (unsigned r = 0; r < ENGINE_R__COUNT; r++)
+		sum += st->drops[r];
+	assert_int_equal(sum, st->dropped);
+}
+
+static void test_on_error_accept_reasons(void **state)
+{
+	/* the packet itself cannot be decoded or rewritten */
+	assert_true(engine_reason_may_accept(ENGINE_R_MALFORMED));
+	assert_true(engine_reason_may_accept(ENGINE_R_FRAGMENT));
+	assert_true(engine_reason_may_accept(ENGINE_R_TRUNCATED));
+	assert_true(engine_reason_may_accept(ENGINE_R_UNSUPPORTED));
+	/* a bound on the engine's state, or no state for the packet */
+	assert_false(engine_reason_may_accept(ENGINE_R_TABLE_FULL));
+	assert_false(engine_reason_may_accept(ENGINE_R_SCAN_LIMIT));
+	assert_false(engine_reason_may_accept(ENGINE_R_NO_FLOW));
+	assert_false(engine_reason_may_accept(ENGINE_R_NO_PORT));
+	assert_false(engine_reason_may_accept(ENGINE_R_HOLD_FULL));
+	assert_false(engine_reason_may_accept(ENGINE_R_OOO_FULL));
+	assert_false(engine_reason_may_accept(ENGINE_R_NO_RECORD));
+	assert_false(engine_reason_may_accept(ENGINE_R_EVICTED));
+	assert_false(engine_reason_may_accept(ENGINE_R_DUPLICATE));
+	assert_false(engine_reason_may_accept(ENGINE_R_NONE));
+	assert_false(engine_reason_may_accept(ENGINE_R_NOT_COVERED));
+	for (unsigned r = 0; r < ENGINE_R__COUNT; r++)
+		assert_string_not_equal(engine_reason_name((enum engine_reason)r), "?");
+	assert_string_equal(engine_reason_name(ENGINE_R_TABLE_FULL), "table-full");
+	assert_string_equal(engine_reason_name(ENGINE_R_HOLD_FULL), "hold-full");
+}
+
+static void test_table_full_drops_despite_on_error_accept(void **state)
+{
+	struct fx *f = fx_new("service m {\n\tlisten udp 1883\n"
+			      "\tredact email mask\n\ton-error accept\n}\n");
+	const struct engine_stats *st;
+	struct engine_result res;
+	struct pk k;
+
+	flow_table_free(f->ft);
+	f->ft = flow_table_new(4);
+	assert_non_null(f->ft);
+	for (uint16_t port = 40000; port < 40004; port++) {
+		build(&k, IPPROTO_UDP, "198.51.100.77", port, "203.0.113.10", 1883,
+		      0, 0, "alice@example.org", 17);
+		assert_int_equal(run(f, &k, ENGINE_DIR_AUTO, 0, &res),
+				 ENGINE_MODIFIED);
+	}
+	/* a new flow: the table is full, and its real address must not pass */
+	build(&k, IPPROTO_UDP, "198.51.100.78", 40000, "203.0.113.10", 1883, 0, 0,
+	      "alice@example.org", 17);
+	assert_int_equal(run(f, &k, ENGINE_DIR_AUTO, 0, &res), ENGINE_DROP);
+	assert_int_equal(res.reason, ENGINE_R_TABLE_FULL);
+	assert_int_equal(res.service, 0);
+	/* the flows it has go on */
+	build(&k, IPPROTO_UDP, "198.51.100.77", 40001, "203.0.113.10", 1883, 0, 0,
+	      "alice@example.org", 17);
+	assert_int_equal(run(f, &k, ENGINE_DIR_AUTO, 0, &res), ENGINE_MODIFIED);
+	assert_memory_equal(payload_of(&k), "xxxxx@xxxxxxx.xxx", 17);
+
+	st = engine_worker_stats(f->w, 0);
+	assert_int_equal(st->reasons[ENGINE_R_TABLE_FULL], 1);
+	assert_int_equal(st->drops[ENGINE_R_TABLE_FULL], 1);
+	assert_int_equal(st->dropped, 1);
+	assert_int_equal(st->on_error_accepted, 0);
+	assert_drops_add_up(st);
+	fx_free(f);
+}
+
+static void test_no_flow_drops_despite_on_error_accept(void **state)
+{
+	struct fx *f = fx_new("service s {\n\tlisten udp 514\n"
+			      "\taddress ipv4 map 100.64.0.0/10\n"
+			      "\ton-error accept\n}\n");
+	struct engine_result res;
+	struct pk r;
+
+	build(&r, IPPROTO_UDP, "203.0.113.10", 514, "100.64.0.99", 5000, 0, 0,
+	      "ok", 2);
+	assert_int_equal(run(f, &r, ENGINE_DIR_AUTO, 0, &res), ENGINE_DROP);
+	assert_int_equal(res.reason, ENGINE_R_NO_FLOW);
+	assert_int_equal(engine_worker_stats(f->w, 0)->drops[ENGINE_R_NO_FLOW], 1);
+	fx_free(f);
+}
+
+static void test_retransmission_without_record_dropped(void **state)
+{
+	struct fx *f = fx_new(smtp_accept_policy);
+	const struct engine_stats *st;
+	struct engine_result res;
+	struct pk k;
+
+	/* picked up mid-stream: nothing before seq 1000 is recorded */
+	assert_int_equal(seg(f, &k, 30020, 0x18, 1000, "QUIT\r\n", NOW, 1),
+			 ENGINE_MODIFIED);
+	/* bytes from before, never seen: they must not pass as they are */
+	build(&k, IPPROTO_TCP, "192.0.2.55", 30020, "198.51.100.25", 25, 0x18,
+	      900, "MAIL FROM:<alice@example.org>\r\n", 31);
+	assert_int_equal(run(f, &k, ENGINE_DIR_AUTO, 0, &res), ENGINE_DROP);
+	assert_int_equal(res.reason, ENGINE_R_NO_RECORD);
+	st = engine_worker_stats(f->w, 0);
+	assert_int_equal(st->retrans_no_record, 1);
+	assert_int_equal(st->drops[ENGINE_R_NO_RECORD], 1);
+	assert_int_equal(st->on_error_accepted, 0);
+	assert_drops_add_up(st);
+	fx_free(f);
+}
+
+static void test_malformed_still_accepted_on_error(void **state)
+{
+	struct fx *f = fx_new(smtp_accept_policy);
+	const struct engine_stats *st;
+	struct engine_result res;
+	struct pk k, orig;
+
+	build(&k, IPPROTO_TCP, "192.0.2.55", 30021, "198.51.100.25", 25, 0x18,
+	      1, "alice@example.org", 17);
+	k.b[20 + 12] = 15 << 4;		/* data offset past the end */
+	orig = k;
+	assert_int_equal(run(f, &k, ENGINE_DIR_AUTO, 0, &res), ENGINE_ACCEPT);
+	assert_int_equal(res.reason, ENGINE_R_MALFORMED);
+	assert_memory_equal(k.b, orig.b, k.len);
+	st = engine_worker_stats(f->w, 0);
+	assert_int_equal(st->on_error_accepted, 1);
+	assert_int_equal(st->reasons[ENGINE_R_MALFORMED], 1);
+	assert_int_equal(st->drops[ENGINE_R_MALFORMED], 0);
+	assert_int_equal(st->dropped, 0);
+	fx_free(f);
+}
+
+/* A 10000-byte segment of the test connection whose tail may begin an
+ * identifier (a run of letters): held. */
+static enum engine_verdict big_seg(struct fx *f, uint16_t cport, uint32_t seq,
+				   char fill, uint32_t len, uint64_t cookie,
+				   struct engine_result *res)
+{
+	static char text[10000];
+	struct pk k;
+
+	memset(text, fill, len);
+	build(&k, IPPROTO_TCP, "192.0.2.55", cport, "198.51.100.25", 25, 0x18,
+	      seq, text, len);
+	engine_process(f->rs, f->ft, f->w, k.b, k.len, ENGINE_DIR_AUTO, NOW, 0,
+		       cookie, res);
+	return res->verdict;
+}
+
+static void test_hold_pool_full_drops(void **state)
+{
+	struct fx *f = fx_new(smtp_accept_policy);
+	const struct engine_stats *st;
+	struct engine_result res;
+	struct engine_release r;
+	unsigned held = 0, i;
+
+	/* each flow holds a segment until the worker's pool is full */
+	for (i = 0; i < 1000; i++) {
+		if (big_seg(f, (uint16_t)(20000 + i), 1000, 'a', 10000, i,
+			    &res) != ENGINE_HOLD)
+			break;
+		held++;
+		while (engine_next_release(f->w, &r))	/* stream slots shared */
+			held--;
+	}
+	assert_true(i < 1000);
+	assert_int_equal(res.verdict, ENGINE_DROP);
+	assert_int_equal(res.reason, ENGINE_R_HOLD_FULL);
+	st = engine_worker_stats(f->w, 0);
+	assert_int_equal(st->hold_pool_full, 1);
+	assert_int_equal(st->drops[ENGINE_R_HOLD_FULL], 1);
+	assert_int_equal(st->on_error_accepted, 0);
+	assert_true(held > 100);
+
+	/* a flow whose segment was dropped goes on when it comes again */
+	engine_release_all(f->rs, f->ft, f->w);
+	while (engine_next_release(f->w, &r))
+		held--;
+	assert_int_equal(held, 0);
+	assert_int_equal(big_seg(f, (uint16_t)(20000 + i), 1000, 'a', 10000, i,
+				 &res), ENGINE_HOLD);
+	engine_release_all(f->rs, f->ft, f->w);
+	assert_true(engine_next_release(f->w, &r));
+	assert_int_equal(r.cookie, i);
+	assert_drops_add_up(st);
+	fx_free(f);
+}
+
+static void test_out_of_order_bounds(void **state)
+{
+	struct fx *f = fx_new(smtp_accept_policy);
+	const struct engine_stats *st;
+	struct engine_result res;
+	struct engine_release r;
+	uint32_t seq = 100;
+	unsigned n_rel = 0;
+	struct pk k;
+
+	seg(f, &k, 30022, 0x02, 99, "", NOW, 1);
+	/* held in order: their tails may begin an identifier */
+	for (unsigned i = 0; i < 3; i++, seq += 9000)
+		assert_int_equal(big_seg(f, 30022, seq, 'a', 9000, 10 + i, &res),
+				 ENGINE_HOLD);
+	/* ahead of a gap of 100 bytes, up to the flow's bound in bytes ... */
+	for (unsigned i = 0; i < 7; i++)
+		assert_int_equal(big_seg(f, 30022, seq + 100 + i * 9000u, 'a',
+					 9000, 20 + i, &res), ENGINE_HOLD);
+	/* ... and no more: dropped, although the service accepts on error */
+	assert_int_equal(big_seg(f, 30022, seq + 100 + 7 * 9000u, 'a', 9000, 27,
+				 &res), ENGINE_DROP);
+	assert_int_equal(res.reason, ENGINE_R_OOO_FULL);
+	/* the gap fills: the held ones join in windows a stream can hold */
+	assert_int_equal(big_seg(f, 30022, seq, 'b', 100, 30, &res), ENGINE_HOLD);
+	while (engine_next_release(f->w, &r))
+		n_rel++;
+	engine_release_all(f->rs, f->ft, f->w);
+	while (engine_next_release(f->w, &r)) {
+		assert_int_not_equal(r.verdict, ENGINE_DROP);
+		n_rel++;
+	}
+	assert_int_equal(n_rel, 3 + 7 + 1);
+	st = engine_worker_stats(f->w, 0);
+	assert_true(st->hold_bound_hit >= 2);
+	assert_int_equal(st->drops[ENGINE_R_OOO_FULL], 1);
+	assert_int_equal(st->dropped, 1);
+	assert_int_equal(st->on_error_accepted, 0);
+	fx_free(f);
+}
+
+static void test_duplicate_drop_counted(void **state)
+{
+	struct fx *f = fx_new(smtp_policy);
+	const struct engine_stats *st;
+	struct pk k;
+
+	seg(f, &k, 30023, 0x02, 99, "", NOW, 1);
+	assert_int_equal(seg(f, &k, 30023, 0x18, 110, "e.org>\r\n", NOW, 2),
+			 ENGINE_HOLD);
+	assert_int_equal(seg(f, &k, 30023, 0x18, 110, "e.org>\r\n", NOW, 3),
+			 ENGINE_DROP);
+	st = engine_worker_stats(f->w, 0);
+	assert_int_equal(st->drops[ENGINE_R_DUPLICATE], 1);
+	assert_int_equal(st->reasons[ENGINE_R_DUPLICATE], 1);
+	assert_drops_add_up(st);
+	engine_release_all(f->rs, f->ft, f->w);
+	fx_free(f);
+}
+
+/*
+ * Another flow takes a stream's state over: its held tail is masked
+ * (nothing would judge it with what follows), its out-of-order segment
+ * dropped.  Flows are added until one lands on the victim's slot.
+ */
+static void test_stream_eviction_fails_closed(void **state)
+{
+	struct fx *f = fx_new(smtp_policy);
+	const struct engine_stats *st;
+	struct engine_result res;
+	struct engine_release r;
+	bool masked = false, dropped = false;
+	struct pk k;
+	unsigned i;
+
+	flow_table_free(f->ft);
+	f->ft = flow_table_new(1u << 18);
+	assert_non_null(f->ft);
+	seg(f, &k, 30024, 0x02, 99, "", NOW, 1);
+	/* "wor" may begin an address: at a time-out it would pass as is */
+	assert_int_equal(seg(f, &k, 30024, 0x18, 100, "hello wor", NOW, 2),
+			 ENGINE_HOLD);
+	assert_int_equal(seg(f, &k, 30024, 0x18, 200, "later", NOW, 3),
+			 ENGINE_HOLD);
+	for (i = 0; i < 200000 && !masked; i++) {
+		char client[32];
+
+		snprintf(client, sizeof(client), "10.%u.%u.1", i >> 16 & 0xff,
+			 i >> 8 & 0xff);
+		build(&k, IPPROTO_TCP, client, (uint16_t)(1024 + (i & 0xff)),
+		      "198.51.100.25", 25, 0x18, 1, "hi\r\n", 4);
+		engine_process(f->rs, f->ft, f->w, k.b, k.len, ENGINE_DIR_AUTO,
+			       NOW, 0, 100 + i, &res);
+		while (engine_next_release(f->w, &r)) {
+			if (r.cookie == 2) {
+				memcpy(k.b, r.data, r.len);
+				k.len = r.len;
+				assert_memory_equal(payload_of(&k), "hello xxx", 9);
+				assert_true(ref_verify(k.b, k.len));
+				masked = true;
+			} else if (r.cookie == 3) {
+				assert_int_equal(r.verdict, ENGINE_DROP);
+				dropped = true;
+			}
+		}
+	}
+	assert_true(masked);
+	assert_true(dropped);
+	st = engine_worker_stats(f->w, 0);
+	assert_true(st->stream_evicted >= 1);
+	assert_int_equal(st->drops[ENGINE_R_EVICTED], 1);
+	assert_drops_add_up(st);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -909,6 +1225,15 @@ int main(void)
 		cmocka_unit_test(test_stream_hold_zero),
 		cmocka_unit_test(test_stream_reload_keeps_context),
 		cmocka_unit_test(test_stream_retransmission_after_ack),
+		cmocka_unit_test(test_on_error_accept_reasons),
+		cmocka_unit_test(test_table_full_drops_despite_on_error_accept),
+		cmocka_unit_test(test_no_flow_drops_despite_on_error_accept),
+		cmocka_unit_test(test_retransmission_without_record_dropped),
+		cmocka_unit_test(test_malformed_still_accepted_on_error),
+		cmocka_unit_test(test_hold_pool_full_drops),
+		cmocka_unit_test(test_out_of_order_bounds),
+		cmocka_unit_test(test_duplicate_drop_counted),
+		cmocka_unit_test(test_stream_eviction_fails_closed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
