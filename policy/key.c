@@ -12,7 +12,9 @@
  *
  * Key files are opened in one place, key_file_open(): the file and its
  * directory are checked (type, size, owner, mode) and the checks on the
- * file are made again on the descriptor.
+ * file are made again on the descriptor.  A caller that cannot open the
+ * file itself (a daemon without root) sets an opener that hands over a
+ * descriptor; what a descriptor shows is then checked here again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -131,9 +133,12 @@ void keyring_free(struct keyring *kr)
 
 /*
  * Key files.  Who may own a key file (and its directory): root, the
- * caller's effective user, and one allowed user (the daemon's).
+ * caller's effective user, and one allowed user (the daemon's).  The
+ * opener, when set, replaces key_file_open() for the policy loader.
  */
 static uid_t key_allowed_uid = KEY_UID_NONE;
+static key_open_fn key_opener;
+static void *key_opener_ctx;
 
 /**
  * key_set_allowed_uid() - see policy.h
@@ -142,6 +147,17 @@ static uid_t key_allowed_uid = KEY_UID_NONE;
 void key_set_allowed_uid(uid_t uid)
 {
 	key_allowed_uid = uid;
+}
+
+/**
+ * keyring_set_opener() - see policy.h
+ * @fn: the opener, or NULL for key_file_open()
+ * @ctx: passed to @fn
+ */
+void keyring_set_opener(key_open_fn fn, void *ctx)
+{
+	key_opener = fn;
+	key_opener_ctx = fn ? ctx : NULL;
 }
 
 static bool key_owner_ok(uid_t owner, uid_t allowed_uid)
@@ -351,10 +367,39 @@ out:
 	return err;
 }
 
-/* The descriptor of key file @path.  Return: fd or -errno, *@why set. */
+/*
+ * The descriptor of key file @path: from the opener when one is set
+ * (checked again for what a descriptor shows), else key_file_open().
+ * Return: fd or -errno with *@why set.
+ */
 static int key_obtain(const char *path, const char **why)
 {
-	return key_file_open(path, key_allowed_uid, why);
+	struct stat st;
+	int fd, err;
+
+	if (!key_opener)
+		return key_file_open(path, key_allowed_uid, why);
+	if (!path || !*path) {
+		*why = "no key file name";
+		return -EINVAL;
+	}
+	fd = key_opener(path, why, key_opener_ctx);
+	if (fd < 0) {
+		if (!*why)
+			*why = key_open_reason(-fd);
+		return fd;
+	}
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		*why = "cannot stat";
+	} else {
+		err = key_stat_check(&st, why);
+	}
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 /**
@@ -363,9 +408,10 @@ static int key_obtain(const char *path, const char **why)
  * @why: on failure, a static message naming what is wrong (never any
  *       byte of the key); NULL if not wanted
  *
- * Opens the file as keyring_load() does, with key_file_open() and the
- * allowed user of key_set_allowed_uid().
- * Return: 0 or -errno, as key_file_open().
+ * Opens the file as keyring_load() does: through the opener when one is
+ * set (keyring_set_opener()), else with key_file_open() and the allowed
+ * user of key_set_allowed_uid().
+ * Return: 0 or -errno, as key_file_open() or the opener.
  */
 int key_file_check(const char *path, const char **why)
 {
@@ -382,7 +428,10 @@ int key_file_check(const char *path, const char **why)
 	return 0;
 }
 
-/* Read exactly @len bytes from the start of @fd; nothing may follow. */
+/*
+ * Read exactly @len bytes from the start of @fd, and make sure nothing
+ * follows.  pread: an opener's descriptor may share its offset.
+ */
 static int key_read_exact(int fd, uint8_t *buf, size_t len)
 {
 	size_t done = 0;
@@ -415,7 +464,8 @@ static int key_read_exact(int fd, uint8_t *buf, size_t len)
  *       wrong (never any byte of the key); NULL if not wanted
  *
  * Return: the keyring, to be released with keyring_free(), or NULL with
- * errno set (ENOENT, EACCES, ELOOP, EINVAL, EPERM, ENOMEM, EIO).
+ * errno set (ENOENT, EACCES, ELOOP, EINVAL, EPERM, ENOMEM, EIO, or what
+ * the opener returned).
  */
 struct keyring *keyring_load(const char *path, uint64_t epoch_seconds,
 			     const char **why)

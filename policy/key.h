@@ -20,8 +20,9 @@ int key_init(void);
 
 /**
  * key_file_check() - check a key file without keeping its contents: open
- * it as keyring_load() does (key_file_open() with the allowed user of
- * key_set_allowed_uid(), both in policy.h) and close it again.
+ * it as keyring_load() does (the opener of keyring_set_opener(), else
+ * key_file_open() with the allowed user of key_set_allowed_uid(), both in
+ * policy.h) and close it again.
  * @why: on failure, a static message naming what is wrong (never a byte
  *       of the key)
  * Return: 0 or -errno (-ENOENT, -ELOOP for a symbolic link, -EINVAL for

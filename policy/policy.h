@@ -127,6 +127,26 @@ int policy_keygen(const char *path);
 #define KEY_UID_NONE ((uid_t)-1)
 
 /**
+ * typedef key_open_fn - opens key files for the policy library, in place
+ * of its own key_file_open() (see keyring_set_opener())
+ * @path: the key file named by the policy (a relative name already
+ *        resolved against the policy file's directory)
+ * @why:  on failure, set to a static message naming what is wrong (it
+ *        may be left alone: the library then names the errno)
+ * @ctx:  the pointer given to keyring_set_opener()
+ *
+ * The opener answers for where the descriptor comes from: the owner of
+ * the file and its directory (key_file_open() checks both).  The library
+ * checks again what it can see through the descriptor: a regular file
+ * of exactly 32 bytes, no permission for group or others.  It reads with
+ * pread() from offset 0, so the descriptor's offset does not matter.
+ *
+ * Return: a readable descriptor, which the library owns from then on and
+ * closes, or -errno.
+ */
+typedef int (*key_open_fn)(const char *path, const char **why, void *ctx);
+
+/**
  * key_file_open() - open and check a key file, for reading its 32 bytes
  * @path:        the key file
  * @allowed_uid: a user, besides root and the caller's effective user,
@@ -139,8 +159,9 @@ int policy_keygen(const char *path);
  * opened first (symbolic links above the file are followed, so /etc may
  * be one), checked, and the file is opened relative to it with
  * O_NOFOLLOW; the file's checks are made again on the open descriptor.
- * This is what keyring_load() and key_file_check() use, and what a
- * privileged process calls to open a key file for an unprivileged one.
+ * This is what keyring_load() and key_file_check() use when no opener
+ * is set, and what a privileged process calls to open a key file for an
+ * unprivileged one.
  *
  * Return: a descriptor (O_RDONLY, O_CLOEXEC; the caller closes it) or
  * -errno: -EINVAL (no name, not a regular file, wrong size), -ELOOP
@@ -151,12 +172,26 @@ int key_file_open(const char *path, uid_t allowed_uid, const char **why);
 
 /**
  * key_set_allowed_uid() - the allowed user that key_file_check(),
- * keyring_load() and policy_keygen() pass to key_file_open()
+ * keyring_load() and policy_keygen() pass to key_file_open() when no
+ * opener is set
  * @uid: the user (the daemon's), or KEY_UID_NONE (the default)
  *
  * Process-wide; set it before any thread loads a policy.
  */
 void key_set_allowed_uid(uid_t uid);
+
+/**
+ * keyring_set_opener() - make the policy library get key file
+ * descriptors from @fn instead of opening key files itself
+ * @fn:  the opener, or NULL to go back to key_file_open()
+ * @ctx: passed to @fn unchanged
+ *
+ * Process-wide; set it before any thread loads a policy.  Every load and
+ * check of a `key` statement (policy_load(), policy_load_string()) goes
+ * through @fn: a daemon that has given up root asks a privileged process
+ * for the descriptor.  policy_keygen() never uses @fn.
+ */
+void keyring_set_opener(key_open_fn fn, void *ctx);
 
 /* A listening port range of a service, for rule generation. */
 struct policy_ports {

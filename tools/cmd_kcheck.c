@@ -24,41 +24,39 @@ struct kopt {
 	const char *if_missing;	/* what its absence means */
 };
 
-/* Kbuild-notes, in its order; tests/unit/test_kcheck.c keeps them in step. */
+/*
+ * Kbuild-notes, in its order; tests/unit/test_kcheck.c keeps them in step.
+ * The rules are nf_tables tables of nfredact's own (table ip/ip6
+ * nfredact), whichever iptables the host has: native matches, the ct
+ * expression, and the xt NFQUEUE target through nft_compat.
+ */
 static const struct kopt kopts[] = {
 	{ "NETFILTER", true,
 	  "no netfilter: nothing can be queued, the rules cannot load" },
 	{ "NETFILTER_NETLINK", true,
-	  "no nfnetlink: nfredactd cannot talk to the queue" },
+	  "no nfnetlink: nfredactd cannot talk to the queue or to nf_tables" },
 	{ "NETFILTER_NETLINK_QUEUE", true,
 	  "no netlink queue: nfredactd cannot bind its queues" },
+	{ "NF_TABLES", true,
+	  "no nf_tables: table ip/ip6 nfredact cannot be made" },
+	{ "NF_TABLES_IPV4", true,
+	  "no IPv4 nf_tables family: table ip nfredact cannot be made" },
+	{ "NF_TABLES_IPV6", true,
+	  "no IPv6 nf_tables family: table ip6 nfredact cannot be made" },
+	{ "NFT_COMPAT", true,
+	  "no nft_compat: the queue statements (the xt NFQUEUE target) cannot load" },
 	{ "NETFILTER_XT_TARGET_NFQUEUE", true,
-	  "the -j NFQUEUE rules cannot load" },
-	{ "IP_NF_RAW", true,
-	  "no IPv4 raw table: the inbound rules (raw PREROUTING, NFREDACT-IN) cannot load" },
-	{ "IP6_NF_RAW", true,
-	  "no IPv6 raw table: the inbound rules (raw PREROUTING, NFREDACT-IN) cannot load" },
-	{ "IP_NF_MANGLE", true,
-	  "no IPv4 mangle table: replies cannot be translated back (mangle OUTPUT, NFREDACT-OUT)" },
-	{ "IP6_NF_MANGLE", true,
-	  "no IPv6 mangle table: replies cannot be translated back (mangle OUTPUT, NFREDACT-OUT)" },
+	  "no xt NFQUEUE target: the queue statements cannot load" },
+	{ "NFT_CT", true,
+	  "no ct expression: the ct state related rules cannot load, and nothing makes conntrack (and defrag) active" },
 	{ "NF_CONNTRACK", true,
-	  "no conntrack: no defragmentation before the queue, and the -m conntrack rules cannot load" },
+	  "no conntrack: no defragmentation before the queue, no related ICMP errors" },
 	{ "NF_DEFRAG_IPV4", true,
 	  "identifiers split across IPv4 fragments can pass" },
 	{ "NF_DEFRAG_IPV6", true,
 	  "identifiers split across IPv6 fragments can pass" },
-	{ "NETFILTER_XT_MATCH_CONNTRACK", true,
-	  "the -m conntrack rules cannot load: no related ICMP errors, and nothing makes conntrack (and defrag) active" },
-	{ "NETFILTER_XT_MATCH_MULTIPORT", true,
-	  "the -m multiport port rules cannot load" },
-	/* not in Kbuild-notes' fragment, but the jumps to our chains use it */
-	{ "NETFILTER_XT_MATCH_COMMENT", true,
-	  "the jumps to NFREDACT-IN/NFREDACT-OUT (-m comment) cannot load" },
 	{ "NFT_QUEUE", false,
 	  "fine: the rules use the xt NFQUEUE target; only hand-written nft queue rules need it" },
-	{ "NFT_COMPAT", false,
-	  "iptables-nft cannot run the xt NFQUEUE target and matches: use iptables-legacy" },
 };
 
 /*
@@ -93,12 +91,10 @@ static enum kopt_state kconfig_state(const char *cfg, const char *name)
 
 /*
  * kcheck_report() - print one line per option of kopts for config text
- * @cfg.  With @nft (iptables-restore on the PATH is the nf_tables
- * variant) NFT_COMPAT is required: that variant runs the xt target and
- * matches of our rules through it.
+ * @cfg.
  * Return: the number of required options that are missing.
  */
-static unsigned kcheck_report(const char *cfg, bool nft, FILE *out)
+static unsigned kcheck_report(const char *cfg, FILE *out)
 {
 	static const char *const state_name[] = {
 		[KOPT_MISSING] = "missing", [KOPT_MODULE] = "module",
@@ -109,8 +105,7 @@ static unsigned kcheck_report(const char *cfg, bool nft, FILE *out)
 	for (int pass = 1; pass >= 0; pass--) {
 		fprintf(out, "%s:\n", pass ? "required" : "optional");
 		for (size_t i = 0; i < sizeof(kopts) / sizeof(kopts[0]); i++) {
-			bool required = kopts[i].required ||
-					(nft && !strcmp(kopts[i].name, "NFT_COMPAT"));
+			bool required = kopts[i].required;
 			enum kopt_state st;
 
 			if (required != (bool)pass)
@@ -230,10 +225,24 @@ static bool file_has_word(const char *path, const char *word)
 	return found;
 }
 
+/*
+ * Whether kernel release @rel ("6.9.0-1-amd64") keeps a table flagged
+ * owner and persist after its owner exits: Linux 6.9 and later.
+ */
+static bool release_keeps_owned_tables(const char *rel)
+{
+	unsigned major, minor;
+
+	if (sscanf(rel, "%u.%u", &major, &minor) != 2)
+		return false;
+	return major > 6 || (major == 6 && minor >= 9);
+}
+
 /* What is loaded right now; informational, never changes the verdict. */
 static void runtime_report(const char *cfg, FILE *out)
 {
 	bool q = access("/proc/net/netfilter/nfnetlink_queue", F_OK) == 0;
+	struct utsname uts;
 
 	fputs("runtime:\n", out);
 	fprintf(out, "  %-37s %s\n", "nfnetlink_queue",
@@ -241,50 +250,18 @@ static void runtime_report(const char *cfg, FILE *out)
 		kconfig_state(cfg, "NETFILTER_NETLINK_QUEUE") == KOPT_MODULE ?
 		"not loaded yet: it loads when nfredactd binds a queue" :
 		"not present");
-	fprintf(out, "  %-37s %s\n", "NFQUEUE target (IPv4 xtables)",
+	fprintf(out, "  %-37s %s\n", "NFQUEUE target (IPv4, nft_compat)",
 		file_has_word("/proc/net/ip_tables_targets", "NFQUEUE") ?
 		"registered" : "not registered yet: it loads with the first rule");
-	fprintf(out, "  %-37s %s\n", "NFQUEUE target (IPv6 xtables)",
+	fprintf(out, "  %-37s %s\n", "NFQUEUE target (IPv6, nft_compat)",
 		file_has_word("/proc/net/ip6_tables_targets", "NFQUEUE") ?
 		"registered" : "not registered yet: it loads with the first rule");
-}
-
-/*
- * Whether `iptables-restore --version` on the PATH says nf_tables.  Read
- * only; an absent program counts as not nf_tables.
- */
-static bool iptables_is_nft(void)
-{
-	int pfd[2], status;
-	bool nft = false;
-	char *text;
-	pid_t pid;
-
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return false;
-	pid = fork();
-	if (pid < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return false;
-	}
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_WRONLY);
-
-		if (dup2(pfd[1], 1) < 0 || (devnull >= 0 && dup2(devnull, 2) < 0))
-			_exit(127);
-		execlp("iptables-restore", "iptables-restore", "--version",
-		       (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	text = slurp_fd(pfd[0]);
-	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	nft = text && strstr(text, "nf_tables");
-	free(text);
-	return nft;
+	if (uname(&uts) == 0)
+		fprintf(out, "  %-37s %s\n", "owned tables outlive nfredactd",
+			release_keeps_owned_tables(uts.release) ?
+			"yes (Linux 6.9+)" :
+			"no (before Linux 6.9): nfredactd leaves its tables "
+			"unowned and watches them");
 }
 
 /**
@@ -303,7 +280,6 @@ int cmd_kcheck(int argc, char **argv)
 	struct utsname uts;
 	unsigned missing;
 	size_t len;
-	bool nft;
 
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		printf("usage: nfredact kcheck [--config FILE]\n");
@@ -338,11 +314,8 @@ int cmd_kcheck(int argc, char **argv)
 			return 2;
 		}
 	}
-	nft = iptables_is_nft();
 	printf("kernel configuration: %s\n", from);
-	printf("iptables-restore: %s\n", nft ? "nf_tables variant (needs NFT_COMPAT)" :
-	       "legacy variant, or not found");
-	missing = kcheck_report(cfg, nft, stdout);
+	missing = kcheck_report(cfg, stdout);
 	runtime_report(cfg, stdout);
 	if (missing)
 		printf("result: %u required option%s missing: the filter cannot "

@@ -1,6 +1,6 @@
 /*
  * test_key.c — master key files (the checks on the file and its
- * directory), epoch key derivation and erasure, the
+ * directory, the opener hook), epoch key derivation and erasure, the
  * keyed PRF.  Cases that chown need root and are skipped otherwise.
  */
 #include <errno.h>
@@ -445,6 +445,199 @@ static void test_key_paths(void **state)
 	expect_key(longpath, KEY_UID_NONE, -ENAMETOOLONG, "path too long");
 }
 
+/* What the opener hook is told, what it hands back, what happened. */
+struct opener {
+	const char *target;	/* the file it opens, whatever is asked */
+	int flags;
+	off_t seek;
+	int rc;			/* < 0: fail with this */
+	const char *why;
+	unsigned calls;
+	char asked[PATH_MAX];
+	int fd;
+};
+
+static int test_opener(const char *path, const char **why, void *ctx)
+{
+	struct opener *o = ctx;
+
+	o->calls++;
+	snprintf(o->asked, sizeof(o->asked), "%s", path);
+	if (o->rc < 0) {
+		if (o->why)
+			*why = o->why;
+		return o->rc;
+	}
+	o->fd = open(o->target, o->flags | O_CLOEXEC);
+	if (o->fd < 0)
+		return -errno;
+	if (o->seek)
+		assert_int_equal(lseek(o->fd, o->seek, SEEK_SET), o->seek);
+	return o->fd;
+}
+
+static int reset_key_settings(void **state)
+{
+	keyring_set_opener(NULL, NULL);
+	key_set_allowed_uid(KEY_UID_NONE);
+	return 0;
+}
+
+/* The library closed the descriptor it was given. */
+static void assert_closed(int fd)
+{
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+	assert_int_equal(errno, EBADF);
+}
+
+static void test_opener_used(void **state)
+{
+	char asked[PATH_MAX], other[PATH_MAX], bad[PATH_MAX];
+	struct opener o = { .flags = O_RDONLY };
+	uint8_t want[KEY_LEN];
+	struct keyring *kr;
+	const char *why;
+
+	/* the opener's file, loaded the ordinary way, for comparison */
+	path_in_tmp(other, sizeof(other), "opener-other.key");
+	make_file(other, KEY_LEN, 0600);
+	kr = keyring_load(other, 0, NULL);
+	assert_non_null(kr);
+	memcpy(want, keyring_epoch_key(kr, 3), KEY_LEN);
+	keyring_free(kr);
+
+	/* asked for a file that does not exist, it hands over another one */
+	path_in_tmp(asked, sizeof(asked), "opener-absent.key");
+	o.target = other;
+	keyring_set_opener(test_opener, &o);
+	kr = keyring_load(asked, 0, &why);
+	assert_non_null(kr);
+	assert_memory_equal(keyring_epoch_key(kr, 3), want, KEY_LEN);
+	keyring_free(kr);
+	assert_int_equal(o.calls, 1);
+	assert_string_equal(o.asked, asked);
+	assert_closed(o.fd);
+	why = "untouched";
+	assert_int_equal(key_file_check(asked, &why), 0);
+	assert_int_equal(o.calls, 2);
+	assert_closed(o.fd);
+
+	/* its descriptor's offset does not matter */
+	o.seek = KEY_LEN;
+	kr = keyring_load(asked, 0, NULL);
+	assert_non_null(kr);
+	assert_memory_equal(keyring_epoch_key(kr, 3), want, KEY_LEN);
+	keyring_free(kr);
+	o.seek = 0;
+
+	/* owner and directory are the opener's to check, not the library's */
+	if (is_root()) {
+		assert_int_equal(chown(other, OTHER_UID, OTHER_GID), 0);
+		assert_int_equal(key_file_check(asked, &why), 0);
+	}
+
+	/* what the descriptor shows is checked again */
+	path_in_tmp(bad, sizeof(bad), "opener-open.key");
+	make_secret_file(bad, KEY_LEN, 0644);
+	o.target = bad;
+	why = NULL;
+	assert_int_equal(key_file_check(asked, &why), -EPERM);
+	assert_string_equal(why,
+			    "readable or writable by group or others (chmod 600)");
+	assert_closed(o.fd);
+	why = NULL;
+	assert_null(keyring_load(asked, 0, &why));
+	assert_int_equal(errno, EPERM);
+	assert_string_equal(why,
+			    "readable or writable by group or others (chmod 600)");
+	assert_closed(o.fd);
+
+	make_secret_file(bad, KEY_LEN - 1, 0600);
+	assert_int_equal(key_file_check(asked, &why), -EINVAL);
+	assert_string_equal(why, "not exactly 32 bytes long");
+	assert_null(keyring_load(asked, 0, &why));
+	assert_string_equal(why, "not exactly 32 bytes long");
+
+	o.target = tmpdir;
+	o.flags = O_RDONLY | O_DIRECTORY;
+	assert_int_equal(key_file_check(asked, &why), -EINVAL);
+	assert_string_equal(why, "not a regular file");
+	assert_null(keyring_load(asked, 0, &why));
+	assert_int_equal(errno, EINVAL);
+	assert_closed(o.fd);
+}
+
+static void test_opener_refuses(void **state)
+{
+	struct opener o = { .rc = -EACCES, .why = "refused by the parent" };
+	struct keyring *kr;
+	const char *why;
+
+	keyring_set_opener(test_opener, &o);
+	why = NULL;
+	assert_int_equal(key_file_check("/etc/nfredact/key", &why), -EACCES);
+	assert_string_equal(why, "refused by the parent");
+	why = NULL;
+	kr = keyring_load("/etc/nfredact/key", 0, &why);
+	assert_null(kr);
+	assert_int_equal(errno, EACCES);
+	assert_string_equal(why, "refused by the parent");
+	assert_string_equal(o.asked, "/etc/nfredact/key");
+
+	/* no reason given: the errno is named */
+	o.why = NULL;
+	why = NULL;
+	assert_int_equal(key_file_check("/etc/nfredact/key", &why), -EACCES);
+	assert_string_equal(why, "permission denied");
+
+	/* back to opening files itself */
+	keyring_set_opener(NULL, NULL);
+	o.calls = 0;
+	assert_int_equal(key_file_check("/nonexistent-dir/k", &why), -ENOENT);
+	assert_int_equal(o.calls, 0);
+}
+
+static bool diags_mention(const struct diag_list *dl, const char *s)
+{
+	for (size_t i = 0; i < dl->n; i++)
+		if (strstr(dl->v[i].msg, s))
+			return true;
+	return false;
+}
+
+/* policy_load*() checks and loads the key through the opener. */
+static void test_opener_policy(void **state)
+{
+	const char *text = "key k.key\nservice a {\n listen tcp 1\n}\n";
+	char name[PATH_MAX], other[PATH_MAX];
+	struct opener o = { .flags = O_RDONLY };
+	struct diag_list *dl = NULL;
+	struct ruleset *rs;
+
+	path_in_tmp(name, sizeof(name), "policy.conf");
+	path_in_tmp(other, sizeof(other), "policy-other.key");
+	make_file(other, KEY_LEN, 0600);
+	o.target = other;
+	keyring_set_opener(test_opener, &o);
+	rs = policy_load_string(name, text, NULL, &dl);
+	assert_non_null(rs);
+	assert_int_equal(dl->errors, 0);
+	assert_int_equal(o.calls, 2);	/* check, then compile */
+	path_in_tmp(name, sizeof(name), "k.key");
+	assert_string_equal(o.asked, name);
+	policy_free(rs);
+	diag_list_free(dl);
+
+	o.rc = -EACCES;
+	o.why = "refused by the parent";
+	path_in_tmp(name, sizeof(name), "policy.conf");
+	rs = policy_load_string(name, text, NULL, &dl);
+	assert_null(rs);
+	assert_true(diags_mention(dl,
+				  "key file \"k.key\": refused by the parent"));
+	diag_list_free(dl);
+}
+
 /* No refusal, wherever it is reported, carries a byte of the key. */
 static void test_no_key_bytes(void **state)
 {
@@ -567,6 +760,10 @@ int main(void)
 		cmocka_unit_test(test_file_cases),
 		cmocka_unit_test(test_dir_cases),
 		cmocka_unit_test(test_key_paths),
+		cmocka_unit_test_teardown(test_opener_used, reset_key_settings),
+		cmocka_unit_test_teardown(test_opener_refuses,
+					  reset_key_settings),
+		cmocka_unit_test_teardown(test_opener_policy, reset_key_settings),
 		cmocka_unit_test(test_no_key_bytes),
 		cmocka_unit_test(test_keygen),
 		cmocka_unit_test(test_wipe),
