@@ -36,8 +36,11 @@ void stats_add(struct engine_stats *dst, const struct engine_stats *src)
 	dst->retrans_patched += src->retrans_patched;
 	dst->retrans_dropped += src->retrans_dropped;
 	dst->retrans_no_record += src->retrans_no_record;
-	for (unsigned i = 0; i < ENGINE_R__COUNT; i++)
+	dst->stream_evicted += src->stream_evicted;
+	for (unsigned i = 0; i < ENGINE_R__COUNT; i++) {
 		dst->reasons[i] += src->reasons[i];
+		dst->drops[i] += src->drops[i];
+	}
 	for (unsigned i = 0; i < DET__COUNT; i++)
 		dst->detector[i] += src->detector[i];
 	for (unsigned i = 0; i < ACT__COUNT; i++)
@@ -79,8 +82,10 @@ static const struct svc_counter svc_counters[] = {
 	   "TCP segments held back: their tail may begin an identifier.", holds),
 	SC("hold_released", "nfredact_hold_ends_total", "how=\"released\"",
 	   "Held segments decided, by how: the bytes after them came, or the "
-	   "hold time passed (tail masked or passed as is), or a bound on held "
-	   "segments was hit.", hold_released),
+	   "hold time passed (tail masked or passed as is); and the bounds: "
+	   "the flow's (held segments decided early, or an out-of-order one "
+	   "dropped), the worker's pool (a segment that could not be held, "
+	   "dropped).", hold_released),
 	SC("hold_timeout_masked", "nfredact_hold_ends_total",
 	   "how=\"timeout-masked\"", NULL, hold_timeout_masked),
 	SC("hold_timeout_passed", "nfredact_hold_ends_total",
@@ -99,6 +104,9 @@ static const struct svc_counter svc_counters[] = {
 	   "how=\"dropped\"", NULL, retrans_dropped),
 	SC("retrans_no_record", "nfredact_tcp_retransmissions_total",
 	   "how=\"no-record\"", NULL, retrans_no_record),
+	SC("stream_evicted", "nfredact_tcp_stream_evictions_total", NULL,
+	   "TCP streams whose scanning state another flow took over (held "
+	   "tail masked, out-of-order segments dropped).", stream_evicted),
 };
 
 static uint64_t counter_at(const struct engine_stats *st, size_t off)
@@ -127,6 +135,10 @@ static void text_service(FILE *out, const struct stats_service *s)
 		fprintf(out, "%sreason.%s %" PRIu64 "\n", pfx,
 			engine_reason_name((enum engine_reason)r),
 			s->st.reasons[r]);
+	for (unsigned r = ENGINE_R_NONE + 1; r < ENGINE_R__COUNT; r++)
+		fprintf(out, "%sdrop.%s %" PRIu64 "\n", pfx,
+			engine_reason_name((enum engine_reason)r),
+			s->st.drops[r]);
 }
 
 static void render_text(FILE *out, const struct stats_snapshot *s)
@@ -346,6 +358,16 @@ static void render_prom(FILE *out, const struct stats_snapshot *s)
 			fprintf(out, ",reason=\"%s\"} %" PRIu64 "\n",
 				engine_reason_name((enum engine_reason)r),
 				s->svc[i].st.reasons[r]);
+		}
+	prom_head(out, "nfredact_drops_total", "counter",
+		  "Packets dropped, by reason (they add up to "
+		  "nfredact_packets_dropped_total).");
+	for (unsigned i = 0; i < s->n_services; i++)
+		for (unsigned r = ENGINE_R_NONE + 1; r < ENGINE_R__COUNT; r++) {
+			prom_svc(out, "nfredact_drops_total", &s->svc[i]);
+			fprintf(out, ",reason=\"%s\"} %" PRIu64 "\n",
+				engine_reason_name((enum engine_reason)r),
+				s->svc[i].st.drops[r]);
 		}
 }
 
