@@ -60,9 +60,15 @@ int sandbox_daemon_apply(void);
  */
 int sandbox_parent_narrow(void);
 
-/* What the parent keeps: nf_tables netlink, signals to the daemon. */
+/*
+ * What the parent keeps: nf_tables netlink (CAP_NET_ADMIN); signals to
+ * the daemon, which runs as another user (CAP_KILL); and opening a key
+ * file that the daemon's user owns, mode 0600, for a reload
+ * (CAP_DAC_READ_SEARCH: reading only, no writing, no chown).
+ */
 #define SANDBOX_PARENT_CAPS	(UINT64_C(1) << CAP_NET_ADMIN | \
-				 UINT64_C(1) << CAP_KILL)
+				 UINT64_C(1) << CAP_KILL | \
+				 UINT64_C(1) << CAP_DAC_READ_SEARCH)
 
 /**
  * sandbox_logging() - NFREDACT_SECCOMP=log is set: the daemon's filter

@@ -20,6 +20,7 @@
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -300,6 +301,9 @@ static long long status_field(const char *field)
 	return v;
 }
 
+/* A key file as the daemon's user would own it: mode 0600, not root's. */
+static char other_key[] = "/tmp/nfredact-sandbox-key.XXXXXX";
+
 static int child_parent_caps(void)
 {
 	const long long want = (long long)SANDBOX_PARENT_CAPS;
@@ -307,6 +311,14 @@ static int child_parent_caps(void)
 
 	if (sandbox_parent_narrow() != 0)
 		return 1;
+	/* CAP_DAC_READ_SEARCH reads it; without CAP_DAC_OVERRIDE no writing */
+	fd = open(other_key, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 10;
+	close(fd);
+	errno = 0;
+	if (open(other_key, O_WRONLY | O_CLOEXEC) >= 0 || errno != EACCES)
+		return 11;
 	if (status_field("CapEff") != want || status_field("CapPrm") != want)
 		return 2;
 	if (status_field("CapBnd") != want)
@@ -344,9 +356,12 @@ static int child_parent_exec(void)
 	if (pid < 0)
 		return 2;
 	if (pid == 0) {
-		execl("/bin/sh", "sh", "-c",
-		      "grep -q '^CapEff:.*0000000000001020$' /proc/self/status",
-		      (char *)NULL);
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd),
+			 "grep -q '^CapEff:[[:space:]]*%016llx$' /proc/self/status",
+			 (unsigned long long)SANDBOX_PARENT_CAPS);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
@@ -372,9 +387,17 @@ static int child_parent_setuid(void)
 
 static void test_parent_narrow(void **state)
 {
+	int fd;
+
 	if (prctl(PR_CAPBSET_READ, CAP_SETPCAP, 0, 0, 0) != 1 || geteuid() != 0)
 		skip();	/* needs root with CAP_SETPCAP */
+	fd = mkstemp(other_key);
+	assert_true(fd >= 0);
+	assert_int_equal(fchown(fd, 65534, 65534), 0);
+	assert_int_equal(fchmod(fd, 0600), 0);
+	close(fd);
 	assert_exit0(in_child(child_parent_caps));
+	unlink(other_key);
 	assert_exit0(in_child(child_parent_exec));
 	assert_sigsys(in_child(child_parent_ptrace));
 	assert_sigsys(in_child(child_parent_setuid));
