@@ -1,15 +1,22 @@
 /*
  * log.c — stderr logging for nfredactd.  One line per event, written with
- * a single write() so lines of different threads do not interleave.
+ * a single write() so lines of different threads do not interleave, and
+ * begun with the time in UTC (ISO 8601, milliseconds):
+ *
+ *   2026-12-07T06:45:01.123Z nfredactd: warning: ...
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+
+/* "2026-12-07T06:45:01.123Z" and room to spare */
+#define LOG_STAMP_LEN	48
 
 static const char *log_name = "nfredactd";
 static const char *log_prefix;
@@ -26,13 +33,32 @@ void log_setprefix(const char *prefix)
 	log_prefix = prefix;
 }
 
+/* The line's time stamp: UTC, so that lines of hosts in other zones and
+ * across a change of summer time compare as they are. */
+static void log_stamp(char out[static LOG_STAMP_LEN])
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n = gmtime_r(&ts.tv_sec, &tm) ?
+	    strftime(out, LOG_STAMP_LEN, "%Y-%m-%dT%H:%M:%S", &tm) : 0;
+	if (!n)
+		n = (size_t)snprintf(out, LOG_STAMP_LEN, "%s",
+				     "0000-00-00T00:00:00");
+	snprintf(out + n, LOG_STAMP_LEN - n, ".%03uZ",
+		 (unsigned)(ts.tv_nsec / 1000000) % 1000u);
+}
+
 static void vlog(const char *level, const char *fmt, va_list ap, int err)
 {
-	char line[1024];
+	char line[1024], stamp[LOG_STAMP_LEN];
 	size_t n;
 	int r;
 
-	r = snprintf(line, sizeof(line), "%s%s%s: %s: ", log_name,
+	log_stamp(stamp);
+	r = snprintf(line, sizeof(line), "%s %s%s%s: %s: ", stamp, log_name,
 		     log_prefix ? " " : "", log_prefix ? log_prefix : "", level);
 	n = r < 0 ? 0 : (size_t)r < sizeof(line) ? (size_t)r : sizeof(line) - 1;
 	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);

@@ -1,5 +1,6 @@
 /*
- * log.h — the daemon's one logging path: stderr, a level prefix,
+ * log.h — the daemon's one logging path: stderr, each line begun with a
+ * UTC time stamp (2026-12-07T06:45:01.123Z), the name and a level,
  * printf-checked formats (OpenBSD log.c style).  Messages carry counters
  * and names only: never an original identifier or a client address.
  */
