@@ -88,6 +88,16 @@ struct ruleset *policy_load_string(const char *name, const char *text,
 				   struct diag_list **diags);
 
 /**
+ * policy_key_path() - the key file that the policy @path names, resolved
+ * as policy_load() resolves it, without compiling the policy (no key is
+ * read).
+ * @key_path: set to a malloc'd path, or NULL when the policy names none
+ * Return: 0, or -errno when the file cannot be read, -EINVAL when the
+ * policy has errors.
+ */
+int policy_key_path(const char *path, char **key_path);
+
+/**
  * policy_default() - the built-in default policy: every packet on queue 0,
  * address truncate 24/48, mask ipv4, ipv6, email and phone.
  * Return: a ruleset or NULL on allocation failure.
