@@ -15,7 +15,9 @@
  *
  * Every wait is bounded (QUEUE_WAIT_MS), so the thread goes round its
  * loop at least that often even when idle, and stamps alive_ms each time
- * for the watchdog (daemon_workers_alive()).
+ * for the watchdog (daemon_workers_alive()).  The first worker also reads
+ * the counters once a second, outside the packet path, and logs what was
+ * dropped (droplog.h).
  */
 #include <errno.h>
 #include <poll.h>
@@ -30,9 +32,11 @@
 #include <linux/netfilter.h>
 
 #include "daemon.h"
+#include "droplog.h"
 #include "engine.h"
 #include "log.h"
 #include "queue.h"
+#include "stats.h"
 
 /* Vectors read before the accepted run is flushed even if more wait. */
 #define WORKER_BURST	4
@@ -266,6 +270,22 @@ static int wait_held(struct worker *w, uint64_t deadline)
 	return pfd[0].revents ? queue_recv(w->q, false) : 0;
 }
 
+/*
+ * The first worker's: once a second, the counters of every worker added
+ * up, and a line for what was dropped (rate-limited per service and
+ * reason in droplog.c).  The packet path only counts.
+ */
+static void log_drops(struct worker *w)
+{
+	struct stats_snapshot s;
+	uint64_t now = mono_ms();
+
+	if (!droplog_due(w->droplog, now) || daemon_snapshot(w->d, &s) < 0)
+		return;
+	(void)droplog_check(w->droplog, &s, now);
+	daemon_snapshot_free(&s);
+}
+
 /* Before the thread ends: nothing may stay held with nobody to release it. */
 static void release_all(struct worker *w)
 {
@@ -326,6 +346,8 @@ static void *worker_main(void *arg)
 		}
 		deadline = queue_held(w->q) ? tick(w) : 0;
 		(void)queue_flush(w->q);
+		if (w->droplog)
+			log_drops(w);
 		/*
 		 * Under a burst, let the receivers just woken by our verdicts
 		 * run before we block: their answers then come back in the
@@ -394,18 +416,30 @@ int worker_start(struct worker *w)
 {
 	int err;
 
+	if (w == &w->d->workers[0]) {
+		w->droplog = droplog_new(mono_ms());
+		if (!w->droplog)
+			return -ENOMEM;
+	}
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (w->wake_fd < 0)
-		return -errno;
+	if (w->wake_fd < 0) {
+		err = -errno;
+		goto fail;
+	}
 	atomic_store(&w->alive_ms, mono_ms());
 	err = pthread_create(&w->thread, NULL, worker_main, w);
 	if (err) {
 		close(w->wake_fd);
 		w->wake_fd = -1;
-		return -err;
+		err = -err;
+		goto fail;
 	}
 	w->started = true;
 	return 0;
+fail:
+	droplog_free(w->droplog);
+	w->droplog = NULL;
+	return err;
 }
 
 void worker_join(struct worker *w)
@@ -422,4 +456,6 @@ void worker_join(struct worker *w)
 	free(w->handoff);
 	w->handoff = NULL;
 	w->n_handoff = w->handoff_cap = 0;
+	droplog_free(w->droplog);
+	w->droplog = NULL;
 }
