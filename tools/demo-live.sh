@@ -9,14 +9,17 @@ set -u
 cd "$(dirname "$0")/.."
 B=${B:-build}
 NFREDACTD=$B/nfredactd
+NFREDACT=$B/nfredact
 . tests/e2e/lib.sh
 
 say_skip() { echo "demo-live: skipped: $*"; exit 0; }
 [ "$(id -u)" = 0 ] || say_skip "needs root (network namespaces): sudo make demo"
-for t in ip ss iptables-save mosquitto mosquitto_pub mosquitto_sub; do
+for t in ip ss nft mosquitto mosquitto_pub mosquitto_sub; do
 	command -v "$t" >/dev/null || say_skip "$t not installed (make deps)"
 done
-[ -x "$NFREDACTD" ] || { echo "demo-live: $NFREDACTD not built" >&2; exit 1; }
+for bin in "$NFREDACTD" "$NFREDACT"; do
+	[ -x "$bin" ] || { echo "demo-live: $bin not built" >&2; exit 1; }
+done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/nfredact-demo-live.XXXXXX")
 trap 'ns_cleanup; rm -rf "$work"' EXIT
@@ -75,5 +78,10 @@ if ! NFREDACTD_QUEUES=0 nfredactd_start "$work" "$work/policy.conf"; then
 fi
 session 2
 ns_kill "$NFREDACTD_PID"
+echo
+echo "--- nfredactd stopped: its nf_tables tables stay (nothing covered passes"
+echo "    unredacted) until \`nfredact ruleset POLICY --remove\`:"
+ns_in_s nft list tables 2>/dev/null | sed 's/^/    /'
+ns_in_s "$NFREDACT" ruleset "$work/policy.conf" --remove | sed 's/^/    /'
 echo
 echo "(namespaces, broker and daemon removed)"

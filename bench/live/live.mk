@@ -3,7 +3,7 @@
 #   sudo make bench-live           no queue / accept-all / nfredactd, flows
 #   sudo make bench-live LIVE_SECONDS=3 LIVE_RUNS=3 LIVE_FLOWS=50000
 #
-# Root only (network namespaces); needs iproute2 and iptables.
+# Root only (network namespaces); needs iproute2 and nftables (nft).
 
 LIVE_B       := $(B)/bench/live
 LIVE_SECONDS ?= 3

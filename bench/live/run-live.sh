@@ -30,7 +30,7 @@ TCP_PORT=7002
 for f in "$NFREDACTD" "$NFREDACT" "$LB/rr" "$LB/accept-all" "$LB/flowmem"; do
 	[ -x "$f" ] || { echo "bench-live: $f not built" >&2; exit 1; }
 done
-for t in ip ss iptables ip6tables iptables-save; do
+for t in ip ss nft; do
 	command -v "$t" >/dev/null || { echo "bench-live: $t missing" >&2; exit 1; }
 done
 
@@ -46,22 +46,24 @@ wait_for 5 port_listening "$NS_S" udp $UDP_PORT &&
 	{ echo "bench-live: rr servers did not start" >&2; exit 1; }
 
 # Rules for (b): the ones nfredactd installs for the same policy, so (b)
-# and (c) queue exactly the same packets.  Our namespace is flushed
-# whole afterwards: nothing else lives there.
-flush_rules() {
-	local t
-	for t in iptables ip6tables; do
-		ns_in_s $t -t raw -F 2>/dev/null
-		ns_in_s $t -t mangle -F 2>/dev/null
-		ns_in_s $t -t raw -X 2>/dev/null
-		ns_in_s $t -t mangle -X 2>/dev/null
-	done
+# and (c) queue exactly the same packets.  Neither accept-all nor
+# nfredactd takes them away when it stops (fail closed): the operator's
+# `nfredact ruleset --remove` does, before the next mode.
+remove_rules() {
+	ns_in_s "$NFREDACT" ruleset "$POLICY" --remove >"$work/remove.out" 2>&1 &&
+		rules_absent ||
+		{ echo "bench-live: the queue rules cannot be removed:" >&2
+		  cat "$work/remove.out" >&2; return 1; }
 }
 
 MODE_PID=
 mode_on() {
 	case $1 in
-	a) ;;
+	a)
+		# (a) measures the path without a queue: nothing may be left
+		rules_absent ||
+			{ echo "bench-live: queue rules left from another mode" >&2; return 1; }
+		;;
 	b)
 		ns_in_s "$NFREDACT" ruleset "$POLICY" --dev "$VETH_S" --apply \
 			>"$work/ruleset.out" 2>&1 ||
@@ -84,7 +86,7 @@ mode_on() {
 mode_off() {
 	[ -n "$MODE_PID" ] && ns_kill "$MODE_PID"
 	MODE_PID=
-	flush_rules
+	remove_rules || exit 1
 }
 
 # cpu_ticks PID: user+system clock ticks of the process (all its threads)

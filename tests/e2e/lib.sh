@@ -41,8 +41,8 @@ ns_cleanup() {
 	done
 	NS_PIDS=()
 	if [ "$NS_MADE" = 1 ]; then
-		# deleting the namespaces takes the veth pair, the iptables
-		# rules and the routes inside them along
+		# deleting the namespaces takes the veth pair, the nf_tables
+		# tables (persistent or not) and the routes inside them along
 		ip netns del "$NS_C" 2>/dev/null
 		ip netns del "$NS_S" 2>/dev/null
 		NS_MADE=0
@@ -176,10 +176,12 @@ nfredactd_start() {
 	# the rules go in before or after the bind: wait for both
 	wait_for 10 rules_present || return 1
 	# With --install-rules the queues are served by a child, forked once
-	# the rules are in; the parent only waits for it (and removes the
-	# rules after a clean exit).  The child answers on the control
-	# socket, and by then the parent runs no rule commands any more: its
-	# one child is NFREDACTD_SERVER, the process that reads the queues.
+	# the rules are in; the parent owns the tables, keeps them in place
+	# while it runs and never removes them: they stay after any stop
+	# (`nfredact ruleset POLICY --remove` takes them away).  The child
+	# answers on the control socket, and by then the parent runs no
+	# other child: its one child is NFREDACTD_SERVER, the process that
+	# reads the queues.
 	wait_for 10 "${NFREDACT:-${NFREDACTD%d}}" stats --control "$dir/control.sock" ||
 		return 1
 	NFREDACTD_SERVER=$(pgrep -P "$NFREDACTD_PID" | head -n 1)
@@ -187,7 +189,19 @@ nfredactd_start() {
 	ns_pid_add "$NFREDACTD_SERVER"
 }
 
-# rules_present: some NFQUEUE rule exists in the server namespace
+# rules_present [ip|ip6]...: nfredact's table of each family (default
+# both) is in the server namespace with a queue rule in it
 rules_present() {
-	ns_in_s iptables-save -t raw 2>/dev/null | grep -q NFQUEUE
+	local fam
+	[ $# -gt 0 ] || set -- ip ip6
+	for fam; do
+		ns_in_s nft list table "$fam" nfredact 2>/dev/null |
+			grep -q ' queue num ' || return 1
+	done
+}
+
+# rules_absent: no table of nfredact's in the server namespace, in
+# either family
+rules_absent() {
+	! ns_in_s nft list tables 2>/dev/null | grep -q ' nfredact$'
 }

@@ -17,8 +17,8 @@ E2E=tests/e2e
 
 skip() { echo "e2e: skipped: $*"; exit 77; }
 
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, iptables)"
-for tool in ip ss iptables-save ip6tables-save mosquitto mosquitto_pub \
+[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, nf_tables)"
+for tool in ip ss nft mosquitto mosquitto_pub \
 	mosquitto_sub rsyslogd logger; do
 	command -v "$tool" >/dev/null || skip "$tool not installed (make deps)"
 done
@@ -452,16 +452,10 @@ fi
 
 # ---- fail closed: the daemon dies, its rules stay, nothing gets through -
 
-cp "$E2E/policy-truncate.conf" "$work/policy.conf"
-# the process that serves the queues dies; a watching parent must not
-# take the rules away after a crash
-kill -KILL "$NFREDACTD_SERVER" 2>/dev/null
-wait_for 5 proc_gone "$NFREDACTD_SERVER"
-wait_for 5 proc_gone "$NFREDACTD_PID"
-if ! rules_present; then
-	fail fail-closed "the rules vanished with the daemon"
-else
-	mark="closed-$$"
+# closed_case NAME: nothing a client sends over IPv4 and IPv6, UDP and
+# TCP, reaches a server while the rules are in place and no daemon runs
+closed_case() {
+	local name=$1 mark="$1-$$" n pub_rc
 	log_mark
 	syslog_send "$mark-4" "$SERVER4" -d
 	syslog_send "$mark-6" "$SERVER6" -d
@@ -471,30 +465,85 @@ else
 	sleep 0.5	# the UDP messages would have arrived by now
 	n=$(count_leaks "$(log_new)")
 	if [ "$n" -ne 0 ]; then
-		fail fail-closed "$n original identifier(s) got through without the daemon"
+		fail "$name" "$n original identifier(s) got through without the daemon"
 	elif grep -q "$mark" "$work/new.log"; then
-		fail fail-closed "traffic reached the servers without the daemon"
+		fail "$name" "traffic reached the servers without the daemon"
 	elif [ "$pub_rc" -eq 0 ]; then
-		fail fail-closed "an MQTT session succeeded without the daemon"
+		fail "$name" "an MQTT session succeeded without the daemon"
 	else
-		pass fail-closed
+		pass "$name"
 	fi
+}
+
+# open_case NAME: with the rules removed, traffic flows again, untouched
+open_case() {
+	local name=$1
+	ns_in_c timeout 5 logger -n "$SERVER4" -P 514 -d -t e2e "$1-$$ nothing secret"
+	if wait_for 5 grep -q "$1-$$ nothing secret" "$srv/syslog.log"; then
+		pass "$name"
+	else
+		fail "$name" "traffic does not flow after the rules are removed"
+	fi
+}
+
+# remove_case NAME: nfredact ruleset --remove takes both tables away
+remove_case() {
+	if ! ns_in_s "$NFREDACT" ruleset "$work/policy.conf" --dev "$VETH_S" --remove \
+		>"$work/remove.out" 2>&1; then
+		fail "$1" "nfredact ruleset --remove failed: $(head -n 1 "$work/remove.out")"
+		return 1
+	elif ! rules_absent; then
+		fail "$1" "a table of nfredact's remains"
+		return 1
+	fi
+	return 0
+}
+
+cp "$E2E/policy-truncate.conf" "$work/policy.conf"
+# the process that serves the queues dies; a watching parent must not
+# take the rules away after a crash
+kill -KILL "$NFREDACTD_SERVER" 2>/dev/null
+wait_for 5 proc_gone "$NFREDACTD_SERVER"
+wait_for 5 proc_gone "$NFREDACTD_PID"
+if ! proc_gone "$NFREDACTD_PID"; then
+	fail fail-closed "nfredactd did not end with the process that serves its queues"
+elif ! rules_present; then
+	fail fail-closed "the rules vanished with the daemon"
+else
+	closed_case fail-closed
 fi
 
 # then the operator removes the rules, and the path is open again
-if ! ns_in_s "$NFREDACT" ruleset "$work/policy.conf" --dev "$VETH_S" --remove \
-	>"$work/remove.out" 2>&1; then
-	fail ruleset-remove "nfredact ruleset --remove failed: $(head -n 1 "$work/remove.out")"
-elif rules_present || ns_in_s ip6tables-save -t raw | grep -q NFQUEUE; then
-	fail ruleset-remove "NFQUEUE rules remain"
+remove_case ruleset-remove && open_case ruleset-remove
+
+# ---- a clean stop: the rules stay too ------------------------------------
+
+# SIGTERM is a stop like any other for the rules: the tables outlive the
+# daemon (persistent; no longer owned), covered traffic waits for a
+# reader, and the operator's --remove opens the path.
+log_mark
+if ! nfredactd_start "$work" "$work/policy.conf"; then
+	fail clean-stop "nfredactd did not come up again: $(tail -n 1 "$work/nfredactd.err")"
 else
-	ns_in_c timeout 5 logger -n "$SERVER4" -P 514 -d -t e2e "open-$$ nothing secret"
-	if wait_for 5 grep -q "open-$$ nothing secret" "$srv/syslog.log"; then
-		pass ruleset-remove
+	mark="restarted-$$"
+	syslog_send "$mark" "$SERVER4" -d
+	if ! line=$(syslog_line "$mark"); then
+		fail clean-stop "traffic does not flow through the restarted daemon"
+	elif [ "$(count_leaks "$(log_new)")" -ne 0 ]; then
+		fail clean-stop "an original reached the collector through the restarted daemon"
 	else
-		fail ruleset-remove "traffic does not flow after the rules are removed"
+		kill -TERM "$NFREDACTD_PID"
+		if ! wait_for 5 proc_gone "$NFREDACTD_PID" ||
+			! wait_for 5 proc_gone "$NFREDACTD_SERVER"; then
+			fail clean-stop "nfredactd did not stop on SIGTERM"
+		elif ! rules_present; then
+			fail clean-stop "the rules were removed by a clean stop"
+		else
+			closed_case clean-stop
+		fi
 	fi
 fi
+remove_case clean-stop-remove && open_case clean-stop-remove
 
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
