@@ -128,12 +128,6 @@ static void print_prefix(FILE *out, int family, const uint8_t addr[16],
 	fprintf(out, "%s/%u", buf, plen);
 }
 
-/*
- * The queueing rules of one service, protocol and direction: one rule per
- * client prefix and multiport chunk.  A protocol whose ranges cover every
- * port gets no port match at all (the default policy).
- */
-
 /* ---- the plan ------------------------------------------------------------ */
 
 struct plan_builder {
@@ -539,7 +533,7 @@ int rules_render_routes(const struct ruleset *rs, const struct rules_opts *o,
 	if (rc < 0)
 		goto out;
 	fputs("# ip route: pseudonym ranges must be routed via the client-facing\n"
-	      "# interface, or replies to pseudonyms die before mangle OUTPUT.\n", out);
+	      "# interface, or replies to pseudonyms die before the outbound chain.\n", out);
 	for (unsigned i = 0; i < n; i++) {
 		char dev[IFNAMSIZ];
 		int drc = route_dev(o, r[i].family, dev);
@@ -630,7 +624,7 @@ static int run_cmd(char *const argv[], const char *in, char **out, bool quiet)
 		sigset_t none;
 
 		/* the daemon blocks or ignores signals for its own reasons;
-		 * iptables-restore and ip should start with the defaults */
+		 * ip should start with the defaults */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
