@@ -1,5 +1,5 @@
 /*
- * addr.c — the address modes of DESIGN.md §4: truncate, the keyed
+ * addr.c — the address modes of doc/design.md §4: truncate, the keyed
  * permutation of host bits (and its inverse), and the candidates of the
  * map mode.  Stateless and allocation-free: called per packet.
  *

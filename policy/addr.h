@@ -1,5 +1,5 @@
 /*
- * addr.h — address modes: truncate, permute, map (DESIGN.md §4), and the
+ * addr.h — address modes: truncate, permute, map (doc/design.md §4), and the
  * inverse of permute.  Stateless: the map mode's collision handling and
  * every reverse lookup live in the flow table.
  */

@@ -1,5 +1,5 @@
 /*
- * detect.c — identifier detectors (DESIGN.md §5).
+ * detect.c — identifier detectors (doc/design.md §5).
  *
  * The built-in detectors (ipv4, ipv6, email, phone, mac) share one pass
  * over the buffer: a byte table marks the anchor bytes ('@', '+', '.',

@@ -1,5 +1,5 @@
 /*
- * detect.h — identifier detectors over a byte range (DESIGN.md §5).
+ * detect.h — identifier detectors over a byte range (doc/design.md §5).
  *
  * detect_scan() runs every redact rule of a service over a payload and
  * returns the matches sorted by start, without overlaps (leftmost first;

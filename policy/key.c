@@ -8,7 +8,7 @@
  * packet lookup is a few compares; a key of an epoch older than the one
  * before the newest is wiped as soon as it is no longer asked for, so an
  * expired epoch cannot be linked to addresses from this process's memory
- * (DESIGN.md §7).
+ * (doc/design.md §7).
  *
  * Key files are opened in one place, key_file_open(): the file and its
  * directory are checked (type, size, owner, mode) and the checks on the

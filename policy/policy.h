@@ -15,7 +15,7 @@
 
 struct ruleset;
 
-/* Identifier detectors (DESIGN.md §5). */
+/* Identifier detectors (doc/design.md §5). */
 enum det_kind {
 	DET_IPV4,
 	DET_IPV6,
@@ -38,7 +38,7 @@ enum act_kind {
 	ACT__COUNT
 };
 
-/* Address modes of `address ipv4|ipv6 ...` (DESIGN.md §4). */
+/* Address modes of `address ipv4|ipv6 ...` (doc/design.md §4). */
 enum addr_mode {
 	ADDR_KEEP,
 	ADDR_TRUNCATE,

@@ -1,5 +1,5 @@
 /*
- * rewrite.c — the actions on a detected identifier (DESIGN.md §5): mask,
+ * rewrite.c — the actions on a detected identifier (doc/design.md §5): mask,
  * keyed token, address truncation and address text, all in place and
  * keeping the length, so TCP byte counts and app-level length fields
  * stay valid.  Nothing here allocates.

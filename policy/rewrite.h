@@ -1,6 +1,6 @@
 /*
  * rewrite.h — actions on a detected identifier, in place and keeping its
- * length (DESIGN.md §5): mask, token, truncate.
+ * length (doc/design.md §5): mask, token, truncate.
  */
 #ifndef NFREDACT_REWRITE_H
 #define NFREDACT_REWRITE_H

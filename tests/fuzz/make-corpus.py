@@ -6,7 +6,7 @@ Usage: tests/fuzz/make-corpus.py [OUTDIR]      (default tests/fuzz/corpus)
 fuzz_packet: single IP packets built with scapy (TCP, UDP, ICMP errors,
 IPv6 extension headers, fragments).  fuzz_engine: conversations in the
 record format of fuzz_engine.c (control byte, 2-byte length, packet).
-fuzz_policy: the policies of DESIGN.md section 6 and broken variants.
+fuzz_policy: the policies of doc/design.md §6 and broken variants.
 Output is deterministic: the same scapy gives the same files.
 """
 import hashlib

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Policy language tests: every line of cases.txt through `nfredact check`,
-# the DESIGN examples, and the whole-output cases in files/.
+# the doc/design.md §6 examples, and the whole-output cases in files/.
 #
 # cases.txt: `policy text (\n for newlines) ; ok|error ; expected` where
 # expected is the first diagnostic line (an ok case may name a warning),
@@ -81,7 +81,7 @@ while IFS= read -r line || [ -n "$line" ]; do
 	esac
 done <"$here/cases.txt"
 
-# The DESIGN.md examples, verbatim; the full one points at a real key file.
+# The doc/design.md §6 examples, verbatim; the full one points at a real key file.
 for f in "$here"/examples/design-*.conf; do
 	run_check "$f"
 	if [ "$rc" -eq 0 ] && [ "$out" = "policy OK" ] && [ -z "$err" ]; then

@@ -1,5 +1,5 @@
 #!/bin/bash
-# run.sh — the replay cases (DESIGN.md §10): each case's make.py writes an
+# run.sh — the replay cases (doc/design.md §10): each case's make.py writes an
 # input capture and the output the engine must give; `nfredact dry-run`
 # runs the input through the engine and this script checks its output,
 # its report and its checksums.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# run.sh — the every-offset stream suite (DESIGN.md §10): the TCP
+# run.sh — the every-offset stream suite (doc/design.md §10): the TCP
 # conversations of the replay cases below, cut at every byte offset and
 # at random, with duplicated, retransmitted and reordered segments; the
 # server must get the same bytes as from the unsplit conversation.

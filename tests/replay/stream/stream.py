@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """
-stream.py — every-offset stream test of one replay case (DESIGN.md §10).
+stream.py — every-offset stream test of one replay case (doc/design.md §10).
 
 usage: stream.py CASE_DIR WORK NFREDACT [SEED]
 

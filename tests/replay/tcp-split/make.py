@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """
-Stream-aware redaction (DESIGN.md §1.2): the same two SMTP commands sent
+Stream-aware redaction (doc/design.md §1.2): the same two SMTP commands sent
 over one connection per cut position, cut into two segments at every
 offset, the second segment then retransmitted.  Whatever the cut, the
 server's byte stream must be the whole stream redacted; a retransmission
