@@ -13,7 +13,8 @@
 #
 # Exit: 0 all passed, 1 a test failed, 77 skipped (not root, no network
 # namespaces, tools or servers missing: `make deps`).  OPS_ONLY="a b"
-# runs only the named events; OPS_KEEP=DIR keeps every event's files.
+# runs only the named events; OPS_KEEP=DIR keeps every event's files;
+# OPS_PCAP=1 adds a capture of the client's side to them.
 set -u
 cd "$(dirname "$0")/../.."
 B=${B:-build}
@@ -62,8 +63,8 @@ chmod 0755 "$work/bin" "$work/bin/nfredact"
 
 TRAFFIC=$E2E/traffic.py
 FLOOD=$E2E/flood.py
-RATE=1200		# messages a second, shared by the streams
-STREAMS=("udp:$SERVER4" "tcp:$SERVER4" "udp:$SERVER6")
+RATE=1600		# messages a second, shared by the streams
+STREAMS=("udp:$SERVER4" "tcp:$SERVER4" "udp:$SERVER6" "tcp:$SERVER6")
 
 # What the client sends, and what must never reach the collector.
 EMAIL=bob@example.org
@@ -157,6 +158,12 @@ ev_begin() {
 		fail "$1/setup" "cannot create the namespaces"
 		ns_cleanup
 		return 1
+	fi
+	# OPS_PCAP=1: what the client sent, in $EV/client.pcap (with OPS_KEEP)
+	if [ -n "${OPS_PCAP:-}" ] && command -v tcpdump >/dev/null; then
+		ip netns exec "$NS_C" tcpdump -i "$VETH_C" -U -s 0 -w "$EV/client.pcap" \
+			port 514 >/dev/null 2>&1 &
+		ns_pid_add $!
 	fi
 	if ! ops_rsyslog_start "$EV/srv"; then
 		fail "$1/setup" "rsyslogd does not start: $(tail -n 1 "$EV/srv/rsyslog.out")"
@@ -354,17 +361,25 @@ ev_end() {
 		pass "$EV_NAME/own-output"
 	fi
 	ns_cleanup
-	if [ -s "$EV/judge.out" ] && [ -n "$(jv sent)" ]; then
-		resumed="$(jv silence_ms) ms"
-		[ "$(jv resumed)" = yes ] || resumed="never (${resumed})"
-		[ "$EV_RESUME_EXPECTED" = 1 ] || [ "$(jv resumed)" = yes ] ||
-			resumed="blocked (expected)"
-	else
-		resumed="-"
-	fi
-	ROWS+=("$(printf '%-20s %6s %10s %8s %20s  %s' "$EV_NAME" "$(jv sent)" \
-		"$(jv unredacted)" "$(jv received)" "$resumed" \
+	ROWS+=("$(printf '%-20s %6s %10s %8s %12s %12s  %s' "$EV_NAME" "$(jv sent)" \
+		"$(jv unredacted)" "$(jv received)" "$(gap udp)" "$(gap tcp)" \
 		"$([ "$EV_FAILED" -eq 0 ] && echo ok || echo "FAIL ($EV_FAILED)")")")
+}
+
+# gap PROTO: the longest silence of PROTO's streams at the collector from
+# the event on, for the summary
+gap() {
+	local ms
+	ms=$(jv "$1.silence_ms")
+	if [ -z "$ms" ]; then
+		echo -
+	elif [ "$(jv "$1.resumed")" = yes ]; then
+		echo "$ms ms"
+	elif [ "$EV_RESUME_EXPECTED" = 1 ]; then
+		echo "never"
+	else
+		echo "blocked"
+	fi
 }
 
 # ev_start_daemon [ARGS...]: start, or report why not.  Return: 0 serving.
@@ -771,8 +786,11 @@ for ev in ${OPS_ONLY:-${EVENTS[@]}}; do
 done
 
 echo
-printf '%-20s %6s %10s %8s %20s  %s\n' event sent unredacted received "resumed after" result
+printf '%-20s %6s %10s %8s %12s %12s  %s\n' event sent unredacted received \
+	"udp gap" "tcp gap" result
 printf '%s\n' "${ROWS[@]}"
-echo "(resumed after: the longest silence at the collector from the event on)"
+echo "(gap: the longest silence of the numbered UDP / TCP streams at the collector"
+echo " from the event on, i.e. the time until service resumed; 'blocked': the"
+echo " daemon refused to start and the tables kept traffic out, as they should)"
 echo "ops: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -12,8 +12,8 @@ judgement of what the collector received.
       stalls holds back only its own messages.  A TCP stream reconnects
       when the connection fails; messages it cannot write are not sent.
       LABEL names the stream without its address: u4, t4, u6, t6.
-      Writes one line per message sent to FILE: "LABEL SEQ UNIXTIME",
-      then "end UNIXTIME".  Prints "sent=N".
+      Writes to FILE "stream LABEL" for each stream, one line per message
+      sent: "LABEL SEQ UNIXTIME", then "end UNIXTIME".  Prints "sent=N".
 
   traffic.py judge --log FILE --sends FILE --tag TAG --event UNIXTIME
                    [--original TEXT]...
@@ -24,7 +24,9 @@ judgement of what the collector received.
       TAG or not), the longest silence at the collector from the event on
       (ms, arrival times as the collector wrote them) and whether the
       stream resumed (a message of it arrived in the last 0.5 s of
-      sending).  Originals are never printed.
+      sending); per protocol (udp.*, tcp.*) the longest silence of its
+      streams and whether all of them resumed.  Originals are never
+      printed.
 
 Exit: 0, or 2 on bad usage.
 """
@@ -124,6 +126,7 @@ def send(a):
     total = 0
     with open(a.sends, "w") as f:
         for s in streams:
+            f.write("stream %s\n" % s.label)
             for seq, t in s.sent:
                 f.write("%s %d %.6f\n" % (s.label, seq, t))
             total += len(s.sent)
@@ -146,6 +149,9 @@ def judge(a):
             parts = row.split()
             if parts[0] == "end":
                 end = float(parts[1])
+                continue
+            if parts[0] == "stream":
+                sent.setdefault(parts[1], 0)
                 continue
             sent.setdefault(parts[0], 0)
             sent[parts[0]] += 1
@@ -172,6 +178,7 @@ def judge(a):
            "log_lines": lines}
     received = 0
     worst, resumed_all = 0.0, True
+    by_proto, stopped = {}, set()
     for stream in sorted(set(sent) | set(got)):
         times = sorted(arrivals.get(stream, []))
         n = len(got.get(stream, ()))
@@ -191,6 +198,10 @@ def judge(a):
             silence = max(silence, end - tail_from)
             resumed_all = False
         worst = max(worst, silence)
+        proto = "udp" if stream[0] == "u" else "tcp"
+        by_proto[proto] = max(by_proto.get(proto, 0.0), silence)
+        if not resumed:
+            stopped.add(proto)
         p = "s.%s." % stream
         out[p + "sent"] = sent.get(stream, 0)
         out[p + "received"] = n
@@ -198,6 +209,9 @@ def judge(a):
         out[p + "resumed"] = "yes" if resumed else "no"
     out["received"] = received
     out["silence_ms"] = int(worst * 1000)
+    for proto, silence in sorted(by_proto.items()):
+        out[proto + ".silence_ms"] = int(silence * 1000)
+        out[proto + ".resumed"] = "no" if proto in stopped else "yes"
     out["resumed"] = "yes" if resumed_all else "no"
     for k, v in out.items():
         print("%s=%s" % (k, v))
