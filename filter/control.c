@@ -34,9 +34,9 @@
 #define CONTROL_DIR_MODE	0755
 #define CONTROL_BACKLOG		32
 #define CONTROL_MAX_CONN	16	/* clients served at once */
-#define CONTROL_DEADLINE_MS	2000	/* from accept to close, answered or not */
+#define CONTROL_DEADLINE_MS	2000	/* accept to close, answered or not */
 #define CONTROL_POLL_MS		500	/* how soon d->stop is noticed */
-#define CONTROL_BACKOFF_MS	100	/* accept failed for want of resources */
+#define CONTROL_BACKOFF_MS	100	/* accept failed: out of resources */
 #define CONTROL_LINE_MAX	128
 #define CONTROL_PEER_GROUPS	64	/* on the stack; more are malloc'd */
 
@@ -116,7 +116,8 @@ static int dir_open(const char *dir, bool create)
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
 		log_warnx("control socket directory %s: mode %04o: writable by "
-			  "group or others", dir, (unsigned)(st.st_mode & 07777));
+			  "group or others", dir,
+			  (unsigned)(st.st_mode & 07777));
 		err = -EPERM;
 		goto fail;
 	}
@@ -378,6 +379,12 @@ static bool peer_allowed(int fd)
 	return ok;
 }
 
+/* Whether a failed socket call is to be retried when poll() says so. */
+static bool try_later(int err)
+{
+	return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
+
 static void conn_close(struct conn *c)
 {
 	close(c->fd);
@@ -459,11 +466,8 @@ static bool conn_write(struct conn *c)
 				 c->out_len - c->out_done,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN || errno == EWOULDBLOCK;
-		}
+		if (w < 0)
+			return try_later(errno);
 		c->out_done += (size_t)w;
 	}
 	free(c->text);
@@ -485,7 +489,7 @@ static bool conn_read(struct daemon *d, struct conn *c)
 	ssize_t r = recv(c->fd, c->in + c->in_len, room, MSG_DONTWAIT);
 
 	if (r < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+		return try_later(errno);
 	if (r == 0 && c->in_len == 0)
 		return false;
 	c->in_len += (size_t)r;
@@ -503,7 +507,7 @@ static bool conn_drain(struct conn *c)
 	ssize_t r = recv(c->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
 
 	if (r < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+		return try_later(errno);
 	return r > 0;
 }
 
@@ -614,7 +618,8 @@ static void *control_main(void *arg)
 			if (c->deadline_ms - now < (uint64_t)timeout)
 				timeout = (int)(c->deadline_ms - now);
 			pfd[n].fd = c->fd;
-			pfd[n].events = c->state == CONN_WRITE ? POLLOUT : POLLIN;
+			pfd[n].events = c->state == CONN_WRITE ? POLLOUT :
+								 POLLIN;
 			slot[n++] = i;
 		}
 		if (pfd[0].fd < 0 && accept_after - now < (uint64_t)timeout)

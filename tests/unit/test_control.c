@@ -128,7 +128,8 @@ static int client_connect(const char *path)
 
 /*
  * Send @req and read the answer until end of file, for at most
- * @limit_ms, as nfredact stats does.  Return: its length, or -errno (-ETIMEDOUT).
+ * @limit_ms, as nfredact stats does.
+ * Return: its length, or -errno (-ETIMEDOUT).
  */
 static ssize_t ask(const char *path, const char *req, char *buf, size_t size,
 		   int limit_ms)
@@ -445,6 +446,7 @@ static void test_peer_credentials(void **state)
 	const gid_t member[] = { 100, TEST_GID }, other[] = { 100 };
 	struct daemon d;
 	char buf[8192];
+	ssize_t n;
 	int fd;
 
 	need_root();
@@ -461,7 +463,8 @@ static void test_peer_credentials(void **state)
 	assert_int_equal(ask_as(f->path, 0, 0, NULL, 0), 0);
 	assert_int_equal(ask_as(f->path, NOBODY, TEST_GID, NULL, 0), 0);
 	assert_int_equal(ask_as(f->path, NOBODY, NOBODY, member, 2), 0);
-	assert_true(ask(f->path, CONTROL_REQ_STATS, buf, sizeof(buf), 1500) > 0);
+	n = ask(f->path, CONTROL_REQ_STATS, buf, sizeof(buf), 1500);
+	assert_true(n > 0);
 	assert_non_null(strstr(buf, "control.refused 2\n"));
 
 	/* No group: root alone. */
