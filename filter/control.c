@@ -285,11 +285,6 @@ out:
 	return fd;
 }
 
-int control_listen(const char *path, unsigned uid, unsigned gid)
-{
-	return control_open(path);
-}
-
 int control_unlink(const char *path)
 {
 	const char *name;

@@ -153,14 +153,6 @@ int worker_handoff(struct worker *w, const struct ruleset *rs,
 void worker_wake(struct worker *w);
 
 /**
- * control_listen() - control_open(@path) (control.h), kept until its last
- * caller is changed: the socket and its directory stay root's, so @uid
- * and @gid (the unprivileged user) are not used
- * Return: the listening socket or -errno.
- */
-int control_listen(const char *path, unsigned uid, unsigned gid);
-
-/**
  * control_start() - serve d->control_fd in a thread until d->stop: up to
  * 16 clients at once, each closed 2 s after it was accepted; only root
  * and members of CONTROL_GROUP are answered (SO_PEERCRED, SO_PEERGROUPS)
