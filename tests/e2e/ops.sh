@@ -1,15 +1,15 @@
 #!/bin/bash
-# ops.sh — end-to-end tests of operational events: nfredactd restarted,
-# the firewall flushed or reloaded (nft, iptables-legacy), /proc/sys
-# hidden, the flow table flooded, a reload with a root-only key, stats
-# asked by an outsider, a symlink planted at the control socket, the
-# rules removed while the daemon runs.  Each event happens under
-# continuous numbered syslog traffic (UDP and TCP, IPv4 and IPv6) that
-# carries the client's address, an email and a phone number, to a real
-# rsyslog behind nfredactd.  The collector's own log is the truth: no
-# original may reach it during or after the event, and the traffic must
-# resume.  Each event runs in namespaces of its own, made and deleted by
-# the test.
+# ops.sh — end-to-end tests of operational events: nfredactd restarted
+# or killed, the firewall flushed or reloaded (nft, iptables-legacy),
+# /proc/sys hidden, the flow table flooded, a reload with a root-only
+# key, stats asked by an outsider, a symlink planted at the control
+# socket, the rules removed while the daemon runs.  Each event happens
+# under continuous numbered syslog traffic (UDP and TCP, IPv4 and IPv6)
+# that carries the client's address, an email and a phone number, to a
+# real rsyslog behind nfredactd.  The collector's own log is the truth:
+# no original may reach it during or after the event, and the traffic
+# must resume.  Each event runs in namespaces of its own, made and
+# deleted by the test.
 #
 # Exit: 0 all passed, 1 a test failed, 77 skipped (not root, no network
 # namespaces, tools or servers missing: `make deps`).  OPS_ONLY="a b"
@@ -422,9 +422,51 @@ ev_restart() {
 	ev_end
 }
 
+# ---- 1b. crash: the queue reader killed, then the whole tree -----------
+
+# Neither stop may let an original through; the tables stay, and a start
+# after each replaces the stale control socket.
+ev_crash() {
+	local who
+	ev_begin crash || return
+	if ev_start_daemon; then
+		ev_traffic_then 5
+		EV_T=$(now)
+		for who in child all; do
+			if [ -z "$D_CHILD" ]; then
+				fail crash/kill-$who "no child process to kill"
+				break
+			fi
+			if [ $who = child ]; then
+				kill -KILL "$D_CHILD"
+			else
+				kill -KILL "$D_PID" "$D_CHILD"
+			fi
+			wait_for 5 proc_gone "$D_CHILD"
+			wait_for 5 proc_gone "$D_PID"
+			wait "$D_PID" 2>/dev/null
+			pid_forget "$D_PID"
+			pid_forget "$D_CHILD"
+			D_PID="" D_CHILD=""
+			if tables_present; then
+				pass crash/tables-kept-$who
+			else
+				fail crash/tables-kept-$who "table ip/ip6 nfredact gone after SIGKILL ($who)"
+			fi
+			sleep 0.3
+			ev_start_daemon || break
+			sleep 0.7
+		done
+		traffic_wait
+		ev_traffic_checks
+	fi
+	ev_end
+}
+
 # ---- 2. the ruleset flushed: `nft flush ruleset`, a Debian nftables.conf -
 
 ev_nft_flush() {
+	local del4 del6
 	ev_begin nft-flush || return
 	# Debian's /etc/nftables.conf, as `systemctl reload nftables` loads it
 	cat >"$EV/nftables.conf" <<-'EOF'
@@ -452,11 +494,30 @@ ev_nft_flush() {
 		sleep 1
 		ns_in_s nft -f "$EV/nftables.conf" 2>"$EV/nft.err" ||
 			fail nft-flush/nftables.conf "nft -f failed: $(head -n 1 "$EV/nft.err")"
+		sleep 0.5
+		# someone deletes the tables by name: refused (they are owned),
+		# or restored at once and counted
+		ns_in_s nft delete table ip nfredact 2>"$EV/nft-delete.err"
+		del4=$?
+		ns_in_s nft delete table ip6 nfredact 2>>"$EV/nft-delete.err"
+		del6=$?
 		sleep 0.3
 		ev_tables_in_place
 		traffic_wait
 		ev_traffic_checks
 		ev_rules_metrics
+		if [ $del4 -eq 0 ] || [ $del6 -eq 0 ]; then
+			echo "     (nft delete table succeeded: restoration expected)"
+			if ! grep -Eq '^nfredact_rules_restored_total(\{[^}]*\})? [1-9][0-9]*$' "$EV/stats.prom"; then
+				fail nft-flush/restored "the tables were deleted, and no restoration counted"
+			elif ! grep -q restored "$EV/nfredactd.err"; then
+				fail nft-flush/restored "the tables were deleted, and no 'restored' line logged"
+			else
+				pass nft-flush/restored
+			fi
+		else
+			echo "     (nft delete table refused: $(head -n 1 "$EV/nft-delete.err" | head -c 100))"
+		fi
 	fi
 	ev_end
 }
@@ -704,6 +765,23 @@ ev_symlink() {
 		fail control-symlink/apply "nfredact ruleset --apply failed: $(head -n 1 "$EV/apply.out")"
 		ev_end
 		return
+	elif ! tables_present; then
+		fail control-symlink/apply "ruleset --apply left no table ip/ip6 nfredact"
+	else
+		pass control-symlink/apply
+	fi
+	# a socket directory others may write to is refused
+	mkdir -p "$EV/unsafe"
+	chmod 0777 "$EV/unsafe"
+	ip netns exec "$NS_S" timeout 5 "$NFREDACTD" -c "$EV/policy.conf" --install-rules \
+		--control "$EV/unsafe/control.sock" 2>"$EV/unsafe.err" >/dev/null
+	rc=$?
+	if [ $rc -eq 124 ] || [ $rc -eq 0 ]; then
+		fail control-symlink/unsafe-dir "nfredactd served with its socket in a mode 0777 directory"
+	elif [ -e "$EV/unsafe/control.sock" ]; then
+		fail control-symlink/unsafe-dir "refused, but a socket was left in the 0777 directory"
+	else
+		pass control-symlink/unsafe-dir
 	fi
 	traffic_start 3
 	sleep 0.5
@@ -730,7 +808,7 @@ ev_symlink() {
 			fail control-symlink/socket "nfredactd exited without a word"
 		else
 			pass control-symlink/socket
-			echo "     (nfredactd refused: $(tail -n 1 "$EV/nfredactd.err" | head -c 120))"
+			echo "     (nfredactd refused: $(tail -n 1 "$EV/nfredactd.err" | sed "s/^[0-9T:.-]*Z //" | head -c 160))"
 		fi
 		EV_RESUME_EXPECTED=0
 		D_PID=""
@@ -767,12 +845,13 @@ ev_remove_running() {
 
 # ---- run ----------------------------------------------------------------
 
-EVENTS=(restart restart-gap nft-flush iptables-legacy proc-sys-hidden flow-flood
+EVENTS=(restart restart-gap crash nft-flush iptables-legacy proc-sys-hidden flow-flood
 	reload-key stats-access control-symlink remove-while-running)
 for ev in ${OPS_ONLY:-${EVENTS[@]}}; do
 	case $ev in
-	restart) ev_restart restart 0 3.5 ;;
-	restart-gap) ev_restart restart-gap 2 5 ;;
+	restart) ev_restart restart 0 4 ;;
+	restart-gap) ev_restart restart-gap 2 6 ;;
+	crash) ev_crash ;;
 	nft-flush) ev_nft_flush ;;
 	iptables-legacy) ev_iptables_legacy ;;
 	proc-sys-hidden) ev_proc_sys_hidden ;;
