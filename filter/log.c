@@ -22,17 +22,6 @@ static const char *log_name = "nfredactd";
 static const char *log_prefix;
 static int log_verbose;
 
-void log_init(const char *name, int verbose)
-{
-	log_name = name;
-	log_verbose = verbose;
-}
-
-void log_setprefix(const char *prefix)
-{
-	log_prefix = prefix;
-}
-
 /* The line's time stamp: UTC, so that lines of hosts in other zones and
  * across a change of summer time compare as they are. */
 static void log_stamp(char out[static LOG_STAMP_LEN])
@@ -49,6 +38,24 @@ static void log_stamp(char out[static LOG_STAMP_LEN])
 				     "0000-00-00T00:00:00");
 	snprintf(out + n, LOG_STAMP_LEN - n, ".%03uZ",
 		 (unsigned)(ts.tv_nsec / 1000000) % 1000u);
+}
+
+void log_init(const char *name, int verbose)
+{
+	char stamp[LOG_STAMP_LEN];
+
+	log_name = name;
+	log_verbose = verbose;
+	/*
+	 * The C library reads its time zone data at the first gmtime_r():
+	 * now, before any sandbox, not at the first line after it.
+	 */
+	log_stamp(stamp);
+}
+
+void log_setprefix(const char *prefix)
+{
+	log_prefix = prefix;
 }
 
 static void vlog(const char *level, const char *fmt, va_list ap, int err)
