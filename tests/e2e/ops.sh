@@ -44,7 +44,36 @@ chmod 0755 "$work"
 trap 'ns_cleanup; [ -n "${OPS_KEEP:-}" ] && cp -r "$work/." "$OPS_KEEP/"; rm -rf "$work"' EXIT
 trap 'exit 1' INT TERM
 
+# rsyslog in the server namespace, UDP and TCP 514, one line a message:
+# "ARRIVAL-TIME | FROMHOST-IP | MSG" in DIR/syslog.log
+ops_rsyslog_start() {
+	local dir=$1
+	mkdir -p "$dir/rsyslog"
+	cat >"$dir/rsyslog.conf" <<-EOF
+	# collector for tests/e2e/ops.sh: all in $dir
+	global(workDirectory="$dir/rsyslog" net.enableDNS="off")
+	module(load="imudp")
+	module(load="imtcp")
+	input(type="imudp" port="514")
+	input(type="imtcp" port="514")
+	template(name="nfredact_ops" type="string"
+	         string="%timegenerated:::date-rfc3339% | %fromhost-ip% | %msg%\n")
+	*.* action(type="omfile" file="$dir/syslog.log" template="nfredact_ops")
+	EOF
+	: >"$dir/syslog.log"
+	ip netns exec "$NS_S" rsyslogd -n -f "$dir/rsyslog.conf" -i "$dir/rsyslog.pid" \
+		>"$dir/rsyslog.out" 2>&1 &
+	ns_pid_add $!
+	wait_for 10 port_listening "$NS_S" udp 514 &&
+		wait_for 10 port_listening "$NS_S" tcp 514
+}
+
 ns_setup || skip "cannot create network namespaces"
+if ! ops_rsyslog_start "$work/probe"; then
+	msg=$(tail -n 1 "$work/probe/rsyslog.out")
+	ns_cleanup
+	skip "rsyslogd does not start: $msg"
+fi
 ns_cleanup
 
 # The daemon's default user, and the group that may read stats.
@@ -111,30 +140,6 @@ write_policy() {
 	}
 	EOF
 	chmod 0644 "$1"
-}
-
-# rsyslog in the server namespace, UDP and TCP 514, one line a message:
-# "ARRIVAL-TIME | FROMHOST-IP | MSG" in DIR/syslog.log
-ops_rsyslog_start() {
-	local dir=$1
-	mkdir -p "$dir/rsyslog"
-	cat >"$dir/rsyslog.conf" <<-EOF
-	# collector for tests/e2e/ops.sh: all in $dir
-	global(workDirectory="$dir/rsyslog" net.enableDNS="off")
-	module(load="imudp")
-	module(load="imtcp")
-	input(type="imudp" port="514")
-	input(type="imtcp" port="514")
-	template(name="nfredact_ops" type="string"
-	         string="%timegenerated:::date-rfc3339% | %fromhost-ip% | %msg%\n")
-	*.* action(type="omfile" file="$dir/syslog.log" template="nfredact_ops")
-	EOF
-	: >"$dir/syslog.log"
-	ip netns exec "$NS_S" rsyslogd -n -f "$dir/rsyslog.conf" -i "$dir/rsyslog.pid" \
-		>"$dir/rsyslog.out" 2>&1 &
-	ns_pid_add $!
-	wait_for 10 port_listening "$NS_S" udp 514 &&
-		wait_for 10 port_listening "$NS_S" tcp 514
 }
 
 # ev_begin NAME: a fresh pair of namespaces with a collector, and the
@@ -430,7 +435,7 @@ ev_crash() {
 	local who
 	ev_begin crash || return
 	if ev_start_daemon; then
-		ev_traffic_then 5
+		ev_traffic_then 6
 		EV_T=$(now)
 		for who in child all; do
 			if [ -z "$D_CHILD" ]; then
@@ -850,7 +855,7 @@ EVENTS=(restart restart-gap crash nft-flush iptables-legacy proc-sys-hidden flow
 for ev in ${OPS_ONLY:-${EVENTS[@]}}; do
 	case $ev in
 	restart) ev_restart restart 0 4 ;;
-	restart-gap) ev_restart restart-gap 2 6 ;;
+	restart-gap) ev_restart restart-gap 2 7 ;;
 	crash) ev_crash ;;
 	nft-flush) ev_nft_flush ;;
 	iptables-legacy) ev_iptables_legacy ;;
