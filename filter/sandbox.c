@@ -53,7 +53,7 @@ static const char *const daemon_allowed[] = {
 	"recvmmsg", "recvmsg", "recvfrom", "sendto", "sendmsg", "accept4",
 	"getsockopt", "shutdown", "poll", "ppoll",
 	/* stderr, signalfd, eventfds, the policy and key files, counters */
-	"read", "readv", "pread64", "write", "writev", "close",
+	"read", "readv", "pread64", "write", "writev", "close", "lseek",
 	"newfstatat", "fstat", "statx", "eventfd2",
 	/* malloc, the flow table, libsodium's guarded pages, PCRE2's JIT */
 	"brk", "mmap", "munmap", "mprotect", "madvise", "mremap",
@@ -67,6 +67,28 @@ static const char *const daemon_allowed[] = {
 	"nanosleep", "getrandom",
 	"exit", "exit_group",
 };
+
+/*
+ * A build with AddressSanitizer (make SANITIZE=1) has a runtime that
+ * needs more: an alternate signal stack per thread, and at exit the leak
+ * checker clones a tracer that ptrace()s every thread.  Debug builds
+ * only; what they allow in addition is listed here.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANDBOX_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANDBOX_SANITIZER 1
+#endif
+#endif
+
+#ifdef SANDBOX_SANITIZER
+static const char *const sanitizer_allowed[] = {
+	"sigaltstack", "prctl", "getppid", "clone", "ptrace", "wait4",
+	"waitid", "readlink", "readlinkat", "getdents", "getdents64",
+	"kill", "tgkill", "tkill",
+};
+#endif
 
 /*
  * The parent never makes these: a call is an attack, so it dies.  Its
@@ -145,6 +167,11 @@ static int daemon_rules(scmp_filter_ctx ctx)
 	for (size_t i = 0; !err && i < sizeof(daemon_allowed) /
 					sizeof(daemon_allowed[0]); i++)
 		err = RULE0(ctx, SCMP_ACT_ALLOW, daemon_allowed[i]);
+#ifdef SANDBOX_SANITIZER
+	for (size_t i = 0; !err && i < sizeof(sanitizer_allowed) /
+					sizeof(sanitizer_allowed[0]); i++)
+		err = RULE0(ctx, SCMP_ACT_ALLOW, sanitizer_allowed[i]);
+#endif
 	/* Threads only: a fork() or vfork() is clone() without it. */
 	if (!err)
 		err = RULE(ctx, SCMP_ACT_ALLOW, "clone",
@@ -239,8 +266,14 @@ static int parent_rules(scmp_filter_ctx ctx)
 	int err = 0;
 
 	for (size_t i = 0; !err && i < sizeof(parent_denied) /
-					sizeof(parent_denied[0]); i++)
+					sizeof(parent_denied[0]); i++) {
+#ifdef SANDBOX_SANITIZER
+		/* the leak checker's tracer, at exit */
+		if (strcmp(parent_denied[i], "ptrace") == 0)
+			continue;
+#endif
 		err = RULE0(ctx, SCMP_ACT_KILL_PROCESS, parent_denied[i]);
+	}
 	/*
 	 * Netlink and UNIX sockets only; an error, not death, for the rest:
 	 * the C library probes families (if_nametoindex() in ip(8)).  One
