@@ -122,8 +122,12 @@ clean:
 
 # ---- install / uninstall -------------------------------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=/staging]: the two programs,
-# the man pages, the systemd unit (when the tree has one) and an example
-# policy.  Nothing else is created: no key, no policy, no run directory.
+# the man pages, the systemd units (their program paths made BINDIR's and
+# SBINDIR's), an example policy, and the system user and group nfredact
+# the daemon runs as (not under a DESTDIR: the package that is made there
+# creates it).  Nothing else: no key, no policy, no run directory.
+# uninstall removes what install copied; the user stays (files on the
+# system may still belong to it).
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -132,7 +136,8 @@ MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR    ?= /lib/systemd/system
 INSTALL    ?= install
-SYSTEMD_UNIT := $(wildcard filter/nfredactd.service)
+SYSTEMD_UNITS := $(wildcard filter/nfredactd.service filter/nfredact-rules.service)
+DAEMON_USER := nfredact
 
 install: all
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
@@ -144,9 +149,38 @@ install: all
 	$(INSTALL) -m 0644 man/nfredact.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	$(INSTALL) -m 0644 examples/policy.conf \
 		$(DESTDIR)$(SYSCONFDIR)/nfredact/policy.conf.example
-ifneq ($(SYSTEMD_UNIT),)
+ifneq ($(SYSTEMD_UNITS),)
 	$(INSTALL) -d $(DESTDIR)$(UNITDIR)
-	$(INSTALL) -m 0644 $(SYSTEMD_UNIT) $(DESTDIR)$(UNITDIR)/nfredactd.service
+	@for u in $(SYSTEMD_UNITS); do \
+		echo "  UNIT    $(DESTDIR)$(UNITDIR)/$${u##*/}"; \
+		sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' \
+		    -e 's|/usr/local/bin/|$(BINDIR)/|g' \
+		    -e 's|/etc/nfredact/|$(SYSCONFDIR)/nfredact/|g' \
+		    -e 's|/etc/default/|$(SYSCONFDIR)/default/|g' "$$u" \
+			>$(DESTDIR)$(UNITDIR)/$${u##*/}.tmp && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}.tmp && \
+		mv -f $(DESTDIR)$(UNITDIR)/$${u##*/}.tmp \
+			$(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+endif
+ifeq ($(DESTDIR),)
+	@if getent passwd $(DAEMON_USER) >/dev/null; then \
+		echo "install: user $(DAEMON_USER) exists"; \
+	elif getent group $(DAEMON_USER) >/dev/null; then \
+		echo "install: creating system user $(DAEMON_USER) (group exists)"; \
+		useradd --system --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin --gid $(DAEMON_USER) \
+			$(DAEMON_USER); \
+	else \
+		echo "install: creating system user and group $(DAEMON_USER)"; \
+		useradd --system --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin --user-group $(DAEMON_USER); \
+	fi
+else
+	@echo "install: DESTDIR set: the system user $(DAEMON_USER) is not" \
+		"created; create it on the target (useradd --system" \
+		"--no-create-home --home-dir /nonexistent --shell" \
+		"/usr/sbin/nologin --user-group $(DAEMON_USER))"
 endif
 
 uninstall:
@@ -155,7 +189,8 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man8/nfredactd.8 \
 		$(DESTDIR)$(MANDIR)/man5/nfredact.conf.5 \
 		$(DESTDIR)$(SYSCONFDIR)/nfredact/policy.conf.example \
-		$(DESTDIR)$(UNITDIR)/nfredactd.service
+		$(DESTDIR)$(UNITDIR)/nfredactd.service \
+		$(DESTDIR)$(UNITDIR)/nfredact-rules.service
 	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(SYSCONFDIR)/nfredact 2>/dev/null || true
 
 .PHONY: install uninstall
