@@ -21,7 +21,7 @@ int privdrop_lookup(const char *user, struct privdrop_user *u)
 
 	memset(u, 0, sizeof(*u));
 	if (!user)
-		user = "nobody";
+		user = PRIVDROP_USER;
 	if (user[0] == '\0' || strcmp(user, "root") == 0) {
 		u->keep_root = true;
 		return 0;

@@ -14,9 +14,14 @@ struct privdrop_user {
 	gid_t gid;
 };
 
+/* The daemon's own system user and group, made by `make install`. */
+#define PRIVDROP_USER "nfredact"
+
 /**
- * privdrop_lookup() - resolve @user (NULL: "nobody"; "" or "root": stay
- * root) before anything is dropped
+ * privdrop_lookup() - resolve @user (NULL: PRIVDROP_USER; "" or "root":
+ * stay root) before anything is dropped.  There is no fallback: a
+ * missing user is an error, for the caller to report (create it with
+ * `make install`, or name another with --user).
  * Return: 0, or -ENOENT when there is no such user, -errno.
  */
 int privdrop_lookup(const char *user, struct privdrop_user *u);
