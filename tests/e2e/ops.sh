@@ -178,7 +178,8 @@ ev_begin() {
 	return 0
 }
 
-CTL() { echo "$EV/run/control.sock"; }
+# ctl_path: the event's control socket
+ctl_path() { echo "$EV/run/control.sock"; }
 
 # tables_present [ip|ip6]...: nfredact's nf_tables tables exist in the
 # server namespace (default: both)
@@ -191,14 +192,11 @@ tables_present() {
 	return 0
 }
 
-# some queue rule exists, in our tables or (older builds) in iptables
-rules_in_place() {
-	tables_present ip || ns_in_s iptables-save -t raw 2>/dev/null | grep -q NFQUEUE
-}
-
+# d_ready: the queue is bound, table ip nfredact is in, the control socket
+# answers (the ip6 table is the checks' business)
 d_ready() {
-	queue_bound "$NS_S" 0 && rules_in_place &&
-		"$NFREDACT" stats --control "$(CTL)" >/dev/null 2>&1
+	queue_bound "$NS_S" 0 && tables_present ip &&
+		"$NFREDACT" stats --control "$(ctl_path)" >/dev/null 2>&1
 }
 
 # ops_start [ARGS...]: nfredactd in the server namespace, OPS_WRAP (an
@@ -208,7 +206,7 @@ d_ready() {
 ops_start() {
 	local i
 	ip netns exec "$NS_S" "${OPS_WRAP[@]}" "$NFREDACTD" -c "$EV/policy.conf" \
-		--install-rules --control "$(CTL)" "$@" \
+		--install-rules --control "$(ctl_path)" "$@" \
 		2>>"$EV/nfredactd.err" >/dev/null &
 	D_PID=$!
 	D_CHILD=""
@@ -294,15 +292,10 @@ judge() {
 }
 jv() { sed -n "s/^$1=//p" "$EV/judge.out"; }
 
-# stats_value NAME: a counter from the text stats (0 when absent)
-stats_value() {
-	awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }' "$EV/stats.txt" 2>/dev/null
-}
-
 # stats_save: text and Prometheus stats, as root, into $EV
 stats_save() {
-	"$NFREDACT" stats --control "$(CTL)" >"$EV/stats.txt" 2>&1
-	"$NFREDACT" stats --prometheus --control "$(CTL)" >"$EV/stats.prom" 2>&1
+	"$NFREDACT" stats --control "$(ctl_path)" >"$EV/stats.txt" 2>&1
+	"$NFREDACT" stats --prometheus --control "$(ctl_path)" >"$EV/stats.prom" 2>&1
 }
 
 # ev_traffic_checks: the collector's log judged for the event
@@ -712,7 +705,7 @@ ev_stats_access() {
 		else
 			pass stats-access/process-tree
 		fi
-		"$NFREDACT" stats --control "$(CTL)" >"$EV/stats-root.out" 2>&1
+		"$NFREDACT" stats --control "$(ctl_path)" >"$EV/stats-root.out" 2>&1
 		rc=$?
 		if [ $rc -ne 0 ] || ! grep -q '^uptime_seconds ' "$EV/stats-root.out"; then
 			fail stats-access/root "root's stats failed (exit $rc): $(head -n 1 "$EV/stats-root.out")"
@@ -720,7 +713,7 @@ ev_stats_access() {
 			pass stats-access/root
 		fi
 		setpriv --reuid=65534 --regid=65534 --clear-groups \
-			"$work/bin/nfredact" stats --control "$(CTL)" \
+			"$work/bin/nfredact" stats --control "$(ctl_path)" \
 			>"$EV/stats-nobody.out" 2>"$EV/stats-nobody.err"
 		rc=$?
 		if [ $rc -eq 0 ] || [ -s "$EV/stats-nobody.out" ]; then
@@ -735,11 +728,11 @@ ev_stats_access() {
 		# a member of group nfredact: as a supplementary group, or (what
 		# SO_PEERCRED shows) as the primary one
 		setpriv --reuid=65534 --regid=65534 --groups="$NFR_GID" \
-			"$work/bin/nfredact" stats --control "$(CTL)" >"$EV/stats-group.out" 2>&1
+			"$work/bin/nfredact" stats --control "$(ctl_path)" >"$EV/stats-group.out" 2>&1
 		rc=$?
 		if [ $rc -ne 0 ]; then
 			setpriv --reuid=65534 --regid="$NFR_GID" --groups="$NFR_GID" \
-				"$work/bin/nfredact" stats --control "$(CTL)" >"$EV/stats-group.out" 2>&1
+				"$work/bin/nfredact" stats --control "$(ctl_path)" >"$EV/stats-group.out" 2>&1
 			rc=$?
 			[ $rc -eq 0 ] && echo "     (group nfredact admitted as primary group only)"
 		fi
@@ -763,7 +756,7 @@ ev_symlink() {
 	chown root:root "$EV/target"
 	chmod 0644 "$EV/target"
 	before=$(stat -c '%u:%g %a %s' "$EV/target"; md5sum <"$EV/target")
-	ln -s "$EV/target" "$(CTL)"
+	ln -s "$EV/target" "$(ctl_path)"
 	# the tables of an earlier run are in place: until a daemon serves,
 	# covered traffic is blocked
 	if ! ns_in_s "$NFREDACT" ruleset "$EV/policy.conf" --apply >"$EV/apply.out" 2>&1; then
@@ -801,7 +794,7 @@ ev_symlink() {
 	fi
 	case $rc in
 	0)
-		if [ -L "$(CTL)" ] || [ ! -S "$(CTL)" ]; then
+		if [ -L "$(ctl_path)" ] || [ ! -S "$(ctl_path)" ]; then
 			fail control-symlink/socket "serving, but the control path is not a fresh socket"
 		else
 			pass control-symlink/socket
