@@ -127,8 +127,8 @@ void daemon_warn_policy(const struct ruleset *rs);
 
 /**
  * worker_start() - start the thread serving @w->q.  Before it stops, the
- * thread decides every packet its engine worker still holds
- * (engine_release_all()) and sends those verdicts.  The first worker
+ * thread drops every packet its engine worker still holds
+ * (engine_drop_all(): TCP sends them again to the next reader).  The first worker
  * (d->workers[0]) also logs the drops of all, rate-limited (droplog.h).
  * Return: 0 or -errno (-ENOMEM, or what eventfd() and pthread_create()
  * return).

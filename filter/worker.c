@@ -286,7 +286,12 @@ static void log_drops(struct worker *w)
 	daemon_snapshot_free(&s);
 }
 
-/* Before the thread ends: nothing may stay held with nobody to release it. */
+/*
+ * Before the thread ends: nothing may stay held with nobody to release
+ * it.  Held segments are dropped, not decided: the client's TCP sends
+ * them again to the next reader of the queue, which then sees each
+ * identifier whole (engine_drop_all()).
+ */
 static void release_all(struct worker *w)
 {
 	struct engine_release rel;
@@ -294,7 +299,7 @@ static void release_all(struct worker *w)
 
 	take_handoff(w);
 	daemon_lock(d);
-	engine_release_all(d->rs, d->ft, w->ew);
+	engine_drop_all(w->ew);
 	if (engine_next_release(w->ew, &rel))
 		put_releases(w, &rel);
 	daemon_unlock(d);

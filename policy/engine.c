@@ -175,6 +175,7 @@ static const char *const reason_names[ENGINE_R__COUNT] = {
 	[ENGINE_R_NO_RECORD] = "no-record",
 	[ENGINE_R_EVICTED] = "evicted",
 	[ENGINE_R_DUPLICATE] = "duplicate",
+	[ENGINE_R_STOPPING] = "stopping",
 };
 
 const char *engine_reason_name(enum engine_reason r)
@@ -1534,6 +1535,26 @@ void engine_release_all(const struct ruleset *rs, struct flow_table *ft,
 	release_reset(w);
 	while (w->n_active)
 		stream_flush(rs, ft, w, &w->streams[w->active[0]], 0);
+}
+
+void engine_drop_all(struct engine_worker *w)
+{
+	release_reset(w);
+	while (w->n_active) {
+		struct stream *st = &w->streams[w->active[0]];
+		struct engine_stats *es = stats_of(w, st->svc);
+		int32_t lists[2] = { st->held, st->ooo };
+
+		for (int l = 0; l < 2; l++)
+			for (int32_t i = lists[l], nx; i >= 0; i = nx) {
+				nx = w->holds[i].next;
+				count_drop(es, ENGINE_R_STOPPING);
+				release_push(w, i, ENGINE_DROP);
+			}
+		st->held = st->held_last = st->ooo = -1;
+		st->n_held = st->n_ooo = 0;
+		active_drop(w, st);
+	}
 }
 
 void engine_worker_adopt(struct engine_worker *to, struct engine_worker *from)

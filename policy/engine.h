@@ -62,6 +62,8 @@ enum engine_reason {
 	ENGINE_R_EVICTED,	/* held out of order when another flow took the
 				 * stream state over */
 	ENGINE_R_DUPLICATE,	/* a TCP segment a held one already carries */
+	ENGINE_R_STOPPING,	/* held when the daemon stopped (TCP sends it
+				 * again to whoever reads the queue next) */
 	ENGINE_R__COUNT
 };
 
@@ -217,10 +219,21 @@ void engine_worker_adopt(struct engine_worker *to, struct engine_worker *from);
 
 /**
  * engine_release_all() - decide every hold of @w now, by the rule of
- * engine_tick() (before a reload, at shutdown, at the end of a capture)
+ * engine_tick() (before a reload, at the end of a capture)
  */
 void engine_release_all(const struct ruleset *rs, struct flow_table *ft,
 			struct engine_worker *w);
+
+/**
+ * engine_drop_all() - drop every segment @w holds, counted as
+ * ENGINE_R_STOPPING, and forget the streams' holds (at shutdown).
+ *
+ * Deciding a held tail at shutdown would pass the start of an identifier
+ * whose end the next reader of the queue sees without it.  Dropped, the
+ * segments are sent again by the client's TCP and reach the next reader
+ * whole, in order, with what follows them.
+ */
+void engine_drop_all(struct engine_worker *w);
 
 
 /**

@@ -771,6 +771,40 @@ static void test_stream_timeout(void **state)
 	fx_free(f);
 }
 
+/*
+ * At shutdown held segments are dropped, not decided: "+1555" would pass
+ * by the timeout rule, and the next reader would see "1234567" alone.
+ */
+static void test_stream_drop_all_at_stop(void **state)
+{
+	struct fx *f = fx_new(smtp_policy);
+	struct engine_release r;
+	const struct engine_stats *st;
+	struct pk k;
+
+	seg(f, &k, 30010, 0x02, 99, "", NOW, 1);
+	assert_int_equal(seg(f, &k, 30010, 0x18, 100, "call +1555", NOW, 2),
+			 ENGINE_HOLD);
+	/* out of order, past a gap: held too */
+	assert_int_equal(seg(f, &k, 30010, 0x18, 130, "and more", NOW, 3),
+			 ENGINE_HOLD);
+	engine_drop_all(f->w);
+	for (uint64_t c = 2; c <= 3; c++) {
+		assert_true(engine_next_release(f->w, &r));
+		assert_int_equal(r.cookie, c);
+		assert_true(r.verdict == ENGINE_DROP);
+	}
+	assert_false(engine_next_release(f->w, &r));
+	assert_int_equal(engine_hold_deadline(f->w), 0);
+	st = engine_worker_stats(f->w, 0);
+	assert_int_equal(st->drops[ENGINE_R_STOPPING], 2);
+	assert_int_equal(st->hold_timeout_passed, 0);
+	/* nothing is left to decide */
+	engine_release_all(f->rs, f->ft, f->w);
+	assert_false(engine_next_release(f->w, &r));
+	fx_free(f);
+}
+
 static void test_stream_out_of_order_and_fin(void **state)
 {
 	struct fx *f = fx_new(smtp_policy);
@@ -1221,6 +1255,7 @@ int main(void)
 		cmocka_unit_test(test_scan_reports_outside_allow),
 		cmocka_unit_test(test_stream_hold_and_release),
 		cmocka_unit_test(test_stream_timeout),
+		cmocka_unit_test(test_stream_drop_all_at_stop),
 		cmocka_unit_test(test_stream_out_of_order_and_fin),
 		cmocka_unit_test(test_stream_hold_zero),
 		cmocka_unit_test(test_stream_reload_keeps_context),
