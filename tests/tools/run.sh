@@ -414,6 +414,7 @@ if [ -x "$B/nfredactd" ]; then
 	{
 		echo ./etc/nfredact/policy.conf.example
 		[ -f filter/nfredactd.service ] && echo ./lib/systemd/system/nfredactd.service
+		[ -f filter/nfredact-rules.service ] && echo ./lib/systemd/system/nfredact-rules.service
 		echo ./usr/bin/nfredact
 		echo ./usr/sbin/nfredactd
 		echo ./usr/share/man/man5/nfredact.conf.5
@@ -421,6 +422,14 @@ if [ -x "$B/nfredactd" ]; then
 		echo ./usr/share/man/man8/nfredactd.8
 	} | sort >"$tmp/wanted"
 	expect "install puts exactly the expected files" diff -u "$tmp/wanted" "$tmp/installed"
+	if [ -f filter/nfredactd.service ]; then
+		expect "installed units run the installed programs" \
+			grep -q '^ExecStart=/usr/sbin/nfredactd ' "$dest/lib/systemd/system/nfredactd.service"
+		expect "installed rules unit runs the installed tool" \
+			grep -q '^ExecStart=/usr/bin/nfredact ruleset ' "$dest/lib/systemd/system/nfredact-rules.service"
+		expect "no unit setting names a path under /usr/local" \
+			sh -c "! grep -v '^#' '$dest'/lib/systemd/system/*.service | grep -q /usr/local"
+	fi
 	status 0 "installed nfredact runs" "$dest/usr/bin/nfredact" check "$dest/etc/nfredact/policy.conf.example"
 	make --no-print-directory -s uninstall DESTDIR="$dest" PREFIX=/usr "${make_vars[@]}" >/dev/null 2>&1
 	expect "make uninstall removes every file" test -z "$(find "$dest" -type f)"
