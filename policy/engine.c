@@ -1936,6 +1936,13 @@ static void process_inbound(const struct ruleset *rs, struct flow_table *ft,
 	}
 	f = flow_find_in(ft, p->family, p->proto, saddr, p->sport, pkt_daddr(p),
 			 p->dport);
+	/*
+	 * A flow from before a reload belongs to the service its port has
+	 * now (engine_worker_adopt() does so for flows with stream state):
+	 * its holds and stream state are counted and decided by that index.
+	 */
+	if (f && f->svc != s)
+		f->svc = (uint8_t)s;
 	if (!f) {
 		struct flow t;
 		bool mapped;

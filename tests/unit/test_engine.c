@@ -1234,6 +1234,45 @@ static void test_stream_eviction_fails_closed(void **state)
 	fx_free(f);
 }
 
+/*
+ * A reload that renumbers the services: a flow without stream state
+ * (only its SYN was seen) takes the index of its service in the new
+ * policy before its stream counts or holds anything.
+ */
+static void test_reload_flow_takes_new_service_index(void **state)
+{
+	struct fx *f = fx_new("service u1 {\n\tlisten udp 9\n}\n"
+			      "service u2 {\n\tlisten udp 10\n}\n"
+			      "service smtp {\n\tlisten tcp 25\n"
+			      "\taddress ipv4 truncate 24\n"
+			      "\tredact email mask\n}\n");
+	struct diag_list *dl = NULL;
+	struct engine_worker *w2;
+	struct ruleset *rs2;
+	struct pk k;
+
+	seg(f, &k, 30025, 0x02, 99, "", NOW, 1);
+	rs2 = policy_load_string("<reload>", smtp_policy, f->rs, &dl);
+	diag_list_free(dl);
+	assert_non_null(rs2);
+	w2 = engine_worker_new(rs2);
+	assert_non_null(w2);
+	engine_release_all(f->rs, f->ft, f->w);
+	engine_worker_adopt(w2, f->w);
+	engine_worker_free(f->w);
+	policy_free(f->rs);
+	f->w = w2;
+	f->rs = rs2;
+	assert_int_equal(seg(f, &k, 30025, 0x18, 100, "MAIL FROM:<alice@exa",
+			     NOW, 2), ENGINE_HOLD);
+	assert_int_equal(seg(f, &k, 30025, 0x18, 120, "mple.org>\r\n", NOW, 3),
+			 ENGINE_MODIFIED);
+	released(f, 2, "MAIL FROM:<xxxxx@xxx");
+	assert_int_equal(engine_worker_stats(w2, 0)->holds, 1);
+	assert_int_equal(engine_worker_stats(w2, 0)->hold_released, 1);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1269,6 +1308,7 @@ int main(void)
 		cmocka_unit_test(test_out_of_order_bounds),
 		cmocka_unit_test(test_duplicate_drop_counted),
 		cmocka_unit_test(test_stream_eviction_fails_closed),
+		cmocka_unit_test(test_reload_flow_takes_new_service_index),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
