@@ -33,7 +33,9 @@
  * fail with EACCES, ioctl() with ENOTTY, clone3() and openat2() with
  * ENOSYS (the C library then uses clone() and openat()); any other call,
  * socket(), execve(), ptrace() and fork() among them, kills the whole
- * process (SIGSYS), or is only logged with NFREDACT_SECCOMP=log.
+ * process (SIGSYS), or is only logged with NFREDACT_SECCOMP=log.  A
+ * sanitizer build (make SANITIZE=1) also allows what the ASan runtime
+ * and its leak checker need, fork() and ptrace() among them.
  *
  * Return: 0, -EINVAL for an unknown NFREDACT_SECCOMP value, -ENOMEM, or
  * the -errno of loading the filter (-EINVAL, -EACCES when the kernel
