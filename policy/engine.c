@@ -175,6 +175,7 @@ static const char *const reason_names[ENGINE_R__COUNT] = {
 	[ENGINE_R_NO_RECORD] = "no-record",
 	[ENGINE_R_EVICTED] = "evicted",
 	[ENGINE_R_DUPLICATE] = "duplicate",
+	[ENGINE_R_GAP] = "gap",
 	[ENGINE_R_STOPPING] = "stopping",
 };
 
@@ -1436,21 +1437,6 @@ static void job_for(struct redact_job *j, const struct ruleset *rs,
 	};
 }
 
-/* An out-of-order segment whose gap did not fill: decided alone. */
-static void ooo_decide(struct redact_job *j, struct stream *st, int32_t i)
-{
-	struct engine_worker *w = j->w;
-	struct hold *h = &w->holds[i];
-	struct stream alone = {
-		.f = st->f, .held = i, .held_last = i, .n_held = 1, .ooo = -1,
-		.rel_seq = h->seq, .active = -1,
-	};
-
-	h->next = -1;
-	stream_decide(j, &alone, NULL, true);
-}
-
-/* Decide every hold of @st by the timeout rule. */
 static void stream_flush(const struct ruleset *rs, struct flow_table *ft,
 			 struct engine_worker *w, struct stream *st,
 			 uint64_t now_ns)
@@ -1462,9 +1448,16 @@ static void stream_flush(const struct ruleset *rs, struct flow_table *ft,
 	job_for(&j, rs, ft, w, st->svc, now_ns);
 	if (st->n_held)
 		stream_decide(&j, st, NULL, true);
+	/*
+	 * Out of order, after a gap that did not fill: decided alone they
+	 * would pass without the bytes before them (the end of an identifier
+	 * whose start was released).  The receiver's TCP would not hand them
+	 * to the application either; dropped, they come again after the gap.
+	 */
 	for (int32_t i = st->ooo, nx; i >= 0; i = nx) {
 		nx = w->holds[i].next;
-		ooo_decide(&j, st, i);
+		count_drop(j.st, ENGINE_R_GAP);
+		release_push(w, i, ENGINE_DROP);
 	}
 	st->ooo = -1;
 	st->n_ooo = 0;

@@ -62,6 +62,9 @@ enum engine_reason {
 	ENGINE_R_EVICTED,	/* held out of order when another flow took the
 				 * stream state over */
 	ENGINE_R_DUPLICATE,	/* a TCP segment a held one already carries */
+	ENGINE_R_GAP,		/* held out of order, and the gap before it
+				 * did not fill in time: the application could
+				 * not have read it yet; TCP sends it again */
 	ENGINE_R_STOPPING,	/* held when the daemon stopped (TCP sends it
 				 * again to whoever reads the queue next) */
 	ENGINE_R__COUNT

@@ -805,6 +805,37 @@ static void test_stream_drop_all_at_stop(void **state)
 	fx_free(f);
 }
 
+/*
+ * An out-of-order segment whose gap does not fill within the hold time is
+ * dropped, never decided alone: "ample.org" alone is no address, and
+ * its start may have been released already.  TCP sends it again.
+ */
+static void test_stream_gap_timeout_drops(void **state)
+{
+	struct fx *f = fx_new(smtp_policy);
+	struct engine_release r;
+	const struct engine_stats *st;
+	struct pk k;
+
+	seg(f, &k, 30012, 0x02, 99, "", NOW, 1);
+	assert_int_equal(seg(f, &k, 30012, 0x18, 110, "ample.org\r\n", NOW, 2),
+			 ENGINE_HOLD);
+	engine_tick(f->rs, f->ft, f->w, NOW + 40 * MS);
+	assert_true(engine_next_release(f->w, &r));
+	assert_int_equal(r.cookie, 2);
+	assert_true(r.verdict == ENGINE_DROP);
+	assert_false(engine_next_release(f->w, &r));
+	st = engine_worker_stats(f->w, 0);
+	assert_int_equal(st->drops[ENGINE_R_GAP], 1);
+	/* the gap, then the segment again: judged together */
+	assert_int_equal(seg(f, &k, 30012, 0x18, 100, "mail bob@e", NOW + 50 * MS, 3),
+			 ENGINE_HOLD);
+	assert_int_not_equal(seg(f, &k, 30012, 0x18, 110, "ample.org\r\n",
+				 NOW + 51 * MS, 4), ENGINE_HOLD);
+	released(f, 3, "mail xxx@x");
+	fx_free(f);
+}
+
 static void test_stream_out_of_order_and_fin(void **state)
 {
 	struct fx *f = fx_new(smtp_policy);
@@ -1295,6 +1326,7 @@ int main(void)
 		cmocka_unit_test(test_stream_hold_and_release),
 		cmocka_unit_test(test_stream_timeout),
 		cmocka_unit_test(test_stream_drop_all_at_stop),
+		cmocka_unit_test(test_stream_gap_timeout_drops),
 		cmocka_unit_test(test_stream_out_of_order_and_fin),
 		cmocka_unit_test(test_stream_hold_zero),
 		cmocka_unit_test(test_stream_reload_keeps_context),
