@@ -44,9 +44,6 @@
 
 #define FLOW_TABLE_SIZE	(1u << 20)	/* default --max-flows */
 #define MAX_QUEUES	128
-#ifndef PRIVDROP_USER
-#define PRIVDROP_USER	"nfredact"	/* the daemon's own system user */
-#endif
 /* a worker silent this long stops the keep-alives to systemd */
 #define WORKER_STALL_MS	5000
 
@@ -273,14 +270,13 @@ static void install_rules(const struct ruleset *rs, const struct rules_opts *ro,
 		k->manage = false;
 		log_info("queue rules in place, owned by another process "
 			 "(nfredact ruleset --hold): checked, not managed here");
-		return;
-	}
-	if (err) {
+	} else if (err) {
 		errno = -err;
 		fatal("installing the queue rules (IPv4 and, since this host "
 		      "has IPv6 addresses, IPv6); refusing to start with a "
 		      "family uncovered");
 	}
+	/* the rules keeper may have started before any route existed */
 	err = rules_apply_routes(rs, ro);
 	if (err) {
 		errno = -err;
@@ -288,6 +284,8 @@ static void install_rules(const struct ruleset *rs, const struct rules_opts *ro,
 		      err == -ENODEV ? " (no default route: give --dev IFACE)"
 				     : "");
 	}
+	if (!k->manage)
+		return;
 	if (!nftr_persist_supported(k->nft))
 		log_warnx("this kernel cannot keep an owned table after its "
 			  "owner exits (Linux 6.9+ can): the queue rules are "
@@ -313,13 +311,13 @@ int main(int argc, char **argv)
 	sigset_t set;
 	unsigned nq;
 	int sfd, cfd, nfq_fd, err, rc, sp[2];
-	pid_t pid;
+	pid_t pid, parent_pid;
 
 	parse_args(argc, argv, &o);
 	log_init("nfredactd", o.verbose);
 	signal(SIGPIPE, SIG_IGN);
 
-	err = privdrop_lookup(o.user ? o.user : PRIVDROP_USER, &pu);
+	err = privdrop_lookup(o.user, &pu);
 	if (err) {
 		errno = -err;
 		fatal("user %s (create it with 'make install', or choose "
@@ -393,6 +391,7 @@ int main(int argc, char **argv)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		fatal("socketpair");
 
+	parent_pid = getpid();
 	pid = fork();
 	if (pid < 0)
 		fatal("fork");
@@ -413,8 +412,9 @@ int main(int argc, char **argv)
 		policy_free(rs);
 		err = sandbox_parent_narrow();
 		if (err) {
+			/* the daemon dies with us (PR_SET_PDEATHSIG) */
 			errno = -err;
-			log_warn("narrowing the privileged process");
+			fatal("narrowing the privileged process");
 		}
 		parent_run(&p);
 	}
@@ -424,7 +424,6 @@ int main(int argc, char **argv)
 	broker_fd = sp[1];
 	nftr_close(keeper.nft);
 	rules_plan_free(&keeper.plan);
-	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 	log_setprefix("[daemon]");
 
 	/* Root's file: opened before the drop, read from the start later. */
@@ -438,6 +437,9 @@ int main(int argc, char **argv)
 		errno = -err;
 		fatal("dropping privileges");
 	}
+	/* set after the drop, which clears it; the parent may be gone */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent_pid)
+		fatalx("the privileged process is gone");
 	/* reloads get key files from the parent from now on */
 	keyring_set_opener(privsep_key_open, &broker_fd);
 	err = sandbox_daemon_apply();

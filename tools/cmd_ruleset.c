@@ -24,19 +24,53 @@
 	"[--family 4|6] [--apply [--hold] | --remove]\n"
 
 /*
+ * The plan of @policy (NULL: the built-in one), and its routes put in
+ * place.  The ruleset, key included, is freed before this returns: a
+ * process that keeps the rules for long keeps no key.  A route that
+ * cannot be added yet (no default route at boot) is only warned about:
+ * nfredactd adds the routes again when it starts.
+ * Return: 0 or -errno (policy errors were printed).
+ */
+static int hold_plan(const char *policy, const struct rules_opts *o,
+		     struct rules_plan *plan)
+{
+	struct diag_list *diags = NULL;
+	struct ruleset *rs;
+	int rc;
+
+	rs = policy ? policy_load(policy, NULL, &diags) : policy_default(NULL);
+	diag_list_print(stderr, diags);
+	diag_list_free(diags);
+	if (!rs)
+		return -EINVAL;
+	rc = rules_plan_build(rs, o, plan);
+	if (!rc) {
+		int rrc = rules_apply_routes(rs, o);
+
+		if (rrc) {
+			errno = -rrc;
+			log_warn("routes for the pseudonym ranges (nfredactd "
+				 "adds them when it starts)");
+		}
+	}
+	policy_free(rs);
+	return rc;
+}
+
+/*
  * --apply --hold: install the tables owned by this process and keep them
- * in place until SIGTERM or SIGINT; the rules stay when it ends.  The
- * ruleset (and its key) is freed once the plan is made.
+ * in place until SIGTERM or SIGINT; the rules stay when it ends.  SIGHUP
+ * reads the policy again and replaces the tables in one transaction.
  * Return: exit status.
  */
-static int hold_rules(struct ruleset *rs, const struct rules_opts *o)
+static int hold_rules(const char *policy, const struct rules_opts *o)
 {
 	struct keeper k = { .mon = -1, .manage = true };
 	sigset_t set;
 	int rc, sfd;
 
 	log_init("nfredact ruleset", 0);
-	rc = rules_plan_build(rs, o, &k.plan);
+	rc = hold_plan(policy, o, &k.plan);
 	if (!rc) {
 		k.nft = nftr_open();
 		if (!k.nft)
@@ -44,12 +78,11 @@ static int hold_rules(struct ruleset *rs, const struct rules_opts *o)
 	}
 	if (!rc)
 		rc = rules_install(k.nft, &k.plan, true, &k.v6_skipped);
-	if (!rc)
-		rc = rules_apply_routes(rs, o);
 	if (rc) {
-		fprintf(stderr, "nfredact ruleset: --apply --hold failed: %s%s\n",
-			strerror(-rc), rc == -EPERM ? " (table nfredact is owned "
-			"by another process)" : "");
+		if (rc != -EINVAL)
+			fprintf(stderr, "nfredact ruleset: --apply --hold failed: "
+				"%s%s\n", strerror(-rc), rc == -EPERM ?
+				" (table nfredact is owned by another process)" : "");
 		nftr_close(k.nft);
 		rules_plan_free(&k.plan);
 		return 1;
@@ -74,16 +107,36 @@ static int hold_rules(struct ruleset *rs, const struct rules_opts *o)
 			{ .fd = keeper_poll_fd(&k), .events = POLLIN },
 		};
 		struct signalfd_siginfo si;
+		struct rules_plan next;
 		int r = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, keeper_timeout_ms(&k));
 
 		if (r < 0 && errno != EINTR)
 			break;
 		keeper_run(&k, r > 0 && pfd[1].fd >= 0 &&
 			       (pfd[1].revents & POLLIN));
-		if (r > 0 && (pfd[0].revents & POLLIN) &&
-		    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si) &&
-		    si.ssi_signo != SIGHUP)
+		if (r <= 0 || !(pfd[0].revents & POLLIN) ||
+		    read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+			continue;
+		if (si.ssi_signo != SIGHUP)
 			break;
+		/* a policy with errors leaves the tables as they are */
+		if (hold_plan(policy, o, &next)) {
+			log_warnx("reload: the policy has errors; the queue "
+				  "rules stay as they are");
+			continue;
+		}
+		rc = rules_install(k.nft, &next, true, &k.v6_skipped);
+		if (rc) {
+			errno = -rc;
+			log_warn("reload: installing the new queue rules (the "
+				 "old ones are kept)");
+			rules_plan_free(&next);
+			continue;
+		}
+		rules_plan_free(&k.plan);
+		k.plan = next;
+		log_info("reload: queue rules of %s in place",
+			 policy ? policy : "the built-in policy");
 	}
 	(void)notify_stopping();
 	log_info("stopping; the queue rules stay installed (restored %llu "
@@ -155,6 +208,9 @@ int cmd_ruleset(int argc, char **argv)
 	if (hold && !apply)
 		goto usage;
 
+	if (hold)
+		return hold_rules(policy, &opts);
+
 	rs = policy ? policy_load(policy, NULL, &diags) : policy_default(NULL);
 	diag_list_print(stderr, diags);
 	diag_list_free(diags);
@@ -164,10 +220,6 @@ int cmd_ruleset(int argc, char **argv)
 		return 1;
 	}
 
-	if (hold) {
-		status = hold_rules(rs, &opts);
-		goto out;
-	}
 	if (apply || remove) {
 		rc = apply ? rules_apply(rs, &opts) : rules_remove(rs, &opts);
 		if (rc < 0) {
