@@ -266,7 +266,8 @@ static void install_rules(const struct ruleset *rs, const struct rules_opts *ro,
 		if (why)
 			fatalx("installing the queue rules: table nfredact is "
 			       "owned by another process, and %s (is nfredactd "
-			       "running already?)", why);
+			       "running already? does the rules keeper need a "
+			       "reload: systemctl reload nfredact-rules?)", why);
 		k->manage = false;
 		log_info("queue rules in place, owned by another process "
 			 "(nfredact ruleset --hold): checked, not managed here");

@@ -67,6 +67,48 @@ static uint8_t nfproto(int family)
 	return family == 4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
 }
 
+/*
+ * A digest of @family's rules in @p (FNV-1a over their fields), kept in
+ * the table's user data: a check compares what the rules match, not only
+ * how many there are, so tables made for another policy are told apart.
+ */
+static uint64_t plan_digest(const struct rules_plan *p, int family)
+{
+	const unsigned fi = family == 4 ? 0 : 1;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (unsigned i = 0; i < p->n[fi]; i++) {
+		const struct rules_rule *r = &p->rule[fi][i];
+		uint8_t b[48];
+		size_t n = 0;
+
+		b[n++] = r->chain;
+		b[n++] = r->proto;
+		memcpy(b + n, &r->port_lo, 2), n += 2;
+		memcpy(b + n, &r->port_hi, 2), n += 2;
+		memcpy(b + n, &r->icmp_type, 2), n += 2;
+		b[n++] = r->related;
+		b[n++] = r->has_src;
+		b[n++] = r->src_plen;
+		memcpy(b + n, r->src, 16), n += 16;
+		memcpy(b + n, &r->queue_lo, 2), n += 2;
+		memcpy(b + n, &r->queue_hi, 2), n += 2;
+		b[n++] = r->bypass;
+		for (size_t k = 0; k < n; k++) {
+			h ^= b[k];
+			h *= 0x100000001b3ull;
+		}
+	}
+	return h;
+}
+
+static void digest_text(const struct rules_plan *p, int family,
+			char out[static 32])
+{
+	snprintf(out, 32, "nfredact-plan %016llx",
+		 (unsigned long long)plan_digest(p, family));
+}
+
 struct nftr *nftr_open(void)
 {
 	struct nftr *n = calloc(1, sizeof(*n));
@@ -158,7 +200,8 @@ static struct nlmsghdr *batch_hdr(struct nftr *n, struct batch *bt,
 }
 
 static int add_table(struct nftr *n, struct batch *bt, int family,
-		     uint16_t type, bool with_flags, uint32_t flags)
+		     uint16_t type, bool with_flags, uint32_t flags,
+		     const char *digest)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *nlh;
@@ -169,6 +212,9 @@ static int add_table(struct nftr *n, struct batch *bt, int family,
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, nfproto(family));
 	if (with_flags)
 		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
+	if (digest)
+		nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, digest,
+				     (uint32_t)strlen(digest) + 1);
 	nlh = batch_hdr(n, bt, type, family,
 			type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
 	nftnl_table_nlmsg_build_payload(nlh, t);
@@ -518,21 +564,24 @@ static int install_once(struct nftr *n, const struct rules_plan *p,
 {
 	const unsigned fi = family == 4 ? 0 : 1;
 	bool chain_used[RULES__CHAINS] = { false };
+	char digest[32];
 	struct batch bt;
 	int rc;
 
 	rc = batch_init(&bt, plan_batch_size(p, family));
 	if (rc)
 		return rc;
+	digest_text(p, family, digest);
 	nftnl_batch_begin(batch_cur(&bt), n->seq++);
 	batch_next(&bt);
 	/* declared without flags, so an existing table is left as it is
 	 * until the delete that follows */
-	rc = add_table(n, &bt, family, NFT_MSG_NEWTABLE, false, 0);
+	rc = add_table(n, &bt, family, NFT_MSG_NEWTABLE, false, 0, NULL);
 	if (!rc)
-		rc = add_table(n, &bt, family, NFT_MSG_DELTABLE, false, 0);
+		rc = add_table(n, &bt, family, NFT_MSG_DELTABLE, false, 0, NULL);
 	if (!rc)
-		rc = add_table(n, &bt, family, NFT_MSG_NEWTABLE, true, flags);
+		rc = add_table(n, &bt, family, NFT_MSG_NEWTABLE, true, flags,
+			       digest);
 	for (unsigned i = 0; i < p->n[fi]; i++)
 		chain_used[p->rule[fi][i].chain] = true;
 	for (int c = 0; !rc && c < RULES__CHAINS; c++)
@@ -584,7 +633,7 @@ int nftr_delete(struct nftr *n, int family)
 		return rc;
 	nftnl_batch_begin(batch_cur(&bt), n->seq++);
 	batch_next(&bt);
-	rc = add_table(n, &bt, family, NFT_MSG_DELTABLE, false, 0);
+	rc = add_table(n, &bt, family, NFT_MSG_DELTABLE, false, 0, NULL);
 	if (!rc) {
 		nftnl_batch_end(batch_cur(&bt), n->seq++);
 		batch_next(&bt);
@@ -600,6 +649,7 @@ struct table_info {
 	bool found;
 	uint32_t flags, owner;
 	bool has_owner;
+	char digest[32];
 };
 
 static int table_cb(const struct nlmsghdr *nlh, void *data)
@@ -615,6 +665,16 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 		ti->has_owner = nftnl_table_is_set(t, NFTNL_TABLE_OWNER);
 		if (ti->has_owner)
 			ti->owner = nftnl_table_get_u32(t, NFTNL_TABLE_OWNER);
+		if (nftnl_table_is_set(t, NFTNL_TABLE_USERDATA)) {
+			uint32_t len = 0;
+			const char *u = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA,
+							     &len);
+
+			if (u && len <= sizeof(ti->digest)) {
+				memcpy(ti->digest, u, len);
+				ti->digest[sizeof(ti->digest) - 1] = '\0';
+			}
+		}
 	}
 	nftnl_table_free(t);
 	return MNL_CB_OK;
@@ -685,6 +745,15 @@ int nftr_check(struct nftr *n, const struct rules_plan *p, int family,
 	if (ti.flags & NFT_TABLE_F_DORMANT) {
 		*why = "the table was made dormant";
 		return 0;
+	}
+	{
+		char want_digest[32];
+
+		digest_text(p, family, want_digest);
+		if (strcmp(ti.digest, want_digest)) {
+			*why = "it holds the rules of another policy";
+			return 0;
+		}
 	}
 
 	r = nftnl_rule_alloc();

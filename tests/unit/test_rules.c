@@ -747,7 +747,7 @@ static int make_dormant(struct nftr *n, int family)
 	nftnl_batch_begin(batch_cur(&bt), n->seq++);
 	batch_next(&bt);
 	rc = add_table(n, &bt, family, NFT_MSG_NEWTABLE, true,
-		       NFT_TABLE_F_PERSIST | NFT_TABLE_F_DORMANT);
+		       NFT_TABLE_F_PERSIST | NFT_TABLE_F_DORMANT, NULL);
 	if (!rc) {
 		nftnl_batch_end(batch_cur(&bt), n->seq++);
 		batch_next(&bt);
@@ -800,7 +800,21 @@ static void ns_tables(void)
 	NS_CHECK(nftr_install(owner, &p, 4, true) == 0);
 	NS_CHECK(nftr_check(owner, &p, 4, true, &why) == 1);
 	NS_CHECK(nftr_check(owner, &q, 4, true, &why) == 0);
-	NS_CHECK(why && !strcmp(why, "its rules were changed"));
+	NS_CHECK(why && !strcmp(why, "it holds the rules of another policy"));
+	/* as many rules, one port another: still another policy's */
+	{
+		struct rules_plan moved = p;
+		struct rules_rule *copy = calloc(p.n[0], sizeof(*copy));
+
+		NS_CHECK(copy != NULL);
+		memcpy(copy, p.rule[0], p.n[0] * sizeof(*copy));
+		copy[0].port_lo++;
+		copy[0].port_hi++;
+		moved.rule[0] = copy;
+		NS_CHECK(nftr_check(owner, &moved, 4, true, &why) == 0);
+		NS_CHECK(why && !strcmp(why, "it holds the rules of another policy"));
+		free(copy);
+	}
 
 	/* nobody else may change or delete them while the owner is open */
 	NS_CHECK(nftr_delete(other, 4) == -EPERM);
