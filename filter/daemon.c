@@ -332,9 +332,10 @@ int daemon_reload(struct daemon *d, const char *path)
 			  "restart nfredactd to bind them (packets on queues "
 			  "nobody serves are dropped)");
 	if (ports_changed(old, rs))
-		log_warnx("reload: the services' ports changed; restart "
-			  "nfredactd (or run nfredact ruleset --apply) to "
-			  "update the queue rules");
+		log_warnx("reload: the services' ports changed; the queue "
+			  "rules still cover the old ones: reload the rules "
+			  "keeper (systemctl reload nfredact-rules), or restart "
+			  "nfredactd when it keeps them itself");
 	policy_free(old);
 	rs = NULL;
 	daemon_warn_policy(d->rs);

@@ -248,8 +248,10 @@ static void render_prom(FILE *out, const struct stats_snapshot *s)
 		s->control_dropped);
 	if (s->rules_known) {
 		prom_head(out, "nfredact_rules_managed", "gauge",
-			  "1 when nfredactd installs its queue rules and restores "
-			  "them when they vanish (--install-rules).");
+			  "1 when nfredactd owns its queue rules and restores "
+			  "them (--install-rules); 0 when it only checks them "
+			  "(another process, such as the rules keeper, owns "
+			  "them).");
 		fprintf(out, "nfredact_rules_managed %d\n",
 			s->rules_managed ? 1 : 0);
 		prom_head(out, "nfredact_rules_present", "gauge",

@@ -19,7 +19,12 @@ int cmd_keygen(int argc, char **argv)
 {
 	int err;
 
-	if (argc != 2 || argv[1][0] == '\0') {
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		fputs("usage: nfredact keygen FILE\n", stdout);
+		return 0;
+	}
+	/* an option is never taken for a file name (./-name is one) */
+	if (argc != 2 || argv[1][0] == '\0' || argv[1][0] == '-') {
 		fprintf(stderr, "usage: nfredact keygen FILE\n");
 		return 2;
 	}

@@ -1,10 +1,13 @@
 /*
  * nfredact.c — the nfredact(8) command: dispatch to the subcommands.
  */
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../filter/privdrop.h"
 #include "commands.h"
+#include "policy.h"
 
 static const struct {
 	const char *name;
@@ -15,8 +18,9 @@ static const struct {
 	{ "dry-run", cmd_dryrun,
 	  "dry-run POLICY IN.pcap [-w OUT.pcap] [--json] [--show-original] [--quiet]" },
 	{ "ruleset", cmd_ruleset,
-	  "ruleset [POLICY] [--dev IFACE] [--family 4|6] [--apply | --remove]" },
-	{ "kcheck", cmd_kcheck, "kcheck" },
+	  "ruleset [POLICY] [--dev IFACE] [--forward] [--family 4|6] "
+	  "[--apply [--hold] | --remove]" },
+	{ "kcheck", cmd_kcheck, "kcheck [--config FILE]" },
 	{ "keygen", cmd_keygen, "keygen FILE" },
 	{ "stats", cmd_stats, "stats [--prometheus] [--control PATH]" },
 };
@@ -37,6 +41,14 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(stdout);
 		return 0;
+	}
+	{
+		/* a key file may belong to the daemon's user, as nfredactd
+		 * accepts it: check, dry-run and ruleset read it too */
+		const struct passwd *pw = getpwnam(PRIVDROP_USER);
+
+		if (pw)
+			key_set_allowed_uid(pw->pw_uid);
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))

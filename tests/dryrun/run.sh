@@ -257,6 +257,12 @@ cp "$tmp/key" "$tmp/key.before"
 expect "keygen refuses to overwrite" 1 "key: File exists" "$NFREDACT" keygen "$tmp/key"
 if cmp -s "$tmp/key" "$tmp/key.before"; then ok "keygen left the key alone"; else not_ok "keygen left the key alone" "changed"; fi
 expect "keygen usage" 2 "usage" "$NFREDACT" keygen
+expect "keygen takes no option for a file name" 2 "usage" "$NFREDACT" keygen --force
+if (cd "$tmp" && "$NFREDACT" keygen --help >/dev/null) && [ ! -e "$tmp/--help" ]; then
+	ok "keygen --help prints the usage and writes no key"
+else
+	not_ok "keygen --help prints the usage and writes no key" "exit status or a file named --help"
+fi
 expect "keygen into a missing directory" 1 "No such file" "$NFREDACT" keygen "$tmp/nodir/key"
 
 echo "dryrun: $passed passed, $failed failed"
