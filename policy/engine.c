@@ -133,6 +133,22 @@ struct engine_worker *engine_worker_new(const struct ruleset *rs)
 	return w;
 }
 
+void engine_worker_reset(struct engine_worker *w)
+{
+	memset(w->stats, 0, w->n_stats * sizeof(*w->stats));
+	memset(w->pool_map, 0, sizeof(w->pool_map));
+	for (int i = 0; i < HOLD_MAX; i++)
+		w->holds[i].next = i + 1 < HOLD_MAX ? i + 1 : -1;
+	w->hold_free = 0;
+	memset(w->streams, 0, STREAM_SLOTS * sizeof(*w->streams));
+	for (int i = 0; i < STREAM_SLOTS; i++)
+		w->streams[i].active = -1;
+	w->n_active = w->n_rel = w->rel_pos = 0;
+	w->min_deadline = 0;
+	w->expire_tick = 0;
+	w->n_wallow = 0;
+}
+
 void engine_worker_free(struct engine_worker *w)
 {
 	if (!w)

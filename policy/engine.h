@@ -73,6 +73,7 @@ enum engine_reason {
 /* Input flags. */
 #define ENGINE_F_CSUM_NOT_READY	0x1	/* L4 checksum partial: recompute fully */
 #define ENGINE_F_TRUNCATED	0x2	/* cap_len < len: may not be modified */
+#define ENGINE_F_CSUM_VERIFIED	0x4	/* the kernel verified the L4 checksum */
 
 struct engine_result {
 	enum engine_verdict verdict;
@@ -111,6 +112,14 @@ typedef void (*engine_match_cb)(void *ctx, enum det_kind det,
  * Return: worker (engine_worker_free()) or NULL.
  */
 struct engine_worker *engine_worker_new(const struct ruleset *rs);
+
+/**
+ * engine_worker_reset() - forget every stream, hold, pending release and
+ * counter of @w, as engine_worker_new() made it, keeping its memory (the
+ * fuzz target reuses one worker across inputs, each with a flow table
+ * that is new or cleared).  Held packets are forgotten without a verdict.
+ */
+void engine_worker_reset(struct engine_worker *w);
 
 /** engine_worker_free() - free; NULL is fine */
 void engine_worker_free(struct engine_worker *w);
