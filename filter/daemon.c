@@ -296,7 +296,7 @@ int daemon_reload(struct daemon *d, const char *path)
 		goto out;
 	}
 	for (unsigned w = 0; w < d->n_workers; w++) {
-		ews[w] = engine_worker_new(rs);
+		ews[w] = engine_worker_new(rs, flow_table_capacity(d->ft));
 		if (!ews[w]) {
 			err = -ENOMEM;
 			goto out;

@@ -464,7 +464,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nq; i++) {
 		d.workers[i].d = &d;
 		d.workers[i].q = queues[i];
-		d.workers[i].ew = engine_worker_new(rs);
+		d.workers[i].ew = engine_worker_new(rs, o.max_flows);
 		if (!d.workers[i].ew)
 			fatalx("engine worker: out of memory");
 	}

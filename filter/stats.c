@@ -36,7 +36,8 @@ void stats_add(struct engine_stats *dst, const struct engine_stats *src)
 	dst->retrans_patched += src->retrans_patched;
 	dst->retrans_dropped += src->retrans_dropped;
 	dst->retrans_no_record += src->retrans_no_record;
-	dst->stream_evicted += src->stream_evicted;
+	dst->not_delivered += src->not_delivered;
+	dst->urgent_cleared += src->urgent_cleared;
 	for (unsigned i = 0; i < ENGINE_R__COUNT; i++) {
 		dst->reasons[i] += src->reasons[i];
 		dst->drops[i] += src->drops[i];
@@ -104,9 +105,14 @@ static const struct svc_counter svc_counters[] = {
 	   "how=\"dropped\"", NULL, retrans_dropped),
 	SC("retrans_no_record", "nfredact_tcp_retransmissions_total",
 	   "how=\"no-record\"", NULL, retrans_no_record),
-	SC("stream_evicted", "nfredact_tcp_stream_evictions_total", NULL,
-	   "TCP streams whose scanning state another flow took over (held "
-	   "tail masked, out-of-order segments dropped).", stream_evicted),
+	SC("not_delivered", "nfredact_tcp_not_delivered_total", NULL,
+	   "TCP segments or flags the server's kernel would ignore (a SYN "
+	   "inside a connection, a reset not at the next byte, a reset's "
+	   "data): passed without teaching the stream, data masked.",
+	   not_delivered),
+	SC("urgent_cleared", "nfredact_tcp_urgent_cleared_total", NULL,
+	   "TCP urgent pointers cleared, so that the application reads the "
+	   "urgent byte in line, as it was scanned.", urgent_cleared),
 };
 
 static uint64_t counter_at(const struct engine_stats *st, size_t off)

@@ -59,14 +59,20 @@ enum engine_reason {
 	ENGINE_R_NO_RECORD,	/* a retransmission of bytes whose rewrite is
 				 * no longer recorded (record bound, or the
 				 * flow's stream state was taken over) */
-	ENGINE_R_EVICTED,	/* held out of order when another flow took the
-				 * stream state over */
+	ENGINE_R_EVICTED,	/* held when its flow was removed, or when
+				 * a new connection took the tuple over */
 	ENGINE_R_DUPLICATE,	/* a TCP segment a held one already carries */
 	ENGINE_R_GAP,		/* held out of order, and the gap before it
 				 * did not fill in time: the application could
 				 * not have read it yet; TCP sends it again */
 	ENGINE_R_STOPPING,	/* held when the daemon stopped (TCP sends it
 				 * again to whoever reads the queue next) */
+	ENGINE_R_BAD_CSUM,	/* the L4 checksum is wrong: the receiver
+				 * would discard it */
+	ENGINE_R_DISCARDED,	/* TCP data the receiver discards (no ACK) */
+	ENGINE_R_STREAM_FULL,	/* no stream slot left for a new stream */
+	ENGINE_R_ICMP_MISMATCH,	/* an ICMP error quoting a pseudonym from
+				 * where no such error can come */
 	ENGINE_R__COUNT
 };
 
@@ -95,7 +101,8 @@ struct engine_stats {
 	uint64_t holds, hold_released, hold_timeouts, hold_timeout_masked, hold_timeout_passed;
 	uint64_t hold_bound_hit, hold_pool_full, out_of_order, retrans_patched,
 		 retrans_dropped, retrans_no_record;
-	uint64_t stream_evicted;	/* stream state taken over by another flow */
+	uint64_t not_delivered;	/* SYN, RST or data the receiver ignores */
+	uint64_t urgent_cleared;	/* urgent pointers taken out */
 	uint64_t drops[ENGINE_R__COUNT];	/* dropped, by reason (sum: dropped) */
 	uint64_t detector[DET__COUNT];	/* identifiers found */
 	uint64_t action[ACT__COUNT];	/* rewrites done */
@@ -108,10 +115,13 @@ typedef void (*engine_match_cb)(void *ctx, enum det_kind det,
 /**
  * engine_worker_new() - per-thread state for @rs: scratch buffers,
  * pattern match data, counters (one struct engine_stats per service plus
- * one for traffic no service covers, at index n_services).
+ * one for traffic no service covers, at index n_services), and TCP stream
+ * state for a flow table of @max_flows flows (a stream slot for each, a
+ * hold pool of stream_pool_bytes(); reserved, used as flows come).
  * Return: worker (engine_worker_free()) or NULL.
  */
-struct engine_worker *engine_worker_new(const struct ruleset *rs);
+struct engine_worker *engine_worker_new(const struct ruleset *rs,
+				       uint32_t max_flows);
 
 /**
  * engine_worker_reset() - forget every stream, hold, pending release and

@@ -4,7 +4,7 @@
  * tuple for inbound packets, the server's view for replies), TCP state
  * and idle timeouts, and the per-client pseudonym table of the map mode.
  *
- * Memory per flow (max_flows a power of two): the entry (72 bytes), two
+ * Memory per flow (max_flows a power of two): the entry (80 bytes), two
  * flow index slots per direction (16), and for the map mode a 4-byte
  * client entry, 8 bytes of chain and its two indexes (16): 116 bytes.
  *
@@ -421,6 +421,11 @@ fail:
 }
 
 /** flow_table_count() - the number of live flows in @ft */
+uint32_t flow_table_capacity(const struct flow_table *ft)
+{
+	return ft->max_flows;
+}
+
 uint32_t flow_table_count(const struct flow_table *ft)
 {
 	return ft ? ft->count : 0;

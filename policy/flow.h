@@ -49,6 +49,8 @@ struct flow {
 	uint32_t server_ack;	/* highest ACK the server sent (FLOW_F_ACK) */
 	uint32_t epoch;		/* epoch whose key made the pseudonym */
 	uint32_t last_seen;	/* seconds */
+	uint32_t stream;	/* stream slot + 1 in the set named next (stream.c) */
+	uint32_t stream_set;	/* 0: none */
 };
 
 #define FLOW_F_FIN_IN	0x01	/* FIN from the client */
@@ -65,6 +67,9 @@ struct flow_table *flow_table_new(uint32_t max_flows);
 
 /** flow_table_free() - free the table; NULL is fine */
 void flow_table_free(struct flow_table *ft);
+
+/** flow_table_capacity() - the most flows the table holds (@max_flows) */
+uint32_t flow_table_capacity(const struct flow_table *ft);
 
 /** flow_table_count() - live flows */
 uint32_t flow_table_count(const struct flow_table *ft);

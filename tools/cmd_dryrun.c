@@ -1481,10 +1481,10 @@ static int setup(struct dryrun *dr)
 	if (err < 0)
 		return err;
 	dr->ft = flow_table_new(FLOW_TABLE_SIZE);
-	dr->w = engine_worker_new(dr->rs);
+	dr->w = engine_worker_new(dr->rs, FLOW_TABLE_SIZE);
 	if (dr->w)
 		engine_set_observer(dr->w, observe, dr);
-	dr->w_scan = engine_worker_new(dr->rs);
+	dr->w_scan = engine_worker_new(dr->rs, 1);
 	for (unsigned i = 0; i < CHUNKS; i++) {
 		dr->ck.buf[i] = malloc(CHUNK_SIZE);
 		chunks_ok &= dr->ck.buf[i] != NULL;

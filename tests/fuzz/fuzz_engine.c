@@ -277,7 +277,7 @@ static void run_one(struct flow_table *ft, struct engine_worker *w,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct flow_table *ft = flow_table_new(FLOWS);
-	struct engine_worker *w = engine_worker_new(rs);
+	struct engine_worker *w = engine_worker_new(rs, FLOWS);
 	uint64_t now_ns = 1700000000ull * 1000000000ull;
 	size_t pos = 0;
 	unsigned n_pkts = 0;

@@ -110,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (unsigned i = 0; i < n; i++)
 			CHECK(policy_service_name(rs, i) != NULL);
 		/* a compiled ruleset must be usable by the engine as is */
-		w = engine_worker_new(rs);
+		w = engine_worker_new(rs, 64);
 		CHECK(w != NULL);
 		engine_worker_free(w);
 	}

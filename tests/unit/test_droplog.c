@@ -190,7 +190,7 @@ static void test_stats_drops_rendered(void **state)
 	FILE *f;
 
 	a.drops[ENGINE_R_TABLE_FULL] = 900;
-	a.stream_evicted = 2;
+	a.not_delivered = 2;
 	b.drops[ENGINE_R_TABLE_FULL] = 17;
 	b.drops[ENGINE_R_HOLD_FULL] = 1;
 	stats_add(&svc[0].st, &a);
@@ -202,7 +202,7 @@ static void test_stats_drops_rendered(void **state)
 	fclose(f);
 	assert_non_null(strstr(text, "\nservice.mqtt.drop.table-full 917\n"));
 	assert_non_null(strstr(text, "\nservice.mqtt.drop.hold-full 1\n"));
-	assert_non_null(strstr(text, "\nservice.mqtt.stream_evicted 2\n"));
+	assert_non_null(strstr(text, "\nservice.mqtt.not_delivered 2\n"));
 	assert_null(strstr(text, "drop.none"));
 	free(text);
 
@@ -215,7 +215,7 @@ static void test_stats_drops_rendered(void **state)
 			       "reason=\"table-full\"} 917\n"));
 	assert_non_null(strstr(text, "\nnfredact_drops_total{service=\"mqtt\","
 			       "reason=\"no-record\"} 0\n"));
-	assert_non_null(strstr(text, "\nnfredact_tcp_stream_evictions_total"
+	assert_non_null(strstr(text, "\nnfredact_tcp_not_delivered_total"
 			       "{service=\"mqtt\"} 2\n"));
 	free(text);
 }
