@@ -41,39 +41,52 @@ static inline uint16_t swab16(uint16_t v)
 uint32_t csum_partial(const void *buf, size_t len, uint32_t sum)
 {
 	const uint8_t *b = buf;
-	uint64_t acc = sum, acc2 = 0;
-	uint64_t w, w2;
+	uint64_t acc = sum, acc2 = 0, carry = 0, carry2 = 0;
+	uint64_t w0, w1, w2, w3;
 	uint32_t w32;
 	uint16_t w16;
 
 	/*
-	 * Adding 32-bit halves into 64-bit accumulators needs no carry
-	 * handling for anything below 2^31 iterations; two accumulators
-	 * keep two adds in flight.
+	 * Whole 64-bit words, with the carries out of bit 63 counted apart:
+	 * each stands for 2^64, which is 1 in one's complement arithmetic
+	 * modulo 2^64 - 1 (and so modulo 2^32 - 1 and 2^16 - 1, whose
+	 * multiple it is).  The compare after each add compiles to the
+	 * carry flag (add, adc); two accumulators keep two chains in flight.
 	 */
-	while (len >= 16) {
-		memcpy(&w, b, 8);
-		memcpy(&w2, b + 8, 8);
-		acc += (w & 0xffffffffu) + (w >> 32);
-		acc2 += (w2 & 0xffffffffu) + (w2 >> 32);
-		b += 16;
-		len -= 16;
+	while (len >= 32) {
+		memcpy(&w0, b, 8);
+		memcpy(&w1, b + 8, 8);
+		memcpy(&w2, b + 16, 8);
+		memcpy(&w3, b + 24, 8);
+		acc += w0;
+		carry += acc < w0;
+		acc2 += w1;
+		carry2 += acc2 < w1;
+		acc += w2;
+		carry += acc < w2;
+		acc2 += w3;
+		carry2 += acc2 < w3;
+		b += 32;
+		len -= 32;
 	}
-	if (len >= 8) {
-		memcpy(&w, b, 8);
-		acc += (w & 0xffffffffu) + (w >> 32);
+	while (len >= 8) {
+		memcpy(&w0, b, 8);
+		acc += w0;
+		carry += acc < w0;
 		b += 8;
 		len -= 8;
 	}
 	if (len >= 4) {
 		memcpy(&w32, b, 4);
 		acc2 += w32;
+		carry2 += acc2 < w32;
 		b += 4;
 		len -= 4;
 	}
 	if (len >= 2) {
 		memcpy(&w16, b, 2);
 		acc += w16;
+		carry += acc < w16;
 		b += 2;
 		len -= 2;
 	}
@@ -82,9 +95,13 @@ uint32_t csum_partial(const void *buf, size_t len, uint32_t sum)
 		w16 = 0;
 		memcpy(&w16, b, 1);
 		acc += w16;
+		carry += acc < w16;
 	}
 	acc += acc2;
-	if (acc < acc2)
+	carry += acc < acc2;
+	carry += carry2;
+	acc += carry;
+	if (acc < carry)
 		acc++;
 	acc = (acc & 0xffffffffu) + (acc >> 32);
 	acc = (acc & 0xffffffffu) + (acc >> 32);
