@@ -29,30 +29,23 @@ static inline uint16_t swab16(uint16_t v)
 	return (uint16_t)(v << 8 | v >> 8);
 }
 
-/**
- * csum_partial() - one's complement sum of @len bytes at @buf, added to @sum
- * @buf: bytes, any alignment
- * @len: byte count; an odd last byte is summed as if followed by a zero
- * @sum: running sum to add to (0 to start)
- *
- * Return: the sum folded to 32 bits, in memory byte order: csum_fold() of
- * it, stored with a 16-bit store, is the checksum in network order.
+/*
+ * One's complement sum of @len bytes at @b (any alignment) added to @acc:
+ * the native 64-bit words are added with the carries out of bit 63
+ * counted apart, since each stands for 2^64, which is 1 in one's
+ * complement arithmetic modulo 2^64 - 1 (and so modulo 2^32 - 1 and
+ * 2^16 - 1, which divide it).  The compare after each add compiles to the
+ * carry flag (add, adc); two accumulators keep two chains in flight.
+ * An odd last byte is summed as if followed by a zero.
+ * Return: the sum, its carries added back: zero only when all is zero.
  */
-uint32_t csum_partial(const void *buf, size_t len, uint32_t sum)
+static inline uint64_t sum_words(const uint8_t *b, size_t len, uint64_t acc)
 {
-	const uint8_t *b = buf;
-	uint64_t acc = sum, acc2 = 0, carry = 0, carry2 = 0;
+	uint64_t acc2 = 0, carry = 0, carry2 = 0;
 	uint64_t w0, w1, w2, w3;
 	uint32_t w32;
 	uint16_t w16;
 
-	/*
-	 * Whole 64-bit words, with the carries out of bit 63 counted apart:
-	 * each stands for 2^64, which is 1 in one's complement arithmetic
-	 * modulo 2^64 - 1 (and so modulo 2^32 - 1 and 2^16 - 1, whose
-	 * multiple it is).  The compare after each add compiles to the
-	 * carry flag (add, adc); two accumulators keep two chains in flight.
-	 */
 	while (len >= 32) {
 		memcpy(&w0, b, 8);
 		memcpy(&w1, b + 8, 8);
@@ -103,9 +96,29 @@ uint32_t csum_partial(const void *buf, size_t len, uint32_t sum)
 	acc += carry;
 	if (acc < carry)
 		acc++;
+	return acc;
+}
+
+/* a 64-bit sum folded to 32 bits, end-around carries kept */
+static inline uint32_t fold32(uint64_t acc)
+{
 	acc = (acc & 0xffffffffu) + (acc >> 32);
 	acc = (acc & 0xffffffffu) + (acc >> 32);
 	return (uint32_t)acc;
+}
+
+/**
+ * csum_partial() - one's complement sum of @len bytes at @buf, added to @sum
+ * @buf: bytes, any alignment
+ * @len: byte count; an odd last byte is summed as if followed by a zero
+ * @sum: running sum to add to (0 to start)
+ *
+ * Return: the sum folded to 32 bits, in memory byte order: csum_fold() of
+ * it, stored with a 16-bit store, is the checksum in network order.
+ */
+uint32_t csum_partial(const void *buf, size_t len, uint32_t sum)
+{
+	return fold32(sum_words(buf, len, sum));
 }
 
 /**
@@ -232,21 +245,28 @@ static int l4_layout(const struct packet *p, uint32_t *covered, bool *pseudo)
 /* Sum of the L4 bytes plus, where the protocol has one, the pseudo-header. */
 static uint32_t l4_sum(const struct packet *p, uint32_t covered, bool pseudo)
 {
-	uint32_t sum = csum_partial(p->data + p->l4_off, covered, 0);
+	const uint8_t *a = p->data + p->saddr_off;
+	uint64_t acc = 0, carry = 0, w;
 
-	if (!pseudo)
-		return sum;
-	/* saddr and daddr are adjacent in both IPv4 and IPv6 headers */
-	sum = csum_partial(p->data + p->saddr_off, 2u * p->addr_len, sum);
-	/*
-	 * The IPv6 pseudo-header has a 32-bit length and a 24-bit zero pad
-	 * before next header; both collapse to these 16-bit words because
-	 * covered < 2^16 (no jumbograms).
-	 */
-	sum = fold16(sum);	/* a 32-bit sum has no room for more carries */
-	sum += htons((uint16_t)covered);
-	sum += htons(p->proto);
-	return sum;
+	if (pseudo) {
+		/*
+		 * The IPv6 pseudo-header has a 32-bit length and a 24-bit
+		 * zero pad before next header; both collapse to these 16-bit
+		 * words because covered < 2^16 (no jumbograms).
+		 */
+		acc = (uint64_t)htons((uint16_t)covered) + htons(p->proto);
+		/* saddr and daddr are adjacent in both IPv4 and IPv6
+		 * headers: 8 or 32 bytes, whole 64-bit words */
+		for (uint32_t i = 0; i < 2u * p->addr_len; i += 8) {
+			memcpy(&w, a + i, 8);
+			acc += w;
+			carry += acc < w;
+		}
+		acc += carry;
+		if (acc < carry)	/* its end-around carry */
+			acc++;
+	}
+	return fold32(sum_words(p->data + p->l4_off, covered, acc));
 }
 
 /**

@@ -473,9 +473,10 @@ static void test_udp_short_of_ip_length(void **state)
 }
 
 /*
- * The L4 sum adds pseudo-header words to a 32-bit partial sum: when that
- * sum is near 2^32 a carry must not be lost.  Search (deterministically)
- * for payloads that bring it there and compare with the reference sum.
+ * Pseudo-header words added to a 32-bit partial sum of the segment and
+ * the addresses near 2^32 must not lose a carry (as they once did).
+ * Search (deterministically) for payloads that bring it there and
+ * compare with the reference sum.
  */
 static void test_pseudo_header_carry(void **state)
 {
@@ -499,7 +500,7 @@ static void test_pseudo_header_carry(void **state)
 			memcpy(b + i, &r, 4);
 		}
 		b[46] = b[47] = 0;
-		/* the same partial sums, in the same order, as csum.c */
+		/* the segment's sum, then the addresses' */
 		sum = csum_partial(b + 8, 32,
 				   csum_partial(b + 40, sizeof(b) - 40, 0));
 		if (sum < 0xfffe0000u)
@@ -545,6 +546,27 @@ static void test_partial_every_length(void **state)
 }
 
 /*
+ * Set the TCP or UDP checksum of the packet at @b, with a 20- or 40-byte
+ * IP header, from the reference sum.
+ */
+static void ref_set_l4(uint8_t *b, int family, uint8_t proto)
+{
+	uint32_t hl = family == 4 ? 20 : 40, alen = family == 4 ? 4 : 16;
+	uint32_t saddr = family == 4 ? 12 : 8;
+	uint32_t l4len = family == 4 ? rd16(b + 2) - hl : rd16(b + 4);
+	uint32_t field = hl + (proto == IPPROTO_TCP ? 16 : 6), sum;
+	uint16_t c;
+
+	b[field] = b[field + 1] = 0;
+	sum = ref_add(b + saddr, 2 * alen, proto + l4len);
+	c = (uint16_t)~ref_fold(ref_add(b + hl, l4len, sum));
+	if (c == 0 && proto == IPPROTO_UDP)
+		c = 0xffff;
+	b[field] = (uint8_t)(c >> 8);
+	b[field + 1] = (uint8_t)c;
+}
+
+/*
  * A TCP or UDP packet made here, its checksum set with the reference sum:
  * IPv4 (20-byte header) or IPv6 (40), a 20-byte TCP header or an 8-byte
  * UDP one, @paylen random payload bytes.  Return: its length.
@@ -557,9 +579,8 @@ static uint32_t make_l4(uint8_t *b, int family, uint8_t proto,
 					0, 0, 0, 0, 0, 0, 0, 7 };
 	static const uint8_t d6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0, 0,
 					0, 0, 0, 0, 0, 0, 0, 0x10 };
-	uint32_t hl = family == 4 ? 20 : 40, alen = family == 4 ? 4 : 16;
+	uint32_t hl = family == 4 ? 20 : 40;
 	uint32_t l4len = (proto == IPPROTO_TCP ? 20 : 8) + paylen;
-	uint32_t saddr = family == 4 ? 12 : 8, field, sum;
 	uint8_t *l4 = b + hl;
 	uint16_t c;
 
@@ -595,20 +616,13 @@ static uint32_t make_l4(uint8_t *b, int family, uint8_t proto,
 		l4[12] = 5 << 4;
 		l4[13] = 0x18;			/* PSH ACK */
 		l4[14] = 0xfa;
-		field = 16;
 	} else {
 		l4[4] = (uint8_t)(l4len >> 8);
 		l4[5] = (uint8_t)l4len;
-		field = 6;
 	}
 	for (uint32_t i = l4len - paylen; i < l4len; i++)
 		l4[i] = (uint8_t)rng();
-	sum = ref_add(b + saddr, 2 * alen, proto + l4len);
-	c = (uint16_t)~ref_fold(ref_add(l4, l4len, sum));
-	if (c == 0 && proto == IPPROTO_UDP)
-		c = 0xffff;
-	l4[field] = (uint8_t)(c >> 8);
-	l4[field + 1] = (uint8_t)c;
+	ref_set_l4(b, family, proto);
 	return hl + l4len;
 }
 
@@ -734,6 +748,68 @@ static void test_l4_verify_zeros(void **state)
 }
 
 /*
+ * Addresses and L4 bytes of all ones, all zeros, and mixtures: every add
+ * of the pseudo-header and of the segment carries, or none does.
+ */
+static void test_l4_verify_carries(void **state)
+{
+	static uint8_t b[40 + 20 + 300];
+	static const uint8_t protos[2] = { IPPROTO_TCP, IPPROTO_UDP };
+
+	rng_state = 0xffff;
+	for (int iter = 0; iter < 4000; iter++) {
+		int family = iter & 1 ? 6 : 4;
+		uint8_t proto = protos[(iter >> 1) & 1];
+		uint32_t len = make_l4(b, family, proto, rng() % 300);
+		uint32_t saddr = family == 4 ? 12 : 8;
+		uint32_t alen = family == 4 ? 4 : 16;
+		int fill = (iter >> 2) % 4;
+		uint8_t *copy = malloc(len);
+		struct packet p;
+
+		assert_non_null(copy);
+		for (uint32_t i = saddr; i < saddr + 2 * alen; i++)
+			b[i] = fill == 0 ? 0xff : fill == 1 ? 0 :
+			       fill == 2 ? (rng() & 1 ? 0xff : 0xfe) : (uint8_t)rng();
+		if (fill != 3)
+			for (uint32_t i = (family == 4 ? 20 : 40) +
+					  (proto == IPPROTO_TCP ? 20 : 8); i < len; i++)
+				b[i] = fill == 1 ? 0 : 0xff;
+		ref_set_l4(b, family, proto);
+		assert_int_equal(pkt_decode(&p, b, len), PKT_OK);
+		assert_true(csum_l4_verify(&p));
+		memcpy(copy, b, len);
+		assert_int_equal(csum_l4_full(&p), 0);
+		assert_memory_equal(b, copy, len);
+		free(copy);
+	}
+
+	/*
+	 * IPv6 addresses that bring the pseudo-header's 64-bit sum to
+	 * 2^65 - 1 exactly: ff..ff, then the word that with the length and
+	 * next header words (as csum.c adds them: native loads of network
+	 * order) makes 2^64, then zeros.  Its end-around carry carries again.
+	 */
+	for (uint32_t paylen = 0; paylen < 64; paylen++) {
+		uint32_t len = make_l4(b, 6, IPPROTO_TCP, paylen);
+		uint64_t w = 0;
+		struct packet p;
+		uint16_t be;
+
+		memset(b + 8, 0xff, 8);
+		be = htons((uint16_t)(len - 40));
+		w -= be;
+		be = htons(IPPROTO_TCP);
+		w -= be;
+		memcpy(b + 16, &w, 8);
+		memset(b + 24, 0, 16);
+		ref_set_l4(b, 6, IPPROTO_TCP);
+		assert_int_equal(pkt_decode(&p, b, len), PKT_OK);
+		assert_true(csum_l4_verify(&p));
+	}
+}
+
+/*
  * A locally sent packet whose checksum the kernel left to the device
  * (CHECKSUM_PARTIAL, NFQA_SKB_CSUMNOTREADY: ENGINE_F_CSUM_NOT_READY) holds
  * only the pseudo-header sum in its field: it does not verify, so it must
@@ -780,6 +856,7 @@ int main(void)
 		cmocka_unit_test(test_l4_verify_every_length),
 		cmocka_unit_test(test_l4_verify_every_bit),
 		cmocka_unit_test(test_l4_verify_zeros),
+		cmocka_unit_test(test_l4_verify_carries),
 		cmocka_unit_test(test_l4_verify_partial),
 	};
 
