@@ -306,7 +306,8 @@ int csum_l4_full(struct packet *p)
  * @p: decoded packet
  *
  * Return: true when the checksum is right (an IPv4 UDP checksum of 0, none,
- * counts as right); false when it is wrong or @p has no L4 header we
+ * counts as right; an IPv6 one is wrong, as for Linux's sockets without
+ * UDP_NO_CHECK6_RX); false when it is wrong or @p has no L4 header we
  * checksum.
  */
 bool csum_l4_verify(const struct packet *p)

@@ -41,8 +41,14 @@ void csum_ipv4_header(struct packet *p);
 int csum_l4_full(struct packet *p);
 
 /**
- * csum_l4_verify() - true when the L4 checksum of @p is correct
- * (an IPv4 UDP checksum of 0 counts as correct).
+ * csum_l4_verify() - true when the L4 checksum of @p is correct, as Linux
+ * receiving @p would find it: TCP over the IP length, UDP over the UDP
+ * length, pseudo-header included; an IPv4 UDP checksum of 0 (none) counts
+ * as correct, an IPv6 one as wrong (Linux drops it unless the socket set
+ * UDP_NO_CHECK6_RX).  False too for fragments and packets with no complete
+ * TCP/UDP/ICMP/ICMPv6 header, and for a checksum the kernel left partial
+ * (ENGINE_F_CSUM_NOT_READY): the field then holds the pseudo-header sum.
+ * Reads @p only.  Cost: `make bench-csum`.
  */
 _Bool csum_l4_verify(const struct packet *p);
 
