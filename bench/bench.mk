@@ -1,7 +1,9 @@
 # bench/bench.mk — the engine benchmark (included by the Makefile).
 #
-#   make bench                 capture, timed runs, callgrind breakdown
+#   make bench                 capture, timed runs, callgrind breakdown,
+#                              then the cost of checksum verification
 #   make bench BENCH_PACKETS=2000000 BENCH_RUNS=5 BENCH_CALLGRIND=0
+#   make bench-csum            the checksum verification part alone
 #
 # Not part of `make check`.  Needs tcprewrite, pktanon and valgrind:
 # `make deps-extra` installs them.
@@ -17,6 +19,12 @@ $(BENCH_B)/gen-capture: bench/gen-capture.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+$(BENCH_B)/csum-bench: bench/csum-bench.c $(B)/tools/linklayer.o $(LIBPOLICY)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/tools/linklayer.o \
+		$(LIBPOLICY) $(PCAP_LIBS)
 
 # cached: made again only when the generator changes (a pattern rule
 # with two targets would mean one recipe makes both: two rules)
@@ -35,8 +43,17 @@ bench-deps-check:
 		echo "bench: missing$$missing; run 'make deps-extra' first" >&2; \
 		exit 1; fi
 
-bench: bench-deps-check $(B)/nfredact $(BENCH_CAPTURE) $(BENCH_SLICE_PCAP)
-	$(Q)$(if $(filter 1,$(SANITIZE)),echo "bench: SANITIZE=1 figures measure the sanitizers" >&2;) \
-	bench/run-engine.sh $(B)/nfredact $(BENCH_CAPTURE) $(BENCH_SLICE_PCAP) $(BENCH_B)
+BENCH_CSUM := bench/run-csum.sh $(B)/nfredact $(BENCH_B)/csum-bench \
+	$(BENCH_CAPTURE) $(BENCH_SLICE_PCAP) $(BENCH_B)
 
-.PHONY: bench bench-deps-check
+bench: bench-deps-check $(B)/nfredact $(BENCH_B)/csum-bench $(BENCH_CAPTURE) $(BENCH_SLICE_PCAP)
+	$(Q)$(if $(filter 1,$(SANITIZE)),echo "bench: SANITIZE=1 figures measure the sanitizers" >&2;) \
+	bench/run-engine.sh $(B)/nfredact $(BENCH_CAPTURE) $(BENCH_SLICE_PCAP) $(BENCH_B) && \
+	$(BENCH_CSUM)
+
+# the checksum verification part alone (needs valgrind only)
+bench-csum: $(B)/nfredact $(BENCH_B)/csum-bench $(BENCH_CAPTURE) $(BENCH_SLICE_PCAP)
+	$(Q)$(if $(filter 1,$(SANITIZE)),echo "bench: SANITIZE=1 figures measure the sanitizers" >&2;) \
+	$(BENCH_CSUM)
+
+.PHONY: bench bench-csum bench-deps-check
