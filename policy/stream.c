@@ -96,7 +96,7 @@ struct stream_set {
 	uint64_t min_deadline;		/* no hold is due before; 0: none */
 	uint8_t *pool;			/* n_chunks * HOLD_CHUNK */
 	uint64_t *pool_map;		/* bit set: chunk in use */
-	uint32_t n_chunks, chunk_hint;
+	uint32_t n_chunks, chunk_low;	/* every chunk below chunk_low is used */
 	uint32_t ooo_bytes_max;
 	struct hold *holds;		/* by first chunk */
 	int32_t *rel;			/* decided, to hand out */
@@ -189,7 +189,7 @@ void stream_set_reset(struct stream_set *ss)
 	ss->n_active = 0;
 	ss->min_deadline = 0;
 	memset(ss->pool_map, 0, (ss->n_chunks / 64) * sizeof(*ss->pool_map));
-	ss->chunk_hint = 0;
+	ss->chunk_low = 0;
 	ss->n_rel = ss->rel_pos = 0;
 	ss->n_wallow = 0;
 }
@@ -199,7 +199,7 @@ uint32_t stream_count(const struct stream_set *ss)
 	return ss->live;
 }
 
-/* ---- the pool: runs of chunks, next fit ------------------------------------ */
+/* ---- the pool: runs of chunks, first fit ----------------------------------- */
 
 static bool chunk_used(const struct stream_set *ss, uint32_t c)
 {
@@ -216,26 +216,28 @@ static void chunks_mark(struct stream_set *ss, uint32_t c, uint32_t n, bool used
 	}
 }
 
-/* Return: the first chunk of a free run of @n, or -1. */
+/*
+ * Return: the first chunk of the lowest free run of @n, or -1.  First
+ * fit keeps the pool's used part (and the memory it touches) compact;
+ * chunk_low, below which every chunk is in use, spares the walk over a
+ * full start.
+ */
 static int64_t chunks_find(struct stream_set *ss, uint32_t n)
 {
-	uint32_t run = 0, start = ss->chunk_hint, c = start;
+	uint32_t run = 0;
 
-	for (uint32_t seen = 0; seen < ss->n_chunks + n; seen++, c++) {
-		if (c == ss->n_chunks) {
-			c = 0;
-			run = 0;
-		}
+	for (uint32_t c = ss->chunk_low; c < ss->n_chunks; c++) {
 		if (!(c % 64) && ss->pool_map[c / 64] == ~0ull) {
 			run = 0;
-			seen += 63;
 			c += 63;
 			continue;
 		}
 		run = chunk_used(ss, c) ? 0 : run + 1;
 		if (run == n) {
-			ss->chunk_hint = c + 1 < ss->n_chunks ? c + 1 : 0;
-			return (int64_t)(c + 1 - n);
+			c = c + 1 - n;
+			if (c == ss->chunk_low)
+				ss->chunk_low = c + n;
+			return c;
 		}
 	}
 	return -1;
@@ -282,6 +284,8 @@ static void hold_free(struct stream_set *ss, int32_t i)
 	struct hold *h = &ss->holds[i];
 
 	chunks_mark(ss, h->chunk, h->nchunks, false);
+	if (h->chunk < ss->chunk_low)
+		ss->chunk_low = h->chunk;
 }
 
 void stream_release_reset(struct stream_set *ss)
