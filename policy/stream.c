@@ -916,6 +916,47 @@ static void spans_apply(struct stream *st, struct csum_ctx *cc,
 	}
 }
 
+/*
+ * Bytes sent again that the server may not have taken yet: the records
+ * put back what was decided when they first came.  They are scanned
+ * alone first, so that bytes other than the first copy's (a first copy
+ * the receiver refused for a reason the engine does not check, such as
+ * an old timestamp or an ACK of unsent data) are never passed unjudged.
+ * The same bytes get the same rewrites, which the records then overlay.
+ */
+static enum engine_reason rescan(struct redact_job *j, const struct flow *f,
+				 struct packet *p, uint32_t seq, uint32_t len)
+{
+	const struct detect_match *m;
+	const struct detect_range *allow = NULL;
+	uint8_t *pl = pkt_payload(p);
+	int n, n_allow = 0, ai = 0;
+
+	if (!j->svc->n_redact)
+		return ENGINE_R_NONE;
+	if (f->isn_known && seq == f->client_isn + 1) {
+		/* the stream's start: a PROXY header is read as then */
+		int rc = redact_proxy(j, pl, len);
+
+		if (rc < 0)
+			return rc == -ENOSPC ? ENGINE_R_TABLE_FULL
+					     : ENGINE_R_UNSUPPORTED;
+		pl += rc;
+		len -= (uint32_t)rc;
+	}
+	n = detect_scan(j->svc, j->w->scratch, pl, len, true, &m);
+	if (n < 0)
+		return ENGINE_R_SCAN_LIMIT;
+	if (n && j->svc->n_allow) {
+		n_allow = detect_allow(j->svc, j->w->scratch, pl, len, &allow);
+		if (n_allow < 0)
+			return ENGINE_R_SCAN_LIMIT;
+	}
+	for (int i = 0; i < n; i++)
+		redact_one(j, pl, &m[i], allow, n_allow, &ai);
+	return ENGINE_R_NONE;
+}
+
 /* Append hold @i to the in-order list of @st. */
 static void held_append(struct stream_set *ss, struct stream *st, int32_t i)
 {
@@ -1220,6 +1261,9 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 			stats->retrans_no_record++;
 			return ENGINE_R_NO_RECORD;
 		} else {
+			why = rescan(j, f, p, seq, old);
+			if (why != ENGINE_R_NONE)
+				return why;
 			spans_apply(st, j->cc, p, seq, old);
 			stats->retrans_patched++;
 			if (old == plen)

@@ -1571,6 +1571,30 @@ static void test_data_without_ack_dropped(void **state)
 }
 
 /*
+ * A first copy the receiver may have refused for a reason the engine
+ * does not check (an old timestamp, an ACK of unsent data) is recorded
+ * as delivered; the bytes sent again over its range are scanned anew, so
+ * that other bytes there never pass unjudged.
+ */
+static void test_retransmission_rescanned(void **state)
+{
+	struct fx *f = fx_new(smtp_policy);
+	static const char a[] = "NOOP xxxxxxxxxxxxxxxxxxxxxxxx\r\n";
+	static const char b[] = "MAIL FROM:<alice@example.org>\r\n";
+	struct pk k;
+
+	assert_int_equal(sizeof(a), sizeof(b));
+	cseg(f, &k, 30046, 0x02, 99, "", 0, 0);
+	assert_int_not_equal(cseg(f, &k, 30046, 0x18, 100, a, sizeof(a) - 1, 1),
+			     ENGINE_DROP);
+	assert_int_equal(cseg(f, &k, 30046, 0x18, 100, b, sizeof(b) - 1, 2),
+			 ENGINE_MODIFIED);
+	assert_null(memmem(payload_of(&k), sizeof(b) - 1, "alice@", 6));
+	assert_true(ref_verify(k.b, k.len));
+	fx_free(f);
+}
+
+/*
  * The urgent byte: Linux takes it out of the stream, so that
  * "alice\0@example.org" with the urgent pointer past "\0" reaches the
  * application as "alice@example.org".  The urgent pointer is cleared:
@@ -1739,6 +1763,7 @@ int main(void)
 		cmocka_unit_test(test_syn_data_scanned),
 		cmocka_unit_test(test_data_without_ack_dropped),
 		cmocka_unit_test(test_urgent_pointer_cleared),
+		cmocka_unit_test(test_retransmission_rescanned),
 		cmocka_unit_test(test_icmp_oracle_refused),
 		cmocka_unit_test(test_direction_not_from_ports),
 		cmocka_unit_test(test_reload_flow_takes_new_service_index),
