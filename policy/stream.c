@@ -957,6 +957,24 @@ static enum engine_reason rescan(struct redact_job *j, const struct flow *f,
 	return ENGINE_R_NONE;
 }
 
+/*
+ * The flow holds its most in-order segments: they are decided before
+ * the next one joins.  Whatever tail could still begin an identifier is
+ * masked whole, since the bytes that would judge it come in another
+ * window (an email cut at the 64th segment of a filled loss burst would
+ * otherwise pass its start).
+ */
+static enum engine_reason decide_at_bound(struct redact_job *j, struct stream *st)
+{
+	enum engine_reason why;
+
+	j->st->hold_bound_hit++;
+	j->mask_tail = true;
+	why = stream_decide(j, st, NULL, true);
+	j->mask_tail = false;
+	return why;
+}
+
 /* Append hold @i to the in-order list of @st. */
 static void held_append(struct stream_set *ss, struct stream *st, int32_t i)
 {
@@ -1002,8 +1020,7 @@ static void ooo_pull(struct redact_job *j, struct stream *st, struct flow *f)
 		}
 		if (st->n_held && (st->n_held >= STREAM_HOLD_SEGS ||
 				   st->held_bytes + h->plen > STREAM_HOLD_BYTES)) {
-			stats->hold_bound_hit++;
-			(void)stream_decide(j, st, NULL, true);
+			(void)decide_at_bound(j, st);
 		}
 		held_append(ss, st, i);
 		f->next_seq = h->seq + h->plen;
@@ -1288,8 +1305,7 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 	dirty = hold_ns && (fills || tail_dirty(j, st, np.payload, np.len));
 	if (dirty && !(st->n_held < STREAM_HOLD_SEGS &&
 		       st->held_bytes + np.len <= STREAM_HOLD_BYTES)) {
-		stats->hold_bound_hit++;
-		why = stream_decide(j, st, NULL, true);
+		why = decide_at_bound(j, st);
 		if (why != ENGINE_R_NONE)
 			return why;
 		dirty = fills || tail_dirty(j, st, np.payload, np.len);
