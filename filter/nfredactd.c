@@ -313,7 +313,8 @@ static void install_rules(const struct ruleset *rs, const struct rules_opts *ro,
 			fatalx("installing the queue rules: table nfredact is "
 			       "owned by another process, and %s (is nfredactd "
 			       "running already? does the rules keeper need a "
-			       "reload: systemctl reload nfredact-rules?)", why);
+			       "reload, systemctl reload nfredact-rules, or "
+			       "after an upgrade a restart?)", why);
 		k->manage = false;
 		log_info("queue rules in place, owned by another process "
 			 "(nfredact ruleset --hold): checked, not managed here");

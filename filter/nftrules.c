@@ -766,7 +766,7 @@ int nftr_check(struct nftr *n, const struct rules_plan *p, int family,
 
 		digest_text(p, family, want_digest);
 		if (strcmp(ti.digest, want_digest)) {
-			*why = "it holds the rules of another policy";
+			*why = "it holds the rules of another policy or queue layout";
 			return 0;
 		}
 	}

@@ -980,7 +980,7 @@ static void ns_tables(void)
 	NS_CHECK(nftr_install(owner, &p, 4, true) == 0);
 	NS_CHECK(nftr_check(owner, &p, 4, true, &why) == 1);
 	NS_CHECK(nftr_check(owner, &q, 4, true, &why) == 0);
-	NS_CHECK(why && !strcmp(why, "it holds the rules of another policy"));
+	NS_CHECK(why && !strcmp(why, "it holds the rules of another policy or queue layout"));
 	/* as many rules, one port another: still another policy's */
 	{
 		struct rules_plan moved = p;
@@ -992,7 +992,7 @@ static void ns_tables(void)
 		copy[0].port_hi++;
 		moved.rule[0] = copy;
 		NS_CHECK(nftr_check(owner, &moved, 4, true, &why) == 0);
-		NS_CHECK(why && !strcmp(why, "it holds the rules of another policy"));
+		NS_CHECK(why && !strcmp(why, "it holds the rules of another policy or queue layout"));
 		free(copy);
 	}
 
@@ -1012,7 +1012,7 @@ static void ns_tables(void)
 		old.rule[0] = copy;
 		NS_CHECK(nftr_install(owner, &old, 4, true) == 0);
 		NS_CHECK(nftr_check(owner, &p, 4, true, &why) == 0);
-		NS_CHECK(why && !strcmp(why, "it holds the rules of another policy"));
+		NS_CHECK(why && !strcmp(why, "it holds the rules of another policy or queue layout"));
 		NS_CHECK(nftr_install(owner, &p, 4, true) == 0);
 		NS_CHECK(nftr_check(owner, &p, 4, true, &why) == 1);
 		free(copy);
