@@ -143,6 +143,9 @@ int daemon_snapshot(struct daemon *d, struct stats_snapshot *s)
 		struct queue_counters c;
 
 		sq->num = queue_num(d->workers[w].q);
+		sq->outbound = d->workers[w].dir == ENGINE_DIR_OUT;
+		sq->wrong_hook = atomic_load_explicit(&d->workers[w].wrong_hook,
+						      memory_order_relaxed);
 		queue_get_counters(d->workers[w].q, &c);
 		sq->packets = c.packets;
 		sq->verdict_errors = c.verdict_errors;
@@ -181,22 +184,41 @@ void daemon_warn_policy(const struct ruleset *rs)
 				  policy_service_name(rs, i));
 }
 
-/* Whether @rs asks for a queue no worker serves, or leaves one unused. */
+/* The queues of service @svc of @rs in direction @dir (0 when none). */
+static int svc_queues(const struct ruleset *rs, unsigned svc,
+		      enum engine_dir dir, uint16_t *lo, uint16_t *hi)
+{
+	if (dir == ENGINE_DIR_OUT)
+		return policy_service_queues_out(rs, svc, lo, hi);
+	policy_service_queues(rs, svc, lo, hi);
+	return 0;
+}
+
+/*
+ * Whether @rs asks for a queue no worker serves in that direction, or
+ * leaves one unused: inbound and outbound queues both, since the
+ * outbound ones move with every inbound range.
+ */
 static bool queue_set_changed(const struct daemon *d, const struct ruleset *rs)
 {
+	static const enum engine_dir dirs[] = { ENGINE_DIR_IN, ENGINE_DIR_OUT };
 	unsigned n = policy_service_count(rs);
 
 	for (unsigned i = 0; i < n; i++) {
-		uint16_t lo, hi;
+		for (unsigned k = 0; k < 2; k++) {
+			uint16_t lo, hi;
 
-		policy_service_queues(rs, i, &lo, &hi);
-		for (uint32_t qn = lo; qn <= hi; qn++) {
-			bool have = false;
-
-			for (unsigned w = 0; w < d->n_workers && !have; w++)
-				have = queue_num(d->workers[w].q) == qn;
-			if (!have)
+			if (svc_queues(rs, i, dirs[k], &lo, &hi) < 0)
 				return true;
+			for (uint32_t qn = lo; qn <= hi; qn++) {
+				bool have = false;
+
+				for (unsigned w = 0; w < d->n_workers && !have; w++)
+					have = queue_num(d->workers[w].q) == qn &&
+					       d->workers[w].dir == dirs[k];
+				if (!have)
+					return true;
+			}
 		}
 	}
 	for (unsigned w = 0; w < d->n_workers; w++) {
@@ -206,8 +228,8 @@ static bool queue_set_changed(const struct daemon *d, const struct ruleset *rs)
 		for (unsigned i = 0; i < n && !used; i++) {
 			uint16_t lo, hi;
 
-			policy_service_queues(rs, i, &lo, &hi);
-			used = num >= lo && num <= hi;
+			used = svc_queues(rs, i, d->workers[w].dir, &lo, &hi) == 0 &&
+			       num >= lo && num <= hi;
 		}
 		if (!used)
 			return true;
@@ -328,9 +350,10 @@ int daemon_reload(struct daemon *d, const char *path)
 
 	/* No worker can still use the old ones: they only do under the lock. */
 	if (queue_set_changed(d, rs))
-		log_warnx("reload: the policy's queue numbers changed; "
-			  "restart nfredactd to bind them (packets on queues "
-			  "nobody serves are dropped)");
+		log_warnx("reload: the policy's queue numbers changed (its "
+			  "inbound queues, or the outbound ones that follow "
+			  "them); restart nfredactd to bind them, after the "
+			  "rules (packets on queues nobody serves are dropped)");
 	if (ports_changed(old, rs))
 		log_warnx("reload: the services' ports changed; the queue "
 			  "rules still cover the old ones: reload the rules "

@@ -42,6 +42,22 @@ struct svc_total {
 struct worker {
 	struct daemon *d;
 	struct queue *q;
+	/*
+	 * The direction of every packet of @q: the queue rules send
+	 * client→server packets to the inbound queues and everything going
+	 * back to clients to the outbound ones (rules.h), so the engine is
+	 * told, never left to guess (ENGINE_DIR_IN or ENGINE_DIR_OUT).
+	 */
+	enum engine_dir dir;
+	/*
+	 * Bit (1u << NF_INET_*) of each hook the rules queue @q's packets
+	 * at: prerouting for an inbound queue; output, and prerouting with
+	 * --forward, for an outbound one.  A packet from another hook was
+	 * queued by rules of another layout: it is dropped and counted in
+	 * @wrong_hook (written by the worker's thread only).
+	 */
+	unsigned hooks;
+	_Atomic uint64_t wrong_hook;
 	struct engine_worker *ew;	/* guarded by d->lock */
 	pthread_t thread;
 	bool started;
@@ -134,6 +150,15 @@ void daemon_warn_policy(const struct ruleset *rs);
  * return).
  */
 int worker_start(struct worker *w);
+
+/**
+ * worker_hooks() - the hooks (bit 1u << NF_INET_*) at which the queue
+ * rules (rules.h) send packets to a queue of direction @dir: prerouting
+ * (chain inbound) for ENGINE_DIR_IN; output (chain outbound), and with
+ * @forward prerouting (chain replies), for ENGINE_DIR_OUT.  For struct
+ * worker.hooks.
+ */
+unsigned worker_hooks(enum engine_dir dir, bool forward);
 
 /** worker_join() - wait for the worker (after d->stop is set) */
 void worker_join(struct worker *w);

@@ -3,7 +3,9 @@
  * growth of the counters in a stats snapshot.  One gate per service and
  * reason (and one per reason that `on-error accept` may let through)
  * decides when a line is due; services are known by name, so that their
- * gates survive a reload as their counters do.
+ * gates survive a reload as their counters do.  One more gate watches
+ * the packets the workers dropped for coming from a hook their queue
+ * never gets (queue rules of another layout).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -25,6 +27,7 @@ struct droplog_svc {
 struct droplog {
 	struct droplog_svc *svc;
 	unsigned n_svc;
+	struct droplog_gate wrong_hook;	/* all queues together */
 	uint64_t next_poll_ms;
 	uint64_t last_check_ms;
 };
@@ -85,6 +88,7 @@ struct droplog *droplog_new(uint64_t now_ms)
 		return NULL;
 	dl->next_poll_ms = now_ms + DROPLOG_POLL_MS;
 	dl->last_check_ms = now_ms;
+	droplog_gate_init(&dl->wrong_hook, 0, now_ms);
 	return dl;
 }
 
@@ -155,12 +159,23 @@ static void emit(const char *service, bool accepted, enum engine_reason r,
 int droplog_check(struct droplog *dl, const struct stats_snapshot *s,
 		  uint64_t now_ms)
 {
+	uint64_t wrong = 0, n, span;
 	int err = 0;
+
+	for (unsigned i = 0; i < s->n_queues; i++)
+		wrong += s->q[i].wrong_hook;
+	if (droplog_gate_step(&dl->wrong_hook, wrong, now_ms,
+			      DROPLOG_INTERVAL_MS, &n, &span))
+		log_warnx("queues: dropped %" PRIu64 " packet%s queued at a "
+			  "hook their queue's direction never gets in the last "
+			  "%" PRIu64 " s: the queue rules are not this "
+			  "version's (compare nft list table ip nfredact with "
+			  "nfredact ruleset)", n, n == 1 ? "" : "s",
+			  (span + 500) / 1000 ? (span + 500) / 1000 : 1);
 
 	for (unsigned i = 0; i < s->n_services; i++) {
 		const struct stats_service *ss = &s->svc[i];
 		struct droplog_svc *e = svc_of(dl, ss->name);
-		uint64_t n, span;
 
 		if (!e) {
 			err = -ENOMEM;

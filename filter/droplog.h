@@ -6,7 +6,9 @@
  *
  *   service mqtt: dropped 917 packets (table-full) in the last 10 s
  *
- * Packets that `on-error accept` let through get a line of their own.
+ * Packets that `on-error accept` let through get a line of their own,
+ * and so do packets the workers dropped for coming from a hook their
+ * queue never gets (the queues' wrong_hook counters, all together).
  * Lines carry a service name, a reason and a count: never an address or
  * an identifier.
  */

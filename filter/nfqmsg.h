@@ -17,7 +17,11 @@ struct queue_pkt;
  *       written later through @p->data
  * @p:   filled: id, hook, data/len (a view into @nlh), flags
  *       (ENGINE_F_TRUNCATED when NFQA_CAP_LEN exceeds the bytes present,
- *       ENGINE_F_CSUM_NOT_READY), gso; bad when the payload is missing
+ *       ENGINE_F_CSUM_NOT_READY for a partial checksum,
+ *       ENGINE_F_CSUM_VERIFIED when the kernel verified it: a packet from
+ *       prerouting, input or forward without CSUMNOTREADY or
+ *       CSUM_NOTVERIFIED, in a message read whole), gso; bad when the
+ *       payload is missing
  * Return: false when the message has no usable packet header (no id to
  * give a verdict for).
  */

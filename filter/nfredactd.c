@@ -43,7 +43,8 @@
 #include "sandbox.h"
 
 #define FLOW_TABLE_SIZE	(1u << 20)	/* default --max-flows */
-#define MAX_QUEUES	128
+/* inbound and outbound queues: twice the 128 inbound ones allowed before */
+#define MAX_QUEUES	256
 /* a worker silent this long stops the keep-alives to systemd */
 #define WORKER_STALL_MS	5000
 
@@ -157,7 +158,8 @@ static struct ruleset *load_policy(const char *path)
 		rs = policy_default(NULL);
 		if (!rs)
 			fatalx("built-in policy: out of memory");
-		log_info("no -c: built-in default policy (queue 0)");
+		log_info("no -c: built-in default policy (inbound queue 0, "
+			 "outbound queue 1)");
 		return rs;
 	}
 	rs = policy_load(path, NULL, &dl);
@@ -169,28 +171,72 @@ static struct ruleset *load_policy(const char *path)
 	return rs;
 }
 
-/* The queue numbers of every service, each once, ascending. */
-static unsigned queue_set(const struct ruleset *rs, uint16_t *out)
+/* A queue to serve and the direction of its packets. */
+struct queue_want {
+	uint16_t num;
+	enum engine_dir dir;
+};
+
+/*
+ * The queue numbers of every service, each once, ascending: the inbound
+ * ones (the `queue` statements), then the outbound ones, which lie above
+ * them (policy_service_queues_out()).  A number in both would leave the
+ * direction of its packets unknown: never for a checked policy, and
+ * refused.
+ */
+static unsigned queue_set(const struct ruleset *rs, struct queue_want *out)
 {
-	static uint8_t seen[65536 / 8];
+	static uint8_t seen[2][65536 / 8];
 	unsigned n = 0;
 
 	memset(seen, 0, sizeof(seen));
 	for (unsigned i = 0; i < policy_service_count(rs); i++) {
-		uint16_t lo, hi;
+		uint16_t lo, hi, olo, ohi;
 
 		policy_service_queues(rs, i, &lo, &hi);
+		if (policy_service_queues_out(rs, i, &olo, &ohi) < 0)
+			fatalx("service %s: no room for its outbound queues",
+			       policy_service_name(rs, i));
 		for (uint32_t q = lo; q <= hi; q++)
-			seen[q / 8] |= (uint8_t)(1u << (q % 8));
+			seen[0][q / 8] |= (uint8_t)(1u << (q % 8));
+		for (uint32_t q = olo; q <= ohi; q++)
+			seen[1][q / 8] |= (uint8_t)(1u << (q % 8));
 	}
-	for (uint32_t q = 0; q < 65536; q++) {
-		if (!(seen[q / 8] & (1u << (q % 8))))
-			continue;
-		if (n == MAX_QUEUES)
-			fatalx("the policy uses more than %d queues", MAX_QUEUES);
-		out[n++] = (uint16_t)q;
+	for (unsigned k = 0; k < 2; k++) {
+		for (uint32_t q = 0; q < 65536; q++) {
+			if (!(seen[k][q / 8] & (1u << (q % 8))))
+				continue;
+			if (seen[!k][q / 8] & (1u << (q % 8)))
+				fatalx("queue %u would be inbound and outbound", q);
+			if (n == MAX_QUEUES)
+				fatalx("the policy uses more than %d queues, "
+				       "inbound and outbound", MAX_QUEUES);
+			out[n].num = (uint16_t)q;
+			out[n++].dir = k ? ENGINE_DIR_OUT : ENGINE_DIR_IN;
+		}
 	}
 	return n;
+}
+
+/* "0..1" for the numbers of direction @dir in @qs, "none" without any. */
+static void queue_span(const struct queue_want *qs, unsigned n,
+		       enum engine_dir dir, char *buf, size_t size)
+{
+	int lo = -1, hi = -1;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (qs[i].dir != dir)
+			continue;
+		if (lo < 0)
+			lo = qs[i].num;
+		hi = qs[i].num;
+	}
+	if (lo < 0)
+		snprintf(buf, size, "none");
+	else if (lo == hi)
+		snprintf(buf, size, "%d", lo);
+	else
+		snprintf(buf, size, "%d..%d", lo, hi);
 }
 
 /*
@@ -267,7 +313,8 @@ static void install_rules(const struct ruleset *rs, const struct rules_opts *ro,
 			fatalx("installing the queue rules: table nfredact is "
 			       "owned by another process, and %s (is nfredactd "
 			       "running already? does the rules keeper need a "
-			       "reload: systemctl reload nfredact-rules?)", why);
+			       "reload, systemctl reload nfredact-rules, or "
+			       "after an upgrade a restart?)", why);
 		k->manage = false;
 		log_info("queue rules in place, owned by another process "
 			 "(nfredact ruleset --hold): checked, not managed here");
@@ -300,7 +347,7 @@ int main(int argc, char **argv)
 {
 	static int broker_fd = -1;
 	struct queue *queues[MAX_QUEUES] = { 0 };
-	uint16_t nums[MAX_QUEUES];
+	struct queue_want qs[MAX_QUEUES];
 	struct rules_opts ro = { 0 };
 	struct keeper keeper = { .mon = -1 };
 	struct privdrop_user pu;
@@ -329,7 +376,7 @@ int main(int argc, char **argv)
 		key_set_allowed_uid(pu.uid);
 	rs = load_policy(o.policy);
 	daemon_warn_policy(rs);
-	nq = queue_set(rs, nums);
+	nq = queue_set(rs, qs);
 	if (nq == 0)
 		fatalx("the policy uses no queue");
 	ro.dev = o.dev;
@@ -375,14 +422,15 @@ int main(int argc, char **argv)
 		fatal("control socket %s", o.control);
 	}
 	for (unsigned i = 0; i < nq; i++) {
-		err = queue_open(&queues[i], nums[i], o.queue_maxlen, 0);
+		err = queue_open(&queues[i], qs[i].num, o.queue_maxlen, 0);
 		if (err) {
 			errno = -err;
 			if (err == -EBUSY)
-				log_warnx("queue %u is bound by another process",
-					  nums[i]);
+				log_warnx("%s queue %u is bound by another process",
+					  qs[i].dir == ENGINE_DIR_IN ? "inbound" :
+					  "outbound", qs[i].num);
 			else
-				log_warn("queue %u", nums[i]);
+				log_warn("queue %u", qs[i].num);
 			for (unsigned k = 0; k < i; k++)
 				queue_close(queues[k]);
 			(void)control_unlink(o.control);
@@ -464,6 +512,8 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nq; i++) {
 		d.workers[i].d = &d;
 		d.workers[i].q = queues[i];
+		d.workers[i].dir = qs[i].dir;
+		d.workers[i].hooks = worker_hooks(qs[i].dir, o.forward);
 		d.workers[i].ew = engine_worker_new(rs, o.max_flows);
 		if (!d.workers[i].ew)
 			fatalx("engine worker: out of memory");
@@ -486,9 +536,13 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!atomic_load(&d.failed)) {
-		log_info("serving %u queue%s (%u..%u), %u service%s, "
-			 "control %s%s", nq, nq == 1 ? "" : "s", nums[0],
-			 nums[nq - 1], policy_service_count(rs),
+		char in[16], out[16];
+
+		queue_span(qs, nq, ENGINE_DIR_IN, in, sizeof(in));
+		queue_span(qs, nq, ENGINE_DIR_OUT, out, sizeof(out));
+		log_info("serving %u queues (inbound %s, outbound %s), "
+			 "%u service%s, control %s%s", nq, in, out,
+			 policy_service_count(rs),
 			 policy_service_count(rs) == 1 ? "" : "s", o.control,
 			 pu.keep_root ? ", running as root" : "");
 		(void)privsep_tell(broker_fd, 'R');

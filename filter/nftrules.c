@@ -68,14 +68,29 @@ static uint8_t nfproto(int family)
 }
 
 /*
- * A digest of @family's rules in @p (FNV-1a over their fields), kept in
- * the table's user data: a check compares what the rules match, not only
- * how many there are, so tables made for another policy are told apart.
+ * The layout of the queues the rules use, fed into the digest first.
+ * 1: every chain queued to the services' queues; 2: the queue says the
+ * direction (inbound chain: inbound queues; outbound and replies: the
+ * outbound queues above them, rules.h).  A table made under another
+ * layout never carries a digest this one makes, even for rules that
+ * look the same, and is replaced or refused (doc/design.md §12).
+ */
+#define NFTR_QUEUE_LAYOUT	2
+
+/*
+ * A digest of @family's rules in @p (FNV-1a over the queue layout and
+ * the rules' fields), kept in the table's user data: a check compares
+ * what the rules match, not only how many there are, so tables made for
+ * another policy, or by a version with another queue layout, are told
+ * apart.
  */
 static uint64_t plan_digest(const struct rules_plan *p, int family)
 {
 	const unsigned fi = family == 4 ? 0 : 1;
 	uint64_t h = 0xcbf29ce484222325ull;
+
+	h ^= NFTR_QUEUE_LAYOUT;
+	h *= 0x100000001b3ull;
 
 	for (unsigned i = 0; i < p->n[fi]; i++) {
 		const struct rules_rule *r = &p->rule[fi][i];
@@ -751,7 +766,7 @@ int nftr_check(struct nftr *n, const struct rules_plan *p, int family,
 
 		digest_text(p, family, want_digest);
 		if (strcmp(ti.digest, want_digest)) {
-			*why = "it holds the rules of another policy";
+			*why = "it holds the rules of another policy or queue layout";
 			return 0;
 		}
 	}

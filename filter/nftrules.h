@@ -50,8 +50,9 @@ int nftr_delete(struct nftr *n, int family);
 
 /**
  * nftr_check() - whether @family's table is in place as @p wants it: it
- * exists, holds as many rules in each chain, and with @own is owned by
- * this socket.
+ * exists, carries @p's digest in its user data (the rules' fields and
+ * the queue layout of this version), holds as many rules in each chain,
+ * and with @own is owned by this socket.
  * @why: when not in place, a static reason
  * Return: 1 in place, 0 not, -errno when the kernel cannot be asked.
  */

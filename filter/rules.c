@@ -45,7 +45,8 @@ struct svc_view {
 	unsigned n_ports;
 	struct policy_prefix *clients;	/* of this family only */
 	unsigned n_clients;		/* 0: every client */
-	uint16_t queue_lo, queue_hi;
+	uint16_t queue_lo, queue_hi;	/* inbound: the `queue` statement */
+	uint16_t out_lo, out_hi;	/* outbound and replies */
 };
 
 static void svc_view_free(struct svc_view *v)
@@ -96,6 +97,12 @@ static int svc_view_get(const struct ruleset *rs, const struct rules_opts *o,
 	policy_service_queues(rs, svc, &qlo, &qhi);
 	v->queue_lo = qlo;
 	v->queue_hi = qhi;
+	if (policy_service_queues_out(rs, svc, &qlo, &qhi) < 0) {
+		svc_view_free(v);
+		return -ERANGE;
+	}
+	v->out_lo = qlo;
+	v->out_hi = qhi;
 	return 1;
 nomem:
 	free(all);
@@ -206,8 +213,11 @@ static void plan_ports(struct plan_builder *b, unsigned fi,
 	}
 }
 
-/* ICMP errors about our flows (IPv4 3, 4, 11, 12; ICMPv6 1-4), never
- * neighbour discovery.  Outbound only when conntrack relates them. */
+/*
+ * ICMP errors about our flows (IPv4 3, 4, 11, 12; ICMPv6 1-4), never
+ * neighbour discovery, to @tmpl's queues.  Outbound and replies only when
+ * conntrack relates them; inbound, before conntrack, by type.
+ */
 static void plan_icmp(struct plan_builder *b, unsigned fi,
 		      const struct rules_rule *tmpl)
 {
@@ -238,7 +248,7 @@ int rules_plan_build(const struct ruleset *rs, const struct rules_opts *o,
 	p->forward = o && o->forward;
 	for (unsigned fi = 0; fi < 2 && !b.err; fi++) {
 		int family = fi == 0 ? 4 : 6;
-		struct rules_rule icmp = { .icmp_type = -1 };
+		struct rules_rule icmp[RULES__CHAINS];
 		bool have_icmp = false;
 
 		for (unsigned s = 0; s < n && !b.err; s++) {
@@ -252,31 +262,39 @@ int rules_plan_build(const struct ruleset *rs, const struct rules_opts *o,
 			}
 			if (!rc)
 				continue;
-			t.queue_lo = v.queue_lo;
-			t.queue_hi = v.queue_hi;
 			t.bypass = o && o->fail_open;
 			snprintf(t.service, sizeof(t.service), "%s",
 				 policy_service_name(rs, s));
-			/* ICMP errors go to the first service's queue: the
-			 * daemon finds the flow from the quoted header */
-			if (!have_icmp) {
-				icmp = t;
-				have_icmp = true;
-			}
 			for (int c = 0; c < RULES__CHAINS; c++) {
+				/*
+				 * The queue says the direction: client→server
+				 * packets (inbound chain) go to the service's
+				 * inbound queues, everything going back to
+				 * clients (outbound, replies) to its
+				 * outbound ones.
+				 */
+				bool in = c == RULES_INBOUND;
+
+				t.chain = (uint8_t)c;
+				t.queue_lo = in ? v.queue_lo : v.out_lo;
+				t.queue_hi = in ? v.queue_hi : v.out_hi;
+				/* ICMP errors go to the first service's
+				 * queues: the daemon finds the flow from the
+				 * quoted header */
+				if (!have_icmp)
+					icmp[c] = t;
 				if (c == RULES_REPLIES && !p->forward)
 					continue;
-				t.chain = (uint8_t)c;
 				plan_ports(&b, fi, &v, &t, IPPROTO_TCP);
 				plan_ports(&b, fi, &v, &t, IPPROTO_UDP);
 			}
+			have_icmp = true;
 			svc_view_free(&v);
 		}
 		for (int c = 0; have_icmp && c < RULES__CHAINS; c++) {
 			if (c == RULES_REPLIES && !p->forward)
 				continue;
-			icmp.chain = (uint8_t)c;
-			plan_icmp(&b, fi, &icmp);
+			plan_icmp(&b, fi, &icmp[c]);
 		}
 	}
 	if (b.err)
@@ -332,6 +350,39 @@ static void render_rule(FILE *out, const struct rules_rule *r, int family)
 	fputc('\n', out);
 }
 
+/*
+ * The distinct queue ranges of @family's rules in the inbound chain
+ * (@inbound) or in the others, in the order the rules name them, as
+ * "0, 1-3, 5".
+ */
+static void render_queues(FILE *out, const struct rules_plan *p, unsigned fi,
+			  bool inbound)
+{
+	unsigned shown = 0;
+
+	for (unsigned i = 0; i < p->n[fi]; i++) {
+		const struct rules_rule *r = &p->rule[fi][i];
+		bool seen = false;
+
+		if ((r->chain == RULES_INBOUND) != inbound)
+			continue;
+		for (unsigned k = 0; k < i && !seen; k++) {
+			const struct rules_rule *e = &p->rule[fi][k];
+
+			seen = (e->chain == RULES_INBOUND) == inbound &&
+			       e->queue_lo == r->queue_lo &&
+			       e->queue_hi == r->queue_hi;
+		}
+		if (seen)
+			continue;
+		fputs(shown++ ? ", " : " ", out);
+		if (r->queue_lo == r->queue_hi)
+			fprintf(out, "%u", r->queue_lo);
+		else
+			fprintf(out, "%u-%u", r->queue_lo, r->queue_hi);
+	}
+}
+
 /**
  * rules_plan_render() - see rules.h.  A family without rules gets a
  * comment saying so and no table.
@@ -363,6 +414,13 @@ int rules_plan_render(const struct rules_plan *p, int family, FILE *out)
 		"# The conntrack match makes conntrack, and with it %s\n"
 		"# defragmentation, active: the queue sees whole datagrams.\n",
 		fam, fam);
+	/* the queue tells nfredactd the direction (doc/design.md §3) */
+	fputs("# Client-to-server packets go to the inbound queues, packets\n"
+	      "# to clients to the outbound ones.\n# inbound queues:", out);
+	render_queues(out, p, fi, true);
+	fputs("\n# outbound queues:", out);
+	render_queues(out, p, fi, false);
+	fputc('\n', out);
 	fprintf(out, "table ip%s %s {\n\tflags owner,persist\n",
 		family == 4 ? "" : "6", RULES_TABLE);
 	for (int c = 0; c < RULES__CHAINS; c++) {

@@ -48,7 +48,8 @@ struct rules_rule {
 	bool has_src;		/* source prefix match (inbound) */
 	uint8_t src_plen;
 	uint8_t src[16];
-	uint16_t queue_lo, queue_hi;
+	uint16_t queue_lo, queue_hi;	/* inbound chain: inbound queues;
+					 * others: outbound queues */
 	bool bypass;
 	char service[48];	/* for the rule's comment, truncated */
 };
@@ -63,7 +64,16 @@ struct rules_plan {
 /**
  * rules_plan_build() - the rules @rs needs, as plain data
  * @p: filled; release with rules_plan_free()
- * Return: 0 or -ENOMEM.  A family no service covers has no rules.
+ *
+ * Rules of the inbound chain queue to each service's inbound queues
+ * (policy_service_queues()), those of the outbound and replies chains to
+ * its outbound queues (policy_service_queues_out()), which lie above
+ * every inbound queue: nfredactd knows a packet's direction from the
+ * queue it comes from.  ICMP errors follow the first service's queues.
+ *
+ * Return: 0, -ENOMEM, -E2BIG (too many rules) or -ERANGE (no room for
+ * the outbound queues: never for a checked policy).  A family no service
+ * covers has no rules.
  */
 int rules_plan_build(const struct ruleset *rs, const struct rules_opts *o,
 		     struct rules_plan *p);

@@ -166,6 +166,8 @@ static void render_text(FILE *out, const struct stats_snapshot *s)
 	for (unsigned i = 0; i < s->n_queues; i++) {
 		const struct stats_queue *q = &s->q[i];
 
+		fprintf(out, "queue.%u.outbound %d\n", q->num,
+			q->outbound ? 1 : 0);
 		fprintf(out, "queue.%u.bound %d\n", q->num, q->bound ? 1 : 0);
 		fprintf(out, "queue.%u.waiting %" PRIu32 "\n", q->num, q->waiting);
 		fprintf(out, "queue.%u.queue_dropped %" PRIu64 "\n", q->num,
@@ -181,6 +183,8 @@ static void render_text(FILE *out, const struct stats_snapshot *s)
 			q->send_errors);
 		fprintf(out, "queue.%u.bad_messages %" PRIu64 "\n", q->num,
 			q->bad_msgs);
+		fprintf(out, "queue.%u.wrong_hook %" PRIu64 "\n", q->num,
+			q->wrong_hook);
 		fprintf(out, "queue.%u.held %" PRIu64 "\n", q->num, q->held);
 		fprintf(out, "queue.%u.held_bytes %" PRIu64 "\n", q->num,
 			q->held_bytes);
@@ -271,43 +275,53 @@ static void render_prom(FILE *out, const struct stats_snapshot *s)
 			s->rules_restored);
 	}
 
+	enum { QM_U64, QM_U32, QM_BOOL };
 	static const struct {
 		const char *name, *type, *help;
 		size_t off;
-		bool u32;
+		int kind;
 	} qm[] = {
+		{ "nfredact_queue_outbound", "gauge",
+		  "1 for a queue of packets to clients (outbound and replies "
+		  "chains), 0 for one of client packets (inbound chain).",
+		  offsetof(struct stats_queue, outbound), QM_BOOL },
 		{ "nfredact_queue_bound", "gauge",
-		  "1 when the kernel lists the queue.", 0, false },
+		  "1 when the kernel lists the queue.",
+		  offsetof(struct stats_queue, bound), QM_BOOL },
 		{ "nfredact_queue_waiting", "gauge",
 		  "Packets waiting for a verdict.",
-		  offsetof(struct stats_queue, waiting), true },
+		  offsetof(struct stats_queue, waiting), QM_U32 },
 		{ "nfredact_queue_dropped_total", "counter",
 		  "Packets the kernel dropped: queue full.",
-		  offsetof(struct stats_queue, queue_dropped), false },
+		  offsetof(struct stats_queue, queue_dropped), QM_U64 },
 		{ "nfredact_queue_user_dropped_total", "counter",
 		  "Packets the kernel dropped: netlink socket full.",
-		  offsetof(struct stats_queue, user_dropped), false },
+		  offsetof(struct stats_queue, user_dropped), QM_U64 },
 		{ "nfredact_queue_packets_total", "counter",
 		  "Packets read from the queue.",
-		  offsetof(struct stats_queue, packets), false },
+		  offsetof(struct stats_queue, packets), QM_U64 },
 		{ "nfredact_queue_verdict_errors_total", "counter",
 		  "Verdicts the kernel refused.",
-		  offsetof(struct stats_queue, verdict_errors), false },
+		  offsetof(struct stats_queue, verdict_errors), QM_U64 },
 		{ "nfredact_queue_recv_errors_total", "counter",
 		  "Failed reads from the queue socket.",
-		  offsetof(struct stats_queue, recv_errors), false },
+		  offsetof(struct stats_queue, recv_errors), QM_U64 },
 		{ "nfredact_queue_send_errors_total", "counter",
 		  "Failed verdict sends (those packets stay queued).",
-		  offsetof(struct stats_queue, send_errors), false },
+		  offsetof(struct stats_queue, send_errors), QM_U64 },
 		{ "nfredact_queue_bad_messages_total", "counter",
 		  "Messages from the queue that could not be used.",
-		  offsetof(struct stats_queue, bad_msgs), false },
+		  offsetof(struct stats_queue, bad_msgs), QM_U64 },
+		{ "nfredact_queue_wrong_hook_total", "counter",
+		  "Packets dropped: queued at a hook this queue's rules never "
+		  "use (tables of another layout).",
+		  offsetof(struct stats_queue, wrong_hook), QM_U64 },
 		{ "nfredact_queue_held_packets", "gauge",
 		  "Packets held back now, waiting for the bytes after them.",
-		  offsetof(struct stats_queue, held), false },
+		  offsetof(struct stats_queue, held), QM_U64 },
 		{ "nfredact_queue_held_bytes", "gauge",
 		  "Bytes of the packets held back now.",
-		  offsetof(struct stats_queue, held_bytes), false },
+		  offsetof(struct stats_queue, held_bytes), QM_U64 },
 	};
 	for (size_t m = 0; m < sizeof(qm) / sizeof(qm[0]); m++) {
 		prom_head(out, qm[m].name, qm[m].type, qm[m].help);
@@ -316,9 +330,9 @@ static void render_prom(FILE *out, const struct stats_snapshot *s)
 			const char *p = (const char *)q + qm[m].off;
 			uint64_t v;
 
-			if (m == 0)
-				v = q->bound;
-			else if (qm[m].u32)
+			if (qm[m].kind == QM_BOOL)
+				v = *(const bool *)p;
+			else if (qm[m].kind == QM_U32)
 				v = *(const uint32_t *)p;
 			else
 				v = *(const uint64_t *)p;

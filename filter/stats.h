@@ -19,6 +19,7 @@ struct stats_service {
 
 struct stats_queue {
 	uint16_t num;
+	bool outbound;		/* server→client packets (else client→server) */
 	bool bound;		/* listed by the kernel */
 	uint32_t waiting;	/* packets waiting for a verdict */
 	uint64_t queue_dropped;	/* kernel: queue full */
@@ -28,6 +29,7 @@ struct stats_queue {
 	uint64_t recv_errors;	/* failed reads (ENOBUFS ...) */
 	uint64_t send_errors;	/* failed verdict sends */
 	uint64_t bad_msgs;	/* messages that could not be used */
+	uint64_t wrong_hook;	/* dropped: from a hook the queue never gets */
 	uint64_t held;		/* packets held back now (stream scanning) */
 	uint64_t held_bytes;	/* their bytes */
 };

@@ -5,6 +5,12 @@
  * time is read once per vector.  After a burst the thread yields once
  * before it blocks again, so that a busy queue costs fewer wake-ups.
  *
+ * The queue says the direction: the engine is told ENGINE_DIR_IN for
+ * every packet of an inbound queue and ENGINE_DIR_OUT for every packet
+ * of an outbound one (struct worker.dir), never left to guess from
+ * ports.  A packet from a hook the queue's rules never use (tables of
+ * another queue layout) is dropped and counted, not given a direction.
+ *
  * Stream scanning may hold a TCP segment back (ENGINE_HOLD): it gets no
  * verdict until the engine releases it, after a later packet or when its
  * hold time passes.  While something is held the thread waits in ppoll()
@@ -102,6 +108,32 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+unsigned worker_hooks(enum engine_dir dir, bool forward)
+{
+	if (dir == ENGINE_DIR_IN)
+		return 1u << NF_INET_PRE_ROUTING;
+	return 1u << NF_INET_LOCAL_OUT |
+	       (forward ? 1u << NF_INET_PRE_ROUTING : 0);
+}
+
+/*
+ * Whether @hook is one the rules queue @w's packets at: a client packet
+ * on an outbound queue (or the server's reply on an inbound one) would
+ * otherwise be taken the wrong way round.
+ */
+static bool hook_fits(const struct worker *w, uint8_t hook)
+{
+	return hook < 32 && (w->hooks >> hook & 1u);
+}
+
+static void count_wrong_hook(struct worker *w)
+{
+	atomic_store_explicit(&w->wrong_hook,
+			      atomic_load_explicit(&w->wrong_hook,
+						   memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
 /* Our name for a packet in the engine: the queue and the packet id. */
 static uint64_t cookie_of(const struct worker *w, uint32_t id)
 {
@@ -169,15 +201,18 @@ static unsigned handle_vector(struct worker *w)
 		for (unsigned i = 0; i < n; i++) {
 			struct queue_pkt *p = &items[i].pkt;
 
+			if (!p->bad && !hook_fits(w, p->hook)) {
+				/* fail closed: dropped as a bad packet */
+				count_wrong_hook(w);
+				p->bad = true;
+			}
 			if (p->bad) {
 				items[i].res.len = 0;
 				continue;
 			}
 			engine_process(d->rs, d->ft, w->ew, p->data, p->len,
-				       p->hook == NF_INET_LOCAL_OUT ?
-				       ENGINE_DIR_OUT : ENGINE_DIR_AUTO,
-				       now_ns, p->flags, cookie_of(w, p->id),
-				       &items[i].res);
+				       w->dir, now_ns, p->flags,
+				       cookie_of(w, p->id), &items[i].res);
 			if (engine_next_release(w->ew, &rel)) {
 				/*
 				 * A packet held now is noted first: the engine

@@ -33,6 +33,38 @@ void policy_service_queues(const struct ruleset *rs, unsigned svc,
 	}
 }
 
+/* The policy's inbound block: its lowest and highest queue. */
+static void inbound_block(const struct ruleset *rs, uint32_t *lo, uint32_t *hi)
+{
+	*lo = 65535;
+	*hi = 0;
+	for (unsigned i = 0; i < rs->n_services; i++) {
+		if (rs->services[i].queue_lo < *lo)
+			*lo = rs->services[i].queue_lo;
+		if (rs->services[i].queue_hi > *hi)
+			*hi = rs->services[i].queue_hi;
+	}
+}
+
+int policy_service_queues_out(const struct ruleset *rs, unsigned svc,
+			      uint16_t *lo, uint16_t *hi)
+{
+	uint32_t blo, bhi, shift, olo, ohi;
+
+	*lo = *hi = 0;
+	if (svc >= rs->n_services)
+		return -ERANGE;
+	inbound_block(rs, &blo, &bhi);
+	shift = bhi - blo + 1;
+	olo = rs->services[svc].queue_lo + shift;
+	ohi = rs->services[svc].queue_hi + shift;
+	if (ohi > 65535)
+		return -ERANGE;
+	*lo = (uint16_t)olo;
+	*hi = (uint16_t)ohi;
+	return 0;
+}
+
 int policy_service_address(const struct ruleset *rs, unsigned svc, int family,
 			   enum addr_mode *mode, unsigned *plen,
 			   uint8_t range[16], unsigned *range_plen)

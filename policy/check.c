@@ -417,6 +417,47 @@ static void check_overlaps(struct checker *ck, const struct ast_policy *ast)
 	free(owner);
 }
 
+/*
+ * Room for the outbound queues (policy_service_queues_out()): they are
+ * the inbound block moved up by its own width, so its highest queue H and
+ * lowest L must leave 2H - L + 1 <= 65535.  Services whose queue
+ * statement is out of range were reported already and are left out.
+ */
+static void check_queue_room(struct checker *ck, const struct ast_policy *ast)
+{
+	const struct ast_stmt *top = NULL;
+	uint64_t lo = 65535, hi = 0;
+
+	for (size_t si = 0; si < ast->n_svcs; si++) {
+		const struct ast_stmt *q = ast->svcs[si].queue;
+		uint64_t qlo = q ? q->queue.lo.v : 0, qhi = q ? q->queue.hi.v : 0;
+
+		if (!ast->svcs[si].name || qhi > 65535 || qlo > qhi)
+			continue;
+		if (qlo < lo)
+			lo = qlo;
+		/* without a statement the queue is 0: never the highest */
+		if (q && qhi >= hi) {
+			hi = qhi;
+			top = q;
+		}
+	}
+	if (top && 2 * hi - lo + 1 > 65535) {
+		char block[32];
+
+		if (lo == hi)
+			snprintf(block, sizeof(block), "%llu",
+				 (unsigned long long)lo);
+		else
+			snprintf(block, sizeof(block), "%llu-%llu",
+				 (unsigned long long)lo, (unsigned long long)hi);
+		ERR(ck, top->queue.loc,
+		    "no room for the outbound queues: they follow the inbound "
+		    "queues %s and would end at %llu (at most 65535)", block,
+		    (unsigned long long)(2 * hi - lo + 1));
+	}
+}
+
 static int resolve_key_path(struct ast_policy *ast, const struct src *src)
 {
 	const char *path = ast->key->key.s;
@@ -518,5 +559,6 @@ int lang_check(const struct src *src, struct ast_policy *ast,
 		diag_add(dl, src, DIAG_WARNING, (struct loc){ 0 },
 			 "no service: the policy covers no traffic");
 	check_overlaps(&ck, ast);
+	check_queue_room(&ck, ast);
 	return ck.rc;
 }

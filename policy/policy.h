@@ -217,9 +217,27 @@ struct policy_ports {
 unsigned policy_service_ports(const struct ruleset *rs, unsigned svc,
 			      struct policy_ports *out, unsigned max);
 
-/** policy_service_queues() - the queue range of service @svc */
+/**
+ * policy_service_queues() - the inbound queue range of service @svc: its
+ * `queue` statement (default 0), where its client→server packets and the
+ * ICMP errors that clients send are queued
+ */
 void policy_service_queues(const struct ruleset *rs, unsigned svc,
 			   uint16_t *lo, uint16_t *hi);
+
+/**
+ * policy_service_queues_out() - the outbound queue range of service @svc,
+ * where its server→client packets and the ICMP errors that leave for
+ * clients are queued: its inbound range moved up by the width of the
+ * policy's whole inbound block (lowest to highest queue of any service),
+ * so that every outbound queue lies above every inbound one and the
+ * ranges keep their widths.  `queue 0` everywhere gives outbound queue 1;
+ * `queue 4-7` gives 8-11.  The checker refuses a policy whose outbound
+ * queues would pass 65535.
+ * Return: 0, or -ERANGE (never for a checked policy) with @lo and @hi 0.
+ */
+int policy_service_queues_out(const struct ruleset *rs, unsigned svc,
+			      uint16_t *lo, uint16_t *hi);
 
 /**
  * policy_service_address() - the address rule of service @svc for

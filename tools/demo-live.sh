@@ -71,7 +71,7 @@ session 1
 echo
 echo "--- WITH nfredactd --install-rules, policy:"
 sed 's/^/    /' "$work/policy.conf"
-if ! NFREDACTD_QUEUES=0 nfredactd_start "$work" "$work/policy.conf"; then
+if ! NFREDACTD_QUEUES="0 1" nfredactd_start "$work" "$work/policy.conf"; then
 	echo "demo-live: nfredactd did not start:" >&2
 	tail -n 5 "$work/nfredactd.err" >&2
 	exit 1

@@ -69,13 +69,14 @@ mode_on() {
 			>"$work/ruleset.out" 2>&1 ||
 			{ echo "bench-live: nfredact ruleset --apply failed:" >&2
 			  cat "$work/ruleset.out" >&2; return 1; }
-		ip netns exec "$NS_S" "$LB/accept-all" 0 2>>"$work/accept-all.err" &
+		# queue 0 inbound, queue 1 outbound, as nfredactd binds them
+		ip netns exec "$NS_S" "$LB/accept-all" 0 1 2>>"$work/accept-all.err" &
 		MODE_PID=$!
 		ns_pid_add "$MODE_PID"
-		wait_for 5 queue_bound "$NS_S" 0
+		wait_for 5 queue_bound "$NS_S" 0 && wait_for 5 queue_bound "$NS_S" 1
 		;;
 	c)
-		NFREDACTD_QUEUES=0 nfredactd_start "$work" "$POLICY" ||
+		NFREDACTD_QUEUES="0 1" nfredactd_start "$work" "$POLICY" ||
 			{ echo "bench-live: nfredactd did not start:" >&2
 			  tail -n 5 "$work/nfredactd.err" >&2; return 1; }
 		MODE_PID=$NFREDACTD_PID

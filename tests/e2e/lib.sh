@@ -161,7 +161,8 @@ rsyslog_start() {
 
 # nfredactd_start DIR POLICY [ARGS...]: the daemon in the server namespace
 # with its rules installed; stderr in DIR/nfredactd.err.  Waits until the
-# queues of the policy are bound (NFREDACTD_QUEUES, default "0").
+# queues of the policy are bound (NFREDACTD_QUEUES, default "0 1": queue
+# 0 inbound, the outbound queue 1 that follows it).
 nfredactd_start() {
 	local dir=$1 policy=$2 q
 	shift 2
@@ -170,7 +171,7 @@ nfredactd_start() {
 		2>>"$dir/nfredactd.err" >/dev/null &
 	NFREDACTD_PID=$!
 	ns_pid_add "$NFREDACTD_PID"
-	for q in ${NFREDACTD_QUEUES:-0}; do
+	for q in ${NFREDACTD_QUEUES:-0 1}; do
 		wait_for 10 queue_bound "$NS_S" "$q" || return 1
 	done
 	# the rules go in before or after the bind: wait for both

@@ -192,10 +192,11 @@ tables_present() {
 	return 0
 }
 
-# d_ready: the queue is bound, table ip nfredact is in, the control socket
-# answers (the ip6 table is the checks' business)
+# d_ready: the queues are bound (0 inbound, 1 outbound), table ip
+# nfredact is in, the control socket answers (the ip6 table is the
+# checks' business)
 d_ready() {
-	queue_bound "$NS_S" 0 && tables_present ip &&
+	queue_bound "$NS_S" 0 && queue_bound "$NS_S" 1 && tables_present ip &&
 		"$NFREDACT" stats --control "$(ctl_path)" >/dev/null 2>&1
 }
 

@@ -89,7 +89,8 @@ log_new() {
 count_leaks() { leaked "$@" | wc -l; }
 
 cp "$E2E/policy-mask.conf" "$work/policy.conf"
-NFREDACTD_QUEUES="0 1"
+# inbound queues 0 and 1 (the services'), outbound 2 and 3 after them
+NFREDACTD_QUEUES="0 1 2 3"
 if ! nfredactd_start "$work" "$work/policy.conf" -v; then
 	echo "e2e: nfredactd did not come up:"
 	tail -n 5 "$work/nfredactd.err" | sed 's/^/    /'
@@ -180,6 +181,45 @@ syslog_case 4 udp "$SERVER4" "$PSEUDO4"
 syslog_case 6 udp "$SERVER6" "$PSEUDO6"
 syslog_case 4 tcp "$SERVER4" "$PSEUDO4"
 syslog_case 6 tcp "$SERVER6" "$PSEUDO6"
+
+# ---- direction: from the queue, not from the ports ----------------------
+# A client datagram from port 53 to port 514: the syslog service listens
+# on both (policy-mask.conf), and a guess from the ports would take the
+# lower one for the server's and pass the datagram as a reply, with the
+# real address and payload.  It comes through the inbound chain, so
+# nfredactd tells the engine it is inbound.
+direction_case() {
+	local fam=$1 host=$2 pseudo=$3 name="direction-udp-from-53-ipv$1"
+	local mark="dir$fam-$$" line n
+	log_mark
+	if ! ns_in_c timeout 5 python3 -c '
+import socket, sys
+fam = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.bind(("", 53))
+s.sendto(sys.argv[2].encode(), (sys.argv[1], 514))
+' "$host" "<13>e2e: $(message "$mark")" 2>"$work/dir.err"; then
+		fail "$name" "the client failed: $(head -n 1 "$work/dir.err")"
+		return
+	fi
+	if ! line=$(syslog_line "$mark"); then
+		fail "$name" "the message never reached the collector's file"
+		return
+	fi
+	n=$(count_leaks "$(log_new)")
+	if [ "$n" -ne 0 ]; then
+		fail "$name" "$n original identifier(s) reached the collector"
+	elif [ "${line%% | *}" != "$pseudo" ]; then
+		fail "$name" "fromhost-ip is not the pseudonym $pseudo"
+	elif [[ "$line" != *"$mark call $PHONE_MASKED from $CLIENT4_MASKED mail $EMAIL_MASKED via "* ]]; then
+		fail "$name" "the message is not the masked one: $line"
+	else
+		pass "$name"
+	fi
+}
+
+direction_case 4 "$SERVER4" "$PSEUDO4"
+direction_case 6 "$SERVER6" "$PSEUDO6"
 
 # ---- stream: identifiers written one byte per segment ------------------
 

@@ -50,8 +50,14 @@ expect "default: IPv4 table" grep -qx 'table ip nfredact {' "$tmp/default"
 expect "default: IPv6 table" grep -qx 'table ip6 nfredact {' "$tmp/default"
 expect "default: every TCP packet inbound, no port match" \
 	grep -q "^$(printf '\t\t')meta l4proto tcp queue num 0 " <(chain inbound "$tmp/default")
-expect "default: UDP outbound" \
-	grep -q "^$(printf '\t\t')meta l4proto udp queue num 0 " <(chain outbound "$tmp/default")
+expect "default: UDP outbound, to the outbound queue 1" \
+	grep -q "^$(printf '\t\t')meta l4proto udp queue num 1 " <(chain outbound "$tmp/default")
+expect "default: inbound rules only to queue 0" \
+	bash -c "! sed -n '/^\tchain inbound {/,/^\t}/p' '$tmp/default' | grep -q 'queue num [^0]'"
+expect "default: outbound rules only to queue 1" \
+	bash -c "! sed -n '/^\tchain outbound {/,/^\t}/p' '$tmp/default' | grep -q 'queue num [^1]'"
+expect "default: the queue layout in a comment" \
+	grep -qx '# outbound queues: 1' "$tmp/default"
 expect "default: no port match" bash -c "! grep -qE 'dport|sport' '$tmp/default'"
 expect "default: no replies chain without --forward" hasnt "$tmp/default" "chain replies"
 expect "inbound: prerouting at priority -300 (before conntrack)" \
@@ -69,9 +75,11 @@ expect "IPv4 clients in IPv4 rules" has "$tmp/example" "ip saddr 10.0.0.0/8 udp 
 expect "IPv6 clients in IPv6 rules" has "$tmp/example" "ip6 saddr 2001:db8::/32 tcp dport 514 queue num 1 comment \"service syslog\""
 expect "one rule per port, no multiport" \
 	test "$(grep -cE 'tcp dport (1883|8883) queue num 0 comment "service mqtt"$' "$tmp/example")" -eq 4
+expect "outbound rules to the outbound queues" \
+	test "$(grep -cE 'tcp sport (1883|8883) queue num 2 comment "service mqtt"$' "$tmp/example")" -eq 4
 expect "ICMP errors to the first service's queue" grep -qx "$(printf '\t\t')icmp type 12 queue num 0" "$tmp/example"
-expect "outbound ICMPv6 errors, related only" \
-	grep -qx "$(printf '\t\t')ct state related icmpv6 type 2 queue num 0" <(chain outbound "$tmp/example")
+expect "outbound ICMPv6 errors, related only, to its outbound queue" \
+	grep -qx "$(printf '\t\t')ct state related icmpv6 type 2 queue num 2" <(chain outbound "$tmp/example")
 expect "inbound ICMP errors without conntrack state" bash -c "! sed -n '/^\tchain inbound {/,/^\t}/p' '$tmp/example' | grep -q 'ct state'"
 expect "never bypass" hasnt "$tmp/example" "bypass"
 expect "never neighbour discovery or echo" bash -c "! grep -E 'icmpv6 type (12[89]|13[3-7]) ' '$tmp/example'"

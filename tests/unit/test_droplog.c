@@ -167,6 +167,32 @@ static void test_check(void **state)
 	droplog_free(dl);
 }
 
+/* Packets from a hook their queue never gets: one line for all queues. */
+static void test_check_wrong_hook(void **state)
+{
+	struct stats_queue q[2] = { { .num = 0 }, { .num = 1, .outbound = true } };
+	struct stats_snapshot s = { .n_queues = 2, .q = q };
+	struct droplog *dl = droplog_new(0);
+	char *out;
+
+	(void)state;
+	assert_non_null(dl);
+	log_init("nfredactd", 0);
+	assert_string_equal(check_lines(dl, &s, 1000), "");
+	q[0].wrong_hook = 3;
+	q[1].wrong_hook = 4;
+	out = check_lines(dl, &s, 3000);
+	assert_non_null(strstr(out, " nfredactd: warning: queues: dropped 7 "
+			       "packets queued at a hook their queue's "
+			       "direction never gets in the last 2 s: the "
+			       "queue rules are not this version's"));
+	q[1].wrong_hook = 5;
+	assert_string_equal(check_lines(dl, &s, 4000), "");
+	out = check_lines(dl, &s, 13000);
+	assert_non_null(strstr(out, "queues: dropped 1 packet queued at"));
+	droplog_free(dl);
+}
+
 static void test_due(void **state)
 {
 	struct droplog *dl = droplog_new(5000);
@@ -227,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_gate_growth_within_interval),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_check_wrong_hook),
 		cmocka_unit_test(test_due),
 		cmocka_unit_test(test_stats_drops_rendered),
 	};

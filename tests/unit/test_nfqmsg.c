@@ -1,8 +1,8 @@
 /*
  * test_nfqmsg.c — the queue reader's packet message parser, on messages
  * built here as the kernel lays them out: the flags that keep a
- * truncated packet from being replaced, the checksum flag, and messages
- * it must refuse.
+ * truncated packet from being replaced, the checksum flags (partial, and
+ * verified only where the kernel says so), and messages it must refuse.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -108,15 +108,83 @@ static void test_truncated(void **state)
 	put_u32(&m, NFQA_SKB_INFO, NFQA_SKB_GSO);
 	put_attr(&m, NFQA_PAYLOAD, pkt, sizeof(pkt));
 	assert_true(nfqmsg_parse_packet(&m.nlh, &p));
-	assert_int_equal(p.flags, ENGINE_F_TRUNCATED);
+	assert_int_equal(p.flags, ENGINE_F_TRUNCATED | ENGINE_F_CSUM_VERIFIED);
 	assert_true(p.gso);
 
 	/* a CAP_LEN equal to what is present is no truncation */
 	msg_init(&m);
-	put_hdr(&m, 2, 0);
+	put_hdr(&m, 2, 3);
 	put_u32(&m, NFQA_CAP_LEN, sizeof(pkt));
 	put_attr(&m, NFQA_PAYLOAD, pkt, sizeof(pkt));
 	assert_true(nfqmsg_parse_packet(&m.nlh, &p));
+	assert_int_equal(p.flags, 0);
+}
+
+/* One message: hook @hook, NFQA_SKB_INFO @info unless @info is -1. */
+static unsigned csum_flags(uint8_t hook, int64_t info)
+{
+	struct queue_pkt p;
+	struct msg m;
+
+	msg_init(&m);
+	put_hdr(&m, 8, hook);
+	if (info >= 0)
+		put_u32(&m, NFQA_SKB_INFO, (uint32_t)info);
+	put_attr(&m, NFQA_PAYLOAD, pkt, sizeof(pkt));
+	assert_true(nfqmsg_parse_packet(&m.nlh, &p));
+	assert_false(p.bad);
+	return p.flags & (ENGINE_F_CSUM_VERIFIED | ENGINE_F_CSUM_NOT_READY);
+}
+
+static void test_csum_verified(void **state)
+{
+	static const uint8_t looked[] = {
+		NF_INET_PRE_ROUTING, NF_INET_LOCAL_IN, NF_INET_FORWARD,
+	};
+	struct queue_pkt p;
+	struct msg m;
+
+	(void)state;
+	/* where the kernel looks, no flag means verified */
+	for (unsigned i = 0; i < sizeof(looked); i++) {
+		uint8_t h = looked[i];
+
+		assert_int_equal(csum_flags(h, -1), ENGINE_F_CSUM_VERIFIED);
+		assert_int_equal(csum_flags(h, NFQA_SKB_GSO), ENGINE_F_CSUM_VERIFIED);
+		assert_int_equal(csum_flags(h, NFQA_SKB_CSUM_NOTVERIFIED), 0);
+		assert_int_equal(csum_flags(h, NFQA_SKB_CSUM_NOTVERIFIED |
+					       NFQA_SKB_GSO), 0);
+		assert_int_equal(csum_flags(h, NFQA_SKB_CSUMNOTREADY),
+				 ENGINE_F_CSUM_NOT_READY);
+		assert_int_equal(csum_flags(h, NFQA_SKB_CSUMNOTREADY |
+					       NFQA_SKB_GSO),
+				 ENGINE_F_CSUM_NOT_READY);
+	}
+	/* at output (and postrouting) it never looks: no flag says nothing */
+	assert_int_equal(csum_flags(NF_INET_LOCAL_OUT, -1), 0);
+	assert_int_equal(csum_flags(NF_INET_LOCAL_OUT, NFQA_SKB_GSO), 0);
+	assert_int_equal(csum_flags(NF_INET_LOCAL_OUT, NFQA_SKB_CSUMNOTREADY),
+			 ENGINE_F_CSUM_NOT_READY);
+	assert_int_equal(csum_flags(NF_INET_POST_ROUTING, -1), 0);
+	assert_int_equal(csum_flags(200, -1), 0);
+
+	/* an NFQA_SKB_INFO too short to read says nothing either */
+	msg_init(&m);
+	put_hdr(&m, 9, NF_INET_PRE_ROUTING);
+	put_attr(&m, NFQA_SKB_INFO, "\0\0", 2);
+	put_attr(&m, NFQA_PAYLOAD, pkt, sizeof(pkt));
+	assert_true(nfqmsg_parse_packet(&m.nlh, &p));
+	assert_false(p.bad);
+	assert_int_equal(p.flags, 0);
+
+	/* nor does a message whose walk ended at a malformed attribute */
+	msg_init(&m);
+	put_hdr(&m, 10, NF_INET_PRE_ROUTING);
+	put_attr(&m, NFQA_PAYLOAD, pkt, sizeof(pkt));
+	put_u32(&m, NFQA_MARK, 0);
+	((struct nlattr *)(m.buf + m.nlh.nlmsg_len - NLA_ALIGN(NLA_HDRLEN + 4)))->nla_len = 0;
+	assert_true(nfqmsg_parse_packet(&m.nlh, &p));
+	assert_false(p.bad);
 	assert_int_equal(p.flags, 0);
 }
 
@@ -185,6 +253,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_whole_packet),
 		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_csum_verified),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_no_payload_is_bad),
 		cmocka_unit_test(test_malformed_attribute_ends_walk),

@@ -5,6 +5,7 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
+#include <errno.h>
 #include <pcre2.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -265,12 +266,56 @@ static void test_missing_file(void **state)
 	diag_list_free(NULL);
 }
 
+/* The outbound queues follow the policy's inbound block, keeping widths. */
+static void test_queues_out(void **state)
+{
+	static const char text[] =
+		"service a {\n\tlisten tcp 25\n\tqueue 2\n}\n"
+		"service b {\n\tlisten tcp 26\n\tqueue 4-6\n}\n"
+		"service c {\n\tlisten tcp 27\n\tqueue 3\n}\n";
+	struct diag_list *dl = NULL;
+	struct ruleset *rs = load(text, &dl), *def = policy_default(NULL);
+	uint16_t lo, hi;
+
+	(void)state;
+	assert_non_null(rs);
+	assert_non_null(def);
+	/* the inbound block is 2-6: everything moves up by 5 */
+	policy_service_queues(rs, 1, &lo, &hi);
+	assert_int_equal(lo, 4);
+	assert_int_equal(hi, 6);
+	assert_int_equal(policy_service_queues_out(rs, 0, &lo, &hi), 0);
+	assert_int_equal(lo, 7);
+	assert_int_equal(hi, 7);
+	assert_int_equal(policy_service_queues_out(rs, 1, &lo, &hi), 0);
+	assert_int_equal(lo, 9);
+	assert_int_equal(hi, 11);
+	assert_int_equal(policy_service_queues_out(rs, 2, &lo, &hi), 0);
+	assert_int_equal(lo, 8);
+	assert_int_equal(hi, 8);
+	assert_int_equal(policy_service_queues_out(rs, 3, &lo, &hi), -ERANGE);
+	assert_int_equal(lo, 0);
+	assert_int_equal(hi, 0);
+	/* the built-in policy: queue 0 in, queue 1 out */
+	assert_int_equal(policy_service_queues_out(def, 0, &lo, &hi), 0);
+	assert_int_equal(lo, 1);
+	assert_int_equal(hi, 1);
+	/* a ruleset that did not pass the checker still never wraps */
+	rs->services[1].queue_hi = 65535;
+	assert_int_equal(policy_service_queues_out(rs, 1, &lo, &hi), -ERANGE);
+	assert_int_equal(hi, 0);
+	diag_list_free(dl);
+	policy_free(rs);
+	policy_free(def);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_compiled_fields),
 		cmocka_unit_test(test_pattern_is_bytes),
 		cmocka_unit_test(test_default_policy),
+		cmocka_unit_test(test_queues_out),
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_diag_print),
 		cmocka_unit_test(test_names),

@@ -509,6 +509,8 @@ static void fill_snapshot(struct stats_snapshot *s, struct stats_service *svc,
 	q->send_errors = 19;
 	q->held = 2;
 	q->held_bytes = 37;
+	q->outbound = true;
+	q->wrong_hook = 41;
 	s->n_queues = 1;
 	s->q = q;
 	s->flows = 42;
@@ -538,6 +540,8 @@ static void test_stats_text(void **state)
 	assert_non_null(strstr(t, "\nqueue.3.send_errors 19\n"));
 	assert_non_null(strstr(t, "\nqueue.3.held 2\n"));
 	assert_non_null(strstr(t, "\nqueue.3.held_bytes 37\n"));
+	assert_non_null(strstr(t, "\nqueue.3.outbound 1\n"));
+	assert_non_null(strstr(t, "\nqueue.3.wrong_hook 41\n"));
 	assert_non_null(strstr(t, "\nservice.mqtt.holds 23\n"));
 	assert_non_null(strstr(t, "\nservice.mqtt.hold_timeout_masked 29\n"));
 	assert_non_null(strstr(t, "\nservice.mqtt.retrans_patched 31\n"));
@@ -588,6 +592,11 @@ static void test_stats_prometheus(void **state)
 		"nfredact_queue_send_errors_total{queue=\"3\"} 19\n"));
 	assert_non_null(strstr(t, "nfredact_queue_held_bytes{queue=\"3\"} 37\n"));
 	assert_non_null(strstr(t, "nfredact_queue_held_packets{queue=\"3\"} 2\n"));
+	assert_non_null(strstr(t, "nfredact_queue_outbound{queue=\"3\"} 1\n"));
+	assert_non_null(strstr(t, "nfredact_queue_bound{queue=\"3\"} 1\n"));
+	assert_non_null(strstr(t,
+		"nfredact_queue_wrong_hook_total{queue=\"3\"} 41\n"));
+	assert_int_equal(occurrences(t, "# TYPE nfredact_queue_outbound gauge\n"), 1);
 	assert_non_null(strstr(t,
 		"nfredact_holds_total{service=\"mqtt\"} 23\n"));
 	assert_non_null(strstr(t,

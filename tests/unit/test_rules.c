@@ -1,9 +1,10 @@
 /*
  * test_rules.c — the queue rules (filter/rules.c, filter/nftrules.c):
  * the plan a policy makes (rules per family and chain, client prefixes,
- * ports and ranges, queues, bypass, ICMP errors, --forward), its nft
- * text, the routes, and — as root, in a network namespace of its own —
- * the tables in the kernel: owned, persistent, checked and deleted.
+ * ports and ranges, inbound and outbound queues, bypass, ICMP errors,
+ * --forward), the digest of the queue layout, its nft text, the routes,
+ * and — as root, in a network namespace of its own — the tables in the
+ * kernel: owned, persistent, checked and deleted.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 
 #include "../../filter/rules.c"
 #include "../../filter/nftrules.c"
+#include "ruleset.h"
 
 static struct ruleset *load(const char *text)
 {
@@ -191,18 +193,19 @@ static void test_plan_ipv4(void **state)
 	/* one rule per port: no multiport */
 	assert_int_equal(port_rules(&p, 4, RULES_INBOUND, IPPROTO_TCP, 1883, 1883, NULL, 0, 0), 1);
 	assert_int_equal(port_rules(&p, 4, RULES_INBOUND, IPPROTO_TCP, 8883, 8883, NULL, 0, 0), 1);
-	assert_int_equal(port_rules(&p, 4, RULES_OUTBOUND, IPPROTO_TCP, 1883, 1883, NULL, 0, 0), 1);
+	/* the inbound block is 0-5: outbound queues are 6 higher */
+	assert_int_equal(port_rules(&p, 4, RULES_OUTBOUND, IPPROTO_TCP, 1883, 1883, NULL, 6, 6), 1);
 	/* one inbound rule per IPv4 client prefix and protocol */
 	assert_int_equal(port_rules(&p, 4, RULES_INBOUND, IPPROTO_UDP, 514, 514, "10.0.0.0/8", 1, 3), 1);
 	assert_int_equal(port_rules(&p, 4, RULES_INBOUND, IPPROTO_TCP, 514, 514, "10.0.0.0/8", 1, 3), 1);
 	assert_int_equal(port_rules(&p, 4, RULES_INBOUND, IPPROTO_UDP, 514, 514, "172.16.0.0/12", 1, 3), 1);
 	assert_int_equal(port_rules(&p, 4, RULES_INBOUND, IPPROTO_TCP, 514, 514, "172.16.0.0/12", 1, 3), 1);
 	assert_int_equal(port_rules(&p, 4, RULES_INBOUND, IPPROTO_UDP, 514, 514, NULL, 1, 3), 0);
-	assert_int_equal(port_rules(&p, 4, RULES_OUTBOUND, IPPROTO_UDP, 514, 514, NULL, 1, 3), 1);
-	assert_int_equal(port_rules(&p, 4, RULES_OUTBOUND, IPPROTO_TCP, 514, 514, NULL, 1, 3), 1);
+	assert_int_equal(port_rules(&p, 4, RULES_OUTBOUND, IPPROTO_UDP, 514, 514, NULL, 7, 9), 1);
+	assert_int_equal(port_rules(&p, 4, RULES_OUTBOUND, IPPROTO_TCP, 514, 514, NULL, 7, 9), 1);
 	/* a range is one rule */
 	assert_int_equal(port_rules(&p, 4, RULES_INBOUND, IPPROTO_TCP, 7000, 7010, "192.0.2.0/24", 5, 5), 1);
-	assert_int_equal(port_rules(&p, 4, RULES_OUTBOUND, IPPROTO_TCP, 7000, 7010, NULL, 5, 5), 1);
+	assert_int_equal(port_rules(&p, 4, RULES_OUTBOUND, IPPROTO_TCP, 7000, 7010, NULL, 11, 11), 1);
 
 	for (unsigned i = 0; i < p.n[0]; i++) {
 		const struct rules_rule *r = &p.rule[0][i];
@@ -214,12 +217,12 @@ static void test_plan_ipv4(void **state)
 		if (r->icmp_type < 0)
 			assert_true(r->service[0]);
 	}
-	/* ICMP errors to the first service's queue, related outbound only */
+	/* ICMP errors to the first service's queues, related outbound only */
 	for (int type = 0; type < 256; type++) {
 		unsigned want = type == 3 || type == 4 || type == 11 || type == 12;
 
 		assert_int_equal(icmp_rules(&p, 4, RULES_INBOUND, type, false, 0), want);
-		assert_int_equal(icmp_rules(&p, 4, RULES_OUTBOUND, type, true, 0), want);
+		assert_int_equal(icmp_rules(&p, 4, RULES_OUTBOUND, type, true, 6), want);
 	}
 	rules_plan_free(&p);
 	assert_null(p.rule[0]);
@@ -242,20 +245,21 @@ static void test_plan_ipv6(void **state)
 	assert_int_equal(port_rules(&p, 6, RULES_INBOUND, IPPROTO_TCP, 514, 514, "2001:db8::/32", 1, 3), 1);
 	assert_int_equal(port_rules(&p, 6, RULES_INBOUND, IPPROTO_UDP, 514, 514, "2001:db8::/32", 1, 3), 1);
 	assert_int_equal(port_rules(&p, 6, RULES_INBOUND, IPPROTO_TCP, 7000, 7010, NULL, 5, 5), 0);
-	assert_int_equal(port_rules(&p, 6, RULES_OUTBOUND, IPPROTO_TCP, 7000, 7010, NULL, 5, 5), 0);
-	assert_int_equal(port_rules(&p, 6, RULES_OUTBOUND, IPPROTO_TCP, 8883, 8883, NULL, 0, 0), 1);
+	assert_int_equal(port_rules(&p, 6, RULES_OUTBOUND, IPPROTO_TCP, 7000, 7010, NULL, 11, 11), 0);
+	assert_int_equal(port_rules(&p, 6, RULES_OUTBOUND, IPPROTO_TCP, 8883, 8883, NULL, 6, 6), 1);
 	for (int type = 0; type < 256; type++) {
 		unsigned want = type >= 1 && type <= 4;
 
 		/* never neighbour discovery (133-137) or echo (128, 129) */
 		assert_int_equal(icmp_rules(&p, 6, RULES_INBOUND, type, false, 0), want);
-		assert_int_equal(icmp_rules(&p, 6, RULES_OUTBOUND, type, true, 0), want);
+		assert_int_equal(icmp_rules(&p, 6, RULES_OUTBOUND, type, true, 6), want);
 	}
 	rules_plan_free(&p);
 	policy_free(rs);
 }
 
-/* The ICMP rules follow the first service that covers the family. */
+/* The ICMP rules follow the first service that covers the family: its
+ * inbound queue inbound, its outbound queue outbound (block 7-8: +2). */
 static void test_plan_icmp_queue_per_family(void **state)
 {
 	struct ruleset *rs = load("service a {\n\tlisten tcp 25\n\tqueue 7\n"
@@ -266,8 +270,9 @@ static void test_plan_icmp_queue_per_family(void **state)
 	(void)state;
 	build(rs, NULL, &p);
 	assert_int_equal(icmp_rules(&p, 4, RULES_INBOUND, 3, false, 7), 1);
+	assert_int_equal(icmp_rules(&p, 4, RULES_OUTBOUND, 3, true, 9), 1);
 	assert_int_equal(icmp_rules(&p, 6, RULES_INBOUND, 1, false, 8), 1);
-	assert_int_equal(icmp_rules(&p, 6, RULES_OUTBOUND, 1, true, 8), 1);
+	assert_int_equal(icmp_rules(&p, 6, RULES_OUTBOUND, 1, true, 10), 1);
 	rules_plan_free(&p);
 	policy_free(rs);
 }
@@ -284,9 +289,11 @@ static void test_plan_full_range(void **state)
 	build(def, NULL, &p);
 	for (int family = 4; family <= 6; family += 2) {
 		for (int c = RULES_INBOUND; c <= RULES_OUTBOUND; c++) {
+			uint16_t q = c == RULES_INBOUND ? 0 : 1;
+
 			/* every TCP and UDP packet: no port match */
-			assert_int_equal(port_rules(&p, family, c, IPPROTO_TCP, 0, 0, NULL, 0, 0), 1);
-			assert_int_equal(port_rules(&p, family, c, IPPROTO_UDP, 0, 0, NULL, 0, 0), 1);
+			assert_int_equal(port_rules(&p, family, c, IPPROTO_TCP, 0, 0, NULL, q, q), 1);
+			assert_int_equal(port_rules(&p, family, c, IPPROTO_UDP, 0, 0, NULL, q, q), 1);
 			assert_int_equal(in_chain(&p, family, c), 2 + 4);
 		}
 	}
@@ -321,11 +328,11 @@ static void test_plan_one_rule_per_port_range(void **state)
 	assert_int_equal(in_chain(&p, 4, RULES_OUTBOUND), 19 + 4);
 	for (unsigned port = 2000; port <= 2030; port += 2) {
 		assert_int_equal(port_rules(&p, 4, RULES_INBOUND, IPPROTO_TCP, port, port, "192.168.0.0/16", 0, 0), 1);
-		assert_int_equal(port_rules(&p, 4, RULES_OUTBOUND, IPPROTO_TCP, port, port, NULL, 0, 0), 1);
+		assert_int_equal(port_rules(&p, 4, RULES_OUTBOUND, IPPROTO_TCP, port, port, NULL, 1, 1), 1);
 	}
 	assert_int_equal(port_rules(&p, 4, RULES_INBOUND, IPPROTO_TCP, 3000, 3010, "10.0.0.0/8", 0, 0), 1);
 	assert_int_equal(port_rules(&p, 4, RULES_INBOUND, IPPROTO_UDP, 200, 201, "10.0.0.0/8", 0, 0), 1);
-	assert_int_equal(port_rules(&p, 4, RULES_OUTBOUND, IPPROTO_UDP, 100, 101, NULL, 0, 0), 1);
+	assert_int_equal(port_rules(&p, 4, RULES_OUTBOUND, IPPROTO_UDP, 100, 101, NULL, 1, 1), 1);
 	/* no IPv6 client: no IPv6 rules at all, not even ICMPv6 */
 	assert_int_equal(p.n[1], 0);
 	assert_null(p.rule[1]);
@@ -380,7 +387,8 @@ static void test_plan_fail_open_is_explicit(void **state)
 	t = render(&p, 4);
 	u = render(&q, 4);
 	assert_non_null(strstr(t, "\t\ttcp dport 25 queue flags bypass num 0 comment \"service a\"\n"));
-	assert_int_equal(count(t, "queue flags bypass num 0"), p.n[0]);
+	assert_non_null(strstr(t, "\t\ttcp sport 25 queue flags bypass num 1 comment \"service a\"\n"));
+	assert_int_equal(count(t, "queue flags bypass num "), p.n[0]);
 	assert_null(strstr(u, "bypass"));
 	free(t);
 	free(u);
@@ -411,14 +419,175 @@ static void test_plan_forward_adds_replies(void **state)
 		assert_int_equal(in_chain(&p, family, RULES_OUTBOUND),
 				 in_chain(&q, family, RULES_OUTBOUND));
 		assert_int_equal(p.n[fi], q.n[fi] + in_chain(&q, family, RULES_OUTBOUND));
-		assert_int_equal(port_rules(&p, family, RULES_REPLIES, IPPROTO_UDP, 514, 514, NULL, 1, 3), 1);
-		assert_int_equal(icmp_rules(&p, family, RULES_REPLIES, icmp, true, 0), 1);
+		/* to the outbound queues, as the outbound chain's */
+		assert_int_equal(port_rules(&p, family, RULES_REPLIES, IPPROTO_UDP, 514, 514, NULL, 7, 9), 1);
+		assert_int_equal(icmp_rules(&p, family, RULES_REPLIES, icmp, true, 6), 1);
 		for (unsigned i = 0; i < p.n[fi]; i++)
 			if (p.rule[fi][i].chain == RULES_REPLIES)
 				assert_false(p.rule[fi][i].has_src);
 	}
 	rules_plan_free(&p);
 	rules_plan_free(&q);
+	policy_free(rs);
+}
+
+/*
+ * Whether every rule of @p in the inbound chain queues to a range in
+ * @in, every other rule to a range in @out (n ranges each, lo and hi),
+ * and no queue is in both sets.
+ */
+static void assert_split(const struct rules_plan *p, const uint16_t (*in)[2],
+			 unsigned n_in, const uint16_t (*out)[2], unsigned n_out)
+{
+	for (unsigned a = 0; a < n_in; a++)
+		for (unsigned b = 0; b < n_out; b++)
+			assert_true(in[a][1] < out[b][0] || out[b][1] < in[a][0]);
+	for (unsigned fi = 0; fi < 2; fi++) {
+		for (unsigned i = 0; i < p->n[fi]; i++) {
+			const struct rules_rule *r = &p->rule[fi][i];
+			bool inbound = r->chain == RULES_INBOUND, found = false;
+			const uint16_t (*set)[2] = inbound ? in : out;
+			unsigned n = inbound ? n_in : n_out;
+
+			for (unsigned k = 0; k < n && !found; k++)
+				found = r->queue_lo == set[k][0] &&
+					r->queue_hi == set[k][1];
+			assert_true(found);
+		}
+	}
+}
+
+/*
+ * The queue says the direction: the inbound chain queues to the
+ * services' own queues, outbound and replies to the outbound ones above
+ * them, service by service, with the ICMP errors of each chain.
+ */
+static void test_plan_queue_split(void **state)
+{
+	static const uint16_t in[][2] = { { 0, 0 }, { 1, 3 }, { 5, 5 } };
+	static const uint16_t out[][2] = { { 6, 6 }, { 7, 9 }, { 11, 11 } };
+	static const uint16_t def_in[][2] = { { 0, 0 } };
+	static const uint16_t def_out[][2] = { { 1, 1 } };
+	struct ruleset *rs = load(policy_text), *def = policy_default(NULL);
+	struct rules_opts relay = { .forward = true };
+	struct rules_plan p;
+
+	(void)state;
+	assert_non_null(def);
+	build(rs, NULL, &p);
+	assert_split(&p, in, 3, out, 3);
+	rules_plan_free(&p);
+	build(rs, &relay, &p);
+	assert_split(&p, in, 3, out, 3);
+	/* the relay's replies chain queues only to outbound queues */
+	assert_int_not_equal(in_chain(&p, 4, RULES_REPLIES), 0);
+	rules_plan_free(&p);
+	build(def, &relay, &p);
+	assert_split(&p, def_in, 1, def_out, 1);
+	rules_plan_free(&p);
+
+	/* each service's outbound range is its inbound one, 6 higher */
+	build(rs, NULL, &p);
+	for (unsigned i = 0; i < p.n[0]; i++) {
+		const struct rules_rule *r = &p.rule[0][i];
+
+		for (unsigned k = 0; k < p.n[0]; k++) {
+			const struct rules_rule *o = &p.rule[0][k];
+
+			if (r->chain != RULES_INBOUND || o->chain == RULES_INBOUND ||
+			    strcmp(r->service, o->service))
+				continue;
+			assert_int_equal(o->queue_lo, r->queue_lo + 6);
+			assert_int_equal(o->queue_hi, r->queue_hi + 6);
+		}
+	}
+	rules_plan_free(&p);
+	policy_free(def);
+	policy_free(rs);
+}
+
+/* A policy that did not pass the checker: no room above 65535. */
+static void test_plan_no_room(void **state)
+{
+	struct ruleset *rs = load("service a {\n\tlisten tcp 25\n\tqueue 100\n}\n");
+	struct rules_plan p;
+
+	(void)state;
+	rs->services[0].queue_lo = 40000;
+	rs->services[0].queue_hi = 65535;
+	assert_int_equal(rules_plan_build(rs, NULL, &p), -ERANGE);
+	assert_null(p.rule[0]);
+	assert_int_equal(p.n[0], 0);
+	policy_free(rs);
+}
+
+/* The digest as the version before the queue layout made it. */
+static uint64_t digest_layout1(const struct rules_plan *p, int family)
+{
+	const unsigned fi = fam_index(family);
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (unsigned i = 0; i < p->n[fi]; i++) {
+		const struct rules_rule *r = &p->rule[fi][i];
+		uint8_t b[48];
+		size_t n = 0;
+
+		b[n++] = r->chain;
+		b[n++] = r->proto;
+		memcpy(b + n, &r->port_lo, 2), n += 2;
+		memcpy(b + n, &r->port_hi, 2), n += 2;
+		memcpy(b + n, &r->icmp_type, 2), n += 2;
+		b[n++] = r->related;
+		b[n++] = r->has_src;
+		b[n++] = r->src_plen;
+		memcpy(b + n, r->src, 16), n += 16;
+		memcpy(b + n, &r->queue_lo, 2), n += 2;
+		memcpy(b + n, &r->queue_hi, 2), n += 2;
+		b[n++] = r->bypass;
+		for (size_t k = 0; k < n; k++) {
+			h ^= b[k];
+			h *= 0x100000001b3ull;
+		}
+	}
+	return h;
+}
+
+/*
+ * Tables of the earlier queue layout are told apart: their digest is
+ * none this version makes, neither for their rules (every chain to the
+ * service's queue) nor for the very rules of this layout.
+ */
+static void test_plan_digest_layout(void **state)
+{
+	struct ruleset *rs = load(policy_text), *def = policy_default(NULL);
+	struct rules_plan p, old;
+
+	(void)state;
+	assert_non_null(def);
+	for (int k = 0; k < 2; k++) {
+		build(k ? def : rs, NULL, &p);
+		build(k ? def : rs, NULL, &old);
+		/* what the earlier version installed: one queue per service */
+		for (unsigned fi = 0; fi < 2; fi++)
+			for (unsigned i = 0; i < old.n[fi]; i++) {
+				struct rules_rule *r = &old.rule[fi][i];
+
+				if (r->chain != RULES_INBOUND) {
+					r->queue_lo -= k ? 1 : 6;
+					r->queue_hi -= k ? 1 : 6;
+				}
+			}
+		for (int family = 4; family <= 6; family += 2) {
+			uint64_t now = plan_digest(&p, family);
+
+			assert_true(now != digest_layout1(&old, family));
+			assert_true(now != digest_layout1(&p, family));
+			assert_true(now != plan_digest(&old, family));
+		}
+		rules_plan_free(&p);
+		rules_plan_free(&old);
+	}
+	policy_free(def);
 	policy_free(rs);
 }
 
@@ -451,9 +620,12 @@ static void test_render_ipv4(void **state)
 	assert_non_null(strstr(in, "\t\tip saddr 10.0.0.0/8 udp dport 514 queue num 1-3 comment \"service syslog\"\n"));
 	assert_non_null(strstr(in, "\t\tip saddr 172.16.0.0/12 tcp dport 514 queue num 1-3 comment \"service syslog\"\n"));
 	assert_non_null(strstr(in, "\t\tip saddr 192.0.2.0/24 tcp dport 7000-7010 queue num 5 comment \"service v4only\"\n"));
-	assert_non_null(strstr(out, "\t\ttcp sport 1883 queue num 0 comment \"service mqtt\"\n"));
-	assert_non_null(strstr(out, "\t\tudp sport 514 queue num 1-3 comment \"service syslog\"\n"));
-	assert_non_null(strstr(out, "\t\ttcp sport 7000-7010 queue num 5 comment \"service v4only\"\n"));
+	assert_non_null(strstr(out, "\t\ttcp sport 1883 queue num 6 comment \"service mqtt\"\n"));
+	assert_non_null(strstr(out, "\t\tudp sport 514 queue num 7-9 comment \"service syslog\"\n"));
+	assert_non_null(strstr(out, "\t\ttcp sport 7000-7010 queue num 11 comment \"service v4only\"\n"));
+	/* the queue layout, in the order the rules name the queues */
+	assert_non_null(strstr(t, "\n# inbound queues: 0, 1-3, 5\n# outbound queues: 6, 7-9, 11\n"
+			       "table ip nfredact {\n"));
 	assert_null(strstr(out, "saddr"));
 	assert_null(strstr(out, "dport"));
 	assert_null(strstr(in, "sport"));
@@ -464,7 +636,7 @@ static void test_render_ipv4(void **state)
 
 		snprintf(line_in, sizeof(line_in), "\t\ticmp type %d queue num 0\n", type);
 		snprintf(line_out, sizeof(line_out),
-			 "\t\tct state related icmp type %d queue num 0\n", type);
+			 "\t\tct state related icmp type %d queue num 6\n", type);
 		assert_int_equal(strstr(in, line_in) != NULL, want);
 		assert_int_equal(strstr(out, line_out) != NULL, want);
 	}
@@ -494,6 +666,9 @@ static void test_render_ipv6(void **state)
 	assert_non_null(in);
 	assert_non_null(out);
 	assert_non_null(strstr(in, "\t\tip6 saddr 2001:db8::/32 tcp dport 514 queue num 1-3 comment \"service syslog\"\n"));
+	assert_non_null(strstr(out, "\t\ttcp sport 514 queue num 7-9 comment \"service syslog\"\n"));
+	/* v4only has no IPv6 rules, but the layout is the policy's */
+	assert_non_null(strstr(t, "\n# inbound queues: 0, 1-3\n# outbound queues: 6, 7-9\n"));
 	assert_null(strstr(t, "10.0.0.0"));
 	assert_null(strstr(t, "7000"));
 	assert_null(strstr(t, "icmp type"));
@@ -503,7 +678,7 @@ static void test_render_ipv6(void **state)
 
 		snprintf(line_in, sizeof(line_in), "\t\ticmpv6 type %d queue num 0\n", type);
 		snprintf(line_out, sizeof(line_out),
-			 "\t\tct state related icmpv6 type %d queue num 0\n", type);
+			 "\t\tct state related icmpv6 type %d queue num 6\n", type);
 		assert_int_equal(strstr(in, line_in) != NULL, want);
 		assert_int_equal(strstr(out, line_out) != NULL, want);
 	}
@@ -528,12 +703,17 @@ static void test_render_default_policy(void **state)
 	assert_non_null(strstr(t4, "\t\tmeta l4proto tcp queue num 0 comment \""));
 	assert_non_null(strstr(t4, "\t\tmeta l4proto udp queue num 0 comment \""));
 	assert_non_null(strstr(t6, "\t\tmeta l4proto tcp queue num 0 comment \""));
+	/* queue 0 in, queue 1 out */
+	assert_non_null(strstr(t4, "\t\tmeta l4proto tcp queue num 1 comment \""));
+	assert_non_null(strstr(t6, "\t\tmeta l4proto udp queue num 1 comment \""));
+	assert_non_null(strstr(t4, "\n# inbound queues: 0\n# outbound queues: 1\n"));
 	assert_null(strstr(t4, "dport"));
 	assert_null(strstr(t4, "sport"));
 	assert_null(strstr(t6, "dport"));
 	assert_null(strstr(t4, "saddr"));
 	assert_int_equal(count(t4, "meta l4proto "), 4);
-	assert_non_null(strstr(t6, "ct state related icmpv6 type 2 queue num 0\n"));
+	assert_non_null(strstr(t6, "\t\ticmpv6 type 2 queue num 0\n"));
+	assert_non_null(strstr(t6, "ct state related icmpv6 type 2 queue num 1\n"));
 	free(t4);
 	free(t6);
 	rules_plan_free(&p);
@@ -583,7 +763,7 @@ static void test_render_forward(void **state)
 	/* the same rules as outbound, after the hook line */
 	assert_string_equal(strchr(strchr(replies, '\n') + 1, '\n'),
 			    strchr(strchr(out, '\n') + 1, '\n'));
-	assert_non_null(strstr(replies, "\t\ttcp sport 25 queue num 0 comment \"service a\"\n"));
+	assert_non_null(strstr(replies, "\t\ttcp sport 25 queue num 1 comment \"service a\"\n"));
 	/* inbound, outbound, replies, in that order */
 	assert_true(strstr(t, "chain inbound") < strstr(t, "chain outbound"));
 	assert_true(strstr(t, "chain outbound") < strstr(t, "chain replies"));
@@ -800,7 +980,7 @@ static void ns_tables(void)
 	NS_CHECK(nftr_install(owner, &p, 4, true) == 0);
 	NS_CHECK(nftr_check(owner, &p, 4, true, &why) == 1);
 	NS_CHECK(nftr_check(owner, &q, 4, true, &why) == 0);
-	NS_CHECK(why && !strcmp(why, "it holds the rules of another policy"));
+	NS_CHECK(why && !strcmp(why, "it holds the rules of another policy or queue layout"));
 	/* as many rules, one port another: still another policy's */
 	{
 		struct rules_plan moved = p;
@@ -812,7 +992,29 @@ static void ns_tables(void)
 		copy[0].port_hi++;
 		moved.rule[0] = copy;
 		NS_CHECK(nftr_check(owner, &moved, 4, true, &why) == 0);
-		NS_CHECK(why && !strcmp(why, "it holds the rules of another policy"));
+		NS_CHECK(why && !strcmp(why, "it holds the rules of another policy or queue layout"));
+		free(copy);
+	}
+
+	/* the same rules with every chain on the service's queue, as the
+	 * earlier queue layout had them: not this version's tables */
+	{
+		struct rules_plan old = p;
+		struct rules_rule *copy = calloc(p.n[0], sizeof(*copy));
+
+		NS_CHECK(copy != NULL);
+		memcpy(copy, p.rule[0], p.n[0] * sizeof(*copy));
+		for (unsigned i = 0; i < p.n[0]; i++)
+			if (copy[i].chain != RULES_INBOUND) {
+				copy[i].queue_lo -= 6;
+				copy[i].queue_hi -= 6;
+			}
+		old.rule[0] = copy;
+		NS_CHECK(nftr_install(owner, &old, 4, true) == 0);
+		NS_CHECK(nftr_check(owner, &p, 4, true, &why) == 0);
+		NS_CHECK(why && !strcmp(why, "it holds the rules of another policy or queue layout"));
+		NS_CHECK(nftr_install(owner, &p, 4, true) == 0);
+		NS_CHECK(nftr_check(owner, &p, 4, true, &why) == 1);
 		free(copy);
 	}
 
@@ -966,6 +1168,9 @@ int main(void)
 		cmocka_unit_test(test_plan_too_many_rules),
 		cmocka_unit_test(test_plan_fail_open_is_explicit),
 		cmocka_unit_test(test_plan_forward_adds_replies),
+		cmocka_unit_test(test_plan_queue_split),
+		cmocka_unit_test(test_plan_no_room),
+		cmocka_unit_test(test_plan_digest_layout),
 		cmocka_unit_test(test_render_ipv4),
 		cmocka_unit_test(test_render_ipv6),
 		cmocka_unit_test(test_render_default_policy),
