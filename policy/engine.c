@@ -695,13 +695,18 @@ static uint16_t port_be(uint16_t host)
  * the real client.  Inbound errors (from the path towards the client)
  * quote server → real client: put the pseudonym in.
  *
- * Only those two can be true.  An error travelling towards the server
- * that quotes pseudonym → server would, translated, hand whoever sent it
- * (the server's operator included) the real client of any pseudonym: it
- * is dropped and counted, as is any other error quoting a pseudonym from
- * the wrong side.  The direction is the caller's when it knows it (the
- * queue the packet came from); otherwise the outer destination tells:
- * an outbound error goes to the pseudonym, an inbound one to the server.
+ * The real client goes in only where the error travels to the client's
+ * side.  One travelling towards the server that quotes pseudonym →
+ * server would, translated, hand whoever sent it (the server's operator
+ * included) the real client of any pseudonym: it is dropped and counted
+ * (icmp-mismatch).  Except on its way to the pseudonym itself: a
+ * backend's error crossing a relay's inbound hook, which the replies
+ * hook translates after conntrack; it passes as it is, pseudonyms only.
+ * Putting the pseudonym in hides, whichever way the error goes (a
+ * relay's own error to its backend about a reply quotes the real
+ * client).  The direction is the caller's when it knows it (the queue
+ * the packet came from); otherwise the outer destination tells: an
+ * outbound error goes to the pseudonym.
  * Return: true when handled (verdict set).
  */
 static bool process_icmp_error(const struct ruleset *rs, struct flow_table *ft,
@@ -728,26 +733,29 @@ static bool process_icmp_error(const struct ruleset *rs, struct flow_table *ft,
 	f = flow_find_out(ft, p->family, in->proto, isrc, in->sport, idst,
 			  in->dport);
 	if (f) {
-		/* quotes pseudonym → server: only from the server's side */
+		/* quotes pseudonym → server: only to the client's side */
+		bool to_pseudo = !memcmp(odst, f->pseudo, alen);
+
 		outbound = true;
 		if (dir == ENGINE_DIR_AUTO)
-			dir = !memcmp(odst, f->pseudo, alen) ? ENGINE_DIR_OUT
-							     : ENGINE_DIR_IN;
+			dir = to_pseudo ? ENGINE_DIR_OUT : ENGINE_DIR_IN;
+		if (dir == ENGINE_DIR_IN) {
+			res->service = f->svc < rs->n_services ? f->svc : -1;
+			res->dir = dir;
+			if (to_pseudo) {
+				res->reason = ENGINE_R_NOT_COVERED;
+				stats_of(w, -1)->reasons[ENGINE_R_NOT_COVERED]++;
+				return true;
+			}
+			fail(rs, w, res->service, ENGINE_R_ICMP_MISMATCH, res);
+			return true;
+		}
 	} else {
+		/* quotes server → real client: the pseudonym goes in */
 		f = flow_find_in(ft, p->family, in->proto, idst, in->dport,
 				 isrc, in->sport);
 		if (!f)
 			return false;
-		/* quotes server → real client: only from the client's side */
-		if (dir == ENGINE_DIR_AUTO)
-			dir = !memcmp(odst, f->server, alen) ? ENGINE_DIR_IN
-							     : ENGINE_DIR_OUT;
-	}
-	if (outbound != (dir == ENGINE_DIR_OUT)) {
-		res->service = f->svc < rs->n_services ? f->svc : -1;
-		res->dir = dir;
-		fail(rs, w, res->service, ENGINE_R_ICMP_MISMATCH, res);
-		return true;
 	}
 
 	/* A flow from before a reload may name a service that is gone. */
