@@ -790,8 +790,11 @@ static void stream_flush(const struct ruleset *rs, struct flow_table *ft,
 	struct stream_set *ss = w->ss;
 	struct redact_job j;
 
-	if (!st->n_held && !st->n_ooo)
+	if (!st->n_held && !st->n_ooo) {
+		/* a decision that failed may have left it on the list */
+		active_drop(ss, st);
 		return;
+	}
 	if (!slot_live(ss, st)) {
 		release_list(w, st->held, ENGINE_DROP, ENGINE_R_EVICTED);
 		st->held = st->held_last = -1;
@@ -1252,7 +1255,9 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 		return ENGINE_R_NONE;
 	}
 	if (d < 0) {
-		old = (uint32_t)-d < plen ? (uint32_t)-d : plen;
+		old = f->next_seq - seq;	/* -d, without negating INT32_MIN */
+		if (old > plen)
+			old = plen;
 		if (st->n_held && seq_lt(st->rel_seq, seq + plen)) {
 			/* the held original will be released */
 			stats->retrans_dropped++;
