@@ -31,6 +31,7 @@ void stats_add(struct engine_stats *dst, const struct engine_stats *src)
 	dst->hold_timeout_masked += src->hold_timeout_masked;
 	dst->hold_timeout_passed += src->hold_timeout_passed;
 	dst->hold_bound_hit += src->hold_bound_hit;
+	dst->hold_stalled += src->hold_stalled;
 	dst->hold_pool_full += src->hold_pool_full;
 	dst->out_of_order += src->out_of_order;
 	dst->retrans_patched += src->retrans_patched;
@@ -95,6 +96,8 @@ static const struct svc_counter svc_counters[] = {
 	   NULL, hold_bound_hit),
 	SC("hold_pool_full", "nfredact_hold_ends_total", "how=\"pool-full\"",
 	   NULL, hold_pool_full),
+	SC("hold_stalled", "nfredact_hold_ends_total", "how=\"stalled\"",
+	   NULL, hold_stalled),
 	SC("out_of_order", "nfredact_tcp_out_of_order_total", NULL,
 	   "TCP segments that arrived ahead of a gap.", out_of_order),
 	SC("retrans_patched", "nfredact_tcp_retransmissions_total",

@@ -99,6 +99,7 @@ struct engine_stats {
 	uint64_t reasons[ENGINE_R__COUNT];
 	/* stream-aware TCP: segments held back, and how holds ended */
 	uint64_t holds, hold_released, hold_timeouts, hold_timeout_masked, hold_timeout_passed;
+	uint64_t hold_stalled;	/* released early: the client sent them again */
 	uint64_t hold_bound_hit, hold_pool_full, out_of_order, retrans_patched,
 		 retrans_dropped, retrans_no_record;
 	uint64_t not_delivered;	/* SYN, RST or data the receiver ignores */

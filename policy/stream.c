@@ -43,6 +43,9 @@
 #define SPAN_BYTES		1024u
 #define WIN_MAX			(STREAM_CTX + STREAM_HOLD_BYTES + 65536u)
 #define SWEEP_ON_ALLOC		4096		/* slots looked at when none is free */
+#define STALL_NS		10000000ull	/* a copy sent again after this is a
+						 * retransmission (TCP's earliest, a
+						 * tail loss probe, waits 10 ms) */
 
 #define TH_FIN	0x01
 #define TH_SYN	0x02
@@ -1259,7 +1262,30 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 		if (old > plen)
 			old = plen;
 		if (st->n_held && seq_lt(st->rel_seq, seq + plen)) {
-			/* the held original will be released */
+			/*
+			 * The client sends held bytes again (later than a
+			 * copy the network made): it waits for their ACK
+			 * (after a loss its window may be one segment) and
+			 * sends nothing new until then, so holding on would
+			 * end only at the hold time, by the timeout rule.
+			 * The held segments go now, their undecided tail
+			 * masked whole; what follows it is recognised from
+			 * the context when it comes.  This copy is dropped:
+			 * the released original covers it.
+			 */
+			uint64_t since = ss->holds[st->held].deadline - hold_ns;
+
+			/* when the held copy it repeats came */
+			for (int32_t i = st->held; i >= 0; i = ss->holds[i].next)
+				if (seq_le(ss->holds[i].seq, seq))
+					since = ss->holds[i].deadline - hold_ns;
+			if (now_ns >= since + STALL_NS) {
+				j->st->hold_stalled++;
+				j->mask_tail = true;
+				(void)stream_decide(j, st, NULL, true);
+				j->mask_tail = false;
+				active_drop(ss, st);
+			}
 			stats->retrans_dropped++;
 			*out = STREAM_DROP;
 			return ENGINE_R_NONE;

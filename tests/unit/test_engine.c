@@ -1599,6 +1599,50 @@ static void test_retransmission_rescanned(void **state)
 }
 
 /*
+ * The client sends a held segment again: it waits for its ACK (a window
+ * of one after a loss) and will send nothing new, so the hold ends now,
+ * its undecided tail masked whole, instead of at the hold time by the
+ * timeout rule (which would pass "alice"); the rest of the address is
+ * redacted from the context when it comes.
+ */
+static void test_stalled_hold_released_masked(void **state)
+{
+	struct fx *f = fx_new(smtp_policy);
+	static struct rx x;
+	struct pk k;
+
+	memset(&x, 0, sizeof(x));
+	x.base = 100;
+	cseg(f, &k, 30047, 0x02, 99, "", 0, 0);
+	assert_int_equal(cseg(f, &k, 30047, 0x18, 100, "RCPT TO:<alice", 14, 1),
+			 ENGINE_HOLD);
+	/* a copy the network made at once changes nothing */
+	assert_int_equal(cseg(f, &k, 30047, 0x18, 100, "RCPT TO:<alice", 14, 2),
+			 ENGINE_DROP);
+	rx_drain(f, &x);
+	assert_int_equal(x.hi, 0);
+	/* the client's retransmission, 200 ms on */
+	build(&k, IPPROTO_TCP, "192.0.2.55", 30047, "198.51.100.25", 25, 0x18,
+	      100, "RCPT TO:<alice", 14);
+	{
+		struct engine_result res;
+
+		engine_process(f->rs, f->ft, f->w, k.b, k.len, ENGINE_DIR_IN,
+			       NOW + 200 * MS, 0, 4, &res);
+		assert_int_equal(res.verdict, ENGINE_DROP);
+	}
+	rx_drain(f, &x);
+	assert_int_equal(x.hi, 14);
+	assert_int_equal(cseg(f, &k, 30047, 0x18, 114, "@example.org>\r\n", 15, 3),
+			 ENGINE_MODIFIED);
+	rx_put(&x, &k);
+	assert_null(memmem(x.buf, x.hi, "alice", 5));
+	assert_null(memmem(x.buf, x.hi, "example", 7));
+	assert_int_equal(engine_worker_stats(f->w, 0)->hold_stalled, 1);
+	fx_free(f);
+}
+
+/*
  * The urgent byte: Linux takes it out of the stream, so that
  * "alice\0@example.org" with the urgent pointer past "\0" reaches the
  * application as "alice@example.org".  The urgent pointer is cleared:
@@ -1775,6 +1819,7 @@ int main(void)
 		cmocka_unit_test(test_syn_data_scanned),
 		cmocka_unit_test(test_data_without_ack_dropped),
 		cmocka_unit_test(test_urgent_pointer_cleared),
+		cmocka_unit_test(test_stalled_hold_released_masked),
 		cmocka_unit_test(test_retransmission_rescanned),
 		cmocka_unit_test(test_icmp_oracle_refused),
 		cmocka_unit_test(test_direction_not_from_ports),
