@@ -369,10 +369,11 @@ echo "nfredactd:    ${DAEMON_CPU:-?} s of CPU; packets in $(st $svc.packets_in),
 echo "              flows created $(st $svc.flows_created), live at most $FLOWS_PEAK;" \
 	"holds $(st $svc.holds): released $(st $svc.hold_released)," \
 	"timeout masked $(st $svc.hold_timeout_masked), timeout passed $(st $svc.hold_timeout_passed)," \
-	"flow bound $(st $svc.hold_bound_hit), pool full $(st $svc.hold_pool_full)"
+	"flow bound $(st $svc.hold_bound_hit), pool full $(st $svc.hold_pool_full)," \
+	"stalled $(st $svc.hold_stalled)"
 echo "              out of order $(st $svc.out_of_order); retransmissions patched" \
 	"$(st $svc.retrans_patched), dropped $(st $svc.retrans_dropped), no record" \
-	"$(st $svc.retrans_no_record); streams evicted $(st $svc.stream_evicted);" \
+	"$(st $svc.retrans_no_record); not delivered $(st $svc.not_delivered);" \
 	"kernel queue drops $(st queue.0.queue_dropped), user drops $(st queue.0.user_dropped);" \
 	"waiting without a verdict after the traffic $UNANSWERED"
 if [ -n "$IMPAIR_PID" ]; then
