@@ -809,6 +809,13 @@ static void stream_flush(const struct ruleset *rs, struct flow_table *ft,
 		return;
 	}
 	job_for(&j, rs, ft, w, st->svc, now_ns);
+	/*
+	 * With bytes waiting beyond a gap the client did not pause: the
+	 * held tail's continuation was lost on the way, and the timeout
+	 * rule's benefit of the doubt (a tail that is not yet an identifier
+	 * goes as it is) is for a stream that stopped.  The tail is masked.
+	 */
+	j.mask_tail = st->ooo >= 0;
 	if (st->n_held)
 		stream_decide(&j, st, NULL, true);
 	ooo_drop(w, st, ENGINE_R_GAP);
@@ -1195,6 +1202,7 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 				*tcp_flags &= (uint8_t)~TH_FIN;
 				return ENGINE_R_NONE;
 			}
+			f->next_seq = seq + 1;	/* the FIN takes a number */
 			st = stream_of(ss, f);
 			if (st && st->ooo < 0)
 				stream_flush(rs, j->ft, w, st, now_ns);
@@ -1321,11 +1329,11 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 
 	/* in order: the new bytes are payload[old, plen) */
 	np = (struct piece){ pkt_payload(p) + old, plen - old, j->cc };
-	if (p->tcp_flags & (TH_FIN | TH_RST)) {
+	if (p->tcp_flags & TH_FIN) {
 		/* the stream ends here: nothing more will decide the tail */
 		why = stream_decide(j, st, &np, true);
 		if (why == ENGINE_R_NONE) {
-			f->next_seq = seq + plen;
+			f->next_seq = seq + plen + 1;	/* the FIN's number */
 			stream_flush(rs, j->ft, w, st, now_ns);
 		}
 		active_drop(ss, st);

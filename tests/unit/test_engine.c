@@ -1643,6 +1643,56 @@ static void test_stalled_hold_released_masked(void **state)
 }
 
 /*
+ * Bytes beyond a gap show that the client did not pause: when the hold
+ * time runs out before the gap fills, the held tail (whose continuation
+ * was lost) is masked, not passed by the timeout rule; the segments
+ * beyond the gap are dropped (gap) and come again.
+ */
+static void test_gap_timeout_masks_tail(void **state)
+{
+	struct fx *f = fx_new("service smtp {\n\tlisten tcp 25\n"
+			      "\tredact ipv4 mask\n}\n");
+	static struct rx x;
+	struct engine_release r;
+	struct pk k;
+
+	memset(&x, 0, sizeof(x));
+	x.base = 100;
+	cseg(f, &k, 30048, 0x02, 99, "", 0, 0);
+	assert_int_equal(cseg(f, &k, 30048, 0x18, 100, "from 192.0", 10, 1),
+			 ENGINE_HOLD);
+	/* ".2.55" lost; what follows it came */
+	assert_int_equal(cseg(f, &k, 30048, 0x18, 115, " ok\r\n", 5, 2),
+			 ENGINE_HOLD);
+	engine_tick(f->rs, f->ft, f->w, NOW + 100 * MS);
+	assert_true(engine_next_release(f->w, &r));
+	assert_int_equal(r.cookie, 1);
+	memcpy(k.b, r.data, r.len);
+	k.len = r.len;
+	assert_memory_equal(payload_of(&k), "from ", 5);
+	assert_memory_not_equal(payload_of(&k) + 5, "192.0", 5);
+	assert_true(engine_next_release(f->w, &r));
+	assert_int_equal(r.cookie, 2);
+	assert_int_equal(r.verdict, ENGINE_DROP);
+	assert_int_equal(engine_worker_stats(f->w, 0)->hold_timeout_passed, 0);
+	fx_free(f);
+}
+
+/* A FIN takes a sequence number: the reset after it is at the next byte. */
+static void test_rst_after_fin(void **state)
+{
+	struct fx *f = fx_new(smtp_policy);
+	struct pk k;
+
+	cseg(f, &k, 30049, 0x02, 99, "", 0, 0);
+	assert_int_not_equal(cseg(f, &k, 30049, 0x19, 100, "QUIT\r\n", 6, 1),
+			     ENGINE_DROP);
+	assert_int_not_equal(cseg(f, &k, 30049, 0x14, 107, "", 0, 2), ENGINE_DROP);
+	assert_int_equal(engine_worker_stats(f->w, 0)->not_delivered, 0);
+	fx_free(f);
+}
+
+/*
  * The urgent byte: Linux takes it out of the stream, so that
  * "alice\0@example.org" with the urgent pointer past "\0" reaches the
  * application as "alice@example.org".  The urgent pointer is cleared:
@@ -1819,6 +1869,8 @@ int main(void)
 		cmocka_unit_test(test_syn_data_scanned),
 		cmocka_unit_test(test_data_without_ack_dropped),
 		cmocka_unit_test(test_urgent_pointer_cleared),
+		cmocka_unit_test(test_gap_timeout_masks_tail),
+		cmocka_unit_test(test_rst_after_fin),
 		cmocka_unit_test(test_stalled_hold_released_masked),
 		cmocka_unit_test(test_retransmission_rescanned),
 		cmocka_unit_test(test_icmp_oracle_refused),
