@@ -43,6 +43,7 @@
 #define SPAN_BYTES		1024u
 #define WIN_MAX			(STREAM_CTX + STREAM_HOLD_BYTES + 65536u)
 #define SWEEP_ON_ALLOC		4096		/* slots looked at when none is free */
+#define TCP_RTO_MIN_NS		200000000ull	/* Linux's TCP_RTO_MIN */
 #define STALL_NS		10000000ull	/* a copy sent again after this is a
 						 * retransmission (TCP's earliest, a
 						 * tail loss probe, waits 10 ms) */
@@ -788,7 +789,7 @@ static void ooo_drop(struct engine_worker *w, struct stream *st,
  */
 static void stream_flush(const struct ruleset *rs, struct flow_table *ft,
 			 struct engine_worker *w, struct stream *st,
-			 uint64_t now_ns)
+			 uint64_t now_ns, bool expired)
 {
 	struct stream_set *ss = w->ss;
 	struct redact_job j;
@@ -810,12 +811,16 @@ static void stream_flush(const struct ruleset *rs, struct flow_table *ft,
 	}
 	job_for(&j, rs, ft, w, st->svc, now_ns);
 	/*
-	 * With bytes waiting beyond a gap the client did not pause: the
-	 * held tail's continuation was lost on the way, and the timeout
-	 * rule's benefit of the doubt (a tail that is not yet an identifier
-	 * goes as it is) is for a stream that stopped.  The tail is masked.
+	 * The timeout rule's benefit of the doubt (a tail that is not yet
+	 * an identifier goes as it is) is for a client that paused.  One
+	 * that did not is masked: with bytes waiting beyond a gap, the held
+	 * tail's continuation was lost on the way; and a hold of at least
+	 * TCP's least retransmission timeout would have seen the client
+	 * send its unacknowledged bytes again (a stall, masked the same way)
+	 * had its TCP not been backing off after losses.
 	 */
-	j.mask_tail = st->ooo >= 0;
+	j.mask_tail = expired && (st->ooo >= 0 ||
+				  j.svc->hold_ns >= TCP_RTO_MIN_NS);
 	if (st->n_held)
 		stream_decide(&j, st, NULL, true);
 	ooo_drop(w, st, ENGINE_R_GAP);
@@ -837,7 +842,7 @@ void stream_tick(const struct ruleset *rs, struct flow_table *ft,
 
 		if (d && d <= now_ns) {
 			stats_of(w, st->svc)->hold_timeouts++;
-			stream_flush(rs, ft, w, st, now_ns);
+			stream_flush(rs, ft, w, st, now_ns, true);
 			if (st->active < 0)
 				continue;	/* swapped out: look at k again */
 			d = stream_deadline(ss, st);
@@ -856,7 +861,7 @@ void stream_release_all(const struct ruleset *rs, struct flow_table *ft,
 
 	stream_release_reset(ss);
 	while (ss->n_active)
-		stream_flush(rs, ft, w, &ss->streams[ss->active[0]], 0);
+		stream_flush(rs, ft, w, &ss->streams[ss->active[0]], 0, false);
 }
 
 void stream_drop_all(struct engine_worker *w)
@@ -1195,7 +1200,7 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 			}
 			st = stream_of(ss, f);
 			if (st)
-				stream_flush(rs, j->ft, w, st, now_ns);
+				stream_flush(rs, j->ft, w, st, now_ns, false);
 		} else if (p->tcp_flags & TH_FIN) {
 			/* a FIN counts once every byte before it is in */
 			if (seq != f->next_seq) {
@@ -1205,7 +1210,7 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 			f->next_seq = seq + 1;	/* the FIN takes a number */
 			st = stream_of(ss, f);
 			if (st && st->ooo < 0)
-				stream_flush(rs, j->ft, w, st, now_ns);
+				stream_flush(rs, j->ft, w, st, now_ns, false);
 		}
 		return ENGINE_R_NONE;
 	}
@@ -1334,7 +1339,7 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 		why = stream_decide(j, st, &np, true);
 		if (why == ENGINE_R_NONE) {
 			f->next_seq = seq + plen + 1;	/* the FIN's number */
-			stream_flush(rs, j->ft, w, st, now_ns);
+			stream_flush(rs, j->ft, w, st, now_ns, false);
 		}
 		active_drop(ss, st);
 		return why;

@@ -1693,6 +1693,37 @@ static void test_rst_after_fin(void **state)
 }
 
 /*
+ * A hold of at least TCP's least retransmission timeout that runs out
+ * without the client sending its held bytes again: its TCP is backing
+ * off after losses (a paused client's would have resent them), so the
+ * tail is masked; a shorter hold keeps the timeout rule.
+ */
+static void test_long_hold_timeout_masks_tail(void **state)
+{
+	for (int l = 0; l < 2; l++) {
+		struct fx *f = fx_new(l ? "service smtp {\n\tlisten tcp 25\n"
+					  "\thold 500ms\n\tredact ipv4 mask\n}\n"
+					: "service smtp {\n\tlisten tcp 25\n"
+					  "\thold 40ms\n\tredact ipv4 mask\n}\n");
+		struct engine_release r;
+		struct pk k;
+
+		cseg(f, &k, 30050, 0x02, 99, "", 0, 0);
+		assert_int_equal(cseg(f, &k, 30050, 0x18, 100, "from 192.0", 10, 1),
+				 ENGINE_HOLD);
+		engine_tick(f->rs, f->ft, f->w, NOW + 600 * MS);
+		assert_true(engine_next_release(f->w, &r));
+		memcpy(k.b, r.data, r.len);
+		k.len = r.len;
+		if (l)
+			assert_memory_equal(payload_of(&k), "from 000.0", 10);
+		else
+			assert_memory_equal(payload_of(&k), "from 192.0", 10);
+		fx_free(f);
+	}
+}
+
+/*
  * The urgent byte: Linux takes it out of the stream, so that
  * "alice\0@example.org" with the urgent pointer past "\0" reaches the
  * application as "alice@example.org".  The urgent pointer is cleared:
@@ -1870,6 +1901,7 @@ int main(void)
 		cmocka_unit_test(test_data_without_ack_dropped),
 		cmocka_unit_test(test_urgent_pointer_cleared),
 		cmocka_unit_test(test_gap_timeout_masks_tail),
+		cmocka_unit_test(test_long_hold_timeout_masks_tail),
 		cmocka_unit_test(test_rst_after_fin),
 		cmocka_unit_test(test_stalled_hold_released_masked),
 		cmocka_unit_test(test_retransmission_rescanned),
