@@ -4,15 +4,32 @@
  * server's view, report what the engine did, and check honestly that no
  * identifier of the input survived into the output.
  *
+ * Each packet gets its direction from the dry-run itself (flowdir.h): the
+ * TCP handshake, else the service ports, remembered per 5-tuple; what
+ * tells neither goes in as inbound.  The capture may come from either
+ * side of the relay.  Replies that it shows addressed to the real client
+ * (the client's side) are rewritten to the client's pseudonym before the
+ * engine gets them (serverview.h), as the daemon's output hook would get
+ * them; replies already addressed to the pseudonym (the server's side)
+ * stay.  Which side a tuple was captured on is decided at its first
+ * reply.  OUT.pcap is the server's view: inbound packets as the engine
+ * passed them, replies and ICMP errors as the server sent them.  The
+ * engine's translation of a rewritten reply must give back the packet as
+ * captured; the report counts the ones that do not.
+ *
  * The residual check does not trust the engine's own counters: it scans
  * the original inbound payloads with the service's detectors to learn the
  * identifiers, scans the rewritten payloads again, and counts every
- * identifier whose bytes it had seen in the input.  Client addresses the
- * engine rewrote are remembered the same way and looked for in the source
- * address of later inbound packets.  TCP segments that continue their
- * stream in order are scanned behind the stream's last STREAM_TAIL bytes,
- * so an identifier cut across segments counts too; one longer than that,
- * or cut at a retransmission or a gap, is not seen.
+ * identifier whose bytes it had seen in the input.  TCP segments that
+ * continue their stream in order are scanned behind the stream's last
+ * STREAM_TAIL bytes, so an identifier cut across segments counts too; one
+ * longer than that, or cut at a retransmission or a gap, is not seen.  A
+ * retransmission that passes is scanned for every identifier learnt.
+ * Client addresses the engine rewrote are remembered per service, and at
+ * the end every address in an IP header or ICMP quote of what passed,
+ * both directions, is counted when it is a remembered one of the packet's
+ * service, unless it is the pseudonym of the packet's own flow (a
+ * permuted pseudonym may be another client's real address).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,12 +46,16 @@
 #include "defrag.h"
 #include "engine.h"
 #include "flow.h"
+#include "flowdir.h"
 #include "idset.h"
 #include "linklayer.h"
 #include "packet.h"
 #include "policy.h"
+#include "serverview.h"
 
 #define FLOW_TABLE_SIZE		(1u << 18)
+#define FLOWDIR_SETS_LOG2	15	/* 4 << 15 tuples remembered */
+#define SHOWN_RECENT		64	/* addresses shown, looked up last */
 #define DEFRAG_DATAGRAMS	256
 #define IDSET_MAX_BYTES		((size_t)256 << 20)
 /* libpcap's largest snapshot, plus room for a reassembled datagram */
@@ -68,6 +89,15 @@ struct options {
 struct counters {
 	uint64_t read, not_ip, written, truncated, oversized;
 	uint64_t residual_ids, residual_addrs, scan_errors;
+	uint64_t uncovered_addrs;	/* real client addresses in traffic no
+					 * service covers: reported, not residual */
+	/* directions given to the engine */
+	uint64_t dir_in, dir_out, dir_undecided;
+	/* tuples by the side of the relay their replies were captured on */
+	uint64_t side_client, side_server;
+	/* replies and errors rewritten to the server's view; of those the
+	 * engine passed, how many it translated back to the captured packet */
+	uint64_t sv_rewritten, sv_back, sv_other, sv_dropped;
 };
 
 /* The end of one client→server TCP stream, as sent and as the server saw it. */
@@ -171,12 +201,25 @@ struct dryrun {
 	struct defrag *df;
 	struct idset *ids;	/* original identifier -> what the server saw */
 	struct idset *addrs;	/* svc, family, client address -> pseudonym */
+	/* svc (0xff: none), family, address -> its place in shown_n: the
+	 * addresses the output's headers show, other than flows' pseudonyms */
+	struct idset *shown;
+	uint64_t *shown_n;
+	size_t shown_cap;
+	struct shown_recent {
+		uint8_t key[2 + 16];
+		uint32_t len, at;
+	} shown_recent[SHOWN_RECENT];
+	struct flowdir *fd;
 	pcap_t *in, *dead;
 	pcap_dumper_t *dump;
 	int dlt;
 	bool out_nano;
 	uint8_t *work, *orig;
 	uint8_t *rel;		/* a released packet's frame */
+	uint8_t *sview;		/* a reply's frame as the server sent it */
+	uint8_t *dec;		/* a captured-short packet, its lengths cut to
+				 * what was captured, to decode its headers */
 	uint8_t *cat_orig, *cat_out;	/* stream tail + payload */
 	struct stream_tail *streams;
 	struct counters c;
@@ -214,7 +257,10 @@ static void usage(FILE *out)
 		"                        [--show-original] [--quiet]\n"
 		"Run the capture IN through the engine as nfredactd would see it\n"
 		"(IP fragments reassembled first, as the kernel does) and report.\n"
-		"  -w OUT.pcap      write what the server sees (dropped packets left out)\n"
+		"IN may be captured on either side of a relay: replies to a real\n"
+		"client go to the engine, and to OUT, as the server sent them.\n"
+		"  -w OUT.pcap      write what the server sees, the client's pseudonym in\n"
+		"                   both directions (dropped packets left out)\n"
 		"  --json           the report as one JSON object\n"
 		"  --show-original  also list the original identifiers and client\n"
 		"                   addresses with what they became (never shown otherwise)\n"
@@ -421,38 +467,6 @@ static int learn_observed(struct dryrun *dr, const struct observed *obs,
 			     dr->scan_seq + (o->off - payload_off));
 	}
 	return (int)n_obs;
-}
-
-static uint32_t ip_header_min(int version)
-{
-	return version == 4 ? 20 : 40;
-}
-
-/*
- * Remember the client address the engine replaced, and count an inbound
- * packet that still shows a remembered one.  Keyed by service, so a
- * service that keeps addresses does not trip over one that rewrites them.
- */
-static void check_address(struct dryrun *dr, unsigned svc, const uint8_t *orig,
-			  uint32_t orig_len, const uint8_t *out, uint32_t out_len)
-{
-	int version = orig[0] >> 4;
-	uint32_t alen = version == 4 ? 4 : 16, so = version == 4 ? 12 : 8;
-	uint8_t key[2 + 16];
-
-	if ((version != 4 && version != 6) || (out[0] >> 4) != version ||
-	    orig_len < ip_header_min(version) || out_len < ip_header_min(version))
-		return;
-	key[0] = (uint8_t)svc;
-	key[1] = (uint8_t)version;
-	if (memcmp(orig + so, out + so, alen)) {
-		memcpy(key + 2, orig + so, alen);
-		idset_insert(dr->addrs, key, 2 + alen, (uint8_t)version, out + so,
-			     alen, NULL);
-	}
-	memcpy(key + 2, out + so, alen);
-	if (idset_find(dr->addrs, key, 2 + alen))
-		dr->c.residual_addrs++;
 }
 
 static bool has_payload(enum pkt_status st, const struct packet *p)
@@ -699,9 +713,6 @@ static void check_inbound(struct dryrun *dr, unsigned svc, const uint8_t *ip,
 	struct packet po, pw;
 	enum pkt_status so, sw = PKT_MALFORMED;
 
-	if (out)
-		check_address(dr, svc, ip, ip_len, out, out_len);
-
 	/* a copy, since the decoder wants a writable buffer */
 	memcpy(dr->orig, ip, ip_len);
 	if (truncated)
@@ -846,6 +857,398 @@ static void checker_finish(struct dryrun *dr)
 	pthread_mutex_destroy(&ck->lock);
 }
 
+/* ---- directions, the server's view, client addresses ------------------- */
+
+/* What the dry-run knows of a packet before the engine sees it. */
+struct classified {
+	struct packet p;	/* its headers: offsets valid in the packet */
+	enum pkt_status st;
+	enum engine_dir dir;
+	struct flowdir_entry *e;	/* its tuple's entry (an error's: the quote's) */
+	struct flowdir_tuple t;	/* its flow as captured, client end first */
+	bool have_tuple;
+};
+
+static void tuple_set(struct flowdir_tuple *t, uint8_t family, uint8_t proto,
+		      const uint8_t *src, uint16_t sport, const uint8_t *dst,
+		      uint16_t dport)
+{
+	unsigned alen = family == 4 ? 4 : 16;
+
+	memset(t, 0, sizeof(*t));
+	t->family = family;
+	t->proto = proto;
+	t->sport = sport;
+	t->dport = dport;
+	memcpy(t->src, src, alen);
+	memcpy(t->dst, dst, alen);
+}
+
+static bool has_ports(uint8_t proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
+}
+
+/*
+ * Decode the headers of @ip (@len bytes captured).  A packet cut short by
+ * the capture is decoded from a copy whose length fields say what was
+ * captured: the offsets are the same.  The decoder writes nothing.
+ */
+static enum pkt_status decode_headers(struct dryrun *dr, const uint8_t *ip,
+				      uint32_t len, bool truncated,
+				      struct packet *p)
+{
+	if (!truncated)
+		return pkt_decode(p, (uint8_t *)ip, len);
+	memcpy(dr->dec, ip, len);
+	clamp_ip_length(dr->dec, len);
+	return pkt_decode(p, dr->dec, len);
+}
+
+/*
+ * The direction of the packet @ip (flowdir.h).  An ICMP error goes the
+ * other way from the packet it quotes; one whose quote tells nothing, and
+ * a packet that does not decode, go in as inbound.
+ */
+static void classify(struct dryrun *dr, const uint8_t *ip, uint32_t len,
+		     bool truncated, struct classified *c)
+{
+	struct packet *p = &c->p;
+	enum flowdir_how how = FLOWDIR_UNDECIDED;
+	const struct pkt_inner *in = &p->inner;
+	struct flowdir_tuple q;
+
+	c->e = NULL;
+	c->have_tuple = false;
+	c->dir = ENGINE_DIR_IN;
+	c->st = decode_headers(dr, ip, len, truncated, p);
+	if (c->st != PKT_OK) {
+		/* no direction to tell */
+	} else if (p->icmp_error) {
+		if (in->have_ports && in->family == p->family &&
+		    has_ports(in->proto)) {
+			tuple_set(&q, p->family, in->proto, p->data + in->saddr_off,
+				  in->sport, p->data + in->daddr_off, in->dport);
+			switch (flowdir_lookup(dr->fd, &q, &c->e)) {
+			case ENGINE_DIR_IN:	/* it quotes client → server */
+				c->dir = ENGINE_DIR_OUT;
+				c->t = q;
+				c->have_tuple = true;
+				how = FLOWDIR_PORT;
+				break;
+			case ENGINE_DIR_OUT:	/* server → client */
+				how = FLOWDIR_PORT;
+				break;
+			default:
+				break;
+			}
+		}
+	} else if (has_ports(p->proto)) {
+		tuple_set(&c->t, p->family, p->proto, pkt_saddr(p), p->sport,
+			  pkt_daddr(p), p->dport);
+		c->dir = flowdir_decide(dr->fd, &c->t, p->tcp_flags,
+					(uint32_t)dr->c.read, &c->e, &how);
+		c->have_tuple = true;
+		if (c->dir == ENGINE_DIR_OUT)
+			tuple_set(&c->t, p->family, p->proto, pkt_daddr(p),
+				  p->dport, pkt_saddr(p), p->sport);
+	}
+	if (how == FLOWDIR_UNDECIDED)
+		dr->c.dir_undecided++;
+	else if (c->dir == ENGINE_DIR_IN)
+		dr->c.dir_in++;
+	else
+		dr->c.dir_out++;
+}
+
+/*
+ * A reply or an ICMP error towards a client (@c->t: its flow, client end
+ * first, as captured).  On which side of the relay the capture saw the
+ * tuple is decided at its first such packet: addressed to a real client
+ * with a flow, it was the client's side; to a flow's pseudonym, the
+ * server's.  When both hold (a pseudonym that is another client's real
+ * address, with the same ports), the side most tuples had so far wins.
+ * On the client's side the packet is rewritten in place to what the
+ * server sent.  Return: true when rewritten.
+ */
+static bool to_server_view(struct dryrun *dr, uint8_t *ip, struct classified *c)
+{
+	const struct flowdir_tuple *t = &c->t;
+	uint8_t side = c->e ? c->e->side : FLOWDIR_SIDE_UNKNOWN;
+	struct flow *fi, *fo;
+
+	if (!c->have_tuple || side == FLOWDIR_SIDE_SERVER ||
+	    side == FLOWDIR_SIDE_SAME)
+		return false;
+	fi = flow_find_in(dr->ft, t->family, t->proto, t->src, t->sport,
+			  t->dst, t->dport);
+	if (side == FLOWDIR_SIDE_UNKNOWN) {
+		fo = flow_find_out(dr->ft, t->family, t->proto, t->src, t->sport,
+				   t->dst, t->dport);
+		if (!fi && !fo)
+			return false;	/* no flow tells yet */
+		if (fi == fo)
+			side = FLOWDIR_SIDE_SAME;
+		else if (!fi)
+			side = FLOWDIR_SIDE_SERVER;
+		else if (!fo)
+			side = FLOWDIR_SIDE_CLIENT;
+		else
+			side = dr->c.side_server > dr->c.side_client ?
+			       FLOWDIR_SIDE_SERVER : FLOWDIR_SIDE_CLIENT;
+		if (c->e) {
+			c->e->side = side;
+			if (side == FLOWDIR_SIDE_CLIENT)
+				dr->c.side_client++;
+			else if (side == FLOWDIR_SIDE_SERVER)
+				dr->c.side_server++;
+		}
+		if (side != FLOWDIR_SIDE_CLIENT)
+			return false;
+	}
+	if (!fi)
+		return false;	/* the flow is gone: nothing to translate by */
+	if (c->p.icmp_error)
+		return sv_error_to_pseudonym(ip, &c->p, fi->client, fi->pseudo,
+					     fi->pport);
+	return sv_reply_to_pseudonym(ip, &c->p, fi->pseudo, fi->pport);
+}
+
+/*
+ * After an inbound packet of a covered service: the tuple the server sees
+ * for its flow (pseudonym → server) goes the same way.  Remembered where
+ * the ports would not tell, when the pseudonym port is a service port too.
+ */
+static void remember_pseudonym(struct dryrun *dr, const struct classified *c)
+{
+	const struct flowdir_tuple *t = &c->t;
+	struct flowdir_tuple pt;
+	struct flow *f;
+
+	if (!c->e || c->e->mark)
+		return;		/* done for this tuple */
+	f = flow_find_in(dr->ft, t->family, t->proto, t->src, t->sport, t->dst,
+			 t->dport);
+	if (!f)
+		return;		/* no flow yet: at its next packet */
+	c->e->mark = 1;
+	if (flowdir_service_of_port(dr->fd, t->proto, f->pport) < 0)
+		return;
+	tuple_set(&pt, t->family, t->proto, f->pseudo, f->pport, f->server,
+		  f->sport);
+	if (memcmp(&pt, t, sizeof(pt)))
+		flowdir_remember(dr->fd, &pt, (uint32_t)dr->c.read);
+}
+
+/*
+ * Remember the client address the engine replaced in an inbound packet
+ * of service @svc: a real client address, which the output must not show
+ * in that service's packets.  Keyed by service, so a service that keeps
+ * addresses does not trip over one that rewrites them.
+ */
+static void learn_address(struct dryrun *dr, unsigned svc, const uint8_t *orig,
+			  uint32_t orig_len, const uint8_t *out, uint32_t out_len)
+{
+	int version = orig[0] >> 4;
+	uint32_t alen = version == 4 ? 4 : 16, so = version == 4 ? 12 : 8;
+	uint8_t key[2 + 16];
+
+	if ((version != 4 && version != 6) || (out[0] >> 4) != version ||
+	    orig_len < so + alen || out_len < so + alen ||
+	    !memcmp(orig + so, out + so, alen))
+		return;
+	key[0] = (uint8_t)svc;
+	key[1] = (uint8_t)version;
+	memcpy(key + 2, orig + so, alen);
+	idset_insert(dr->addrs, key, 2 + alen, (uint8_t)version, out + so, alen,
+		     NULL);
+}
+
+/* Count one more showing of the address key @key (svc, family, address). */
+static void shown_add(struct dryrun *dr, const uint8_t *key, uint32_t len)
+{
+	struct shown_recent *r;
+	const struct idset_entry *e;
+	uint64_t h = idset_hash(key, len);
+	uint32_t at;
+
+	/* most packets show the few addresses of the servers */
+	r = &dr->shown_recent[h % SHOWN_RECENT];
+	if (r->len == len && !memcmp(r->key, key, len)) {
+		dr->shown_n[r->at]++;
+		return;
+	}
+	e = idset_find_hashed(dr->shown, h, key, len);
+	if (!e) {
+		if (idset_insert_hashed(dr->shown, h, key, len, 0, NULL, 0,
+					NULL) < 0)
+			return;		/* counted as not remembered */
+		e = idset_at(dr->shown, idset_count(dr->shown) - 1);
+	}
+	at = idset_index(dr->shown, e);
+	if (at >= dr->shown_cap) {
+		size_t cap = dr->shown_cap ? 2 * dr->shown_cap : 1024;
+		uint64_t *n = realloc(dr->shown_n, cap * sizeof(*n));
+
+		if (!n) {
+			perror("nfredact dry-run");
+			exit(1);
+		}
+		memset(n + dr->shown_cap, 0, (cap - dr->shown_cap) * sizeof(*n));
+		dr->shown_n = n;
+		dr->shown_cap = cap;
+	}
+	dr->shown_n[at]++;
+	memcpy(r->key, key, len);
+	r->len = len;
+	r->at = at;
+}
+
+/*
+ * A packet that passed, as OUT.pcap holds it (@svc: its service, -1 for
+ * none): note every address of its IP header and, in an ICMP error
+ * (@icmp), of the quoted header, for the check at the end
+ * (residual_addresses()) -- except @pseudo (NULL: none), the pseudonym of
+ * the packet's own flow.  An ICMP error that no service took counts for
+ * the service of its quote's ports.
+ */
+static void note_output(struct dryrun *dr, const uint8_t *ip, uint32_t len,
+			int svc, bool truncated, bool icmp, const uint8_t *pseudo)
+{
+	const uint8_t *field[4];
+	struct packet p;
+	unsigned n = 0, alen;
+	int version;
+	uint8_t key[2 + 16];
+
+	if (!len)
+		return;
+	version = ip[0] >> 4;
+	if (version == 4 && len >= 20) {
+		field[n++] = ip + 12;
+		field[n++] = ip + 16;
+	} else if (version == 6 && len >= 40) {
+		field[n++] = ip + 8;
+		field[n++] = ip + 24;
+	} else {
+		return;
+	}
+	alen = version == 4 ? 4 : 16;
+	if (icmp && decode_headers(dr, ip, len, truncated, &p) == PKT_OK &&
+	    p.icmp_error && p.inner.family == p.family) {
+		const struct pkt_inner *in = &p.inner;
+
+		field[n++] = ip + in->saddr_off;
+		field[n++] = ip + in->daddr_off;
+		if (svc < 0 && in->have_ports) {
+			svc = flowdir_service_of_port(dr->fd, in->proto, in->dport);
+			if (svc < 0)
+				svc = flowdir_service_of_port(dr->fd, in->proto,
+							      in->sport);
+		}
+	}
+	key[0] = svc < 0 ? 0xff : (uint8_t)svc;
+	key[1] = (uint8_t)version;
+	for (unsigned i = 0; i < n; i++) {
+		if (pseudo && !memcmp(field[i], pseudo, alen))
+			continue;	/* the flow's pseudonym */
+		memcpy(key + 2, field[i], alen);
+		shown_add(dr, key, 2 + alen);
+	}
+}
+
+/*
+ * The client address of an inbound packet as the server got it (@out),
+ * when it is the pseudonym of the packet's flow: the engine rewrote it,
+ * or the flow's pseudonym is the client itself (keep, or an address the
+ * rule maps to itself).  NULL otherwise.
+ */
+static const uint8_t *pseudonym_in(struct dryrun *dr, const struct classified *c,
+				   const uint8_t *orig, const uint8_t *out,
+				   uint32_t len)
+{
+	const struct pkt_inner *in = &c->p.inner;
+	uint32_t at;
+	struct flow *f;
+
+	if (c->st != PKT_OK)
+		return NULL;
+	/* an error from the client's side quotes server → client */
+	if (c->p.icmp_error)
+		at = in->family == c->p.family ? in->daddr_off : 0;
+	else if (has_ports(c->p.proto))
+		at = c->p.saddr_off;
+	else
+		return NULL;
+	if (!at || at + c->p.addr_len > len)
+		return NULL;
+	if (memcmp(orig + at, out + at, c->p.addr_len))
+		return out + at;
+	if (c->p.icmp_error || !c->have_tuple)
+		return NULL;
+	f = flow_find_in(dr->ft, c->t.family, c->t.proto, c->t.src, c->t.sport,
+			 c->t.dst, c->t.dport);
+	return f && !memcmp(f->pseudo, f->client, c->p.addr_len) ? out + at : NULL;
+}
+
+/*
+ * The client address of a reply or error as the server sent it (@sv),
+ * when it is the pseudonym of the packet's flow: rewritten to it here, or
+ * found to be a flow's pseudonym when the tuple's side was decided (or,
+ * for an error, now).  NULL otherwise.
+ */
+static const uint8_t *pseudonym_out(struct dryrun *dr, const struct classified *c,
+				    const uint8_t *sv, bool rewritten)
+{
+	const struct pkt_inner *in = &c->p.inner;
+	uint8_t side = c->e ? c->e->side : FLOWDIR_SIDE_UNKNOWN;
+	const uint8_t *at;
+
+	if (c->st != PKT_OK || !c->have_tuple)
+		return NULL;
+	at = sv + (c->p.icmp_error ? in->saddr_off : c->p.daddr_off);
+	if (rewritten || side == FLOWDIR_SIDE_SERVER || side == FLOWDIR_SIDE_SAME)
+		return at;
+	if (c->p.icmp_error &&
+	    flow_find_out(dr->ft, c->p.family, in->proto, at, in->sport,
+			  sv + in->daddr_off, in->dport))
+		return at;
+	return NULL;
+}
+
+/*
+ * At the end: every address the output showed (note_output()) that the
+ * engine rewrote as a client of the same service is residual; in traffic
+ * no service covers, a client address of any service is only reported.
+ */
+static void residual_addresses(struct dryrun *dr)
+{
+	unsigned n_svc = policy_service_count(dr->rs);
+	uint8_t key[2 + 16];
+
+	for (uint32_t i = 0; i < idset_count(dr->shown); i++) {
+		const struct idset_entry *e = idset_at(dr->shown, i);
+		const uint8_t *k = idset_bytes(dr->shown, e->key_off);
+		uint64_t times = i < dr->shown_cap ? dr->shown_n[i] : 0;
+
+		if (e->key_len > sizeof(key))
+			continue;
+		if (k[0] != 0xff) {
+			if (idset_find(dr->addrs, k, e->key_len))
+				dr->c.residual_addrs += times;
+			continue;
+		}
+		memcpy(key, k, e->key_len);
+		for (unsigned s = 0; s < n_svc; s++) {
+			key[0] = (uint8_t)s;
+			if (idset_find(dr->addrs, key, e->key_len)) {
+				dr->c.uncovered_addrs += times;
+				break;
+			}
+		}
+	}
+}
+
 /* ---- packets ------------------------------------------------------------- */
 
 static uint32_t ip_total_len(const uint8_t *ip, uint32_t len)
@@ -915,6 +1318,25 @@ static void hold_frame(struct dryrun *dr, const struct pcap_pkthdr *h,
 	dr->n_held++;
 }
 
+/* A held segment's source as released, when it is its flow's pseudonym
+ * (as pseudonym_in()). */
+static const uint8_t *released_pseudonym(struct dryrun *dr, const uint8_t *orig,
+					 uint32_t orig_len, const uint8_t *out,
+					 uint32_t len)
+{
+	struct classified c;
+
+	if ((orig[0] >> 4) != (out[0] >> 4))
+		return NULL;
+	c.e = NULL;
+	c.st = decode_headers(dr, orig, orig_len, false, &c.p);
+	c.have_tuple = c.st == PKT_OK && has_ports(c.p.proto);
+	if (c.have_tuple)
+		tuple_set(&c.t, c.p.family, c.p.proto, pkt_saddr(&c.p),
+			  c.p.sport, pkt_daddr(&c.p), c.p.dport);
+	return pseudonym_in(dr, &c, orig, out, len);
+}
+
 /* Write (and check) the held packets the engine has decided, in order. */
 static void drain_releases(struct dryrun *dr)
 {
@@ -932,6 +1354,9 @@ static void drain_releases(struct dryrun *dr)
 		memmove(&dr->held[k], &dr->held[k + 1],
 			(dr->n_held - k - 1) * sizeof(*dr->held));
 		dr->n_held--;
+		if (r.service >= 0 && r.verdict != ENGINE_DROP)
+			learn_address(dr, (unsigned)r.service, hf.frame + hf.off,
+				      hf.ip_len, r.data, r.len);
 		if (r.service >= 0)
 			check_later(dr, (unsigned)r.service, hf.frame + hf.off,
 				    hf.ip_len,
@@ -942,9 +1367,41 @@ static void drain_releases(struct dryrun *dr)
 			memcpy(dr->rel + hf.off, r.data, r.len);
 			write_frame(dr, &hf.h, dr->rel, hf.off + r.len,
 				    hf.wire_len - (hf.caplen - hf.off - r.len));
+			/* only inbound TCP segments are held, never truncated */
+			note_output(dr, dr->rel + hf.off, r.len, r.service, false,
+				    false, released_pseudonym(dr, hf.frame + hf.off,
+							      hf.ip_len,
+							      dr->rel + hf.off,
+							      r.len));
 		}
 		free(hf.frame);
 	}
+}
+
+/*
+ * A reply or ICMP error towards the client: the engine translates the
+ * server's view back.  Of one that was rewritten from the capture, the
+ * translation must be the packet as captured.  OUT.pcap gets what the
+ * server sent.
+ */
+static void pass_outbound(struct dryrun *dr, const struct pcap_pkthdr *h,
+			  const uint8_t *ip, uint32_t caplen, uint32_t wire_len,
+			  uint32_t off, const struct classified *c, bool rewritten,
+			  const struct engine_result *res)
+{
+	uint32_t ip_len = caplen - off;
+
+	if (res->verdict == ENGINE_DROP) {
+		dr->c.sv_dropped += rewritten;
+		return;
+	}
+	if (rewritten && !memcmp(dr->work + off, ip, ip_len))
+		dr->c.sv_back++;
+	else if (rewritten)
+		dr->c.sv_other++;
+	write_frame(dr, h, dr->sview, caplen, wire_len);
+	note_output(dr, dr->sview + off, ip_len, res->service, caplen < wire_len,
+		    c->p.icmp_error, pseudonym_out(dr, c, dr->sview + off, rewritten));
 }
 
 static void handle_ip(struct dryrun *dr, const struct pcap_pkthdr *h,
@@ -955,6 +1412,8 @@ static void handle_ip(struct dryrun *dr, const struct pcap_pkthdr *h,
 	uint32_t ip_len = caplen - off, out_caplen = caplen;
 	unsigned flags = 0;
 	struct engine_result res;
+	struct classified c;
+	bool rewritten = false;
 	uint8_t *out_ip;
 
 	if (caplen < wire_len) {
@@ -963,11 +1422,26 @@ static void handle_ip(struct dryrun *dr, const struct pcap_pkthdr *h,
 	}
 	memcpy(dr->work, frame, caplen);
 	out_ip = dr->work + off;
+	classify(dr, out_ip, ip_len, flags & ENGINE_F_TRUNCATED, &c);
+	if (c.dir == ENGINE_DIR_OUT) {
+		rewritten = to_server_view(dr, out_ip, &c);
+		dr->c.sv_rewritten += rewritten;
+		memcpy(dr->sview, dr->work, caplen);	/* what the server sent */
+	}
 	dr->n_obs = 0;
 	dr->obs_overflow = false;
 	dr->obs_base = out_ip;
-	engine_process(dr->rs, dr->ft, dr->w, out_ip, ip_len, ENGINE_DIR_AUTO,
-		       ts_ns, flags, dr->c.read, &res);
+	/*
+	 * An ICMP error travels the way its outer header says, which the
+	 * engine reads (ENGINE_DIR_AUTO): the quote tells which flow it is
+	 * about, not where it goes, and an error towards the server quoting
+	 * pseudonym → server must not come out with the real client in it.
+	 */
+	engine_process(dr->rs, dr->ft, dr->w, out_ip, ip_len,
+		       c.p.icmp_error ? ENGINE_DIR_AUTO : c.dir, ts_ns, flags,
+		       dr->c.read, &res);
+	if (c.dir == ENGINE_DIR_IN && res.service >= 0 && c.have_tuple)
+		remember_pseudonym(dr, &c);
 	/* what the engine released goes first: it precedes this packet
 	 * (which may be among it, when it completed what was held) */
 	if (res.verdict == ENGINE_HOLD)
@@ -975,23 +1449,37 @@ static void handle_ip(struct dryrun *dr, const struct pcap_pkthdr *h,
 	drain_releases(dr);
 	if (res.verdict == ENGINE_HOLD)
 		return;
+	if (c.dir == ENGINE_DIR_OUT) {
+		pass_outbound(dr, h, ip, caplen, wire_len, off, &c, rewritten, &res);
+		return;
+	}
 
 	if (res.verdict == ENGINE_MODIFIED && res.len < ip_total_len(ip, ip_len))
 		out_caplen = off + res.len;	/* a datagram made shorter */
-	/* a packet the engine could not decode has no direction: treat it
-	 * as inbound, whose source is what must not leak */
-	if (res.service >= 0 && res.dir != ENGINE_DIR_OUT)
+	if (res.service >= 0 && res.verdict != ENGINE_DROP)
+		learn_address(dr, (unsigned)res.service, ip, ip_len, out_ip,
+			      out_caplen - off);
+	if (res.service >= 0)
 		check_later(dr, (unsigned)res.service, ip, ip_len,
 			    res.verdict == ENGINE_DROP ? NULL : out_ip,
 			    out_caplen - off, flags & ENGINE_F_TRUNCATED,
 			    res.reason == ENGINE_R_NONE && !is_tcp(ip, ip_len));
 	if (res.verdict == ENGINE_DROP)
 		return;
-	if (res.verdict == ENGINE_MODIFIED)
+	if (res.verdict == ENGINE_MODIFIED) {
 		write_frame(dr, h, dr->work, out_caplen,
 			    wire_len - (caplen - out_caplen));
-	else
+		note_output(dr, out_ip, out_caplen - off, res.service,
+			    flags & ENGINE_F_TRUNCATED, c.p.icmp_error,
+			    res.service < 0 ? NULL :
+			    pseudonym_in(dr, &c, ip, out_ip, out_caplen - off));
+	} else {
 		write_frame(dr, h, frame, caplen, wire_len);
+		note_output(dr, ip, ip_len, res.service,
+			    flags & ENGINE_F_TRUNCATED, c.p.icmp_error,
+			    res.service < 0 ? NULL :
+			    pseudonym_in(dr, &c, ip, ip, ip_len));
+	}
 }
 
 static void handle_frame(struct dryrun *dr, const struct pcap_pkthdr *h,
@@ -1081,6 +1569,7 @@ static int run(struct dryrun *dr)
 	engine_release_all(dr->rs, dr->ft, dr->w);
 	drain_releases(dr);
 	checker_finish(dr);
+	residual_addresses(dr);
 	if (dr->progress_shown)
 		fputc('\n', stderr);
 	if (r == PCAP_ERROR) {
@@ -1145,6 +1634,12 @@ static void summarise_fragments(const struct dryrun *dr, struct fragment_summary
 	fs->incomplete = s->timed_out + s->evicted + defrag_pending(dr->df);
 	fs->discarded = s->overlaps + s->too_many + s->malformed;
 	fs->duplicates = s->duplicates;
+}
+
+static uint64_t not_remembered(const struct dryrun *dr)
+{
+	return idset_overflow(dr->ids) + idset_overflow(dr->addrs) +
+	       idset_overflow(dr->shown);
 }
 
 static uint64_t residual_total(const struct dryrun *dr)
@@ -1257,6 +1752,15 @@ static void report_text(FILE *f, const struct dryrun *dr)
 		text_service(f, engine_worker_stats(dr->w, i));
 	}
 	fprintf(f, "flows at end: %" PRIu32 "\n", flow_table_count(dr->ft));
+	fprintf(f, "direction: in %" PRIu64 ", out %" PRIu64 ", undecided %" PRIu64
+		" (taken as in)\n", dr->c.dir_in, dr->c.dir_out,
+		dr->c.dir_undecided);
+	fprintf(f, "flows by capture side: client %" PRIu64 ", server %" PRIu64
+		"\n", dr->c.side_client, dr->c.side_server);
+	fprintf(f, "rewritten to the server's view: %" PRIu64
+		" (translated back as captured %" PRIu64 ", otherwise %" PRIu64
+		", dropped %" PRIu64 ")\n", dr->c.sv_rewritten, dr->c.sv_back,
+		dr->c.sv_other, dr->c.sv_dropped);
 	if (dr->opt.out)
 		fprintf(f, "written: %" PRIu64 " packets to %s\n", dr->c.written,
 			dr->opt.out);
@@ -1267,13 +1771,20 @@ static void report_text(FILE *f, const struct dryrun *dr)
 		idset_count(dr->addrs));
 	if (dr->opt.show_original)
 		text_originals(f, dr);
+	if (dr->c.uncovered_addrs)
+		fprintf(f, "client addresses in traffic no service covers: %"
+			PRIu64 "\n", dr->c.uncovered_addrs);
+	if (dr->c.sv_other)
+		fprintf(f, "warning: %" PRIu64 " packets rewritten to the server's"
+			" view were not translated back as captured\n",
+			dr->c.sv_other);
 	if (dr->c.scan_errors)
 		fprintf(f, "warning: %" PRIu64 " payloads could not be scanned "
 			"(match limit)\n", dr->c.scan_errors);
-	if (idset_overflow(dr->ids) || idset_overflow(dr->addrs))
+	if (not_remembered(dr))
 		fprintf(f, "warning: residual check partial: %" PRIu64
 			" identifiers not remembered (memory limit)\n",
-			idset_overflow(dr->ids) + idset_overflow(dr->addrs));
+			not_remembered(dr));
 	fprintf(f, "residual in payloads: %" PRIu64 "\n", dr->c.residual_ids);
 	fprintf(f, "residual client addresses: %" PRIu64 "\n", dr->c.residual_addrs);
 	fprintf(f, "residual identifiers: %" PRIu64 "\n", residual_total(dr));
@@ -1380,15 +1891,26 @@ static void report_json(FILE *f, const struct dryrun *dr)
 	fprintf(f, "],\n  \"not_covered\": {");
 	json_service(f, engine_worker_stats(dr->w, n));
 	fprintf(f, "},\n  \"flows\": %" PRIu32 ",\n", flow_table_count(dr->ft));
+	fprintf(f, "  \"direction\": {\"in\": %" PRIu64 ", \"out\": %" PRIu64
+		", \"undecided\": %" PRIu64 "},\n", dr->c.dir_in, dr->c.dir_out,
+		dr->c.dir_undecided);
+	fprintf(f, "  \"capture_side\": {\"client_flows\": %" PRIu64
+		", \"server_flows\": %" PRIu64 "},\n", dr->c.side_client,
+		dr->c.side_server);
+	fprintf(f, "  \"server_view\": {\"rewritten\": %" PRIu64
+		", \"translated_back\": %" PRIu64 ", \"translated_otherwise\": %"
+		PRIu64 ", \"dropped\": %" PRIu64 "},\n", dr->c.sv_rewritten,
+		dr->c.sv_back, dr->c.sv_other, dr->c.sv_dropped);
 	fprintf(f, "  \"distinct_identifiers\": %" PRIu32, idset_count(dr->ids));
 	json_counts(f, "distinct_by_detector", dr->distinct, DET__COUNT, det_name);
 	fprintf(f, ", \"client_addresses_rewritten\": %" PRIu32,
 		idset_count(dr->addrs));
 	if (dr->opt.show_original)
 		json_originals(f, dr);
+	fprintf(f, ",\n  \"uncovered_client_addresses\": %" PRIu64,
+		dr->c.uncovered_addrs);
 	fprintf(f, ",\n  \"scan_errors\": %" PRIu64 ", \"not_remembered\": %" PRIu64
-		",\n", dr->c.scan_errors,
-		idset_overflow(dr->ids) + idset_overflow(dr->addrs));
+		",\n", dr->c.scan_errors, not_remembered(dr));
 	fprintf(f, "  \"residual\": {\"payload\": %" PRIu64
 		", \"client_addresses\": %" PRIu64 ", \"identifiers\": %" PRIu64
 		"}\n}\n", dr->c.residual_ids, dr->c.residual_addrs,
@@ -1492,8 +2014,12 @@ static int setup(struct dryrun *dr)
 	dr->df = defrag_new(DEFRAG_DATAGRAMS);
 	dr->ids = idset_new(IDSET_MAX_BYTES);
 	dr->addrs = idset_new(IDSET_MAX_BYTES);
+	dr->shown = idset_new(IDSET_MAX_BYTES);
+	dr->fd = flowdir_new(dr->rs, FLOWDIR_SETS_LOG2);
 	dr->work = malloc(FRAME_MAX);
 	dr->rel = malloc(FRAME_MAX);
+	dr->sview = malloc(FRAME_MAX);
+	dr->dec = malloc(FRAME_MAX);
 	dr->orig = malloc(FRAME_MAX);
 	dr->cat_orig = malloc(STREAM_TAIL + FRAME_MAX);
 	dr->cat_out = malloc(STREAM_TAIL + FRAME_MAX);
@@ -1509,7 +2035,8 @@ static int setup(struct dryrun *dr)
 	dr->obs = calloc(OBSERVED_MAX, sizeof(*dr->obs));
 	dr->look = calloc(OBSERVED_MAX, sizeof(*dr->look));
 	if (!dr->ft || !dr->w || !dr->w_scan || !dr->df || !dr->ids ||
-	    !dr->addrs || !dr->work || !dr->rel || !dr->orig || !dr->cat_orig ||
+	    !dr->addrs || !dr->shown || !dr->fd || !dr->sview || !dr->dec ||
+	    !dr->work || !dr->rel || !dr->orig || !dr->cat_orig ||
 	    !dr->cat_out || !dr->streams || !dr->obs || !dr->look || !chunks_ok) {
 		fprintf(stderr, "nfredact dry-run: out of memory\n");
 		return -ENOMEM;
@@ -1536,11 +2063,16 @@ static void teardown(struct dryrun *dr)
 	free(dr->orig);
 	free(dr->work);
 	free(dr->rel);
+	free(dr->sview);
+	free(dr->dec);
+	free(dr->shown_n);
 	for (size_t k = 0; k < dr->n_held; k++)
 		free(dr->held[k].frame);
 	free(dr->held);
+	idset_free(dr->shown);
 	idset_free(dr->addrs);
 	idset_free(dr->ids);
+	flowdir_free(dr->fd);
 	defrag_free(dr->df);
 	engine_worker_free(dr->w_scan);
 	engine_worker_free(dr->w);

@@ -254,6 +254,11 @@ const struct idset_entry *idset_at(const struct idset *s, uint32_t i)
 	return &s->e[i];
 }
 
+uint32_t idset_index(const struct idset *s, const struct idset_entry *e)
+{
+	return (uint32_t)(e - s->e);
+}
+
 const uint8_t *idset_bytes(const struct idset *s, uint32_t off)
 {
 	return s->arena + off;

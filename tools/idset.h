@@ -76,6 +76,10 @@ uint64_t idset_overflow(const struct idset *s);
 /** idset_at() - entry @i (0 <= @i < idset_count()), in insertion order */
 const struct idset_entry *idset_at(const struct idset *s, uint32_t i);
 
+/** idset_index() - the place of entry @e in insertion order: idset_at()
+ * of it gives @e back */
+uint32_t idset_index(const struct idset *s, const struct idset_entry *e);
+
 /** idset_bytes() - the string at @off of an entry's key or value */
 const uint8_t *idset_bytes(const struct idset *s, uint32_t off);
 

@@ -3,8 +3,9 @@
 checkout.py — check a pcap written by `nfredact dry-run -w`: its link
 type, its packet count, and the server's view of the test conversation
 (tests/dryrun/mkpcaps.py): packets to the server come from the pseudonym
-and carry the masked identifiers only, replies go back to the real client,
-checksums are right, VLAN tags are kept.
+and carry the masked identifiers only, replies go to the pseudonym as the
+server sent them (whichever side the capture was taken on), no IP header
+shows the real client, checksums are right, VLAN tags are kept.
 
 usage: checkout.py OUT.pcap LINKTYPE PACKETS [vlan]
 Prints the first problem and exits 1, or exits 0.
@@ -70,8 +71,10 @@ def main():
             fail("packet %d: no TCP" % (i + 1))
         if pkt[TCP].dport == 1883 and pkt.src not in PSEUDO:
             fail("packet %d to the server comes from %s" % (i + 1, "an unexpected address"))
-        if pkt[TCP].sport == 1883 and pkt.dst not in REAL:
-            fail("packet %d from the server not sent back to the client" % (i + 1))
+        if pkt[TCP].sport == 1883 and pkt.dst not in PSEUDO:
+            fail("packet %d from the server not shown to the pseudonym" % (i + 1))
+        if pkt.src in REAL or pkt.dst in REAL:
+            fail("packet %d shows the real client" % (i + 1))
         again = pkt.__class__(raw(pkt))
         again[TCP].chksum = None
         if IP in again:

@@ -3,7 +3,9 @@
 mkpcaps.py — the captures tests/dryrun/run.sh feeds to `nfredact dry-run`:
 one short MQTT-port TCP conversation (a client sends an email address and
 a phone number, the server answers) in every link type the tool reads,
-fragmented variants, and a capture that leaks on purpose.
+captured on the server's side of the relay (replies to the pseudonym) and
+on the client's (replies to the real client), fragmented variants, and
+captures that leak on purpose.
 
 usage: mkpcaps.py DIR
 """
@@ -11,9 +13,9 @@ import os
 import struct
 import sys
 
-from scapy.all import (ARP, CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Ether,
-                       IP, IPv6, IPv6ExtHdrFragment, PcapNgWriter, Raw, TCP,
-                       fragment, fragment6)
+from scapy.all import (ARP, ICMP, CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q,
+                       Ether, IP, IPv6, IPv6ExtHdrFragment, PcapNgWriter, Raw,
+                       TCP, fragment, fragment6)
 
 C4, S4, P4 = "192.0.2.55", "198.51.100.10", "192.0.2.0"
 C6, S6, P6 = "2001:db8:1:2::55", "2001:db8:ffff::10", "2001:db8:1::"
@@ -21,13 +23,16 @@ MSG = b"CONNECT client alice@example.org tel +442079460958 pad " + b"p" * 40 + b
 REPLY = b"CONNACK ok\r\n"
 
 
-def conversation(v6=False, msg=MSG):
+def conversation(v6=False, msg=MSG, client_side=False):
     """SYN, SYN-ACK, ACK, client data, server data: IP packets as the
     host sees them, the client's from the wire, the server's replies to
-    the pseudonym it was shown (truncate 24 / 48)."""
+    the pseudonym it was shown (truncate 24 / 48), or with @client_side
+    as the client gets them, to its real address."""
     def ip(src, dst):
         return IPv6(src=src, dst=dst) if v6 else IP(src=src, dst=dst, id=1)
     c, s, ps = (C6, S6, P6) if v6 else (C4, S4, P4)
+    if client_side:
+        ps = c
     return [
         ip(c, s) / TCP(sport=40001, dport=1883, flags="S", seq=1000),
         ip(s, ps) / TCP(sport=1883, dport=40001, flags="SA", seq=5000, ack=1001),
@@ -76,6 +81,13 @@ def main():
                 for x in conversation(v6=True)])
     write_pcap(p("raw4.pcap"), 101, conversation())
     write_pcap(p("raw6.pcap"), 229, conversation(v6=True))
+
+    # The same from the client's side of the relay
+    frames = [eth() / Dot1Q(vlan=10) / x for x in conversation(client_side=True)]
+    write_pcap(p("eth-vlan-client.pcap"), 1, frames)
+    write_pcap(p("raw4-client.pcap"), 101, conversation(client_side=True))
+    write_pcap(p("raw6-client.pcap"), 229,
+               conversation(v6=True, client_side=True))
     write_pcap(p("null.pcap"), 0, [struct.pack("<I", 2) + bytes(x)
                                    for x in conversation()])
 
@@ -114,6 +126,20 @@ def main():
     # Another: the data segment captured without its last 30 bytes; the
     # engine may not rewrite it, and on-error accept lets it through.
     write_pcap(p("leak-trunc.pcap"), 101, conv[:3] + [(conv[3], 30)] + conv[4:])
+
+    # Client's side, started mid-flow: a reply to the real client comes
+    # before the client's first packet, when no flow can say what the
+    # server called it: it stays addressed to the real client.
+    conv = conversation(client_side=True)
+    early = IP(src=S4, dst=C4, id=3) / TCP(sport=1883, dport=40001, flags="A",
+                                           seq=4000, ack=900)
+    write_pcap(p("midflow-client.pcap"), 101, [early] + conv)
+    # Client's side: an ICMP error to the real client about a connection
+    # the capture holds nothing of, quoting the client's real address.
+    quoted = IP(src=C4, dst=S4, id=4) / TCP(sport=40099, dport=1883,
+                                            flags="PA", seq=77)
+    error = IP(src=S4, dst=C4, id=5) / ICMP(type=3, code=3) / Raw(bytes(quoted)[:28])
+    write_pcap(p("quote-client.pcap"), 101, conv + [error])
 
     write_pcap(p("wifi.pcap"), 105, [b"\x08\x00" + b"\0" * 30])
     with open(p("notpcap.pcap"), "wb") as f:

@@ -122,6 +122,9 @@ capture "raw IPv4" raw4.pcap 101 5 0 5
 capture "raw IPv6 (LINKTYPE_IPV6)" raw6.pcap 229 5 0 5
 capture "BSD loopback (NULL)" null.pcap 0 5 0 5
 capture "pcapng, Ethernet, IPv6" v6.pcapng 1 5 0 5
+capture "ethernet, 802.1Q, client side" eth-vlan-client.pcap 1 5 0 5 vlan
+capture "raw IPv4, client side" raw4-client.pcap 101 5 0 5
+capture "raw IPv6, client side" raw6-client.pcap 229 5 0 5
 # 3 + 4 fragments (reassembled into 1) + 1 + 2 fragments never completed
 capture "IPv4 fragments" frag4.pcap 1 10 0 5
 capture "IPv6 fragments" frag6.pcap 1 8 0 5
@@ -178,6 +181,90 @@ else
 	not_ok "$name" "exit $rc, \"$(grep -m1 'residual in' "$tmp/out")\""
 fi
 
+name="capture sides: replies to the real client rewritten, and translated back"
+dry policy.conf raw4-client.pcap
+if [ "$rc" -eq 0 ] && grep -qx "flows by capture side: client 1, server 0" "$tmp/out" &&
+   grep -qx "rewritten to the server's view: 2 (translated back as captured 2, otherwise 0, dropped 0)" "$tmp/out" &&
+   grep -qx "direction: in 3, out 2, undecided 0 (taken as in)" "$tmp/out"; then
+	dry policy.conf raw4.pcap
+	if [ "$rc" -eq 0 ] && grep -qx "flows by capture side: client 0, server 1" "$tmp/out" &&
+	   grep -qx "rewritten to the server's view: 0 (translated back as captured 0, otherwise 0, dropped 0)" "$tmp/out"; then
+		ok "$name"
+	else
+		not_ok "$name" "server side: exit $rc, $(grep -m1 '^flows by' "$tmp/out")"
+	fi
+else
+	not_ok "$name" "client side: exit $rc, $(grep -m1 '^flows by' "$tmp/out"); $(grep -m1 '^rewritten' "$tmp/out")"
+fi
+
+name="residual: a reply to the real client before its flow is caught"
+dry policy.conf midflow-client.pcap -w "$tmp/midflow.out"
+if [ "$rc" -eq 3 ] && grep -qx "residual client addresses: 1" "$tmp/out" &&
+   grep -qx "residual in payloads: 0" "$tmp/out" &&
+   [ "$(tail -n1 "$tmp/out")" = "residual identifiers: 1" ] && ! leaks_originals; then
+	ok "$name"
+else
+	not_ok "$name" "exit $rc, \"$(grep -m1 'residual client' "$tmp/out")\""
+fi
+
+name="residual: an ICMP error quoting the real client is caught"
+dry policy.conf quote-client.pcap -w "$tmp/quote.out"
+if [ "$rc" -eq 3 ] && grep -qx "residual client addresses: 2" "$tmp/out" &&
+   [ "$(tail -n1 "$tmp/out")" = "residual identifiers: 2" ] && ! leaks_originals; then
+	ok "$name"
+else
+	not_ok "$name" "exit $rc, \"$(grep -m1 'residual client' "$tmp/out")\""
+fi
+
+# A permuted pseudonym may be another client's real address: the output
+# shows it as the first client's pseudonym, which is no leak.  The second
+# client takes the first one's pseudonym as its address, learnt with a key
+# made here (another key when the first client is its own pseudonym).
+name="residual: a pseudonym that is another client's address is no leak"
+for try in 1 2 3 4 5; do
+	rm -f "$tmp/pkey"
+	"$NFREDACT" keygen "$tmp/pkey" 2>"$tmp/err" || break
+	printf 'key pkey\nservice mqtt {\n\tlisten tcp 1883\n\taddress ipv4 permute 24\n\tredact email mask\n\tredact phone mask\n}\n' \
+		>"$tmp/permute.conf"
+	dry permute.conf raw4-client.pcap --show-original
+	pseudo=$(sed -n 's/^  mqtt 192\.0\.2\.55 -> \(192\.0\.2\.[0-9]*\)$/\1/p' "$tmp/out")
+	[ -n "$pseudo" ] && [ "$pseudo" != 192.0.2.55 ] && break
+done
+if [ -z "$pseudo" ] || [ "$pseudo" = 192.0.2.55 ]; then
+	not_ok "$name" "no pseudonym learnt"
+elif ! "$PY" - "$tmp/permute.pcap" "$pseudo" <<'MAKE'
+import sys
+from scapy.all import IP, TCP, Raw, wrpcap
+s = "198.51.100.10"
+pkts = []
+for c, cport in (("192.0.2.55", 40001), (sys.argv[2], 40002)):
+    pkts += [IP(src=c, dst=s) / TCP(sport=cport, dport=1883, flags="S", seq=1000),
+             IP(src=s, dst=c) / TCP(sport=1883, dport=cport, flags="SA", seq=5000, ack=1001),
+             IP(src=c, dst=s) / TCP(sport=cport, dport=1883, flags="PA", seq=1001, ack=5001) / Raw(b"hello\r\n"),
+             IP(src=s, dst=c) / TCP(sport=1883, dport=cport, flags="PA", seq=5001, ack=1008) / Raw(b"ok\r\n")]
+wrpcap(sys.argv[1], pkts, linktype=101)
+MAKE
+then
+	not_ok "$name" "capture not made"
+else
+	dry permute.conf permute.pcap -w "$tmp/permute.out"
+	if [ "$rc" -eq 0 ] && grep -qx "residual client addresses: 0" "$tmp/out" &&
+	   grep -qx "client addresses rewritten: 2" "$tmp/out" &&
+	   grep -qx "flows by capture side: client 2, server 0" "$tmp/out" &&
+	   "$PY" - "$tmp/permute.out" "$pseudo" <<'CHECK'
+import sys
+from scapy.all import IP, TCP, rdpcap
+# the first client's replies show its pseudonym, the second's address
+shown = [p for p in rdpcap(sys.argv[1]) if p[TCP].dport == 40001]
+assert len(shown) == 2 and all(p[IP].dst == sys.argv[2] for p in shown)
+CHECK
+	then
+		ok "$name"
+	else
+		not_ok "$name" "exit $rc, \"$(grep -m1 'residual client' "$tmp/out")\""
+	fi
+fi
+
 name="residual: the same capture dropped on error is clean"
 dry policy.conf leak-trunc.pcap
 if [ "$rc" -eq 0 ] && [ "$(tail -n1 "$tmp/out")" = "residual identifiers: 0" ]; then
@@ -188,7 +275,8 @@ fi
 
 # A policy that keeps what it claims to redact: the residual check must
 # notice, whether the identifier stands alone in a datagram, in one TCP
-# segment, or in the segment after another one of the same stream.
+# segment, in the segment after another one of the same stream, or in a
+# retransmission of that segment, alone or with bytes before it.
 "$PY" - "$tmp/keep.pcap" <<'MAKE' || { echo "dryrun: keep.pcap not made"; exit 1; }
 import sys
 from scapy.all import IP, TCP, UDP, Raw, wrpcap
@@ -197,6 +285,8 @@ line = b"login from 203.0.113.77 ok\r\n"
 pkts = [IP(src=c, dst=s) / UDP(sport=40000, dport=514) / Raw(line),
         IP(src=c, dst=s) / TCP(sport=40001, dport=1883, flags="PA", seq=1000) / Raw(b"x" * 20),
         IP(src=c, dst=s) / TCP(sport=40001, dport=1883, flags="PA", seq=1020) / Raw(line),
+        IP(src=c, dst=s) / TCP(sport=40001, dport=1883, flags="PA", seq=1020) / Raw(line),
+        IP(src=c, dst=s) / TCP(sport=40001, dport=1883, flags="PA", seq=1010) / Raw(b"x" * 10 + line),
         IP(src=c, dst=s) / TCP(sport=40002, dport=1883, flags="PA", seq=5000) / Raw(line)]
 wrpcap(sys.argv[1], pkts, linktype=101)
 MAKE
@@ -206,7 +296,7 @@ for keep in 32 24; do
 done
 name="residual: a policy that keeps the address (truncate 32) is caught"
 dry keep32.conf keep.pcap -w "$tmp/keep32.out"
-if [ "$rc" -eq 3 ] && grep -qx "residual in payloads: 3" "$tmp/out" &&
+if [ "$rc" -eq 3 ] && grep -qx "residual in payloads: 5" "$tmp/out" &&
    [ "$(field 'distinct identifiers in the input')" = 1 ] &&
    ! grep -qF 203.0.113.77 "$tmp/out" "$tmp/err"; then
 	ok "$name"

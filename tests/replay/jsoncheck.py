@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """
 jsoncheck.py — check the dry-run's --json report: it parses as JSON, says
-it found no residual identifier, and its counters say what the case
-expects.
+it found no residual identifier or client address, every reply rewritten
+to the server's view was translated back as captured, and its counters
+say what the case expects.
 
 usage: jsoncheck.py REPORT.json [COUNTS]
 
@@ -49,7 +50,9 @@ def main():
     except ValueError as e:
         print("not JSON: %s" % e)
         return 1
-    expectations = [("residual/identifiers", 0)]
+    expectations = [("residual/identifiers", 0),
+                    ("residual/client_addresses", 0),
+                    ("server_view/translated_otherwise", 0)]
     if len(sys.argv) == 3:
         try:
             with open(sys.argv[2]) as f:

@@ -9,6 +9,17 @@ script says, whatever the installed scapy does).
 
 The expected packets are built from scratch with the rewritten fields
 (scapy computes every checksum anew), never by running nfredact.
+
+Each case is written as captured on either side of the relay, chosen by
+the environment variable REPLAY_SIDE:
+
+  server (default)  replies and the server's ICMP errors as the server
+                    sent them, to the client's pseudonym
+  client            the same packets as tcpdump on the client-facing
+                    interface records them, to the real client
+
+Inbound packets are the same on both sides.  What the dry-run must write
+is the same too: the server's view, with the pseudonym in both directions.
 """
 
 import os
@@ -23,6 +34,8 @@ SERVER_MAC = "02:00:00:00:00:02"	# the server host
 
 T0_US = 1700000000 * 1000000		# every case starts at the same instant
 STEP_US = 1000
+
+SIDES = ("server", "client")
 
 LINKTYPE_ETHERNET = 1
 
@@ -88,10 +101,14 @@ class Case:
             sys.exit("usage: %s OUTDIR" % argv[0])
         self.outdir = argv[1]
         self.snaplen = snaplen
+        self.side = os.environ.get("REPLAY_SIDE", "server")
+        if self.side not in SIDES:
+            sys.exit("REPLAY_SIDE must be one of %s" % ", ".join(SIDES))
         self.clock = T0_US
         self.inputs = []
         self.expected = []
         self.originals = []
+        self.clients = []
 
     def tick(self, us=STEP_US):
         self.clock += us
@@ -102,6 +119,13 @@ class Case:
         for ident in idents:
             if ident not in self.originals:
                 self.originals.append(ident)
+
+    def real_clients(self, *addrs):
+        """Client addresses that no IP header or ICMP quote of the output
+        may show: every packet of theirs is covered and rewritten."""
+        for addr in addrs:
+            if addr not in self.clients:
+                self.clients.append(addr)
 
     def packet(self, pkt_in, pkt_out=None, caplen=None):
         """Feed @pkt_in; @pkt_out is what must come out at the same
@@ -124,6 +148,22 @@ class Case:
         """A packet that must not come out."""
         return self.packet(pkt, None, caplen)
 
+    def reply(self, to_pseudonym, to_client, caplen=None, passes=True):
+        """A packet towards the client: the capture holds @to_pseudonym
+        (as the server sent it) on the server's side, @to_client on the
+        client's; the output must hold @to_pseudonym, the server's view,
+        unless it must not pass (@passes False)."""
+        pkt_in = to_client if self.side == "client" else to_pseudonym
+        ts = self.tick()
+        data = raw(pkt_in)
+        self.inputs.append((ts, data if caplen is None else data[:caplen],
+                            len(data)))
+        if passes:
+            out = raw(to_pseudonym)
+            self.expected.append((ts, out if caplen is None else out[:caplen],
+                                  len(out)))
+        return ts
+
     def emit_expected(self, pkt, ts):
         """An expected packet not paired with one input (reassembly)."""
         data = raw(pkt)
@@ -141,6 +181,9 @@ class Case:
         with open(os.path.join(self.outdir, "originals.txt"), "w") as f:
             for ident in self.originals:
                 f.write(ident + "\n")
+        with open(os.path.join(self.outdir, "clients.txt"), "w") as f:
+            for addr in self.clients:
+                f.write(addr + "\n")
 
 
 def ip_layer(src, dst, ipid=None, ttl=64, tc=0, fl=0):
@@ -160,8 +203,9 @@ class TcpFlow:
 
     Inbound segments go from the real client; the server must see them
     from @pseudo, with the payload rewritten as the script says.  Replies
-    are captured as the server sends them (to @pseudo) and must leave
-    towards the real client, payload untouched.
+    are captured on the case's side (Case.reply()): to @pseudo as the
+    server sends them, or to the real client as the client gets them;
+    the output shows them as the server sent them.
     """
 
     def __init__(self, case, client, cport, server, sport, pseudo,
@@ -220,7 +264,8 @@ class TcpFlow:
         return pin, pout
 
     def reply(self, payload=b"", flags="PA", opts=None):
-        """Server → client, captured with the pseudonym as destination."""
+        """Server → client: (as the server sends it, to the pseudonym;
+        as the client gets it, to the real client)."""
         opts = self._ts() if opts is None else opts
         seq = self.sseq
         pin = self._out(self.pseudo, self.pseudo_port, flags, payload, opts,
@@ -237,8 +282,8 @@ class TcpFlow:
         self.case.packet(pin, pout)
 
     def s(self, payload=b"", flags="PA", opts=None):
-        pin, pout = self.reply(payload, flags, opts)
-        self.case.packet(pin, pout)
+        to_pseudonym, to_client = self.reply(payload, flags, opts)
+        self.case.reply(to_pseudonym, to_client)
 
     def handshake(self):
         self.c(flags="S", opts=SYN_OPTS)

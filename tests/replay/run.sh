@@ -4,8 +4,14 @@
 # runs the input through the engine and this script checks its output,
 # its report and its checksums.
 #
+# Every case runs twice, as captured on the server's side of the relay
+# (replies to the pseudonym) and on the client's side (replies to the real
+# client, REPLAY_SIDE=client): the output must be the server's view both
+# times.
+#
 # usage: tests/replay/run.sh [CASE...]     (B= build directory, default build)
 #        KEEP=1 keeps every case's work directory (failed ones are kept anyway)
+#        SIDES="client" runs one side only
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -51,15 +57,16 @@ selftest() {
 	echo "ok   selftest (tshark flags $n_broken of $n_broken broken checksums)"
 }
 
-# run_case DIR WORK: prints the reason and returns 1 on the first failure.
+# run_case DIR WORK SIDE: prints the reason and returns 1 on the first failure.
 run_case() {
-	local dir=$1 work=$2 rc last ident f
+	local dir=$1 work=$2 side=$3 rc last ident f
 
 	cp "$dir/policy.conf" "$work/" || { echo "no policy.conf"; return 1; }
 	if [ -f "$dir/key.bin" ]; then
 		# git keeps no modes, and the tool rightly refuses a readable key
 		cp "$dir/key.bin" "$work/" && chmod 600 "$work/key.bin"
 	fi
+	export REPLAY_SIDE=$side
 	if ! "$PY" "$dir/make.py" "$work" >"$work/make.log" 2>&1; then
 		echo "make.py failed: $(tail -n1 "$work/make.log")"
 		return 1
@@ -95,6 +102,9 @@ run_case() {
 	"$PY" "$here/compare.py" "$work/out-text.pcap" "$work/out.pcap" \
 		>"$work/compare-text.log" 2>&1 ||
 		{ echo "--json changed the output: $(head -n1 "$work/compare-text.log")"; return 1; }
+	"$PY" "$here/addrcheck.py" "$work/out.pcap" "$work/clients.txt" \
+		>"$work/addrcheck.log" 2>&1 ||
+		{ echo "out.pcap: $(tail -n1 "$work/addrcheck.log")"; return 1; }
 
 	if [ -n "$(bad_checksums "$work/out.pcap")" ]; then
 		echo "bad checksum in out.pcap: $(bad_checksums "$work/out.pcap" | head -n1)"
@@ -136,15 +146,18 @@ for name in "${cases[@]}"; do
 		skipped=$((skipped + 1))
 		continue
 	fi
-	work=$(mktemp -d "${TMPDIR:-/tmp}/replay-${name%/}.XXXXXX") || exit 1
-	if reason=$(run_case "$dir" "$work"); then
-		printf 'ok   %s\n' "${name%/}"
-		passed=$((passed + 1))
-		[ "${KEEP:-0}" = 1 ] || rm -rf "$work"
-	else
-		printf 'FAIL %s: %s (see %s)\n' "${name%/}" "$reason" "$work"
-		failed=$((failed + 1))
-	fi
+	for side in ${SIDES:-server client}; do
+		work=$(mktemp -d "${TMPDIR:-/tmp}/replay-${name%/}-$side.XXXXXX") || exit 1
+		if reason=$(run_case "$dir" "$work" "$side"); then
+			printf 'ok   %s (%s side)\n' "${name%/}" "$side"
+			passed=$((passed + 1))
+			[ "${KEEP:-0}" = 1 ] || rm -rf "$work"
+		else
+			printf 'FAIL %s (%s side): %s (see %s)\n' "${name%/}" "$side" \
+				"$reason" "$work"
+			failed=$((failed + 1))
+		fi
+	done
 done
 
 echo "replay: $passed passed, $failed failed, $skipped skipped"

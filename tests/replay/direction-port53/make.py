@@ -24,6 +24,7 @@ CLIENT, SERVER, PSEUDO = "192.0.2.55", "198.51.100.53", "192.0.2.0"
 
 case = Case()
 case.original(CLIENT, "alice@example.org", "bob@example.net")
+case.real_clients(CLIENT)
 
 MSG1 = b"<86>1 2026-12-07T12:00:00Z gw sshd - - - accepted alice@example.org from 192.0.2.55\n"
 SEEN1 = b"<86>1 2026-12-07T12:00:00Z gw sshd - - - accepted xxxxx@xxxxxxx.xxx from 192.0.2.00\n"
@@ -39,7 +40,7 @@ answer = raw(DNS(id=0x1234, qr=1, rd=1, ra=1,
                  qd=DNSQR(qname="mx.example.net", qtype="A"),
                  an=DNSRR(rrname="mx.example.net", type="A", ttl=300,
                           rdata="198.51.100.25")))
-case.packet(
+case.reply(
     ether(False) / IP(src=SERVER, dst=PSEUDO, id=0x5304, flags="DF") /
     UDP(sport=53, dport=514) / Raw(answer),
     ether(False) / IP(src=SERVER, dst=CLIENT, id=0x5304, flags="DF") /

@@ -20,6 +20,7 @@ COLLECTOR, COLLECTOR6 = "198.51.100.5", "2001:db8:ffff::5"
 case = Case()
 case.original("192.0.2.55", "2001:db8:1:2::55", "alice@example.org",
               "192.0.2.77")
+case.real_clients("192.0.2.55", "2001:db8:1:2::55")
 
 
 def chunks(l4, size):

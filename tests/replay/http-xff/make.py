@@ -15,6 +15,7 @@ from replaylib import Case, TcpFlow  # noqa: E402
 case = Case()
 case.original("203.0.113.43", "192.0.2.60", "198.51.100.7",
               "2001:db8:cafe::17")
+case.real_clients("203.0.113.43")
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 

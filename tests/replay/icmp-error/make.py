@@ -1,8 +1,12 @@
 #!/usr/bin/python3
 """
-ICMP errors about translated flows, sent by the server host to the
-pseudonym: they must leave towards the real client with the quoted
-packet's source translated back, inner and outer checksums right.
+ICMP errors about translated flows, sent by the server host.  On the
+server's side they are captured to the pseudonym, quoting what the server
+got; on the client's side to the real client, the quoted source restored
+to the real client too.  Either way the output holds them as the server
+sent them, the pseudonym inside and out, inner and outer checksums right
+(on the client's side the engine must translate them back to what was
+captured).
 
   - a SIP OPTIONS over UDP/IPv4, and the host's port unreachable
   - the same over UDP/IPv6, and the ICMPv6 port unreachable
@@ -26,6 +30,7 @@ OPTIONS_SEEN = (b"OPTIONS sip:xxxxx@xxxxxxx.xxx SIP/2.0\r\n"
 
 case = Case()
 case.original(V4, V6, "alice@example.org", "bob@example.net")
+case.real_clients(V4, V6)
 
 
 def ip_of(pkt):
@@ -39,7 +44,7 @@ dgram_in, dgram_seen = udp_pair(V4, 40000, V4_SERVER, 5060, V4_PSEUDO,
 case.packet(dgram_in, dgram_seen)
 dgram_back = udp_pair(V4, 40000, V4_SERVER, 5060, V4, OPTIONS_SEEN,
                       ipid=0x6001)[0]
-case.packet(
+case.reply(
     ether(False) / IP(src=V4_SERVER, dst=V4_PSEUDO, id=0x7001) /
     ICMP(type=3, code=3) / Raw(ip_of(dgram_seen)),
     ether(False) / IP(src=V4_SERVER, dst=V4, id=0x7001) /
@@ -50,7 +55,7 @@ dgram_in, dgram_seen = udp_pair(V6, 40001, V6_SERVER, 5060, V6_PSEUDO,
                                 OPTIONS, OPTIONS_SEEN)
 case.packet(dgram_in, dgram_seen)
 dgram_back = udp_pair(V6, 40001, V6_SERVER, 5060, V6, OPTIONS_SEEN)[0]
-case.packet(
+case.reply(
     ether(False) / IPv6(src=V6_SERVER, dst=V6_PSEUDO) /
     ICMPv6DestUnreach(code=4) / Raw(ip_of(dgram_seen)),
     ether(False) / IPv6(src=V6_SERVER, dst=V6) /
@@ -70,7 +75,7 @@ inner = IP(quote_seen[:20])			# as quoted, source restored
 inner.src = V4
 del inner.chksum
 quote_back = raw(inner) + quote_seen[20:]	# the 8 TCP bytes stay
-case.packet(
+case.reply(
     ether(False) / IP(src=V4_SERVER, dst=V4_PSEUDO, id=0x7002) /
     ICMP(type=3, code=4, nexthopmtu=576) / Raw(quote_seen),
     ether(False) / IP(src=V4_SERVER, dst=V4, id=0x7002) /

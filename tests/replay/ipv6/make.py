@@ -16,6 +16,7 @@ case = Case()
 case.original("2001:db8:1:2::55", "2001:0db8:0001:0002:0003:0004:0005:0006",
               "2001:DB8:1:2:0:0:0:AB", "2001:db8:1:2::", "192.0.2.55",
               "fe80::1%eth0")
+case.real_clients("2001:db8:1:2::55")
 
 c = TcpFlow(case, client="2001:db8:1:2::55", cport=50123,
             server="2001:db8:ffff::10", sport=6667, pseudo="2001:db8:1::",

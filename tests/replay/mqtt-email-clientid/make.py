@@ -3,7 +3,8 @@
 MQTT 3.1.1 over TCP/IPv4: handshake, CONNECT with the client id
 alice@example.org, CONNACK, a PUBLISH whose payload holds an IPv4 address
 and a phone number, DISCONNECT, close.  The broker must see the client as
-192.0.2.0 and the identifiers masked; its replies go back to 192.0.2.55.
+192.0.2.0 in both directions and the identifiers masked; its replies are
+captured to 192.0.2.0 (server side) or to 192.0.2.55 (client side).
 """
 import os
 import struct
@@ -43,6 +44,7 @@ DISCONNECT = mqtt(0xe0, b"")
 case = Case()
 case.original("192.0.2.55", "alice@example.org", "198.51.100.23",
               "+44 20 7946 0958", "+442079460958")
+case.real_clients("192.0.2.55")
 
 c = TcpFlow(case, client="192.0.2.55", cport=40001,
             server="198.51.100.10", sport=1883, pseudo="192.0.2.0")

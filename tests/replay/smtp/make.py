@@ -3,8 +3,9 @@
 An SMTP session over TCP/IPv4: EHLO with an address literal, MAIL FROM the
 sender (masked), RCPT TO the recipient (kept: allow pattern), DATA with
 Received headers carrying the client's addresses, QUIT.  One command per
-segment, the message body in two segments; the server's replies go back
-to the real client unchanged.
+segment, the message body in two segments; the server's replies are
+captured to the pseudonym or to the real client, and show the pseudonym
+with their payload unchanged.
 """
 import os
 import sys
@@ -14,6 +15,7 @@ from replaylib import Case, TcpFlow  # noqa: E402
 
 case = Case()
 case.original("192.0.2.55", "alice@example.org", "10.20.30.40")
+case.real_clients("192.0.2.55")
 
 c = TcpFlow(case, client="192.0.2.55", cport=49152,
             server="198.51.100.25", sport=25, pseudo="192.0.2.0")

@@ -34,6 +34,7 @@ MSGS = [
 case = Case()
 case.original("192.0.2.55", "192.0.2.77", "alice@example.org",
               "bob@example.net")
+case.real_clients("192.0.2.55")
 
 c = TcpFlow(case, client="192.0.2.55", cport=51000,
             server="198.51.100.5", sport=6514, pseudo="192.0.2.0")

@@ -15,6 +15,7 @@ case = Case()
 case.original("203.0.113.9", "203.0.113.10", "192.0.2.77", "192.0.2.78",
               "alice@example.org", "bob@example.net", "00:1a:2b:3c:4d:5e",
               "00-1A-2B-3C-4D-5F")
+case.real_clients("203.0.113.9", "203.0.113.10")
 
 COLLECTOR = "198.51.100.5"
 

@@ -18,6 +18,7 @@ SEEN = b"MAIL FROM:<xxxxx@xxxxxxx.xxx>\r\nXCLIENT ADDR=192.0.2.00\r\n"
 
 case = Case()
 case.original("192.0.2.55", "alice@example.org", "192.0.2.77")
+case.real_clients("192.0.2.55")
 
 for cut in range(1, len(STREAM)):
     c = TcpFlow(case, client="192.0.2.55", cport=30000 + cut,

@@ -3,22 +3,25 @@
 Property checks for keyed pseudonyms and tokens, which no script can
 predict without the key:
 
-pass 1 (the runner's run, clients' packets only):
-  - nothing dropped; every packet is its input with only the source
-    address and the identifiers changed (rebuilt from the input with those
-    two changes, checksums recomputed, it must equal the output byte for
-    byte)
+pass 1 (the runner's run):
+  - nothing dropped; every client packet is its input with only the
+    source address and the identifiers changed (rebuilt from the input
+    with those two changes, checksums recomputed, it must equal the output
+    byte for byte)
   - each client has one pseudonym inside 100.64.0.0/10, not the range's
     network or broadcast address; the two clients have different ones
   - each token has the length and character classes of its original
     ('@', '.', '+' in place), differs from it, and is the same wherever
     the original appears (both connections, both clients); different
     originals give different tokens
-pass 2 (run here: the same conversation with the server's replies sent to
-the pseudonyms learnt in pass 1):
+  - captured on the client's side (REPLAY_SIDE=client), the capture holds
+    the server's replies to the real clients: each must come out to its
+    client's pseudonym, otherwise unchanged (the server's view)
+pass 2 (run here, on the server's side: the same conversation with the
+server's replies sent to the pseudonyms learnt in pass 1):
   - with the same key and epoch the clients get the same pseudonyms again
-  - every reply leaves towards its real client, otherwise unchanged
-  - tshark finds no bad checksum
+  - every reply comes out as the server sent it, to the pseudonym
+  - the dry-run reports no residual, tshark finds no bad checksum
 
 usage: check.py WORKDIR    (NFREDACT= the tool; WORKDIR holds policy.conf,
                             input.pcap and out.pcap of pass 1)
@@ -83,9 +86,13 @@ def pairs(in_path, out_path):
 # ---- pass 1 -------------------------------------------------------------
 pseudonym = {}
 tokens = {}
+replies = []
 for n, (pin, pout) in enumerate(pairs(os.path.join(work, "input.pcap"),
                                       os.path.join(work, "out.pcap")), 1):
     a, b = Ether(pin), Ether(pout)
+    if a[TCP].dport != SERVER_PORT:
+        replies.append((n, pin, pout))
+        continue
     client = a[IP].src
     pseudonym.setdefault(client, set()).add(b[IP].src)
     data_in, data_out = bytes(a[TCP].payload), bytes(b[TCP].payload)
@@ -129,14 +136,27 @@ elif len({next(iter(t)) for t in tokens.values()}) != len(IDENTIFIERS):
 if failures:
     sys.exit("pass 1: " + "; ".join(failures))
 
-# ---- pass 2: replies ------------------------------------------------------
 learnt = {c: next(iter(ps)) for c, ps in pseudonym.items()}
+for n, pin, pout in replies:
+    a, b = Ether(pin), Ether(pout)
+    if b[IP].dst != learnt.get(a[IP].dst):
+        fail("packet %d: a reply not shown to its client's pseudonym" % n)
+    elif rebuild(pin, dst=b[IP].dst) != pout:
+        fail("packet %d: reply changed beyond its destination" % n)
+want = 10 if os.environ.get("REPLAY_SIDE") == "client" else 0
+if len(replies) != want:
+    fail("%d replies in pass 1, expected %d" % (len(replies), want))
+if failures:
+    sys.exit("pass 1: " + "; ".join(failures))
+
+# ---- pass 2: replies to the pseudonyms ---------------------------------------
 p2 = os.path.join(work, "pass2")
 os.makedirs(p2, exist_ok=True)
 with open(os.path.join(p2, "pseudonyms.json"), "w") as f:
     json.dump(learnt, f)
 subprocess.run([sys.executable, os.path.join(HERE, "make.py"), p2,
-                os.path.join(p2, "pseudonyms.json")], check=True)
+                os.path.join(p2, "pseudonyms.json")], check=True,
+               env=dict(os.environ, REPLAY_SIDE="server"))
 run = subprocess.run([os.environ["NFREDACT"], "dry-run",
                       os.path.join(work, "policy.conf"),
                       os.path.join(p2, "input.pcap"), "-w",
@@ -147,7 +167,6 @@ if run.returncode != 0:
 if run.stdout.rstrip("\n").split("\n")[-1] != "residual identifiers: 0":
     sys.exit("pass 2: residual identifiers reported")
 
-real_of = {v: k for k, v in learnt.items()}
 replies = 0
 for n, (pin, pout) in enumerate(pairs(os.path.join(p2, "input.pcap"),
                                       os.path.join(p2, "out.pcap")), 1):
@@ -157,10 +176,8 @@ for n, (pin, pout) in enumerate(pairs(os.path.join(p2, "input.pcap"),
             fail("packet %d: another pseudonym than in pass 1" % n)
         continue
     replies += 1
-    if b[IP].dst != real_of.get(a[IP].dst):
-        fail("packet %d: reply not sent back to its client" % n)
-    elif rebuild(pin, dst=b[IP].dst) != pout:
-        fail("packet %d: reply changed beyond its destination" % n)
+    if pin != pout:
+        fail("packet %d: a reply not shown as the server sent it" % n)
 if replies != 10:
     fail("%d replies, expected 10" % replies)
 

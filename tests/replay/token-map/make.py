@@ -6,9 +6,12 @@ three mention alice@example.org, and A a phone number.  What the key
 makes of them cannot be written down here, so check.py tests properties.
 
 usage: make.py OUTDIR [PSEUDONYMS.json]
-Without PSEUDONYMS, only the clients' packets are written.  With it (real
-client → pseudonym, as learnt from a first run), the server's replies to
-those pseudonyms are written too, for check.py's second pass.
+On the server's side (REPLAY_SIDE=server, the default) the replies go to
+pseudonyms nobody can write down beforehand: without PSEUDONYMS, only the
+clients' packets are written; with it (real client → pseudonym, as learnt
+from a first run), the server's replies to those pseudonyms are written
+too, for check.py's second pass.  On the client's side the replies go to
+the real clients, and are always written.
 """
 import json
 import os
@@ -27,6 +30,7 @@ if len(sys.argv) > 2:
 
 case = Case()
 case.original(A, B, "alice@example.org", "bob@example.net", "+15551234567")
+case.real_clients(A, B)
 
 
 def flow(client, cport, isn):
@@ -41,9 +45,11 @@ def c(f, payload=b"", flags="PA", opts=None):
 
 
 def s(f, payload=b"", flags="PA", opts=None):
-    pin = f.reply(payload, flags, opts)[0]
-    if pseudonyms:
-        case.packet(pin, None)
+    to_pseudonym, to_client = f.reply(payload, flags, opts)
+    if case.side == "client":
+        case.packet(to_client, None)
+    elif pseudonyms:
+        case.packet(to_pseudonym, None)
 
 
 def talk(f, *lines):

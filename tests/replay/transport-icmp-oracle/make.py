@@ -41,6 +41,7 @@ ANSWER = b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"
 
 case = Case()
 case.original(V4, V6, "alice@example.org")
+case.real_clients(V4, V6)
 
 
 def ip_of(pkt):
@@ -56,7 +57,7 @@ case.drop(ether(True) / IP(src=ATTACKER, dst=V4_SERVER, id=0x6601) /	# forged
           ICMP(type=3, code=3) / Raw(ip_of(dgram_seen)))
 dgram_back = udp_pair(V4, 40000, V4_SERVER, 5060, V4, OPTIONS_SEEN,
                       ipid=0x6001)[0]
-case.packet(
+case.reply(
     ether(False) / IP(src=V4_SERVER, dst=V4_PSEUDO, id=0x7001) /
     ICMP(type=3, code=3) / Raw(ip_of(dgram_seen)),
     ether(False) / IP(src=V4_SERVER, dst=V4, id=0x7001) /
@@ -65,7 +66,7 @@ answer_sent = (ether(False) / IP(src=V4_SERVER, dst=V4_PSEUDO, id=0x7002) /
                UDP(sport=5060, dport=40000) / Raw(ANSWER))
 answer_out = (ether(False) / IP(src=V4_SERVER, dst=V4, id=0x7002) /
               UDP(sport=5060, dport=40000) / Raw(ANSWER))
-case.packet(answer_sent, answer_out)
+case.reply(answer_sent, answer_out)
 case.packet(					# genuine, towards the server
     ether(True) / IP(src=ROUTER, dst=V4_SERVER, id=0x6602) /
     ICMP(type=3, code=1) / Raw(ip_of(answer_out)),
@@ -79,7 +80,7 @@ case.packet(dgram_in, dgram_seen)
 case.drop(ether(True) / IPv6(src=ATTACKER6, dst=V6_SERVER) /		# forged
           ICMPv6DestUnreach(code=4) / Raw(ip_of(dgram_seen)))
 dgram_back = udp_pair(V6, 40001, V6_SERVER, 5060, V6, OPTIONS_SEEN)[0]
-case.packet(
+case.reply(
     ether(False) / IPv6(src=V6_SERVER, dst=V6_PSEUDO) /
     ICMPv6DestUnreach(code=4) / Raw(ip_of(dgram_seen)),
     ether(False) / IPv6(src=V6_SERVER, dst=V6) /
