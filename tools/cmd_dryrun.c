@@ -1692,11 +1692,15 @@ static void text_service(FILE *f, const struct engine_stats *st)
 			PRIu64 ", passed %" PRIu64 "; bound hit %" PRIu64
 			", pool full %" PRIu64 "), out of order %" PRIu64
 			"; retransmissions patched %" PRIu64 ", dropped %" PRIu64
-			", without record %" PRIu64 "\n",
+			", without record %" PRIu64 "; stalled %" PRIu64 "\n",
 			st->holds, st->hold_timeouts, st->hold_timeout_masked,
 			st->hold_timeout_passed, st->hold_bound_hit,
 			st->hold_pool_full, st->out_of_order, st->retrans_patched,
-			st->retrans_dropped, st->retrans_no_record);
+			st->retrans_dropped, st->retrans_no_record,
+			st->hold_stalled);
+	if (st->not_delivered || st->urgent_cleared)
+		fprintf(f, "  not delivered %" PRIu64 ", urgent pointers cleared %"
+			PRIu64 "\n", st->not_delivered, st->urgent_cleared);
 	text_counts(f, "  detectors:", st->detector, DET__COUNT, det_name);
 	text_counts(f, "  actions:", st->action, ACT__COUNT, act_name);
 	text_counts(f, "  reasons:", st->reasons, ENGINE_R__COUNT, reason_name);
@@ -1823,14 +1827,18 @@ static void json_service(FILE *f, const struct engine_stats *st)
 		", \"hold_bound_hit\": %" PRIu64 ", \"hold_pool_full\": %" PRIu64
 		", \"out_of_order\": %" PRIu64 ", \"retrans_patched\": %" PRIu64
 		", \"retrans_dropped\": %" PRIu64
-		", \"retrans_no_record\": %" PRIu64,
+		", \"retrans_no_record\": %" PRIu64
+		", \"hold_stalled\": %" PRIu64 ", \"not_delivered\": %" PRIu64
+		", \"urgent_cleared\": %" PRIu64,
 		st->holds, st->hold_timeouts, st->hold_timeout_masked,
 		st->hold_timeout_passed, st->hold_bound_hit, st->hold_pool_full,
 		st->out_of_order, st->retrans_patched, st->retrans_dropped,
-		st->retrans_no_record);
+		st->retrans_no_record, st->hold_stalled, st->not_delivered,
+		st->urgent_cleared);
 	json_counts(f, "detectors", st->detector, DET__COUNT, det_name);
 	json_counts(f, "actions", st->action, ACT__COUNT, act_name);
 	json_counts(f, "reasons", st->reasons, ENGINE_R__COUNT, reason_name);
+	json_counts(f, "drops", st->drops, ENGINE_R__COUNT, reason_name);
 }
 
 static void json_originals(FILE *f, const struct dryrun *dr)
