@@ -184,6 +184,7 @@ struct ast_stmt {
 		} on_error;
 		struct {
 			uint64_t ms;	/* TCP hold-back limit */
+			bool mask;	/* an undecided tail is masked */
 			struct loc loc;
 		} hold;
 	};

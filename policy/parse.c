@@ -47,6 +47,7 @@ static const char *const act_words[] = {
 };
 static const char *const allow_words[] = { "pattern", NULL };
 static const char *const verdict_words[] = { "drop", "accept", NULL };
+static const char *const hold_end_words[] = { "pass", "mask", NULL };
 
 /**
  * policy_det_name() - the language's name of detector @d
@@ -708,7 +709,10 @@ static bool parse_on_error(struct parser *ps, struct ast_stmt *st)
 	return true;
 }
 
-/* `hold 40ms`: how long a TCP segment may wait for the bytes after it. */
+/*
+ * `hold 40ms [pass|mask]`: how long a TCP segment may wait for the bytes
+ * after it, and what its undecided tail becomes when they do not come.
+ */
 static bool parse_hold(struct parser *ps, struct ast_stmt *st)
 {
 	const struct token *t = peek(ps);
@@ -731,6 +735,13 @@ static bool parse_hold(struct parser *ps, struct ast_stmt *st)
 	st->hold.ms = k < t->len && t->text[k] == 's' ? n * 1000 : n;
 	st->hold.loc = t->loc;
 	next(ps);
+	if (!at_stmt_end(ps)) {
+		int v = keyword(ps, hold_end_words, "hold ending (pass or mask)");
+
+		if (v < 0)
+			return false;
+		st->hold.mask = v == 1;
+	}
 	return true;
 }
 

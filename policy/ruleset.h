@@ -62,6 +62,8 @@ struct rs_service {
 	unsigned n_allow;
 	bool on_error_accept;
 	uint64_t hold_ns;		/* TCP hold-back limit; 0: never hold */
+	bool hold_mask;			/* `hold ... mask`: an undecided tail is
+					 * masked when the hold ends without it */
 	uint32_t det_mask;		/* bit (1u << det) per detector used */
 };
 

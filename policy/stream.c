@@ -43,7 +43,6 @@
 #define SPAN_BYTES		1024u
 #define WIN_MAX			(STREAM_CTX + STREAM_HOLD_BYTES + 65536u)
 #define SWEEP_ON_ALLOC		4096		/* slots looked at when none is free */
-#define TCP_RTO_MIN_NS		200000000ull	/* Linux's TCP_RTO_MIN */
 #define STALL_NS		10000000ull	/* a copy sent again after this is a
 						 * retransmission (TCP's earliest, a
 						 * tail loss probe, waits 10 ms) */
@@ -812,15 +811,13 @@ static void stream_flush(const struct ruleset *rs, struct flow_table *ft,
 	job_for(&j, rs, ft, w, st->svc, now_ns);
 	/*
 	 * The timeout rule's benefit of the doubt (a tail that is not yet
-	 * an identifier goes as it is) is for a client that paused.  One
-	 * that did not is masked: with bytes waiting beyond a gap, the held
-	 * tail's continuation was lost on the way; and a hold of at least
-	 * TCP's least retransmission timeout would have seen the client
-	 * send its unacknowledged bytes again (a stall, masked the same way)
-	 * had its TCP not been backing off after losses.
+	 * an identifier goes as it is) is for a client that paused, or a
+	 * message that is complete (`hold ... pass`, the default).  With
+	 * bytes waiting beyond a gap the client did not pause: the held
+	 * tail's continuation was lost on the way, and the tail is masked;
+	 * so it is always with `hold ... mask`.
 	 */
-	j.mask_tail = expired && (st->ooo >= 0 ||
-				  j.svc->hold_ns >= TCP_RTO_MIN_NS);
+	j.mask_tail = expired && (st->ooo >= 0 || j.svc->hold_mask);
 	if (st->n_held)
 		stream_decide(&j, st, NULL, true);
 	ooo_drop(w, st, ENGINE_R_GAP);
@@ -1279,12 +1276,13 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 			 * The client sends held bytes again (later than a
 			 * copy the network made): it waits for their ACK
 			 * (after a loss its window may be one segment) and
-			 * sends nothing new until then, so holding on would
-			 * end only at the hold time, by the timeout rule.
-			 * The held segments go now, their undecided tail
-			 * masked whole; what follows it is recognised from
-			 * the context when it comes.  This copy is dropped:
-			 * the released original covers it.
+			 * sends nothing new until then.  With `hold ...
+			 * mask`, whose ending masks the undecided tail
+			 * anyway, the held segments go now, that tail masked
+			 * whole; what follows it is recognised from the
+			 * context when it comes.  With `pass` they wait for
+			 * the hold time, as a paused client's would.  This
+			 * copy is dropped: the held original covers it.
 			 */
 			uint64_t since = ss->holds[st->held].deadline - hold_ns;
 
@@ -1292,7 +1290,7 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 			for (int32_t i = st->held; i >= 0; i = ss->holds[i].next)
 				if (seq_le(ss->holds[i].seq, seq))
 					since = ss->holds[i].deadline - hold_ns;
-			if (now_ns >= since + STALL_NS) {
+			if (j->svc->hold_mask && now_ns >= since + STALL_NS) {
 				j->st->hold_stalled++;
 				j->mask_tail = true;
 				(void)stream_decide(j, st, NULL, true);

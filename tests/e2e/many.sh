@@ -166,9 +166,12 @@ service syslog {
 	redact email mask
 	redact phone mask
 	on-error drop
-	# longer than a piece of a line waits for the next one, or for TCP
-	# to send it again: the stream scanning decides, not the timeout
-	hold ${HOLD_MS}ms
+	# longer than a piece of a line waits for the next one; a hold
+	# that ends without the bytes that decide it (a loss whose
+	# retransmission comes later, a client that waits for the ACK of
+	# held bytes) masks the undecided tail: lines here are never
+	# complete before their end
+	hold ${HOLD_MS}ms mask
 }
 EOF
 if ! nfredactd_start "$work" "$work/policy.conf" --max-flows 262144 --queue-maxlen 16384; then

@@ -1607,7 +1607,8 @@ static void test_retransmission_rescanned(void **state)
  */
 static void test_stalled_hold_released_masked(void **state)
 {
-	struct fx *f = fx_new(smtp_policy);
+	struct fx *f = fx_new("service smtp {\n\tlisten tcp 25\n"
+			      "\thold 40ms mask\n\tredact email mask\n}\n");
 	static struct rx x;
 	struct pk k;
 
@@ -1693,25 +1694,35 @@ static void test_rst_after_fin(void **state)
 }
 
 /*
- * A hold of at least TCP's least retransmission timeout that runs out
- * without the client sending its held bytes again: its TCP is backing
- * off after losses (a paused client's would have resent them), so the
- * tail is masked; a shorter hold keeps the timeout rule.
+ * `hold ... mask`: a hold that ends without the bytes that decide it has
+ * its undecided tail masked whole; `pass` (the default) keeps the
+ * timeout rule, and a held segment sent again waits for the hold time.
  */
-static void test_long_hold_timeout_masks_tail(void **state)
+static void test_hold_mask_ending(void **state)
 {
 	for (int l = 0; l < 2; l++) {
 		struct fx *f = fx_new(l ? "service smtp {\n\tlisten tcp 25\n"
-					  "\thold 500ms\n\tredact ipv4 mask\n}\n"
+					  "\thold 500ms mask\n\tredact ipv4 mask\n}\n"
 					: "service smtp {\n\tlisten tcp 25\n"
-					  "\thold 40ms\n\tredact ipv4 mask\n}\n");
+					  "\thold 500ms\n\tredact ipv4 mask\n}\n");
 		struct engine_release r;
 		struct pk k;
+
+		struct engine_result res;
 
 		cseg(f, &k, 30050, 0x02, 99, "", 0, 0);
 		assert_int_equal(cseg(f, &k, 30050, 0x18, 100, "from 192.0", 10, 1),
 				 ENGINE_HOLD);
-		engine_tick(f->rs, f->ft, f->w, NOW + 600 * MS);
+		/* sent again 200 ms on: mask ends the hold now, pass waits */
+		build(&k, IPPROTO_TCP, "192.0.2.55", 30050, "198.51.100.25", 25,
+		      0x18, 100, "from 192.0", 10);
+		engine_process(f->rs, f->ft, f->w, k.b, k.len, ENGINE_DIR_IN,
+			       NOW + 200 * MS, 0, 2, &res);
+		assert_int_equal(res.verdict, ENGINE_DROP);
+		if (!l) {
+			assert_false(engine_next_release(f->w, &r));
+			engine_tick(f->rs, f->ft, f->w, NOW + 600 * MS);
+		}
 		assert_true(engine_next_release(f->w, &r));
 		memcpy(k.b, r.data, r.len);
 		k.len = r.len;
@@ -1901,7 +1912,7 @@ int main(void)
 		cmocka_unit_test(test_data_without_ack_dropped),
 		cmocka_unit_test(test_urgent_pointer_cleared),
 		cmocka_unit_test(test_gap_timeout_masks_tail),
-		cmocka_unit_test(test_long_hold_timeout_masks_tail),
+		cmocka_unit_test(test_hold_mask_ending),
 		cmocka_unit_test(test_rst_after_fin),
 		cmocka_unit_test(test_stalled_hold_released_masked),
 		cmocka_unit_test(test_retransmission_rescanned),
