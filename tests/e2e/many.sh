@@ -33,7 +33,8 @@
 # MANY_REORDER percent of packets held back (10) by MANY_DELAY_MS (50),
 # MANY_SPREAD seconds over which the lines go out (30), MANY_GAP_MS
 # between the pieces of a line ("5 20"), MANY_HOLD_MS in the policy
-# (2000), MANY_MIN_RECEIVED percent of lines that must arrive (99),
+# (2000) and MANY_HOLD_END (mask; pass lets the start of an identifier
+# through when a hold ends without its rest), MANY_MIN_RECEIVED percent of lines that must arrive (99),
 # MANY_KEEP=DIR keeps the files (the collector's logs hold only redacted
 # lines unless a test fails; the capture and originals.txt hold originals).
 #
@@ -171,7 +172,7 @@ service syslog {
 	# retransmission comes later, a client that waits for the ACK of
 	# held bytes) masks the undecided tail: lines here are never
 	# complete before their end
-	hold ${HOLD_MS}ms mask
+	hold ${HOLD_MS}ms ${MANY_HOLD_END:-mask}
 }
 EOF
 if ! nfredactd_start "$work" "$work/policy.conf" --max-flows 262144 --queue-maxlen 16384; then
