@@ -19,6 +19,7 @@
  * wrong when they were wrong: incremental updates keep corruption
  * detectable).
  */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,7 +135,8 @@ static void dump_current(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char key_path[] = "/tmp/nfredact-fuzz-key.XXXXXX";
+	char key_dir[] = "/tmp/nfredact-fuzz.XXXXXX";
+	char key_path[sizeof(key_dir) + 4];
 	uint8_t key[32];
 	struct diag_list *dl = NULL;
 	char *text;
@@ -144,7 +146,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* a fixed key: a crash found with it replays byte for byte */
 	for (unsigned i = 0; i < sizeof(key); i++)
 		key[i] = (uint8_t)(i * 7 + 1);
-	fd = mkstemp(key_path);
+	/* the loader refuses a key in a directory others can write (/tmp) */
+	if (!mkdtemp(key_dir))
+		abort();
+	snprintf(key_path, sizeof(key_path), "%s/key", key_dir);
+	fd = open(key_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, key, sizeof(key)) != (ssize_t)sizeof(key))
 		abort();
 	close(fd);
@@ -152,6 +158,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	rs = policy_load_string("fuzz-engine.conf", text, NULL, &dl);
 	unlink(key_path);
+	rmdir(key_dir);
 	if (!rs) {
 		diag_list_print(stderr, dl);
 		abort();
