@@ -147,6 +147,17 @@ static unsigned n_calls, n_held;
  */
 static bool lax_icmp;
 
+/*
+ * FUZZ_TRACE=1 prints what became of each packet and command to stderr,
+ * to read a reproducer by (tests/fuzz/replay.sh's programs take it too).
+ */
+static bool trace;
+
+static const char *const verdict_names[] = {
+	[ENGINE_ACCEPT] = "accept", [ENGINE_MODIFIED] = "modified",
+	[ENGINE_DROP] = "drop", [ENGINE_HOLD] = "hold",
+};
+
 /* The packet being checked, before and after, for the crash report. */
 static const uint8_t *cur_before, *cur_after;
 static uint32_t cur_len;
@@ -183,6 +194,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	int fd;
 
 	lax_icmp = getenv("FUZZ_LAX_ICMP") && !strcmp(getenv("FUZZ_LAX_ICMP"), "1");
+	trace = getenv("FUZZ_TRACE") && !strcmp(getenv("FUZZ_TRACE"), "1");
 	/* a fixed key: a crash found with it replays byte for byte */
 	for (unsigned i = 0; i < sizeof(key); i++)
 		key[i] = (uint8_t)(i * 7 + 1);
@@ -302,6 +314,10 @@ static unsigned check_releases(bool stopping)
 		cur_flags = c->flags;
 		CHECK(r.verdict == ENGINE_ACCEPT || r.verdict == ENGINE_MODIFIED ||
 		      r.verdict == ENGINE_DROP);
+		if (trace)
+			fprintf(stderr, "  release #%llu: %s, service %d\n",
+				(unsigned long long)r.cookie,
+				verdict_names[r.verdict], r.service);
 		CHECK(!stopping || r.verdict == ENGINE_DROP);
 		CHECK(r.service >= 0 && r.service < (int)policy_service_count(rs));
 		CHECK(r.len > 0 && r.len <= c->len);
@@ -330,6 +346,12 @@ static void run_one(uint8_t *buf, uint32_t len, enum engine_dir dir,
 	memset(&res, 0xa5, sizeof(res));
 	CHECK(engine_process(rs, ft, w, buf, len, dir, now_ns, flags, cookie,
 			     &res) == 0);
+	if (trace)
+		fprintf(stderr, "#%llu: %u bytes, direction %d, flags %#x: %s "
+			"(%s), service %d, direction %d\n",
+			(unsigned long long)cookie, len, dir, flags,
+			res.verdict <= ENGINE_HOLD ? verdict_names[res.verdict] : "?",
+			engine_reason_name(res.reason), res.service, res.dir);
 	if (res.verdict == ENGINE_HOLD) {
 		/* a held packet's verdict comes from engine_next_release(),
 		 * maybe at once: note it before taking the releases */
@@ -429,6 +451,11 @@ static void tick(uint64_t now_ns)
 /* The one command of a record of length 0 (see the top of the file). */
 static bool command(uint8_t ctl, uint64_t now_ns)
 {
+	static const char *const names[] = { "", "tick", "reload", "stop" };
+
+	if (trace)
+		fprintf(stderr, "%s at %llu ms\n", names[ctl & 3],
+			(unsigned long long)(now_ns / 1000000 % 100000000));
 	switch (ctl & 3) {
 	case 1:
 		tick(now_ns);
