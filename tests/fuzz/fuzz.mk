@@ -23,7 +23,8 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 # Other people's code may trip a clang-only warning: show it, do not stop.
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ipolicy $(PKG_CFLAGS) \
                 $(filter-out -Werror,$(WARN)) -MMD -MP $(FUZZ_SAN) \
-                -fsanitize=fuzzer-no-link
+                -fsanitize=fuzzer-no-link \
+                -fsanitize-coverage-ignorelist=tests/fuzz/coverage-ignore.txt
 FUZZ_LIBS    := $(PKG_LIBS_POLICY)
 
 FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -32,7 +33,7 @@ FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_B)/%)
 FUZZ_POLICY_OBJ := $(POLICY_SRC:%.c=$(FUZZ_B)/%.o)
 FUZZ_REPLAY  := $(FUZZ_NAMES:%=$(B)/tests/%-replay)
 
-$(FUZZ_B)/policy/%.o: policy/%.c
+$(FUZZ_B)/policy/%.o: policy/%.c tests/fuzz/coverage-ignore.txt
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZCC  $<")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
