@@ -1,5 +1,6 @@
 # tests/fuzz/fuzz.mk — libFuzzer targets (included by the Makefile).
 #
+#   make fuzz-deps            install clang, libFuzzer and scapy
 #   make fuzz                 replay tests/fuzz/regress/, then run each
 #                             target for FUZZ_SECONDS (default 60)
 #   make fuzz-build           only build build-fuzz/fuzz_*
