@@ -29,11 +29,11 @@
  * engine_release_all().
  *
  * The invariants that the daemon relies on are checked after every call:
- * lengths never grow, ACCEPT leaves the bytes alone, TRUNCATED packets are
- * never modified, a MODIFIED packet decodes to the same lengths, and its
- * checksums verify when the input's did (and, for TCP and ICMP, stay
- * wrong when they were wrong: incremental updates keep corruption
- * detectable).  Held packets: each is released exactly once and checked
+ * lengths never grow, ACCEPT leaves the bytes alone (a DROP's bytes go
+ * nowhere), TRUNCATED packets are never modified, a MODIFIED packet
+ * decodes to the same lengths, and its checksums verify when the input's
+ * did (and, for TCP and ICMP, stay wrong when they were wrong:
+ * incremental updates keep corruption detectable).  Held packets: each is released exactly once and checked
  * the same way against the packet as it was handed over (a released
  * ACCEPT is that packet unchanged, but for link padding: the kernel
  * sends its own copy);
@@ -390,10 +390,14 @@ static void run_one(uint8_t *buf, uint32_t len, enum engine_dir dir,
 	}
 	CHECK(res.reason < ENGINE_R__COUNT);
 	CHECK(res.service >= -1 && res.service < (int)policy_service_count(rs));
-	if (res.verdict != ENGINE_MODIFIED) {
-		/* only a MODIFIED verdict sends our bytes */
+	if (res.verdict == ENGINE_ACCEPT) {
+		/*
+		 * Only a MODIFIED verdict sends our bytes: a rewrite under
+		 * ACCEPT would not reach the wire.  A dropped packet's bytes
+		 * go nowhere (one may have been changed before it failed).
+		 */
 		CHECK(memcmp(before, buf, len) == 0);
-	} else {
+	} else if (res.verdict == ENGINE_MODIFIED) {
 		CHECK(res.service >= 0);
 		check_modified(before, len, buf, res.len, flags);
 	}
