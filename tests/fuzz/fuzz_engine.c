@@ -3,7 +3,8 @@
  * sequence of packets, of any number of flows and both directions, run
  * through one flow table and one worker under a fixed policy that uses
  * every detector, an allow pattern, each address mode and three hold
- * times, with the clock moving on between packets.
+ * times (one masking what a hold leaves undecided), with the clock moving
+ * on between packets.
  *
  * The worker (with a spare one for reloads) and the flow table are made
  * once and serve every input: engine_worker_reset() and flow_table_clear()
@@ -113,7 +114,7 @@ static const char policy_fmt[] =
 	"	redact ipv6 token\n"
 	"	redact phone token\n"
 	"	redact email mask\n"
-	"	hold 2s\n"
+	"	hold 2s mask\n"
 	"}\n"
 	"service web {\n"
 	"	listen tcp 80, 8080-8090\n"

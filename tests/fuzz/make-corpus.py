@@ -391,9 +391,9 @@ def icmp_quotes():
 
 
 def holds_and_commands():
-    """Held tails decided by the next segment, by the clock (ticks), at a
-    reload and at a stop; three hold times (mqtt 40 ms, chat 2 s, TCP
-    syslog never)."""
+    """Held tails decided by the next segment, by the clock (ticks), by a
+    retransmission, at a reload and at a stop; three hold times (mqtt
+    40 ms, chat 2 s with mask, TCP syslog never)."""
     mq = Tcp(IP, C4, S4, 40800, 1883)
     chat = Tcp(IP, "10.1.2.5", S4, 40801, 6667)
     sysl = Tcp(IP, "10.1.2.6", S4, 40802, 514)
@@ -402,6 +402,8 @@ def holds_and_commands():
            mq.send(b"mple.org\n"),			# decided by the next
            mq.send(b"to erin@exa"), cmd(CMD_TICK, 2),	# timed out: masked
            chat.send(b"call +44 20 79"), cmd(CMD_TICK, 2),	# 2 s: held
+           chat.at(-14, b"call +44 20 79", D_IN | step(1)),	# sent again:
+							# masked now (mask)
            sysl.send(b"<13>1 from frank@exa"),		# never held
            cmd(CMD_RELOAD),				# decided, streams adopted
            chat.send(b"46 0958\r\n"), mq.send(b"then grace@ex"),
