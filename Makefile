@@ -3,7 +3,7 @@
 #   make            build/nfredact and build/libnfredact-policy.a
 #   make check      every test the machine allows (SANITIZE=1: ASan+UBSan)
 #   make deps       install the Debian packages the build and tests need
-#   make fuzz       run each libFuzzer target for FUZZ_SECONDS
+#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (make fuzz-deps)
 #   make bench      engine benchmark (large capture, tcprewrite, pktanon)
 
 B        ?= build
@@ -101,13 +101,18 @@ DEB_BUILD := build-essential pkg-config libmnl-dev libnetfilter-queue-dev \
              libnftnl-dev libseccomp-dev
 DEB_TEST  := python3 python3-scapy tshark tcpdump iproute2 iptables nftables \
              mosquitto mosquitto-clients rsyslog procps
-DEB_EXTRA := clang libclang-rt-14-dev valgrind tcpreplay pktanon
+# the libFuzzer targets (make fuzz); make check's replays need none of it
+DEB_FUZZ  := clang libclang-rt-14-dev
+DEB_EXTRA := $(DEB_FUZZ) valgrind tcpreplay pktanon
 
 deps:
 	$(Q)tools/deps.sh $(DEB_BUILD) $(DEB_TEST)
 
 deps-extra:
 	$(Q)tools/deps.sh $(DEB_BUILD) $(DEB_TEST) $(DEB_EXTRA)
+
+fuzz-deps:
+	$(Q)tools/deps.sh $(DEB_BUILD) $(DEB_FUZZ) python3-scapy
 
 clean:
 	rm -rf build build-san build-fuzz
@@ -116,7 +121,7 @@ clean:
 -include bench/bench.mk
 -include bench/live/live.mk
 
-.PHONY: all check check-run unit demo deps deps-extra clean
+.PHONY: all check check-run unit demo deps deps-extra fuzz-deps clean
 .SECONDARY:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 

@@ -420,6 +420,105 @@ fail:
 	return NULL;
 }
 
+/*
+ * Empty the slot of @ix that holds @entry (key @k) without shifting the
+ * probe run: flow_table_clear() empties every slot that is in use, so the
+ * runs need not stay intact for later look-ups.  The entry has not moved
+ * since it was placed at or after its home slot, only slots before it
+ * were emptied, so the walk from home goes on past empty slots until it
+ * meets the entry: as many steps as its probe length when the table was
+ * whole.
+ */
+static void ix_clear_entry(const struct flow_table *ft, struct flow_index *ix,
+			   const struct hkey *k, uint32_t entry)
+{
+	uint32_t pos = (uint32_t)hkey_hash(ft, k) & ix->mask;
+
+	for (uint32_t n = 0; n <= ix->mask; n++) {
+		if (ix->slot[pos] == entry + 1) {
+			ix->slot[pos] = 0;
+			return;
+		}
+		pos = (pos + 1) & ix->mask;
+	}
+}
+
+/*
+ * Empty the map index slots of the entry whose head flow is @fi: in
+ * map_client the slot is the one whose entry's head is @fi (each live
+ * entry has its own head), in map_pseudo the one holding that entry.
+ * Reads the flows and map entries, which the caller has left alone.
+ */
+static void map_clear_head(struct flow_table *ft, uint32_t fi)
+{
+	struct flow_index *ix = &ft->map_client;
+	struct map_view v = map_view_of(&ft->flows[fi]);
+	uint32_t pos, s, e = FLOW_NONE;
+	struct hkey k;
+
+	key_map_client(&k, v.family, ft->flows[fi].epoch, v.client);
+	pos = (uint32_t)hkey_hash(ft, &k) & ix->mask;
+	for (uint32_t n = 0; n <= ix->mask; n++) {
+		s = ix->slot[pos];
+		if (s != 0 && ft->map[s - 1].head == fi) {
+			e = s - 1;
+			ix->slot[pos] = 0;
+			break;
+		}
+		pos = (pos + 1) & ix->mask;
+	}
+	if (e == FLOW_NONE)
+		return;
+	key_map_pseudo(&k, v.family, ft->flows[fi].epoch, v.pseudo);
+	ix_clear_entry(ft, &ft->map_pseudo, &k, e);
+}
+
+/**
+ * flow_table_clear() - remove every flow and map-mode pseudonym of @ft,
+ * keeping its memory and its index seed
+ * @ft: the table
+ *
+ * Afterwards @ft behaves as flow_table_new() made it: look-ups miss, as
+ * many flows as it has room for can be added, entries are handed out
+ * again from the first, the map mode's clients hold no pseudonym and
+ * flow_expire() starts its walk at the beginning.  Only the entries
+ * ever used (up to the high-water marks of flows and map entries) and
+ * the index slots they occupy are written, so the cost follows what was
+ * used since the table was made or last cleared, not its size.  Nothing
+ * is allocated or freed.  The fuzz target of the engine clears one table
+ * between inputs instead of making a new one for each.
+ */
+void flow_table_clear(struct flow_table *ft)
+{
+	uint32_t i;
+
+	/* the map indexes are read through the flows: empty them first */
+	for (i = 0; i < ft->fresh; i++) {
+		const struct flow *f = &ft->flows[i];
+		struct hkey k;
+
+		if (!f->family)
+			continue;
+		if ((f->flags & FLOW_F_MAPPED) && ft->link[i].prev == FLOW_NONE)
+			map_clear_head(ft, i);
+		hkey_of_flow_in(ft, i, &k);
+		ix_clear_entry(ft, &ft->in, &k, i);
+		hkey_of_flow_out(ft, i, &k);
+		ix_clear_entry(ft, &ft->out, &k, i);
+	}
+	/* as never used: no client address stays behind */
+	memset(ft->flows, 0, (size_t)ft->fresh * sizeof(*ft->flows));
+	memset(ft->link, 0, (size_t)ft->fresh * sizeof(*ft->link));
+	memset(ft->map, 0, (size_t)ft->map_fresh * sizeof(*ft->map));
+	ft->count = 0;
+	ft->free_head = FLOW_NONE;
+	ft->fresh = 0;
+	ft->cursor = 0;
+	ft->map_count = 0;
+	ft->map_free = FLOW_NONE;
+	ft->map_fresh = 0;
+}
+
 /** flow_table_count() - the number of live flows in @ft */
 uint32_t flow_table_capacity(const struct flow_table *ft)
 {

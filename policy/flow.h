@@ -71,6 +71,14 @@ void flow_table_free(struct flow_table *ft);
 /** flow_table_capacity() - the most flows the table holds (@max_flows) */
 uint32_t flow_table_capacity(const struct flow_table *ft);
 
+/**
+ * flow_table_clear() - remove every flow and map-mode pseudonym, keeping
+ * the memory and the index seed: the table then behaves as new.  The cost
+ * follows the entries used since it was made or last cleared (their
+ * high-water mark), not @max_flows.
+ */
+void flow_table_clear(struct flow_table *ft);
+
 /** flow_table_count() - live flows */
 uint32_t flow_table_count(const struct flow_table *ft);
 

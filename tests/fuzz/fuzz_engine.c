@@ -1,24 +1,48 @@
 /*
- * fuzz_engine.c — libFuzzer target for engine_process(): the input is a
- * sequence of packets run through one flow table under a fixed policy
- * that uses every detector, an allow pattern, and each address mode.
+ * fuzz_engine.c — libFuzzer target for the engine: the input is a
+ * sequence of packets, of any number of flows and both directions, run
+ * through one flow table and one worker under a fixed policy that uses
+ * every detector, an allow pattern, each address mode and three hold
+ * times (one masking what a hold leaves undecided), with the clock moving
+ * on between packets.
+ *
+ * The worker (with a spare one for reloads) and the flow table are made
+ * once and serve every input: engine_worker_reset() and flow_table_clear()
+ * make them as new before each, so an input runs the same whatever ran
+ * before it, without the cost of making them again.
  *
  * Record format (see make-corpus.py):
  *   byte 0   control: bits 0-1 direction (0 AUTO, 1 IN, 2 OUT, 3 AUTO
  *            then the same bytes again as IN), bit 2 ENGINE_F_CSUM_NOT_READY,
  *            bit 3 ENGINE_F_TRUNCATED, bit 4 fix the IP length fields and
  *            checksums first (so mutated packets still reach the payload
- *            code), bits 5-7 time step
+ *            code; a fixed TCP or UDP packet whose checksum then verifies
+ *            is passed with ENGINE_F_CSUM_VERIFIED, as the kernel would),
+ *            bits 5-7 the time step before the packet
  *   bytes 1-2  packet length, big endian
  *   then       the packet from its IP header
+ * A record of length 0 is a command instead, by bits 0-1 of its control
+ * byte: 0 an empty packet (as before commands existed), 1 the time step
+ * alone and engine_tick(), 2 a reload (engine_release_all(), then
+ * engine_worker_adopt() into the spare worker, which takes over, as
+ * nfredactd does), 3 a stop (engine_drop_all(); the input ends there).
+ * Every hold left at the end of the input is decided by
+ * engine_release_all().
  *
- * After every call the invariants that the daemon relies on are checked:
- * lengths never grow, ACCEPT leaves the bytes alone, TRUNCATED packets are
- * never modified, a MODIFIED packet decodes to the same lengths, and its
- * checksums verify when the input's did (and, for TCP and ICMP, stay
- * wrong when they were wrong: incremental updates keep corruption
- * detectable).
+ * The invariants that the daemon relies on are checked after every call:
+ * lengths never grow, ACCEPT leaves the bytes alone (a DROP's bytes go
+ * nowhere), TRUNCATED packets are never modified, a MODIFIED packet
+ * decodes to the same lengths, and its checksums verify when the input's
+ * did (and, for TCP and ICMP, stay wrong when they were wrong:
+ * incremental updates keep corruption detectable).  Held packets: each is released exactly once and checked
+ * the same way against the packet as it was handed over (a released
+ * ACCEPT is that packet unchanged, but for link padding: the kernel
+ * sends its own copy);
+ * nothing stays held after a reload, a stop or the end; a stop only
+ * drops, counted as stopping; no hold deadline is past after
+ * engine_tick(); every drop is counted under one reason.
  */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		#cond, __LINE__); dump_current(); abort(); } } while (0)
 
 #define MAX_PKT 65535u
+#define MAX_RECORDS 256
+#define MAX_CALLS (2 * MAX_RECORDS)	/* direction 3: two calls a record */
 #define FLOWS 64		/* small, so table-full paths are reached too */
 
 static const char policy_fmt[] =
@@ -69,6 +95,7 @@ static const char policy_fmt[] =
 	"	redact ipv6 mask\n"
 	"	redact email token\n"
 	"	redact phone mask\n"
+	"	hold 0\n"
 	"	on-error accept\n"
 	"}\n"
 	"service relay {\n"
@@ -87,6 +114,7 @@ static const char policy_fmt[] =
 	"	redact ipv6 token\n"
 	"	redact phone token\n"
 	"	redact email mask\n"
+	"	hold 2s mask\n"
 	"}\n"
 	"service web {\n"
 	"	listen tcp 80, 8080-8090\n"
@@ -101,6 +129,18 @@ static const char policy_fmt[] =
 	"}\n";
 
 static struct ruleset *rs;
+static struct flow_table *ft;
+static struct engine_worker *w, *spare;
+
+/* What became of each engine_process() call of the input, by cookie. */
+struct call {
+	uint8_t *held;		/* a copy of the packet while it is held */
+	uint32_t len;
+	unsigned flags;
+};
+
+static struct call calls[MAX_CALLS];
+static unsigned n_calls, n_held;
 
 /*
  * FUZZ_LAX_ICMP=1 skips the "corrupt stays corrupt" check for ICMP
@@ -108,6 +148,17 @@ static struct ruleset *rs;
  * by that one known finding (tests/fuzz/regress/fuzz_engine/).
  */
 static bool lax_icmp;
+
+/*
+ * FUZZ_TRACE=1 prints what became of each packet and command to stderr,
+ * to read a reproducer by (tests/fuzz/replay.sh's programs take it too).
+ */
+static bool trace;
+
+static const char *const verdict_names[] = {
+	[ENGINE_ACCEPT] = "accept", [ENGINE_MODIFIED] = "modified",
+	[ENGINE_DROP] = "drop", [ENGINE_HOLD] = "hold",
+};
 
 /* The packet being checked, before and after, for the crash report. */
 static const uint8_t *cur_before, *cur_after;
@@ -127,24 +178,33 @@ static void dump_current(void)
 {
 	if (!cur_before)
 		return;
-	fprintf(stderr, "direction %d, flags %#x\n", cur_dir, cur_flags);
+	if (cur_dir < 0)
+		fprintf(stderr, "released (held before), flags %#x\n", cur_flags);
+	else
+		fprintf(stderr, "direction %d, flags %#x\n", cur_dir, cur_flags);
 	hex("packet in", cur_before, cur_len);
 	hex("packet out", cur_after, cur_len);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char key_path[] = "/tmp/nfredact-fuzz-key.XXXXXX";
+	char key_dir[] = "/tmp/nfredact-fuzz.XXXXXX";
+	char key_path[sizeof(key_dir) + 4];
 	uint8_t key[32];
 	struct diag_list *dl = NULL;
 	char *text;
 	int fd;
 
 	lax_icmp = getenv("FUZZ_LAX_ICMP") && !strcmp(getenv("FUZZ_LAX_ICMP"), "1");
+	trace = getenv("FUZZ_TRACE") && !strcmp(getenv("FUZZ_TRACE"), "1");
 	/* a fixed key: a crash found with it replays byte for byte */
 	for (unsigned i = 0; i < sizeof(key); i++)
 		key[i] = (uint8_t)(i * 7 + 1);
-	fd = mkstemp(key_path);
+	/* the loader refuses a key in a directory others can write (/tmp) */
+	if (!mkdtemp(key_dir))
+		abort();
+	snprintf(key_path, sizeof(key_path), "%s/key", key_dir);
+	fd = open(key_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, key, sizeof(key)) != (ssize_t)sizeof(key))
 		abort();
 	close(fd);
@@ -152,12 +212,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	rs = policy_load_string("fuzz-engine.conf", text, NULL, &dl);
 	unlink(key_path);
+	rmdir(key_dir);
 	if (!rs) {
 		diag_list_print(stderr, dl);
 		abort();
 	}
 	diag_list_free(dl);
 	free(text);
+	ft = flow_table_new(FLOWS);
+	w = engine_worker_new(rs, FLOWS);
+	spare = engine_worker_new(rs, FLOWS);
+	if (!ft || !w || !spare)
+		abort();
 	return 0;
 }
 
@@ -194,73 +260,27 @@ static void count_match(void *ctx, enum det_kind det, const uint8_t *text,
 	++*(unsigned *)ctx;
 }
 
-/* Every held packet that is released decodes as what was held. */
-static void check_releases(struct engine_worker *w)
+/*
+ * A MODIFIED packet @after (@out_len bytes) against @before, the packet
+ * as it was handed to engine_process() with @flags.
+ */
+static void check_modified(uint8_t *before, uint32_t len, uint8_t *after,
+			   uint32_t out_len, unsigned flags)
 {
-	struct engine_release r;
-	struct packet p;
-
-	while (engine_next_release(w, &r)) {
-		CHECK(r.verdict == ENGINE_ACCEPT || r.verdict == ENGINE_MODIFIED ||
-		      r.verdict == ENGINE_DROP);
-		CHECK(r.service >= 0 && r.service < (int)policy_service_count(rs));
-		CHECK(r.len > 0 && r.len <= (uint32_t)r.cookie);
-		if (r.verdict == ENGINE_MODIFIED)
-			CHECK(pkt_decode(&p, r.data, r.len) == PKT_OK);
-	}
-}
-
-static void run_one(struct flow_table *ft, struct engine_worker *w,
-		    uint8_t *buf, uint32_t len, enum engine_dir dir,
-		    unsigned flags, uint64_t now_ns)
-{
-	static uint8_t before[MAX_PKT];
-	struct engine_result res;
 	struct packet in, out;
-	enum pkt_status st_in;
-	bool l4_ok = false, l3_ok = false;
+	bool l4_ok, l3_ok;
 
-	memcpy(before, buf, len);
-	cur_before = before;
-	cur_after = buf;
-	cur_len = len;
-	cur_dir = dir;
-	cur_flags = flags;
-	memset(&res, 0xa5, sizeof(res));
-	st_in = pkt_decode(&in, before, len);
-	if (st_in == PKT_OK) {
-		l4_ok = csum_l4_verify(&in);
-		l3_ok = in.family == 4 && csum_ipv4_header_verify(&in);
-	}
-
-	CHECK(engine_process(rs, ft, w, buf, len, dir, now_ns, flags, len,
-			     &res) == 0);
-	check_releases(w);
-
-	CHECK(res.verdict == ENGINE_ACCEPT || res.verdict == ENGINE_MODIFIED ||
-	      res.verdict == ENGINE_DROP || res.verdict == ENGINE_HOLD);
-	if (res.verdict == ENGINE_HOLD) {
-		/* a held packet's verdict comes from engine_next_release() */
-		CHECK(res.service >= 0 && !(flags & ENGINE_F_TRUNCATED));
-		return;
-	}
-	CHECK(res.reason < ENGINE_R__COUNT);
-	CHECK(res.service >= -1 && res.service < (int)policy_service_count(rs));
-	if (res.verdict != ENGINE_MODIFIED) {
-		/* only a MODIFIED verdict sends our bytes */
-		CHECK(memcmp(before, buf, len) == 0);
-		return;
-	}
-	CHECK(res.len <= len);
+	CHECK(out_len <= len);
 	CHECK(!(flags & ENGINE_F_TRUNCATED));
-	CHECK(res.service >= 0);
-	CHECK(st_in == PKT_OK);
-	CHECK(pkt_decode(&out, buf, res.len) == PKT_OK);
+	CHECK(pkt_decode(&in, before, len) == PKT_OK);
+	l4_ok = csum_l4_verify(&in);
+	l3_ok = in.family == 4 && csum_ipv4_header_verify(&in);
+	CHECK(pkt_decode(&out, after, out_len) == PKT_OK);
 	CHECK(out.family == in.family && out.proto == in.proto);
-	CHECK(pkt_ip_len(&out) <= res.len);
+	CHECK(pkt_ip_len(&out) <= out_len);
 	if (in.proto == IPPROTO_TCP) {
 		/* link padding past the IP length may be cut, nothing else */
-		CHECK(res.len >= pkt_ip_len(&in));
+		CHECK(out_len >= pkt_ip_len(&in));
 		CHECK(pkt_ip_len(&out) == pkt_ip_len(&in));
 		CHECK(out.l4_len == in.l4_len);
 		CHECK(out.payload_len == in.payload_len);
@@ -274,17 +294,213 @@ static void run_one(struct flow_table *ft, struct engine_worker *w,
 		CHECK(!csum_l4_verify(&out));
 }
 
+/*
+ * Every held packet that is released: held, released once, and what it
+ * became checked against what was handed over.  @stopping: only drops.
+ * Return: the number released.
+ */
+static unsigned check_releases(bool stopping)
+{
+	struct engine_release r;
+	unsigned n = 0;
+
+	while (engine_next_release(w, &r)) {
+		struct call *c;
+
+		CHECK(r.cookie < n_calls && calls[r.cookie].held);
+		c = &calls[r.cookie];
+		cur_before = c->held;
+		cur_after = r.data;
+		cur_len = c->len;
+		cur_dir = -1;
+		cur_flags = c->flags;
+		CHECK(r.verdict == ENGINE_ACCEPT || r.verdict == ENGINE_MODIFIED ||
+		      r.verdict == ENGINE_DROP);
+		if (trace)
+			fprintf(stderr, "  release #%llu: %s, service %d\n",
+				(unsigned long long)r.cookie,
+				verdict_names[r.verdict], r.service);
+		CHECK(!stopping || r.verdict == ENGINE_DROP);
+		CHECK(r.service >= 0 && r.service < (int)policy_service_count(rs));
+		CHECK(r.len > 0 && r.len <= c->len);
+		if (r.verdict == ENGINE_ACCEPT) {
+			struct packet in;
+
+			/*
+			 * The kernel passes its own copy: it must be this one,
+			 * but for link padding past the IP length.
+			 */
+			CHECK(pkt_decode(&in, c->held, c->len) == PKT_OK);
+			CHECK(r.len >= pkt_ip_len(&in));
+			CHECK(!memcmp(r.data, c->held, r.len));
+		} else if (r.verdict == ENGINE_MODIFIED) {
+			check_modified(c->held, c->len, r.data, r.len, c->flags);
+		}
+		free(c->held);
+		c->held = NULL;
+		n_held--;
+		n++;
+	}
+	cur_before = NULL;
+	return n;
+}
+
+static void run_one(uint8_t *buf, uint32_t len, enum engine_dir dir,
+		    unsigned flags, uint64_t now_ns)
+{
+	static uint8_t before[MAX_PKT];
+	uint64_t cookie = n_calls++;
+	struct engine_result res;
+
+	memcpy(before, buf, len);
+	memset(&res, 0xa5, sizeof(res));
+	CHECK(engine_process(rs, ft, w, buf, len, dir, now_ns, flags, cookie,
+			     &res) == 0);
+	if (trace)
+		fprintf(stderr, "#%llu: %u bytes, direction %d, flags %#x: %s "
+			"(%s), service %d, direction %d\n",
+			(unsigned long long)cookie, len, dir, flags,
+			res.verdict <= ENGINE_HOLD ? verdict_names[res.verdict] : "?",
+			engine_reason_name(res.reason), res.service, res.dir);
+	if (res.verdict == ENGINE_HOLD) {
+		/* a held packet's verdict comes from engine_next_release(),
+		 * maybe at once: note it before taking the releases */
+		CHECK(res.service >= 0 && !(flags & ENGINE_F_TRUNCATED));
+		CHECK(len > 0);
+		calls[cookie].held = malloc(len);
+		if (!calls[cookie].held)
+			abort();
+		memcpy(calls[cookie].held, before, len);
+		calls[cookie].len = len;
+		calls[cookie].flags = flags;
+		n_held++;
+	}
+	check_releases(false);
+
+	cur_before = before;
+	cur_after = buf;
+	cur_len = len;
+	cur_dir = dir;
+	cur_flags = flags;
+	CHECK(res.verdict == ENGINE_ACCEPT || res.verdict == ENGINE_MODIFIED ||
+	      res.verdict == ENGINE_DROP || res.verdict == ENGINE_HOLD);
+	if (res.verdict == ENGINE_HOLD) {
+		/* the caller's buffer goes nowhere: not checked */
+		cur_before = NULL;
+		return;
+	}
+	CHECK(res.reason < ENGINE_R__COUNT);
+	CHECK(res.service >= -1 && res.service < (int)policy_service_count(rs));
+	if (res.verdict == ENGINE_ACCEPT) {
+		/*
+		 * Only a MODIFIED verdict sends our bytes: a rewrite under
+		 * ACCEPT would not reach the wire.  A dropped packet's bytes
+		 * go nowhere (one may have been changed before it failed).
+		 */
+		CHECK(memcmp(before, buf, len) == 0);
+	} else if (res.verdict == ENGINE_MODIFIED) {
+		CHECK(res.service >= 0);
+		check_modified(before, len, buf, res.len, flags);
+	}
+	cur_before = NULL;
+}
+
+/* Drops counted as stopping, all services and the uncovered together. */
+static uint64_t stopping_drops(void)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i <= policy_service_count(rs); i++)
+		n += engine_worker_stats(w, i)->drops[ENGINE_R_STOPPING];
+	return n;
+}
+
+/* The counters agree with themselves: every drop has one reason. */
+static void check_stats(void)
+{
+	for (unsigned i = 0; i <= policy_service_count(rs); i++) {
+		const struct engine_stats *st = engine_worker_stats(w, i);
+		uint64_t sum = 0;
+
+		for (unsigned r = 0; r < ENGINE_R__COUNT; r++)
+			sum += st->drops[r];
+		CHECK(sum == st->dropped);
+	}
+}
+
+/* A reload as nfredactd does it, with the same policy. */
+static void reload(void)
+{
+	struct engine_worker *old = w;
+
+	engine_release_all(rs, ft, w);
+	check_releases(false);
+	CHECK(n_held == 0 && engine_hold_deadline(w) == 0);
+	check_stats();
+	engine_worker_reset(spare);
+	engine_worker_adopt(spare, old);
+	w = spare;
+	spare = old;
+}
+
+/* A stop: whatever is held is dropped, and nothing else happens. */
+static void stop(void)
+{
+	uint64_t before = stopping_drops();
+	unsigned held = n_held;
+
+	engine_drop_all(w);
+	CHECK(check_releases(true) == held);
+	CHECK(n_held == 0 && engine_hold_deadline(w) == 0);
+	CHECK(stopping_drops() - before == held);
+}
+
+static void tick(uint64_t now_ns)
+{
+	engine_tick(rs, ft, w, now_ns);
+	check_releases(false);
+	CHECK(!engine_hold_deadline(w) || engine_hold_deadline(w) > now_ns);
+}
+
+/* The one command of a record of length 0 (see the top of the file). */
+static bool command(uint8_t ctl, uint64_t now_ns)
+{
+	static const char *const names[] = { "", "tick", "reload", "stop" };
+
+	if (trace)
+		fprintf(stderr, "%s at %llu ms\n", names[ctl & 3],
+			(unsigned long long)(now_ns / 1000000 % 100000000));
+	switch (ctl & 3) {
+	case 1:
+		tick(now_ns);
+		return true;
+	case 2:
+		reload();
+		return true;
+	case 3:
+		stop();
+		return false;
+	}
+	return true;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct flow_table *ft = flow_table_new(FLOWS);
-	struct engine_worker *w = engine_worker_new(rs, FLOWS);
+	/* steps from a millisecond to past the holds, timeouts and epochs */
+	static const uint64_t step_ms[8] = {
+		0, 20, 1000, 11000, 130000, 3600000, 7500000, 90000000
+	};
 	uint64_t now_ns = 1700000000ull * 1000000000ull;
+	unsigned n_recs = 0;
+	bool going = true;
 	size_t pos = 0;
-	unsigned n_pkts = 0;
 
-	if (!ft || !w)
-		abort();
-	while (size - pos >= 3 && n_pkts++ < 256) {
+	/* as new, whatever the last input left */
+	flow_table_clear(ft);
+	engine_worker_reset(w);
+	n_calls = n_held = 0;
+
+	while (going && size - pos >= 3 && n_recs++ < MAX_RECORDS) {
 		uint8_t ctl = data[pos];
 		uint32_t len = (uint32_t)data[pos + 1] << 8 | data[pos + 2];
 		unsigned flags = 0;
@@ -293,6 +509,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pos += 3;
 		if (len > size - pos)
 			len = (uint32_t)(size - pos);
+		now_ns += (step_ms[ctl >> 5] + 1) * 1000000ull;
+		if (len == 0 && (ctl & 3)) {
+			going = command(ctl, now_ns);
+			continue;
+		}
 		/* exact-size heap copy: ASan catches any access past @len */
 		buf = malloc(len ? len : 1);
 		if (!buf)
@@ -304,21 +525,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			flags |= ENGINE_F_CSUM_NOT_READY;
 		if (ctl & 0x08)
 			flags |= ENGINE_F_TRUNCATED;
-		if (ctl & 0x10)
+		if (ctl & 0x10) {
+			struct packet p;
+
 			fixup(buf, len);
-		/* steps from a millisecond to past every timeout and epoch */
-		static const uint64_t step_s[8] = { 0, 0, 1, 11, 130, 3600, 7500, 90000 };
-		now_ns += step_s[ctl >> 5] * 1000000000ull + 1000000;
+			if (!(flags & ENGINE_F_CSUM_NOT_READY) &&
+			    pkt_decode(&p, buf, len) == PKT_OK &&
+			    (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) &&
+			    csum_l4_verify(&p))
+				flags |= ENGINE_F_CSUM_VERIFIED;
+		}
 
 		switch (ctl & 3) {
 		case 0:
-			run_one(ft, w, buf, len, ENGINE_DIR_AUTO, flags, now_ns);
+			run_one(buf, len, ENGINE_DIR_AUTO, flags, now_ns);
 			break;
 		case 1:
-			run_one(ft, w, buf, len, ENGINE_DIR_IN, flags, now_ns);
+			run_one(buf, len, ENGINE_DIR_IN, flags, now_ns);
 			break;
 		case 2:
-			run_one(ft, w, buf, len, ENGINE_DIR_OUT, flags, now_ns);
+			run_one(buf, len, ENGINE_DIR_OUT, flags, now_ns);
 			break;
 		case 3: {
 			/* the same bytes twice: as the engine decides, then as
@@ -328,8 +554,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!copy)
 				abort();
 			memcpy(copy, buf, len);
-			run_one(ft, w, buf, len, ENGINE_DIR_AUTO, flags, now_ns);
-			run_one(ft, w, copy, len, ENGINE_DIR_IN, flags, now_ns);
+			run_one(buf, len, ENGINE_DIR_AUTO, flags, now_ns);
+			run_one(copy, len, ENGINE_DIR_IN, flags, now_ns);
 			free(copy);
 			break;
 		}
@@ -344,14 +570,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(n < 0 || (unsigned)n == found);
 		}
 		free(buf);
-		engine_tick(rs, ft, w, now_ns);
-		check_releases(w);
-		CHECK(!engine_hold_deadline(w) || engine_hold_deadline(w) > now_ns);
+		tick(now_ns);
 	}
-	engine_release_all(rs, ft, w);
-	check_releases(w);
-	CHECK(engine_hold_deadline(w) == 0);
-	engine_worker_free(w);
-	flow_table_free(ft);
+	if (going) {
+		engine_release_all(rs, ft, w);
+		check_releases(false);
+		CHECK(n_held == 0 && engine_hold_deadline(w) == 0);
+	}
+	check_stats();
 	return 0;
 }

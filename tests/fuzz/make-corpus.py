@@ -5,7 +5,11 @@ Usage: tests/fuzz/make-corpus.py [OUTDIR]      (default tests/fuzz/corpus)
 
 fuzz_packet: single IP packets built with scapy (TCP, UDP, ICMP errors,
 IPv6 extension headers, fragments).  fuzz_engine: conversations in the
-record format of fuzz_engine.c (control byte, 2-byte length, packet).
+record format of fuzz_engine.c (control byte, 2-byte length, packet):
+one flow each, and many flows of every service at once with explicit
+directions, streams cut across segments, out-of-order and retransmitted
+segments, ICMP errors quoting flows both ways, holds decided by ticks,
+a reload and a stop, a flood of flows.
 fuzz_policy: the policies of doc/design.md §6 and broken variants.
 Output is deterministic: the same scapy gives the same files.
 """
@@ -190,6 +194,258 @@ def engine_seeds():
           + rec(IP(src="172.16.0.1", dst=S4) / UDP(dport=514) / b"not a client"))
 
 
+# ---- fuzz_engine: conversations of many flows ----------------------------
+#
+# The daemon passes a direction with every packet: IN for client→server,
+# OUT for replies.  Steps (bits 5-7 of the control byte) move the clock
+# before a record: 0 a millisecond, 1 20 ms (inside the 40 ms hold), 2 a
+# second (past it), 3 11 s, 4 130 s, 5 an hour, 6 7500 s, 7 a day.
+# Records of length 0 are commands: tick, reload, stop.
+
+D_IN, D_OUT, D_AUTO = DIR_IN, DIR_OUT, 0
+CMD_TICK, CMD_RELOAD, CMD_STOP = 1, 2, 3
+
+
+def step(n):
+    return n << 5
+
+
+def cmd(c, st=0):
+    return bytes([c | step(st)]) + b"\x00\x00"
+
+
+class Tcp:
+    """One TCP connection; records carry explicit directions by default."""
+
+    def __init__(self, ip, c, s, cport, sport, isn=1000, sisn=9000):
+        self.ip, self.c, self.s = ip, c, s
+        self.cport, self.sport = cport, sport
+        self.isn, self.seq, self.sseq = isn, isn + 1, sisn + 1
+
+    def cpkt(self, flags, payload=b"", seq=None):
+        seq = self.seq if seq is None else seq
+        return (self.ip(src=self.c, dst=self.s) /
+                TCP(sport=self.cport, dport=self.sport, flags=flags,
+                    seq=seq % 2**32, ack=self.sseq % 2**32) / payload)
+
+    def spkt(self, flags, payload=b""):
+        return (self.ip(src=self.s, dst=self.c) /
+                TCP(sport=self.sport, dport=self.cport, flags=flags,
+                    seq=self.sseq % 2**32, ack=self.seq % 2**32) / payload)
+
+    def handshake(self, ctl_in=D_IN, ctl_out=D_OUT):
+        syn = self.ip(src=self.c, dst=self.s) / TCP(
+            sport=self.cport, dport=self.sport, flags="S", seq=self.isn)
+        synack = self.ip(src=self.s, dst=self.c) / TCP(
+            sport=self.sport, dport=self.cport, flags="SA",
+            seq=(self.sseq - 1) % 2**32, ack=self.seq % 2**32)
+        return rec(syn, ctl_in) + rec(synack, ctl_out) + rec(self.cpkt("A"), ctl_in)
+
+    def send(self, payload, ctl=D_IN):
+        """The next client segment, in order."""
+        r = rec(self.cpkt("PA", payload), ctl)
+        self.seq += len(payload)
+        return r
+
+    def at(self, off, payload, ctl=D_IN):
+        """A client segment at @off from the next byte, sequence unchanged."""
+        return rec(self.cpkt("PA", payload, self.seq + off), ctl)
+
+    def skip(self, n):
+        self.seq += n
+
+    def ack(self, ctl=D_OUT):
+        return rec(self.spkt("A"), ctl)
+
+    def reply(self, payload, ctl=D_OUT):
+        r = rec(self.spkt("PA", payload), ctl)
+        self.sseq += len(payload)
+        return r
+
+    def fin(self, ctl=D_IN):
+        r = rec(self.cpkt("FA"), ctl)
+        self.seq += 1
+        return r
+
+    def rst(self, ctl=D_IN):
+        return rec(self.cpkt("R"), ctl)
+
+
+def cut(p, *at):
+    """@p cut at the offsets @at."""
+    out, prev = [], 0
+    for a in list(at) + [len(p)]:
+        out.append(p[prev:a])
+        prev = a
+    return out
+
+
+EMAIL_MSG = b"user alice@example.org phone +1 555 123 4567 at 198.51.100.7\n"
+HTTP_REQ = (b"GET /?user=mallory HTTP/1.1\r\nHost: x\r\n"
+            b"X-Real-IP: 198.51.100.200\r\nForwarded: for=192.0.2.60\r\n\r\n")
+PROXY_REQ = (b"PROXY TCP4 198.51.100.22 192.0.2.1 56324 5222\r\n"
+             b"<stream to='eve@example.org'/>")
+CHAT_MSG = b"PRIVMSG #x :call +44 20 7946 0958 or mail bob@example.net\r\n"
+
+
+def many_flows(ip, cs, s, d_in=D_IN, d_out=D_OUT):
+    """Five TCP services and UDP syslog, interleaved, identifiers cut
+    across segments, replies, ACKs and closes."""
+    mq = Tcp(ip, cs[0], s, 40001, 1883)
+    web = Tcp(ip, cs[1], s, 40100, 80, isn=50000, sisn=7000)
+    rel = Tcp(ip, cs[2], s, 40200, 5222, isn=0xfffffff0, sisn=1)
+    chat = Tcp(ip, cs[3], s, 40300, 6667, isn=3000000000)
+    sysl = Tcp(ip, cs[4], s, 40400, 514)
+    out = [mq.handshake(d_in, d_out), web.handshake(d_in, d_out),
+           rel.handshake(d_in, d_out), chat.handshake(d_in, d_out),
+           sysl.handshake(d_in, d_out)]
+    a, b, c = cut(EMAIL_MSG, 9, 17)		# "user alic|e@exampl|e.org ..."
+    h1, h2 = cut(HTTP_REQ, 50)
+    p1, p2, p3 = cut(PROXY_REQ, 10, 40)
+    k1, k2 = cut(CHAT_MSG, 20)
+    out += [mq.send(a, d_in), web.send(h1, d_in), rel.send(p1, d_in),
+            mq.send(b, d_in | step(1)), chat.send(k1, d_in),
+            rec(ip(src=cs[4], dst=s) / UDP(sport=5140, dport=514) /
+                PAYLOADS[514][0], d_in),
+            web.send(h2, d_in), rel.send(p2, d_in), mq.send(c, d_in),
+            mq.ack(d_out), web.reply(b"HTTP/1.1 200 OK\r\n\r\nhi", d_out),
+            rel.send(p3, d_in | step(1)), chat.send(k2, d_in),
+            sysl.send(PAYLOADS[514][1], d_in),
+            rec(ip(src=s, dst=cs[4]) / UDP(sport=514, dport=5140) / b"ok", d_out),
+            rel.ack(d_out), chat.ack(d_out), sysl.ack(d_out), web.ack(d_out),
+            mq.fin(d_in), web.fin(d_in), rel.rst(d_in), chat.fin(d_in)]
+    return b"".join(out)
+
+
+def ooo_flow(ip, c, s):
+    """Segments out of order: a gap that fills, one that never does."""
+    t = Tcp(ip, c, s, 40500, 1883)
+    a, b, cc = cut(EMAIL_MSG, 12, 30)
+    out = [t.handshake(),
+           t.at(len(a), b), t.at(len(a) + len(b), cc),	# after a gap
+           t.send(a)]					# fills it
+    t.skip(len(b) + len(cc))
+    out += [t.ack(),
+            # a gap that does not fill in time: dropped, sent again
+            t.at(7, b"mallory@example.com\n"), cmd(CMD_TICK, 2),
+            t.send(b"bob@ex"), t.at(0, b"bob@example.net\n", D_IN | step(1))]
+    t.skip(len(b"bob@example.net\n"))
+    out += [t.at(0, b"x" * 20), t.at(10, b"y" * 5), t.at(40, b"z"),
+            t.at(20, b"w" * 20), t.ack(), t.fin()]
+    return b"".join(out)
+
+
+def retrans_flow(ip, c, s):
+    """Retransmissions: of held bytes, of rewritten bytes the server has
+    not acknowledged and of bytes it has, overlapping ones."""
+    t = Tcp(ip, c, s, 40600, 1883)
+    m1, m2 = cut(b"mail carol@example.com now\n", 12)
+    out = [t.handshake(), t.send(m1)]
+    out.append(t.at(-len(m1), m1))		# the held segment again
+    out.append(t.send(m2))
+    out.append(t.at(-len(m1) - len(m2), m1 + m2))	# all of it again
+    out.append(t.at(-len(m2) - 4, m2[:4] if len(m2) > 4 else m2))
+    out.append(t.ack())
+    out.append(t.at(-len(m2), m2))		# acknowledged already
+    out.append(t.send(b"phone +1 555 987 6543\n"))
+    out.append(t.at(-10, b"987 6543\nand dave@example.org\n"))	# old and new
+    t.skip(len(b"and dave@example.org\n"))
+    out += [t.ack(), t.fin(), t.fin()]
+    return b"".join(out)
+
+
+def icmp_quotes():
+    """ICMP errors quoting flows both ways: outbound (the server's side to
+    the pseudonym, quoting pseudonym → server: mqtt truncates, so the
+    pseudonym is known) and inbound (towards the client, quoting
+    server → client), TCP and UDP, IPv4 and IPv6."""
+    t4 = Tcp(IP, C4, S4, 40700, 1883)
+    t6 = Tcp(IPv6, C6, S6, 40701, 1883)
+    p4, p6 = "10.1.2.0", "2001:db8:1::"
+    out = [t4.handshake(), t6.handshake(), t4.send(b"hello there\n"),
+           t6.send(b"hello there\n"),
+           rec(IP(src=S4, dst=C4) / UDP(sport=514, dport=5141) / b"x", D_OUT),
+           rec(IP(src=C4, dst=S4) / UDP(sport=5141, dport=514) / b"<13>1 x", D_IN)]
+    q4 = IP(src=p4, dst=S4) / TCP(sport=40700, dport=1883, flags="PA", seq=1001) / b"hello"
+    q6 = IPv6(src=p6, dst=S6) / TCP(sport=40701, dport=1883, flags="PA", seq=1001) / b"hello"
+    out += [
+        # outbound: the server's host says the pseudonym is unreachable
+        rec(IP(src=S4, dst=p4) / ICMP(type=3, code=3) / q4, D_OUT),
+        rec(IP(src="192.0.2.254", dst=p4) / ICMP(type=3, code=4, nexthopmtu=1400) / q4, D_AUTO),
+        rec(IPv6(src=S6, dst=p6) / ICMPv6PacketTooBig(mtu=1280) / q6, D_OUT),
+        rec(IPv6(src="2001:db8:ffff::fe", dst=p6) / ICMPv6DestUnreach(code=4) / q6, D_AUTO),
+        # inbound: the path towards the client about a reply
+        rec(IP(src="10.1.2.254", dst=S4) / ICMP(type=11) /
+            IP(src=S4, dst=C4) / TCP(sport=1883, dport=40700, flags="A"), D_IN),
+        rec(IP(src=C4, dst=S4) / ICMP(type=3, code=3) /
+            IP(src=S4, dst=C4) / UDP(sport=514, dport=5141) / b"x", D_IN),
+        rec(IPv6(src=C6, dst=S6) / ICMPv6DestUnreach(code=1) /
+            IPv6(src=S6, dst=C6) / TCP(sport=1883, dport=40701, flags="A"), D_IN),
+        # quotes cut short, of no flow, with the wrong direction
+        rec(IP(src=S4, dst=p4) / ICMP(type=3, code=3) / bytes(q4)[:28], D_OUT),
+        rec(IP(src=S4, dst=p4) / ICMP(type=3, code=3) /
+            IP(src=p4, dst=S4) / TCP(sport=1, dport=1883), D_OUT),
+        rec(IP(src=S4, dst=p4) / ICMP(type=3, code=3) / q4, D_IN),
+        t4.fin(), t6.fin()]
+    return b"".join(out)
+
+
+def holds_and_commands():
+    """Held tails decided by the next segment, by the clock (ticks), by a
+    retransmission, at a reload and at a stop; three hold times (mqtt
+    40 ms, chat 2 s with mask, TCP syslog never)."""
+    mq = Tcp(IP, C4, S4, 40800, 1883)
+    chat = Tcp(IP, "10.1.2.5", S4, 40801, 6667)
+    sysl = Tcp(IP, "10.1.2.6", S4, 40802, 514)
+    out = [mq.handshake(), chat.handshake(), sysl.handshake(),
+           mq.send(b"to dave@exa"), cmd(CMD_TICK, 1),	# still held
+           mq.send(b"mple.org\n"),			# decided by the next
+           mq.send(b"to erin@exa"), cmd(CMD_TICK, 2),	# timed out: masked
+           chat.send(b"call +44 20 79"), cmd(CMD_TICK, 2),	# 2 s: held
+           chat.at(-14, b"call +44 20 79", D_IN | step(1)),	# sent again:
+							# masked now (mask)
+           sysl.send(b"<13>1 from frank@exa"),		# never held
+           cmd(CMD_RELOAD),				# decided, streams adopted
+           chat.send(b"46 0958\r\n"), mq.send(b"then grace@ex"),
+           chat.send(b"mail heidi@exa"), mq.ack(),
+           cmd(CMD_TICK, 1), cmd(CMD_STOP),		# held ones dropped
+           mq.send(b"never seen\n")]
+    return b"".join(out)
+
+
+def flood():
+    """More UDP flows than the table has room for, then expiry."""
+    out = []
+    for i in range(70):
+        out.append(rec(IP(src=f"10.0.{i // 200}.{i % 200 + 1}", dst=S4) /
+                       UDP(sport=6000 + i, dport=514) / b"<13>1 m", D_IN | FIX))
+    out.append(cmd(CMD_TICK, 5))			# past the UDP timeout
+    # the engine expires some flows every 16 packets
+    for i in range(40):
+        out.append(rec(IP(src=f"10.3.0.{i + 1}", dst=S4) /
+                       UDP(sport=7000 + i, dport=514) / b"<13>1 n", D_IN | FIX))
+    return b"".join(out)
+
+
+def conversation_seeds():
+    c4 = [C4, "10.9.8.7", "10.1.2.4", "10.1.2.5", "10.0.0.9"]
+    c6 = [C6, "2001:db8:9::7", "2001:db8:1:2::44", "2001:db8:1:2::55",
+          "2001:db8:0:1::9"]
+    write("fuzz_engine", "multi-v4", many_flows(IP, c4, S4))
+    write("fuzz_engine", "multi-v6", many_flows(IPv6, c6, S6))
+    write("fuzz_engine", "multi-v4-auto", many_flows(IP, c4, S4, D_AUTO, D_AUTO))
+    write("fuzz_engine", "multi-mixed",
+          many_flows(IP, c4, S4, D_IN | FIX, D_OUT | 0x04) +
+          many_flows(IPv6, c6, S6, DIR_BOTH, D_OUT))
+    write("fuzz_engine", "ooo-v4", ooo_flow(IP, C4, S4))
+    write("fuzz_engine", "ooo-v6", ooo_flow(IPv6, C6, S6))
+    write("fuzz_engine", "retrans-v4", retrans_flow(IP, C4, S4))
+    write("fuzz_engine", "retrans-v6", retrans_flow(IPv6, C6, S6))
+    write("fuzz_engine", "icmp-quotes", icmp_quotes())
+    write("fuzz_engine", "holds-tick-reload-stop", holds_and_commands())
+    write("fuzz_engine", "flood", flood())
+
+
 # ---- fuzz_policy ---------------------------------------------------------
 
 DESIGN_EXAMPLE = """\
@@ -288,6 +544,7 @@ def policy_seeds():
 def main():
     packet_seeds()
     engine_seeds()
+    conversation_seeds()
     policy_seeds()
     n = sum(len(fs) for _, _, fs in os.walk(OUT))
     digest = hashlib.sha256()

@@ -1,5 +1,7 @@
 #!/bin/bash
-# Run one libFuzzer target: replay its saved reproducers, then fuzz it.
+# Run one libFuzzer target: replay its saved reproducers (tests/fuzz/
+# replay.sh: those of findings not fixed yet, named in KNOWN, do not
+# stop it), then fuzz it.
 # Usage: tests/fuzz/run.sh BINARY NAME SECONDS [JOBS]
 # Exit status: 0, or 1 when a reproducer or the fuzzing run crashed.
 set -u
@@ -13,12 +15,10 @@ mkdir -p "$work" "$art"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-regress=("$here/regress/$name"/*)
-if [ -e "${regress[0]}" ]; then
-	echo "  REPLAY  $name: ${#regress[@]} reproducer(s)"
-	if ! "$bin" -runs=1 "${regress[@]}" >"build-fuzz/$name.replay.log" 2>&1; then
-		tail -n 40 "build-fuzz/$name.replay.log"
-		echo "FAIL $name: a saved reproducer crashes (log: build-fuzz/$name.replay.log)"
+if [ -d "$here/regress/$name" ]; then
+	echo "  REPLAY  $name"
+	if ! "$here/replay.sh" "$bin" "$here/regress/$name"; then
+		echo "FAIL $name: a saved reproducer fails"
 		exit 1
 	fi
 fi

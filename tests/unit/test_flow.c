@@ -1,7 +1,8 @@
 /*
  * test_flow.c — the flow table: lookups both ways, port clashes, capacity,
  * TCP states and timeouts, index deletion under churn (against a naive
- * model), and the map mode's per-client pseudonym table.
+ * model), the map mode's per-client pseudonym table, and a table cleared
+ * for reuse.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <netinet/in.h>
@@ -626,6 +628,148 @@ static void test_map_errors(void **state)
 	flow_table_free(ft);
 }
 
+/*
+ * One random operation, done the same way on two tables: the new one
+ * (@a) and the cleared one (@b) must answer alike, flow for flow.
+ */
+static void lockstep_op(struct flow_table *a, struct flow_table *b,
+			const struct rs_addr_rule *rule, uint32_t *now)
+{
+	uint32_t c = 0x0a000200 + (uint32_t)(rng() % 40);
+	uint16_t cport = (uint16_t)(4000 + rng() % 3);
+	uint8_t proto = rng() % 2 ? IPPROTO_TCP : IPPROTO_UDP;
+	struct flow t = tmpl_v4(proto, c, cport, 514), *fa, *fb;
+	unsigned op = (unsigned)(rng() % 8);
+	int ra, rb;
+
+	*now += (uint32_t)(rng() % 40);
+	if (op == 0) {
+		assert_int_equal(flow_expire(a, *now, 64), flow_expire(b, *now, 64));
+		return;
+	}
+	fa = flow_find_in(a, 4, proto, t.client, cport, t.server, 514);
+	fb = flow_find_in(b, 4, proto, t.client, cport, t.server, 514);
+	assert_int_equal(fa == NULL, fb == NULL);
+	if (fa) {
+		uint8_t fl = (uint8_t)(rng() & 0x17);
+		bool in = rng() % 2;
+
+		flow_update(a, fa, fl, in, *now);
+		flow_update(b, fb, fl, in, *now);
+		assert_int_equal(fa->tcp_state, fb->tcp_state);
+		return;
+	}
+	if (op < 4) {
+		uint8_t pa[16], pb[16];
+
+		memset(pa, 0, 16);
+		memset(pb, 0, 16);
+		ra = flow_map_pseudonym(a, test_key, rule, 4, t.client, 1, pa);
+		rb = flow_map_pseudonym(b, test_key, rule, 4, t.client, 1, pb);
+		assert_int_equal(ra, rb);
+		if (ra)
+			return;
+		assert_memory_equal(pa, pb, 16);
+		memcpy(t.pseudo, pa, 16);
+		t.flags = FLOW_F_MAPPED;
+		t.epoch = 1;
+	}
+	ra = flow_add(a, &t, *now, &fa);
+	rb = flow_add(b, &t, *now, &fb);
+	assert_int_equal(ra, rb);
+	if (ra)
+		return;
+	assert_int_equal(fa->pport, fb->pport);
+	assert_memory_equal(fa->pseudo, fb->pseudo, 16);
+}
+
+/*
+ * flow_table_clear(): the table behaves as new.  Rounds of random work
+ * on a cleared table and on a new one answer alike (flows, pseudonym
+ * ports, map-mode pseudonyms, expiry); what was there before a clear is
+ * gone; a table filled to capacity again and again still takes as many
+ * flows each time (index slots left behind would fill the indexes, and
+ * a probe would then never end: the alarm fails the test).
+ */
+static void test_clear(void **state)
+{
+	struct rs_addr_rule r30 = map_rule(0x64400004, 30);
+	struct rs_addr_rule r27 = map_rule(0x64400020, 27);
+	struct flow_table *ft = flow_table_new(64), *fresh;
+	uint64_t bytes = flow_table_bytes(ft);
+	uint32_t pa, pb, pc, now = 100;
+	uint8_t cl[16], out[16];
+	struct flow t, *f;
+
+	assert_non_null(ft);
+	alarm(60);
+	flow_table_clear(ft);		/* a new table: nothing to do */
+	assert_int_equal(flow_table_count(ft), 0);
+
+	/* map mode: the /30 has two pseudonyms, both taken */
+	assert_int_equal(add_mapped(ft, &r30, 0x0a000001, 1000, 7, 0, &pa), 0);
+	assert_int_equal(add_mapped(ft, &r30, 0x0a000002, 1000, 7, 0, &pb), 0);
+	put_v4(cl, 0x0a000003);
+	assert_int_equal(flow_map_pseudonym(ft, test_key, &r30, 4, cl, 7, out),
+			 -ENOSPC);
+	t = tmpl_v4(IPPROTO_TCP, 0x0a000001, 1000, 1883);
+	assert_int_equal(flow_add(ft, &t, 0, &f), 0);
+	flow_table_clear(ft);
+	assert_int_equal(flow_table_count(ft), 0);
+	assert_int_equal(flow_table_bytes(ft), bytes);
+	assert_null(flow_find_in(ft, 4, IPPROTO_TCP, t.client, 1000, t.server,
+				 1883));
+	assert_null(flow_find_out(ft, 4, IPPROTO_TCP, t.pseudo, f->pport,
+				  t.server, 1883));
+	put_v4(cl, pa);
+	assert_null(flow_find_out(ft, 4, IPPROTO_UDP, cl, 1000,
+				  (uint8_t[16]){ 192, 0, 2, 1 }, 514));
+	/* the third client now gets what it would from a new table */
+	fresh = flow_table_new(64);
+	assert_non_null(fresh);
+	assert_int_equal(add_mapped(fresh, &r30, 0x0a000003, 1000, 7, 0, &pb), 0);
+	assert_int_equal(add_mapped(ft, &r30, 0x0a000003, 1000, 7, 0, &pc), 0);
+	assert_int_equal(pb, pc);
+	flow_table_free(fresh);
+
+	/* random work, a new table against the cleared one */
+	for (unsigned round = 0; round < 20; round++) {
+		fresh = flow_table_new(64);
+		assert_non_null(fresh);
+		flow_table_clear(ft);
+		for (unsigned n = 0; n < 300; n++)
+			lockstep_op(fresh, ft, &r27, &now);
+		assert_int_equal(flow_table_count(ft), flow_table_count(fresh));
+		flow_table_free(fresh);
+	}
+
+	/* full, cleared, full again: every flow fits every time */
+	for (unsigned round = 0; round < 50; round++) {
+		flow_table_clear(ft);
+		for (uint32_t n = 0; n < 64; n++) {
+			t = tmpl_v4(round % 2 ? IPPROTO_TCP : IPPROTO_UDP,
+				    0x0a010000 + round * 64 + n,
+				    (uint16_t)(2000 + n % 3), 514);
+			if (n % 4 == 0) {
+				assert_int_equal(flow_map_pseudonym(ft, test_key,
+						 &r27, 4, t.client, round,
+						 t.pseudo), 0);
+				t.flags = FLOW_F_MAPPED;
+				t.epoch = round;
+			}
+			assert_int_equal(flow_add(ft, &t, now, &f), 0);
+		}
+		assert_int_equal(flow_table_count(ft), 64);
+		t = tmpl_v4(IPPROTO_UDP, 0x0b000000, 5, 514);
+		assert_int_equal(flow_add(ft, &t, now, &f), -ENOSPC);
+	}
+	/* and what the last round added expires as usual */
+	assert_int_equal(flow_expire(ft, now + FLOW_TIMEOUT_TCP_EST + 1, 64), 64);
+	assert_int_equal(flow_table_count(ft), 0);
+	alarm(0);
+	flow_table_free(ft);
+}
+
 static void test_memory_report(void **state)
 {
 	uint32_t n = 65536;
@@ -673,6 +817,7 @@ int main(void)
 		cmocka_unit_test(test_map_churn_vs_model),
 		cmocka_unit_test(test_map_v4mapped),
 		cmocka_unit_test(test_map_errors),
+		cmocka_unit_test(test_clear),
 		cmocka_unit_test(test_memory_report),
 	};
 
