@@ -778,6 +778,18 @@ static void ooo_drop(struct engine_worker *w, struct stream *st,
 	st->ooo_bytes = 0;
 }
 
+/* Every hold of @st, in order or not, is dropped for @why. */
+static void holds_drop(struct engine_worker *w, struct stream *st,
+		       enum engine_reason why)
+{
+	release_list(w, st->held, ENGINE_DROP, why);
+	st->held = st->held_last = -1;
+	st->n_held = 0;
+	st->held_bytes = 0;
+	ooo_drop(w, st, why);
+	active_drop(w->ss, st);
+}
+
 /*
  * The holds of @st are due (or the stream ends): held segments are
  * decided by the timeout rule.  Out of order, after a gap that did not
@@ -799,12 +811,7 @@ static void stream_flush(const struct ruleset *rs, struct flow_table *ft,
 		return;
 	}
 	if (!slot_live(ss, st)) {
-		release_list(w, st->held, ENGINE_DROP, ENGINE_R_EVICTED);
-		st->held = st->held_last = -1;
-		st->n_held = 0;
-		st->held_bytes = 0;
-		ooo_drop(w, st, ENGINE_R_EVICTED);
-		active_drop(ss, st);
+		holds_drop(w, st, ENGINE_R_EVICTED);
 		slot_reclaim(ss, st);
 		return;
 	}
@@ -866,16 +873,8 @@ void stream_drop_all(struct engine_worker *w)
 	struct stream_set *ss = w->ss;
 
 	stream_release_reset(ss);
-	while (ss->n_active) {
-		struct stream *st = &ss->streams[ss->active[0]];
-
-		release_list(w, st->held, ENGINE_DROP, ENGINE_R_STOPPING);
-		st->held = st->held_last = -1;
-		st->n_held = 0;
-		st->held_bytes = 0;
-		ooo_drop(w, st, ENGINE_R_STOPPING);
-		active_drop(ss, st);
-	}
+	while (ss->n_active)
+		holds_drop(w, &ss->streams[ss->active[0]], ENGINE_R_STOPPING);
 }
 
 void stream_adopt(struct engine_worker *to, struct engine_worker *from)
@@ -1117,11 +1116,7 @@ static void stream_restart(struct engine_worker *w, struct flow *f, uint32_t isn
 	struct stream *st = stream_of(ss, f);
 
 	if (st) {
-		release_list(w, st->held, ENGINE_DROP, ENGINE_R_EVICTED);
-		ooo_drop(w, st, ENGINE_R_EVICTED);
-		st->held = st->held_last = -1;
-		st->n_held = 0;
-		active_drop(ss, st);
+		holds_drop(w, st, ENGINE_R_EVICTED);
 		slot_free(ss, st);
 		f->stream = 0;
 	}
@@ -1316,9 +1311,18 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 			stats->retrans_no_record++;
 			return ENGINE_R_NO_RECORD;
 		} else if (seq_lt(seq, st->first_seq)) {
-			/* sent before this worker kept a record */
+			/*
+			 * Sent before this worker kept a record (a stream
+			 * picked up after a restart): what an earlier reader
+			 * made of these bytes is unknown, and a server still
+			 * missing them would otherwise wait for them for
+			 * ever, since the client sends them again and again.
+			 * They pass masked: nothing of them is read as sent.
+			 */
+			payload_mask(j, p, old);
 			stats->retrans_no_record++;
-			return ENGINE_R_NO_RECORD;
+			if (old == plen)
+				return ENGINE_R_NONE;
 		} else {
 			why = rescan(j, f, p, seq, old);
 			if (why != ENGINE_R_NONE)
