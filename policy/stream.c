@@ -377,6 +377,8 @@ static struct stream *stream_of(struct stream_set *ss, const struct flow *f)
 
 static void slot_free(struct stream_set *ss, struct stream *st)
 {
+	/* off the active list first: a slot made anew must not be on it */
+	active_drop(ss, st);
 	st->f = NULL;
 	st->next_free = ss->free_head;
 	ss->free_head = (int32_t)(st - ss->streams);
