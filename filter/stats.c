@@ -39,6 +39,7 @@ void stats_add(struct engine_stats *dst, const struct engine_stats *src)
 	dst->retrans_no_record += src->retrans_no_record;
 	dst->not_delivered += src->not_delivered;
 	dst->urgent_cleared += src->urgent_cleared;
+	dst->ack_resumed += src->ack_resumed;
 	for (unsigned i = 0; i < ENGINE_R__COUNT; i++) {
 		dst->reasons[i] += src->reasons[i];
 		dst->drops[i] += src->drops[i];
@@ -116,6 +117,10 @@ static const struct svc_counter svc_counters[] = {
 	SC("urgent_cleared", "nfredact_tcp_urgent_cleared_total", NULL,
 	   "TCP urgent pointers cleared, so that the application reads the "
 	   "urgent byte in line, as it was scanned.", urgent_cleared),
+	SC("ack_resumed", "nfredact_tcp_ack_resumed_total", NULL,
+	   "TCP streams that went on from the server's acknowledgement of "
+	   "bytes this process never passed (an earlier one did).",
+	   ack_resumed),
 };
 
 static uint64_t counter_at(const struct engine_stats *st, size_t off)

@@ -92,7 +92,6 @@ static const char *const reason_names[ENGINE_R__COUNT] = {
 	[ENGINE_R_NO_PORT] = "no-port",
 	[ENGINE_R_HOLD_FULL] = "hold-full",
 	[ENGINE_R_OOO_FULL] = "out-of-order-full",
-	[ENGINE_R_NO_RECORD] = "no-record",
 	[ENGINE_R_EVICTED] = "evicted",
 	[ENGINE_R_DUPLICATE] = "duplicate",
 	[ENGINE_R_GAP] = "gap",

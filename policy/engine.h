@@ -56,9 +56,6 @@ enum engine_reason {
 	ENGINE_R_NO_PORT,	/* no free pseudonym port for a new flow */
 	ENGINE_R_HOLD_FULL,	/* the worker's pool of held segments is full */
 	ENGINE_R_OOO_FULL,	/* the flow has its most out-of-order segments */
-	ENGINE_R_NO_RECORD,	/* a retransmission of bytes whose rewrite is
-				 * no longer recorded (record bound, or the
-				 * flow's stream state was taken over) */
 	ENGINE_R_EVICTED,	/* held when its flow was removed, or when
 				 * a new connection took the tuple over */
 	ENGINE_R_DUPLICATE,	/* a TCP segment a held one already carries */
@@ -104,6 +101,7 @@ struct engine_stats {
 		 retrans_dropped, retrans_no_record;
 	uint64_t not_delivered;	/* SYN, RST or data the receiver ignores */
 	uint64_t urgent_cleared;	/* urgent pointers taken out */
+	uint64_t ack_resumed;	/* streams gone on from the server's ACK */
 	uint64_t drops[ENGINE_R__COUNT];	/* dropped, by reason (sum: dropped) */
 	uint64_t detector[DET__COUNT];	/* identifiers found */
 	uint64_t action[ACT__COUNT];	/* rewrites done */

@@ -1082,6 +1082,39 @@ static void payload_mask(struct redact_job *j, struct packet *p, uint32_t len)
 }
 
 /*
+ * A segment comes ahead of the stream, and the server acknowledges bytes
+ * beyond all this worker passed or holds: an earlier reader passed them
+ * (a stream picked up after a restart starts at the first segment seen,
+ * which may be an old retransmission).  The client never sends
+ * acknowledged bytes again, so a stream waiting for them would wait for
+ * ever, its later segments dropped as `gap`.  It goes on from the ACK (or
+ * from this segment, if it starts before), with no context before it;
+ * bytes before that which still come pass masked, as the server has them.
+ * With segments held, the server cannot have acknowledged them, and
+ * nothing moves.
+ */
+static void ack_resume(struct redact_job *j, struct stream_set *ss,
+		       struct flow *f, uint32_t seq)
+{
+	uint32_t to = seq_lt(f->server_ack, seq) ? f->server_ack : seq;
+	struct stream *st;
+
+	if (!(f->flags & FLOW_F_ACK) || !seq_lt(f->next_seq, to))
+		return;
+	st = stream_of(ss, f);
+	if (st && st->n_held)
+		return;
+	f->next_seq = to;
+	if (st) {
+		st->rel_seq = to;
+		st->ctx_len = 0;
+		st->at_start = false;
+		ooo_pull(j, st, f);
+	}
+	j->st->ack_resumed++;
+}
+
+/*
  * The urgent pointer is cleared (and URG): the receiver's kernel would
  * take the urgent byte out of the stream, so that the application reads
  * other bytes than were scanned.  Without it, every byte reaches the
@@ -1208,6 +1241,7 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 		}
 		return ENGINE_R_NONE;
 	}
+	ack_resume(j, ss, f, seq);
 	st = stream_get(ss, f);
 	if (!st)
 		return ENGINE_R_STREAM_FULL;
@@ -1219,6 +1253,21 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 		stats->out_of_order++;
 		/* an RST or FIN out of order is not acted upon */
 		*tcp_flags &= (uint8_t)~(TH_RST | TH_FIN);
+		if (!f->isn_known && !(f->flags & FLOW_F_ACK)) {
+			/*
+			 * Picked up mid-connection, and the server has not
+			 * acknowledged anything yet: where it stands is
+			 * unknown, and the bytes of the gap may be with it
+			 * already (an earlier process passed them), never to
+			 * come again.  Held, this would wait for them for
+			 * ever, since the server hears nothing to acknowledge.
+			 * It passes masked; the ACK it draws tells where the
+			 * stream is (ack_resume()).
+			 */
+			payload_mask(j, p, plen);
+			stats->retrans_no_record++;
+			return ENGINE_R_NONE;
+		}
 		for (i = st->ooo; i >= 0; i = ss->holds[i].next) {
 			struct hold *h = &ss->holds[i];
 
@@ -1309,17 +1358,19 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 			stats->retrans_patched++;
 			if (old == plen)
 				return ENGINE_R_NONE;
-		} else if (st->unknown && seq_lt(seq, st->unknown_upto)) {
-			stats->retrans_no_record++;
-			return ENGINE_R_NO_RECORD;
-		} else if (seq_lt(seq, st->first_seq)) {
+		} else if ((st->unknown && seq_lt(seq, st->unknown_upto)) ||
+			   seq_lt(seq, st->first_seq)) {
 			/*
-			 * Sent before this worker kept a record (a stream
-			 * picked up after a restart): what an earlier reader
-			 * made of these bytes is unknown, and a server still
-			 * missing them would otherwise wait for them for
-			 * ever, since the client sends them again and again.
-			 * They pass masked: nothing of them is read as sent.
+			 * What was made of these bytes is no longer recorded
+			 * (the record of rewritten spans is full), or was
+			 * never kept (a stream picked up after a restart).
+			 * The server has not acknowledged them: it may hold
+			 * the first copy or part of it, or nothing.  Dropped,
+			 * the client would send them again for ever while a
+			 * server missing them waits; rescanned alone, an
+			 * identifier cut across the first copy's boundaries
+			 * could pass in two halves.  They pass masked:
+			 * nothing of them is read as sent.
 			 */
 			payload_mask(j, p, old);
 			stats->retrans_no_record++;

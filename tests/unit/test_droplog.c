@@ -240,7 +240,7 @@ static void test_stats_drops_rendered(void **state)
 	assert_non_null(strstr(text, "\nnfredact_drops_total{service=\"mqtt\","
 			       "reason=\"table-full\"} 917\n"));
 	assert_non_null(strstr(text, "\nnfredact_drops_total{service=\"mqtt\","
-			       "reason=\"no-record\"} 0\n"));
+			       "reason=\"gap\"} 0\n"));
 	assert_non_null(strstr(text, "\nnfredact_tcp_not_delivered_total"
 			       "{service=\"mqtt\"} 2\n"));
 	free(text);

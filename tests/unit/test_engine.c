@@ -994,7 +994,6 @@ static void test_on_error_accept_reasons(void **state)
 	assert_false(engine_reason_may_accept(ENGINE_R_NO_PORT));
 	assert_false(engine_reason_may_accept(ENGINE_R_HOLD_FULL));
 	assert_false(engine_reason_may_accept(ENGINE_R_OOO_FULL));
-	assert_false(engine_reason_may_accept(ENGINE_R_NO_RECORD));
 	assert_false(engine_reason_may_accept(ENGINE_R_EVICTED));
 	assert_false(engine_reason_may_accept(ENGINE_R_DUPLICATE));
 	assert_false(engine_reason_may_accept(ENGINE_R_NONE));
@@ -1084,6 +1083,127 @@ static void test_retransmission_without_record_masked(void **state)
 	assert_true(ref_verify(k.b, k.len));
 	st = engine_worker_stats(f->w, 0);
 	assert_int_equal(st->retrans_no_record, 1);
+	assert_int_equal(st->dropped, 0);
+	fx_free(f);
+}
+
+/*
+ * More rewritten spans than the record keeps, none acknowledged: a
+ * retransmission of the first bytes has no record of what the server was
+ * given.  It passes masked; dropped, the client would send it again for
+ * ever while a server still missing it waits.  Later bytes still get
+ * their recorded rewrite.
+ */
+static void test_retransmission_record_full_masked(void **state)
+{
+	struct fx *f = fx_new(smtp_accept_policy);
+	const struct engine_stats *st;
+	char line[64];
+	uint32_t seq = 1000, last = 0;
+	struct pk k;
+
+	assert_int_equal(seg(f, &k, 30021, 0x02, 999, "", NOW, 1), ENGINE_MODIFIED);
+	for (int i = 0; i < 40; i++) {
+		snprintf(line, sizeof(line), "RCPT TO:<u%02d@example.org>\r\n", i);
+		last = seq;
+		assert_int_equal(seg(f, &k, 30021, 0x18, seq, line, NOW + (uint64_t)i * MS,
+				     (uint64_t)i + 2), ENGINE_MODIFIED);
+		assert_memory_equal(payload_of(&k), "RCPT TO:<x00@xxxxxxx.xxx>\r\n", 27);
+		seq += (uint32_t)strlen(line);
+	}
+	/* the first line again: its rewrite is forgotten */
+	assert_int_equal(seg(f, &k, 30021, 0x18, 1000, "RCPT TO:<u00@example.org>\r\n",
+			     NOW + 50 * MS, 50), ENGINE_MODIFIED);
+	assert_memory_equal(payload_of(&k), "xxxx xx:<x00@xxxxxxx.xxx>\r\n", 27);
+	assert_true(ref_verify(k.b, k.len));
+	/* the last line again: recorded, it carries what the server got */
+	assert_int_equal(seg(f, &k, 30021, 0x18, last, "RCPT TO:<u39@example.org>\r\n",
+			     NOW + 51 * MS, 51), ENGINE_MODIFIED);
+	assert_memory_equal(payload_of(&k), "RCPT TO:<x00@xxxxxxx.xxx>\r\n", 27);
+	st = engine_worker_stats(f->w, 0);
+	assert_int_equal(st->retrans_no_record, 1);
+	assert_int_equal(st->retrans_patched, 1);
+	assert_int_equal(st->dropped, 0);
+	fx_free(f);
+}
+
+/*
+ * Picked up after a restart, a stream begins at the first segment seen:
+ * here an old retransmission the server already has.  The server's ACK
+ * says where the stream really is; the client never sends the bytes
+ * between again.  Its next segment goes on in order instead of waiting
+ * for them until it is dropped as `gap`, for ever.
+ */
+static void test_stream_resumes_from_server_ack(void **state)
+{
+	struct fx *f = fx_new(smtp_accept_policy);
+	const struct engine_stats *st;
+	struct engine_result res;
+	struct pk k;
+
+	/* the first seen: a retransmission of bytes 1000..1027 */
+	assert_int_equal(seg(f, &k, 30022, 0x18, 1000, "RCPT TO:<u00@example.org>\r\n",
+			     NOW, 1), ENGINE_MODIFIED);
+	/* the server acknowledges 5000: an earlier reader passed the rest */
+	build(&k, IPPROTO_TCP, "198.51.100.25", 25, "192.0.2.0", 30022, 0x10, 7000,
+	      "", 0);
+	put32(k.b + 28, 5000);
+	set_l4_csum(k.b);
+	engine_process(f->rs, f->ft, f->w, k.b, k.len, ENGINE_DIR_OUT, NOW + MS, 0, 0,
+		       &res);
+	assert_int_equal(res.verdict, ENGINE_MODIFIED);
+	/* the client's next new bytes: in order, scanned, not held */
+	assert_int_equal(seg(f, &k, 30022, 0x18, 5000, "RCPT TO:<bob@example.org>\r\n",
+			     NOW + 2 * MS, 2), ENGINE_MODIFIED);
+	assert_memory_equal(payload_of(&k), "RCPT TO:<xxx@xxxxxxx.xxx>\r\n", 27);
+	/* bytes before the ACK that still come pass masked */
+	assert_int_equal(seg(f, &k, 30022, 0x18, 4000, "RCPT TO:<u01@example.org>\r\n",
+			     NOW + 3 * MS, 3), ENGINE_MODIFIED);
+	assert_memory_equal(payload_of(&k), "xxxx xx:<x00@xxxxxxx.xxx>\r\n", 27);
+	st = engine_worker_stats(f->w, 0);
+	assert_int_equal(st->ack_resumed, 1);
+	assert_int_equal(st->out_of_order, 0);
+	assert_int_equal(st->dropped, 0);
+	fx_free(f);
+}
+
+/*
+ * Picked up after a restart, before any ACK from the server: a segment
+ * ahead of the first one seen may follow bytes the server already has,
+ * which the client never sends again.  It is not held (the server, hearing
+ * nothing, would never tell), but passes masked; the server's ACK for it
+ * tells where the stream is, and what follows is read in order again.
+ */
+static void test_picked_up_ahead_passes_masked(void **state)
+{
+	struct fx *f = fx_new(smtp_accept_policy);
+	const struct engine_stats *st;
+	struct engine_result res;
+	struct pk k;
+
+	assert_int_equal(seg(f, &k, 30023, 0x18, 1000, "RCPT TO:<u00@example.org>\r\n",
+			     NOW, 1), ENGINE_MODIFIED);
+	/* ahead of the stream, no ACK seen: masked, at once */
+	assert_int_equal(seg(f, &k, 30023, 0x18, 5000, "RCPT TO:<u01@example.org>\r\n",
+			     NOW + MS, 2), ENGINE_MODIFIED);
+	assert_memory_equal(payload_of(&k), "xxxx xx:<x00@xxxxxxx.xxx>\r\n", 27);
+	assert_true(ref_verify(k.b, k.len));
+	/* the server took it: its ACK */
+	build(&k, IPPROTO_TCP, "198.51.100.25", 25, "192.0.2.0", 30023, 0x10, 7000,
+	      "", 0);
+	put32(k.b + 28, 5027);
+	set_l4_csum(k.b);
+	engine_process(f->rs, f->ft, f->w, k.b, k.len, ENGINE_DIR_OUT, NOW + 2 * MS,
+		       0, 0, &res);
+	/* what follows is read in order: a held tail, as in any stream */
+	assert_int_equal(seg(f, &k, 30023, 0x18, 5027, "RCPT TO:<bob@exa",
+			     NOW + 3 * MS, 3), ENGINE_HOLD);
+	assert_int_equal(seg(f, &k, 30023, 0x18, 5043, "mple.org>\r\n",
+			     NOW + 4 * MS, 4), ENGINE_MODIFIED);
+	assert_memory_equal(payload_of(&k), "xxxx.xxx>\r\n", 11);
+	st = engine_worker_stats(f->w, 0);
+	assert_int_equal(st->retrans_no_record, 1);
+	assert_int_equal(st->ack_resumed, 1);
 	assert_int_equal(st->dropped, 0);
 	fx_free(f);
 }
@@ -1906,6 +2026,9 @@ int main(void)
 		cmocka_unit_test(test_table_full_drops_despite_on_error_accept),
 		cmocka_unit_test(test_no_flow_drops_despite_on_error_accept),
 		cmocka_unit_test(test_retransmission_without_record_masked),
+		cmocka_unit_test(test_retransmission_record_full_masked),
+		cmocka_unit_test(test_stream_resumes_from_server_ack),
+		cmocka_unit_test(test_picked_up_ahead_passes_masked),
 		cmocka_unit_test(test_malformed_still_accepted_on_error),
 		cmocka_unit_test(test_hold_pool_full_drops),
 		cmocka_unit_test(test_out_of_order_bounds),
