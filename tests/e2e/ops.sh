@@ -319,6 +319,11 @@ ev_traffic_checks() {
 		elif [ "$(jv resumed)" != yes ]; then
 			fail "$EV_NAME/resumed" "traffic did not resume: $(grep -E '^s\..*resumed=no' "$EV/judge.out" |
 				sed 's/^s\.\([a-z0-9]*\)\..*/\1/' | tr '\n' ' ')stopped"
+			# what the judge and the daemon saw, for the record
+			sed -n 's/^s\.\(.*\)/     \1/p' "$EV/judge.out"
+			stats_save
+			grep -E '^service\.[^ ]*\.(reason\.|drop\.|hold|retrans|out_of_order|ack_resumed)[^ ]* [1-9]' \
+				"$EV/stats.txt" | sed 's/^/     /'
 		else
 			pass "$EV_NAME/resumed"
 		fi
