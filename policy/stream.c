@@ -1091,7 +1091,9 @@ static void payload_mask(struct redact_job *j, struct packet *p, uint32_t len)
  * from this segment, if it starts before), with no context before it;
  * bytes before that which still come pass masked, as the server has them.
  * With segments held, the server cannot have acknowledged them, and
- * nothing moves.
+ * nothing moves; in a stream seen from its SYN, nothing but this worker
+ * passed its bytes, and an ACK beyond them moves nothing either (a
+ * capture's server acknowledges what the dry-run dropped).
  */
 static void ack_resume(struct redact_job *j, struct stream_set *ss,
 		       struct flow *f, uint32_t seq)
@@ -1099,7 +1101,9 @@ static void ack_resume(struct redact_job *j, struct stream_set *ss,
 	uint32_t to = seq_lt(f->server_ack, seq) ? f->server_ack : seq;
 	struct stream *st;
 
-	if (!(f->flags & FLOW_F_ACK) || !seq_lt(f->next_seq, to))
+	/* seen from its SYN, the stream has every byte the server got */
+	if (f->isn_known || !(f->flags & FLOW_F_ACK) ||
+	    !seq_lt(f->next_seq, to))
 		return;
 	st = stream_of(ss, f);
 	if (st && st->n_held)
