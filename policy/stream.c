@@ -472,18 +472,19 @@ static void span_add(struct stream *st, const struct flow *f, uint32_t seq,
 			       ((f->flags & FLOW_F_ACK) &&
 				seq_le(st->spans[0].seq + st->spans[0].len,
 				       f->server_ack)))) {
-		struct span *s0 = &st->spans[0];
-		uint32_t end = s0->seq + s0->len;
+		/* a copy: the shift below overwrites spans[0] */
+		const struct span s0 = st->spans[0];
+		uint32_t end = s0.seq + s0.len;
 
 		if (!st->unknown || seq_lt(st->unknown_upto, end))
 			st->unknown_upto = end;
 		st->unknown = true;
-		memmove(st->span_bytes, st->span_bytes + s0->len,
-			st->span_used - s0->len);
-		st->span_used = (uint16_t)(st->span_used - s0->len);
+		memmove(st->span_bytes, st->span_bytes + s0.len,
+			st->span_used - s0.len);
+		st->span_used = (uint16_t)(st->span_used - s0.len);
 		for (unsigned k = 1; k < st->n_spans; k++) {
 			st->spans[k - 1] = st->spans[k];
-			st->spans[k - 1].off = (uint16_t)(st->spans[k - 1].off - s0->len);
+			st->spans[k - 1].off = (uint16_t)(st->spans[k - 1].off - s0.len);
 		}
 		st->n_spans--;
 	}

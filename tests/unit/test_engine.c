@@ -1098,31 +1098,44 @@ static void test_retransmission_record_full_masked(void **state)
 {
 	struct fx *f = fx_new(smtp_accept_policy);
 	const struct engine_stats *st;
-	char line[64];
-	uint32_t seq = 1000, last = 0;
+	char line[64], want[64];
+	uint32_t seq = 1000, at[40];
 	struct pk k;
 
 	assert_int_equal(seg(f, &k, 30021, 0x02, 999, "", NOW, 1), ENGINE_MODIFIED);
 	for (int i = 0; i < 40; i++) {
-		snprintf(line, sizeof(line), "RCPT TO:<u%02d@example.org>\r\n", i);
-		last = seq;
+		/* spans of unequal lengths: forgetting one shifts the rest */
+		int n = snprintf(line, sizeof(line), "RCPT TO:<u%.*s%02d@example.org>\r\n",
+				 i % 7, "aaaaaaa", i);
+
+		snprintf(want, sizeof(want), "RCPT TO:<x%.*s00@xxxxxxx.xxx>\r\n",
+			 i % 7, "xxxxxxx");
+		at[i] = seq;
 		assert_int_equal(seg(f, &k, 30021, 0x18, seq, line, NOW + (uint64_t)i * MS,
 				     (uint64_t)i + 2), ENGINE_MODIFIED);
-		assert_memory_equal(payload_of(&k), "RCPT TO:<x00@xxxxxxx.xxx>\r\n", 27);
-		seq += (uint32_t)strlen(line);
+		assert_memory_equal(payload_of(&k), want, (size_t)n);
+		seq += (uint32_t)n;
 	}
 	/* the first line again: its rewrite is forgotten */
 	assert_int_equal(seg(f, &k, 30021, 0x18, 1000, "RCPT TO:<u00@example.org>\r\n",
 			     NOW + 50 * MS, 50), ENGINE_MODIFIED);
 	assert_memory_equal(payload_of(&k), "xxxx xx:<x00@xxxxxxx.xxx>\r\n", 27);
 	assert_true(ref_verify(k.b, k.len));
-	/* the last line again: recorded, it carries what the server got */
-	assert_int_equal(seg(f, &k, 30021, 0x18, last, "RCPT TO:<u39@example.org>\r\n",
-			     NOW + 51 * MS, 51), ENGINE_MODIFIED);
-	assert_memory_equal(payload_of(&k), "RCPT TO:<x00@xxxxxxx.xxx>\r\n", 27);
+	/* later lines again, from their middle: what the server got */
+	for (int i = 33; i < 40; i++) {
+		int n = snprintf(line, sizeof(line), "%.*s%02d@example.org>\r\n",
+				 i % 7, "aaaaaaa", i);
+
+		snprintf(want, sizeof(want), "%.*s00@xxxxxxx.xxx>\r\n", i % 7,
+			 "xxxxxxx");
+		assert_int_equal(seg(f, &k, 30021, 0x18, at[i] + 10, line,
+				     NOW + 51 * MS, (uint64_t)i + 60), ENGINE_MODIFIED);
+		assert_memory_equal(payload_of(&k), want, (size_t)n);
+		assert_true(ref_verify(k.b, k.len));
+	}
 	st = engine_worker_stats(f->w, 0);
 	assert_int_equal(st->retrans_no_record, 1);
-	assert_int_equal(st->retrans_patched, 1);
+	assert_int_equal(st->retrans_patched, 7);
 	assert_int_equal(st->dropped, 0);
 	fx_free(f);
 }
