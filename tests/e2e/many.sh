@@ -13,9 +13,7 @@
 # in the collectors' files, whole (no-original) or in part, a byte of an
 # identifier left at its place (no-fragment); nearly every line arrived
 # (delivered: TCP sends again what the link or nfredactd dropped); no
-# byte the client never sent with characters only an identifier has
-# (intact; any byte the client never sent with MANY_STRICT=1); the
-# identifiers really cut
+# byte the client never sent (intact); the identifiers really cut
 # across segments in a capture of one client address (split); no packet
 # left without a verdict in the kernel's queue once traffic ends
 # (verdicts); no original in nfredactd's stderr or stats (own-output).
@@ -424,16 +422,8 @@ else
 fi
 if [ -n "$received" ]; then
 	garbled=$(($(jv garbled) + $(jv unparsed)))
-	if [ "$(jv garbled_residue)" -ne 0 ] ||
-	   { [ "$garbled" -ne 0 ] && [ "${MANY_STRICT:-0}" = 1 ]; }; then
+	if [ "$garbled" -ne 0 ]; then
 		fail many/intact "$garbled line(s) arrived with bytes the client never sent ($(jv garbled_residue) with characters only an identifier has)"
-	elif [ "$garbled" -ne 0 ]; then
-		# An integrity fault seen now and then at this load (a run of
-		# NUL bytes in place of one segment's payload), open: it
-		# carries nothing of an identifier, which is what fails here;
-		# MANY_STRICT=1 fails on it too.
-		echo "warn many/intact: $garbled line(s) arrived with bytes the client never sent, none with characters only an identifier has (open integrity fault; MANY_STRICT=1 fails on it)"
-		pass many/intact
 	else
 		pass many/intact
 	fi
