@@ -85,6 +85,7 @@ struct outcome {
 
 struct tally {
 	unsigned cases, full, fp_cases, fp_bytes, fails, xfails, xpasses;
+	unsigned cut_dependent;	/* TCP: wrong at some cuts only */
 };
 
 static struct tally tally[M__COUNT][C__COUNT];
@@ -369,12 +370,23 @@ static void build(struct pkt *k, uint8_t proto, uint16_t sport, uint8_t flags,
 /* The server's side of one TCP connection. */
 struct sink {
 	uint32_t isn;
-	uint8_t out[MAX_TEXT];
-	bool have[MAX_TEXT];
+	uint32_t cap;
+	uint8_t *out;
+	bool *have;
 	const char *why;
 };
 
-static struct sink last_sink;
+static uint8_t last_out[MAX_TEXT];
+static bool last_have[MAX_TEXT];
+static struct sink last_sink = { .cap = MAX_TEXT, .out = last_out, .have = last_have };
+
+static void sink_clear(struct sink *sk, uint32_t isn)
+{
+	memset(sk->out, 0, sk->cap);
+	memset(sk->have, 0, sk->cap * sizeof(*sk->have));
+	sk->isn = isn;
+	sk->why = NULL;
+}
 
 static void sink_take(struct sink *sk, const uint8_t *p, uint32_t len,
 		      enum engine_verdict v)
@@ -394,7 +406,7 @@ static void sink_take(struct sink *sk, const uint8_t *p, uint32_t len,
 	seq = get32(p + ihl + 4) - sk->isn - 1;
 	n = len - ihl - doff;
 	for (uint32_t i = 0; i < n; i++)
-		if (seq + i < MAX_TEXT) {
+		if (seq + i < sk->cap) {
 			sk->out[seq + i] = p[ihl + doff + i];
 			sk->have[seq + i] = true;
 		}
@@ -435,8 +447,7 @@ static bool tcp_cut(struct rig *r, const struct rcase *c, uint32_t cut,
 	bool ok;
 
 #define sk (*skp)
-	memset(&sk, 0, sizeof(sk));
-	sk.isn = 1000000u + sport * 7919u;
+	sink_clear(skp, 1000000u + sport * 7919u);
 	build(&k, IPPROTO_TCP, sport, 0x02, sk.isn, NULL, 0);
 	feed(r, &sk, &k, 1);
 	build(&k, IPPROTO_TCP, sport, 0x18, sk.isn + 1, c->text, cut);
@@ -544,6 +555,7 @@ static void account(const struct rcase *c, enum mode m, const struct outcome *o)
 	t->full += o->full;
 	t->fp_cases += o->fp_bytes > 0;
 	t->fp_bytes += o->fp_bytes;
+	t->cut_dependent += o->bad_cuts && o->bad_cuts < c->len;
 	if (c->ambiguous) {
 		if (verbose && !ok) {
 			printf("AMBIGUOUS %s %s: ", mode_name[m], c->id);
@@ -570,8 +582,9 @@ static void account(const struct rcase *c, enum mode m, const struct outcome *o)
 		if (o->fp_bytes)
 			printf(" fp-bytes=%u", o->fp_bytes);
 		if (m == M_TCP)
-			printf(" bad-cuts=%u/%u first=%u", o->bad_cuts, c->len,
-			       o->first_bad_cut);
+			printf(" bad-cuts=%u/%u first=%u%s", o->bad_cuts, c->len,
+			       o->first_bad_cut,
+			       o->bad_cuts < c->len ? " cut-dependent" : "");
 		if (o->why)
 			printf(" (%s)", o->why);
 		printf("\n  want: ");
@@ -600,6 +613,27 @@ static void run_case(struct rig *r, const struct rcase *c, unsigned modes)
 			run_udp(r, c, &o);
 		account(c, (enum mode)m, &o);
 	}
+}
+
+/* Whether @id was seen before (each case id must be unique). */
+static bool id_seen(const char *id)
+{
+	static char (*ids)[64];
+	static unsigned n, cap;
+
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(ids[i], id))
+			return true;
+	if (n == cap) {
+		char (*p)[64] = realloc(ids, (cap ? cap * 2 : 512) * sizeof(*ids));
+
+		if (!p)
+			return false;
+		ids = p;
+		cap = cap ? cap * 2 : 512;
+	}
+	snprintf(ids[n++], sizeof(ids[0]), "%s", id);
+	return false;
 }
 
 static int class_of(const char *s)
@@ -668,6 +702,12 @@ static int run_file(struct rig *r, const char *path, bool ambiguous,
 			rc = -EINVAL;
 			continue;
 		}
+		if (id_seen(c.id)) {
+			fprintf(stderr, "%s:%u: duplicate case id %s\n", path,
+				lineno, c.id);
+			rc = -EINVAL;
+			continue;
+		}
 		if (only && strcmp(only, c.id))
 			continue;
 		run_case(r, &c, modes);
@@ -679,10 +719,65 @@ static int run_file(struct rig *r, const char *path, bool ambiguous,
 
 /* ---- the false-positive corpus ----------------------------------------- */
 
+/*
+ * @data as one TCP stream in segments of @seg bytes, then a pause.
+ * Return: runs of changed bytes, or -1 when bytes did not pass.
+ */
+static long fp_stream(struct rig *r, const uint8_t *data, uint32_t len,
+		      uint32_t seg)
+{
+	struct sink sk = { .cap = len };
+	struct pkt *k = malloc(sizeof(*k));
+	long runs = -1;
+
+	sk.out = malloc(len ? len : 1);
+	sk.have = calloc(len ? len : 1, sizeof(*sk.have));
+	if (!k || !sk.out || !sk.have)
+		goto out;
+	engine_worker_reset(r->w);
+	flow_table_clear(r->ft);
+	sink_clear(&sk, 5000000u);
+	build(k, IPPROTO_TCP, 40000, 0x02, sk.isn, NULL, 0);
+	feed(r, &sk, k, 1);
+	for (uint32_t off = 0; off < len; off += seg) {
+		uint32_t n = len - off < seg ? len - off : seg;
+
+		build(k, IPPROTO_TCP, 40000, 0x18, sk.isn + 1 + off, data + off, n);
+		feed(r, &sk, k, 2 + off);
+	}
+	r->now += 10000 * MS_NS;
+	engine_tick(r->rs, r->ft, r->w, r->now);
+	sink_drain(r, &sk);
+	runs = 0;
+	for (uint32_t i = 0; i < len; i++) {
+		if (!sk.have[i]) {
+			runs = -1;
+			break;
+		}
+		if (sk.out[i] != data[i] && (!i || sk.out[i - 1] == data[i - 1])) {
+			runs++;
+			if (verbose) {
+				uint32_t e = i;
+
+				while (e < len && sk.out[e] != data[e])
+					e++;
+				printf("FP tcp: %.*s\n", (int)(e - i), data + i);
+			}
+		}
+	}
+out:
+	free(sk.out);
+	free(sk.have);
+	free(k);
+	return runs;
+}
+
 /* Every line of @path scanned alone; matches per kilobyte per detector. */
 static int run_fp(struct rig *r, const char *path)
 {
 	unsigned long hits[DET__COUNT] = { 0 }, bytes = 0, lines = 0, lines_hit = 0;
+	uint8_t *all = NULL;
+	long runs;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
@@ -697,6 +792,14 @@ static int run_fp(struct rig *r, const char *path)
 		int k;
 
 		lines++;
+		{
+			uint8_t *p = realloc(all, bytes + (size_t)n);
+
+			if (!p)
+				break;
+			all = p;
+			memcpy(all + bytes, line, (size_t)n);
+		}
 		bytes += (unsigned long)n;
 		if (n > 1 && line[n - 1] == '\n')
 			n--;
@@ -722,6 +825,13 @@ static int run_fp(struct rig *r, const char *path)
 		printf("  %-6s %4lu matches, %.3f per KB\n",
 		       policy_det_name((enum det_kind)d), hits[d],
 		       bytes ? hits[d] * 1024.0 / (double)bytes : 0.0);
+	runs = fp_stream(r, all, (uint32_t)bytes, 1448);
+	if (runs < 0)
+		printf("  as one TCP stream: bytes did not pass\n");
+	else
+		printf("  as one TCP stream in 1448-byte segments: %ld changed runs, %.3f per KB\n",
+		       runs, bytes ? runs * 1024.0 / (double)bytes : 0.0);
+	free(all);
 	return 0;
 }
 
@@ -729,30 +839,37 @@ static int run_fp(struct rig *r, const char *path)
 
 static void print_summary(void)
 {
-	printf("\n%-7s %-6s %6s %16s %9s %9s %6s %6s %6s\n", "mode", "class",
+	printf("\n%-7s %-6s %6s %16s %9s %9s %6s %6s %6s %7s\n", "mode", "class",
 	       "cases", "recall", "fp-cases", "fp-bytes", "fail", "xfail",
-	       "xpass");
+	       "xpass", "cut-dep");
 	for (unsigned m = 0; m < M__COUNT; m++) {
 		for (unsigned k = 0; k < C__COUNT; k++) {
 			const struct tally *t = &tally[m][k];
-			char rec[32];
+			char rec[32], cutdep[16];
 
 			if (!t->cases)
 				continue;
+			snprintf(cutdep, sizeof(cutdep), "%u", t->cut_dependent);
 			if (k == C_NONE)
 				snprintf(rec, sizeof(rec), "-");
 			else
 				snprintf(rec, sizeof(rec), "%u/%u %5.1f%%", t->full,
 					 t->cases, 100.0 * t->full / t->cases);
-			printf("%-7s %-6s %6u %16s %9u %9u %6u %6u %6u\n",
+			printf("%-7s %-6s %6u %16s %9u %9u %6u %6u %6u %7s\n",
 			       mode_name[m], cls_name[k], t->cases, rec,
 			       t->fp_cases, t->fp_bytes, t->fails, t->xfails,
-			       t->xpasses);
+			       t->xpasses, m == M_TCP ? cutdep : "");
 		}
-		if (amb_tally[m].cases)
-			printf("%-7s %-6s %6u %16s %9u %9u   (not counted)\n",
-			       mode_name[m], "ambig.", amb_tally[m].cases, "-",
-			       amb_tally[m].fp_cases, amb_tally[m].fp_bytes);
+		if (amb_tally[m].cases) {
+			const struct tally *t = &amb_tally[m];
+			char rec[32];
+
+			snprintf(rec, sizeof(rec), "%u/%u %5.1f%%", t->full,
+				 t->cases, 100.0 * t->full / t->cases);
+			printf("%-7s %-6s %6u %16s %9u %9u   (ambiguous: not counted)\n",
+			       mode_name[m], "ambig", t->cases, rec,
+			       t->fp_cases, t->fp_bytes);
+		}
 	}
 }
 
@@ -767,7 +884,8 @@ int main(int argc, char **argv)
 {
 	struct rig r = { .now = NOW_NS };
 	struct diag_list *dl = NULL;
-	const char *ambiguous = NULL, *fp = NULL, *only = NULL;
+	const char *ambiguous[8], *fp = NULL, *only = NULL;
+	unsigned n_ambiguous = 0;
 	unsigned modes = (1u << M__COUNT) - 1, fails = 0;
 	int opt, rc = 0;
 
@@ -790,7 +908,11 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'a':
-			ambiguous = optarg;
+			if (n_ambiguous == 8) {
+				fprintf(stderr, "recall: at most 8 -a files\n");
+				return 2;
+			}
+			ambiguous[n_ambiguous++] = optarg;
 			break;
 		case 'p':
 			fp = optarg;
@@ -824,8 +946,9 @@ int main(int argc, char **argv)
 	for (int i = optind; i < argc; i++)
 		if (run_file(&r, argv[i], false, modes, only) < 0)
 			rc = 2;
-	if (ambiguous && run_file(&r, ambiguous, true, modes, only) < 0)
-		rc = 2;
+	for (unsigned i = 0; i < n_ambiguous; i++)
+		if (run_file(&r, ambiguous[i], true, modes, only) < 0)
+			rc = 2;
 	if (optind < argc)
 		print_summary();
 	if (fp)
