@@ -76,6 +76,10 @@ def find_ipv6(data, taken):
         s, e = m.start(), m.end()
         run = data[s:e].rstrip(b".")
         e = s + len(run)
+        # "(en0+:2607:...)": a separator colon before the address
+        if run[:1] == b":" and run[:2] != b"::":
+            s, run = s + 1, run[1:]
+            e = s + len(run)
         if run.count(b":") < 2:
             continue
         if any(a <= s < b for a, b, _ in taken):
