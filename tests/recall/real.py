@@ -152,11 +152,16 @@ class Tally:
             refs = refmark.find(data)
         inside = bytearray(len(data))
         for s, e, k in refs:
+            for i in range(s, e):
+                inside[i] = 1
+            # "::ffff:" before an embedded IPv4 address says nothing of
+            # the client: the address is the dotted quad
+            if k == "ipv6" and data[s:s + 7].lower() == b"::ffff:" and \
+               b"." in data[s:e]:
+                s += 7
             self.ids[k] = self.ids.get(k, 0) + 1
             ok = all(out[i] == masked(data[i]) for i in range(s, e))
             self.full[k] = self.full.get(k, 0) + ok
-            for i in range(s, e):
-                inside[i] = 1
             if not ok and verbose:
                 print("  missed %s %s: %r -> %r" % (where, k, data[s:e], out[s:e]))
         i = 0
@@ -258,9 +263,9 @@ def main():
             have += len(p)
         return bytes(buf) if have == n else None
 
-    print("real log lines: %d lines, %d bytes, from %s" %
-          (len(lines), len(nl), ", ".join(sorted(os.path.basename(p) for p in
-                                                glob.glob(os.path.join(a.dir, "*.log"))))))
+    print("real log lines: %d lines, %d bytes, from %d files in %s "
+          "(SOURCES)" % (len(lines), len(nl),
+                         len(glob.glob(os.path.join(a.dir, "*.log"))), a.dir))
     t_udp = Tally()
     for i, ln in enumerate(lines):
         t_udp.judge(ln, udp_out[i] if i < len(udp_out) else None, a.v, "udp")

@@ -32,6 +32,12 @@ EMAIL = re.compile(rb"(?<![A-Za-z0-9!#$%&'*+/=?^_`{|}~.-])" + ATEXT + rb"+(?:\."
 
 
 def _v4(text):
+    # zero-padded octets ("192.030.0.6") are an address too; ipaddress
+    # refuses them for their octal reading, so they are read as decimal
+    parts = text.split(b".")
+    if any(not p or len(p) > 3 for p in parts):
+        return False
+    text = b".".join(p.lstrip(b"0") or b"0" for p in parts)
     try:
         ipaddress.IPv4Address(text.decode())
         return True
@@ -119,8 +125,20 @@ def find_mac(data):
     return out
 
 
+KEY = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*=")
+
+
 def find_email(data):
-    return [(m.start(), m.end(), "email") for m in EMAIL.finditer(data)]
+    """'=' is atext, but "user=alice@example.org" in a log is a key and
+    an address: a local part that starts with a word and '=' loses it."""
+    out = []
+    for m in EMAIL.finditer(data):
+        s = m.start()
+        k = KEY.match(data, s)
+        if k and k.end() < data.index(b"@", s):
+            s = k.end()
+        out.append((s, m.end(), "email"))
+    return out
 
 
 def find(data):
