@@ -64,6 +64,10 @@ def esc(b):
 
 
 def mark(ident):
+    # "::ffff:" before an embedded IPv4 address says nothing of the
+    # client: masked or not
+    if ident.startswith("::ffff:"):
+        return "{{::ffff:}}" + mark(ident[7:])
     return "[[" + esc(ident.encode()) + "]]"
 
 
@@ -138,9 +142,8 @@ def write_main(out):
                           (cls, i + 1, name, cls, text, name))
             before, after = GLUE[cls]
             for j, (pre, post) in enumerate(zip(before, after)):
-                out.write("fr-%s%d-glue%d\t%s\t%s[[%s]]%s\tglued bytes\n" %
-                          (cls, i + 1, j + 1, cls, pre,
-                           esc(ident.encode()), post))
+                out.write("fr-%s%d-glue%d\t%s\t%s%s%s\tglued bytes\n" %
+                          (cls, i + 1, j + 1, cls, pre, mark(ident), post))
 
 
 if __name__ == "__main__":
