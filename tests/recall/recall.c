@@ -359,7 +359,8 @@ static void build(struct pkt *k, uint8_t proto, uint16_t sport, uint8_t flags,
 	} else {
 		put16(p + 24, (uint16_t)(l4 + plen));
 	}
-	memcpy(p + 20 + l4, payload, plen);
+	if (plen)
+		memcpy(p + 20 + l4, payload, plen);
 	s = sum16(p + 12, 8, 0) + proto + l4 + plen;
 	s = sum16(p + 20, l4 + plen, s);
 	put16(p + 20 + (proto == IPPROTO_TCP ? 16 : 6), fold(s));
