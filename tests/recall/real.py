@@ -209,7 +209,9 @@ def main():
     octet = b"".join(b"%d %s" % (len(ln), ln) for ln in lines)
     # the reference reads each line alone, as the framing delimits it
     nl_refs, oc_refs, o1, o2 = [], [], 0, 0
+    oc_counts = []
     for ln in lines:
+        oc_counts.append((o2, o2 + len(b"%d" % len(ln))))
         o2 += len(b"%d " % len(ln))
         for s, e, k in refmark.find(ln):
             nl_refs.append((o1 + s, o1 + e, k))
@@ -272,11 +274,15 @@ def main():
     t_nl, t_oc = Tally(), Tally()
     t_nl.judge(nl, assemble(streams[514], nl_isn, len(nl)), a.v, "tcp",
                nl_refs)
-    t_oc.judge(octet, assemble(streams[601], oc_isn, len(octet)), a.v,
-               "tcp-octet", oc_refs)
+    oc_out = assemble(streams[601], oc_isn, len(octet))
+    t_oc.judge(octet, oc_out, a.v, "tcp-octet", oc_refs)
     t_udp.report("udp")
     t_nl.report("tcp")
     t_oc.report("tcp-octet")
+    if oc_out is not None:
+        broken = sum(oc_out[s:e] != octet[s:e] for s, e in oc_counts)
+        print("  tcp-octet  frame lengths changed: %d of %d frames" %
+              (broken, len(oc_counts)))
     return 1 if t_udp.missing or t_nl.missing or t_oc.missing else 0
 
 
