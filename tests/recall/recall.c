@@ -59,8 +59,15 @@ static const char *const cls_name[C__COUNT] = {
 	"ipv4", "ipv6", "email", "phone", "mac", "none"
 };
 
-enum mode { M_DETECT, M_TCP, M_UDP, M__COUNT };
-static const char *const mode_name[M__COUNT] = { "detect", "tcp", "udp" };
+/*
+ * tcp: the case is the whole stream, then the client pauses;
+ * tcpnl: a newline follows the case in a segment of its own before the
+ * pause, so that no hold ends by its timeout on the case's last bytes.
+ */
+enum mode { M_DETECT, M_TCP, M_TCPNL, M_UDP, M__COUNT };
+static const char *const mode_name[M__COUNT] = {
+	"detect", "tcp", "tcpnl", "udp"
+};
 
 struct rcase {
 	char id[64];
@@ -441,7 +448,7 @@ static void feed(struct rig *r, struct sink *sk, struct pkt *k, uint64_t cookie)
  * Return: true when the server's stream is exact.
  */
 static bool tcp_cut(struct rig *r, const struct rcase *c, uint32_t cut,
-		    uint16_t sport, struct outcome *o)
+		    uint16_t sport, bool newline, struct outcome *o)
 {
 	struct sink *skp = &last_sink;
 	struct pkt k;
@@ -457,6 +464,11 @@ static bool tcp_cut(struct rig *r, const struct rcase *c, uint32_t cut,
 		build(&k, IPPROTO_TCP, sport, 0x18, sk.isn + 1 + cut,
 		      c->text + cut, c->len - cut);
 		feed(r, &sk, &k, 3);
+	}
+	if (newline) {
+		build(&k, IPPROTO_TCP, sport, 0x18, sk.isn + 1 + c->len,
+		      (const uint8_t *)"\n", 1);
+		feed(r, &sk, &k, 4);
 	}
 	/* the client pauses: every hold times out */
 	r->now += 10000 * MS_NS;
@@ -477,14 +489,15 @@ static bool tcp_cut(struct rig *r, const struct rcase *c, uint32_t cut,
 	return ok;
 }
 
-static void run_tcp(struct rig *r, const struct rcase *c, struct outcome *o)
+static void run_tcp(struct rig *r, const struct rcase *c, bool newline,
+		    struct outcome *o)
 {
 	engine_worker_reset(r->w);
 	flow_table_clear(r->ft);
 	for (uint32_t cut = 1; cut <= c->len; cut++) {
 		struct outcome one = { .full = true };
 
-		if (!tcp_cut(r, c, cut, (uint16_t)(20000 + cut), &one)) {
+		if (!tcp_cut(r, c, cut, (uint16_t)(20000 + cut), newline, &one)) {
 			if (!o->bad_cuts++) {
 				o->first_bad_cut = cut;
 				for (uint32_t i = 0; i < c->len; i++)
@@ -582,7 +595,7 @@ static void account(const struct rcase *c, enum mode m, const struct outcome *o)
 		       o->full ? "" : " missed");
 		if (o->fp_bytes)
 			printf(" fp-bytes=%u", o->fp_bytes);
-		if (m == M_TCP)
+		if (m == M_TCP || m == M_TCPNL)
 			printf(" bad-cuts=%u/%u first=%u%s", o->bad_cuts, c->len,
 			       o->first_bad_cut,
 			       o->bad_cuts < c->len ? " cut-dependent" : "");
@@ -608,8 +621,8 @@ static void run_case(struct rig *r, const struct rcase *c, unsigned modes)
 		memcpy(o.got, c->text, c->len);
 		if (m == M_DETECT)
 			run_detect(r, c, &o);
-		else if (m == M_TCP)
-			run_tcp(r, c, &o);
+		else if (m == M_TCP || m == M_TCPNL)
+			run_tcp(r, c, m == M_TCPNL, &o);
 		else
 			run_udp(r, c, &o);
 		account(c, (enum mode)m, &o);
@@ -859,7 +872,8 @@ static void print_summary(void)
 			printf("%-7s %-6s %6u %16s %9u %9u %6u %6u %6u %7s\n",
 			       mode_name[m], cls_name[k], t->cases, rec,
 			       t->fp_cases, t->fp_bytes, t->fails, t->xfails,
-			       t->xpasses, m == M_TCP ? cutdep : "");
+			       t->xpasses,
+			       m == M_TCP || m == M_TCPNL ? cutdep : "");
 		}
 		if (amb_tally[m].cases) {
 			const struct tally *t = &amb_tally[m];
@@ -877,7 +891,7 @@ static void print_summary(void)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: recall [-v] [-m detect,tcp,udp] [-x XFAIL] [-a AMBIGUOUS]\n"
+		"usage: recall [-v] [-m detect,tcp,tcpnl,udp] [-x XFAIL] [-a AMBIGUOUS]\n"
 		"              [-p FP-CORPUS] [-c ID] CASES.tsv...\n");
 }
 
@@ -895,12 +909,17 @@ int main(int argc, char **argv)
 		case 'v':
 			verbose = true;
 			break;
-		case 'm':
+		case 'm': {
+			char *save = NULL, *tok;
+
 			modes = 0;
-			for (unsigned m = 0; m < M__COUNT; m++)
-				if (strstr(optarg, mode_name[m]))
-					modes |= 1u << m;
+			for (tok = strtok_r(optarg, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save))
+				for (unsigned m = 0; m < M__COUNT; m++)
+					if (!strcmp(tok, mode_name[m]))
+						modes |= 1u << m;
 			break;
+		}
 		case 'x':
 			if (xfail_load(optarg) < 0) {
 				fprintf(stderr, "recall: %s: %s\n", optarg,
