@@ -99,6 +99,20 @@ static struct tally tally[M__COUNT][C__COUNT];
 static struct tally amb_tally[M__COUNT];
 static bool verbose;
 
+/* -l: the ids of the failing cases, per mode and class, for the summary */
+static bool list_fails;
+static char *fail_list[M__COUNT][C__COUNT];
+
+static void list_add(enum mode m, enum cls k, const char *id)
+{
+	char *old = fail_list[m][k], *p;
+
+	if (asprintf(&p, "%s %s", old ? old : "", id) < 0)
+		return;
+	free(old);
+	fail_list[m][k] = p;
+}
+
 /* ---- the expected-failures list ------------------------------------- */
 
 struct xfail {
@@ -570,6 +584,8 @@ static void account(const struct rcase *c, enum mode m, const struct outcome *o)
 	t->fp_cases += o->fp_bytes > 0;
 	t->fp_bytes += o->fp_bytes;
 	t->cut_dependent += o->bad_cuts && o->bad_cuts < c->len;
+	if (list_fails && !ok && !c->ambiguous)
+		list_add(m, c->cls, c->id);
 	if (c->ambiguous) {
 		if (verbose && !ok) {
 			printf("AMBIGUOUS %s %s: ", mode_name[m], c->id);
@@ -888,10 +904,22 @@ static void print_summary(void)
 	}
 }
 
+static void print_fail_list(void)
+{
+	printf("\nfailing cases (expected or not):\n");
+	for (unsigned m = 0; m < M__COUNT; m++)
+		for (unsigned k = 0; k < C__COUNT; k++)
+			if (fail_list[m][k]) {
+				printf("%s %s:%s\n", mode_name[m], cls_name[k],
+				       fail_list[m][k]);
+				free(fail_list[m][k]);
+			}
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: recall [-v] [-m detect,tcp,tcpnl,udp] [-x XFAIL] [-a AMBIGUOUS]\n"
+		"usage: recall [-v] [-l] [-m detect,tcp,tcpnl,udp] [-x XFAIL] [-a AMBIGUOUS]\n"
 		"              [-p FP-CORPUS] [-c ID] CASES.tsv...\n");
 }
 
@@ -904,10 +932,13 @@ int main(int argc, char **argv)
 	unsigned modes = (1u << M__COUNT) - 1, fails = 0;
 	int opt, rc = 0;
 
-	while ((opt = getopt(argc, argv, "vm:x:a:p:c:")) != -1) {
+	while ((opt = getopt(argc, argv, "vlm:x:a:p:c:")) != -1) {
 		switch (opt) {
 		case 'v':
 			verbose = true;
+			break;
+		case 'l':
+			list_fails = true;
 			break;
 		case 'm': {
 			char *save = NULL, *tok;
@@ -971,6 +1002,8 @@ int main(int argc, char **argv)
 			rc = 2;
 	if (optind < argc)
 		print_summary();
+	if (list_fails)
+		print_fail_list();
 	if (fp)
 		run_fp(&r, fp);
 	for (unsigned m = 0; m < M__COUNT; m++)
