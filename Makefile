@@ -5,6 +5,7 @@
 #   make deps       install the Debian packages the build and tests need
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (make fuzz-deps)
 #   make bench      engine benchmark (large capture, tcprewrite, pktanon)
+#   make recall     detector recall and false positives (tests/recall/)
 
 B        ?= build
 CC       ?= cc
@@ -118,6 +119,7 @@ clean:
 	rm -rf build build-san build-fuzz
 
 -include tests/fuzz/fuzz.mk
+-include tests/recall/recall.mk
 -include bench/bench.mk
 -include bench/live/live.mk
 
