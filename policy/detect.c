@@ -970,6 +970,74 @@ static inline uint8_t lower(uint8_t c)
 	return c >= 'A' && c <= 'Z' ? c | 0x20 : c;
 }
 
+/*
+ * SIP's compact header names (RFC 3261 §7.3.3 and the RFCs that add to
+ * it): a policy that names either form of a header means both.  HTTP
+ * has none.
+ */
+static const struct compact_name {
+	const char *name;
+	char compact;
+} compact_names[] = {
+	{ "Accept-Contact", 'a' },	/* RFC 3841 */
+	{ "Allow-Events", 'u' },	/* RFC 6665 */
+	{ "Call-ID", 'i' },
+	{ "Contact", 'm' },
+	{ "Content-Encoding", 'e' },
+	{ "Content-Length", 'l' },
+	{ "Content-Type", 'c' },
+	{ "Event", 'o' },		/* RFC 6665 */
+	{ "From", 'f' },
+	{ "Identity", 'y' },		/* RFC 8224 */
+	{ "Refer-To", 'r' },		/* RFC 3515 */
+	{ "Referred-By", 'b' },		/* RFC 3892 */
+	{ "Reject-Contact", 'j' },	/* RFC 3841 */
+	{ "Request-Disposition", 'd' },	/* RFC 3841 */
+	{ "Session-Expires", 'x' },	/* RFC 4028 */
+	{ "Subject", 's' },
+	{ "Supported", 'k' },
+	{ "To", 't' },
+	{ "Via", 'v' },
+};
+
+/* The names a header rule matches: the policy's and its other form. */
+struct header_names {
+	const char *name[2];
+	uint32_t len[2];
+	unsigned n;
+};
+
+static void header_names_of(const struct rs_redact *rd, struct header_names *hn)
+{
+	hn->name[0] = rd->header;
+	hn->len[0] = rd->header_len;
+	hn->n = rd->header_len ? 1 : 0;
+	for (unsigned i = 0; hn->n && i < sizeof(compact_names) /
+					   sizeof(compact_names[0]); i++) {
+		const struct compact_name *c = &compact_names[i];
+		uint32_t k, n = (uint32_t)strlen(c->name);
+
+		if (rd->header_len == 1 && lower((uint8_t)rd->header[0]) ==
+					   (uint8_t)c->compact) {
+			hn->name[1] = c->name;
+			hn->len[1] = n;
+			hn->n = 2;
+			return;
+		}
+		if (rd->header_len != n)
+			continue;
+		for (k = 0; k < n; k++)
+			if (lower((uint8_t)rd->header[k]) != lower((uint8_t)c->name[k]))
+				break;
+		if (k == n) {
+			hn->name[1] = &c->compact;
+			hn->len[1] = 1;
+			hn->n = 2;
+			return;
+		}
+	}
+}
+
 /* The value start of header @name at line start @ls, or 0. */
 static uint32_t header_value(const uint8_t *buf, uint32_t len, uint32_t ls,
 			     const char *name, uint32_t nlen)
@@ -988,13 +1056,53 @@ static uint32_t header_value(const uint8_t *buf, uint32_t len, uint32_t ls,
 	return p + 1;
 }
 
+/* The value start of a header of @hn at line start @ls, or 0. */
+static uint32_t header_value_any(const uint8_t *buf, uint32_t len, uint32_t ls,
+				 const struct header_names *hn)
+{
+	for (unsigned i = 0; i < hn->n; i++) {
+		uint32_t vs = header_value(buf, len, ls, hn->name[i], hn->len[i]);
+
+		if (vs)
+			return vs;
+	}
+	return 0;
+}
+
+/* The end of the line that starts at @p (its CR or LF, or @len). */
+static uint32_t line_end(const uint8_t *buf, uint32_t len, uint32_t p)
+{
+	while (p < len && buf[p] != '\r' && buf[p] != '\n')
+		p++;
+	return p;
+}
+
+/*
+ * The start of the line after the one ending at @e, when that line is an
+ * obs-fold continuation (RFC 7230 §3.2.4, RFC 3261 §7.3.1: it starts with
+ * SP or HTAB), else 0.
+ */
+static uint32_t fold_next(const uint8_t *buf, uint32_t len, uint32_t e)
+{
+	if (e < len && buf[e] == '\r')
+		e++;
+	if (e >= len || buf[e] != '\n')
+		return 0;
+	e++;
+	return e < len && (buf[e] == ' ' || buf[e] == '\t') ? e : 0;
+}
+
 static void scan_header(struct detect_scratch *sc, const struct rs_redact *rd,
 			unsigned rule, const uint8_t *buf, uint32_t len,
 			bool at_line_start)
 {
 	uint16_t rule_of[DET_MAC + 1];
+	struct header_names hn;
 	uint32_t ls = 0;
 
+	header_names_of(rd, &hn);
+	if (!hn.n)
+		return;
 	for (unsigned d = 0; d <= DET_MAC; d++)
 		rule_of[d] = (uint16_t)rule;
 	if (!at_line_start) {
@@ -1005,20 +1113,19 @@ static void scan_header(struct detect_scratch *sc, const struct rs_redact *rd,
 		ls = (uint32_t)(nl - buf) + 1;
 	}
 	while (ls < len) {
-		uint32_t vs = header_value(buf, len, ls, rd->header,
-					   rd->header_len);
+		uint32_t vs = header_value_any(buf, len, ls, &hn);
 		const uint8_t *nl;
 
-		if (vs) {
-			uint32_t ve = vs;
+		/* the value and its continuation lines, each alone: their
+		 * ends are boundaries */
+		while (vs) {
+			uint32_t ve = line_end(buf, len, vs);
 
-			while (ve < len && buf[ve] != '\r' && buf[ve] != '\n')
-				ve++;
-			/* the value alone: its ends are boundaries */
 			builtin_pass(sc, buf + vs, ve - vs,
 				     BIT(DET_IPV4) | BIT(DET_IPV6), rule_of,
 				     DET_HEADER, vs);
 			ls = ve;
+			vs = fold_next(buf, len, ve);
 		}
 		nl = memchr(buf + ls, '\n', len - ls);
 		if (!nl)
@@ -1440,17 +1547,44 @@ static int tail_pattern(struct tail *t, struct detect_scratch *sc,
 	return 0;
 }
 
-static void tail_header(struct tail *t, const struct rs_redact *rd,
-			const uint8_t *b, uint32_t len)
+/* The start of the line that ends just before @e (at its CR or LF). */
+static uint32_t line_start(const uint8_t *b, uint32_t e)
 {
-	uint32_t ls = len, n = rd->header_len, k;
+	while (e > 0 && b[e - 1] != '\n')
+		e--;
+	return e;
+}
 
-	while (ls > 0 && b[ls - 1] != '\n')
-		ls--;
-	if (ls == len || !n)
-		return;
+/*
+ * Whether the line at @ls is a header of @hn, or a continuation of one
+ * (after obs-fold lines up to a header line that this buffer holds).
+ */
+static bool header_or_fold(const uint8_t *b, uint32_t len, uint32_t ls,
+			   const struct header_names *hn)
+{
+	while (ls < len && (b[ls] == ' ' || b[ls] == '\t')) {
+		uint32_t e = ls;
+
+		if (!e)
+			return false;	/* its header is not here */
+		e--;			/* the LF */
+		if (e > 0 && b[e - 1] == '\r')
+			e--;
+		ls = line_start(b, e);
+		if (ls == e)
+			return false;	/* an empty line ends the header block */
+	}
+	return ls < len && header_value_any(b, len, ls, hn) != 0;
+}
+
+/* The last line at @ls begins with @name (cut short or whole)? */
+static void tail_header_name(struct tail *t, const uint8_t *b, uint32_t len,
+			     uint32_t ls, const char *name, uint32_t n)
+{
+	uint32_t k;
+
 	for (k = 0; k < n && ls + k < len; k++)
-		if (lower(b[ls + k]) != lower((uint8_t)rd->header[k]))
+		if (lower(b[ls + k]) != lower((uint8_t)name[k]))
 			return;
 	if (ls + k == len) {
 		tail_note(t, ls, false);	/* the name, cut short */
@@ -1463,6 +1597,39 @@ static void tail_header(struct tail *t, const struct rs_redact *rd,
 		return;
 	/* the value runs on to the end of the line, not yet here */
 	tail_note(t, k + 1 < len ? k + 1 : ls, k < len);
+}
+
+static void tail_header(struct tail *t, const struct rs_redact *rd,
+			const uint8_t *b, uint32_t len)
+{
+	struct header_names hn;
+	uint32_t ls = line_start(b, len);
+
+	header_names_of(rd, &hn);
+	if (!hn.n)
+		return;
+	if (ls == len) {
+		/*
+		 * A line ends the buffer: the next may continue it (obs-fold).
+		 * After a header's line, its line break waits for the next
+		 * byte; masking it changes nothing.
+		 */
+		uint32_t e = len - 1;
+
+		if (e > 0 && b[e - 1] == '\r')
+			e--;
+		if (e > 0 && header_or_fold(b, len, line_start(b, e), &hn))
+			tail_note(t, e, false);
+		return;
+	}
+	if (b[ls] == ' ' || b[ls] == '\t') {
+		/* a continuation line under way */
+		if (header_or_fold(b, len, ls, &hn))
+			tail_note(t, ls, true);
+		return;
+	}
+	for (unsigned i = 0; i < hn.n; i++)
+		tail_header_name(t, b, len, ls, hn.name[i], hn.len[i]);
 }
 
 /**

@@ -512,64 +512,6 @@ const struct rs_redact *rule_for(const struct rs_service *svc, enum det_kind det
 }
 
 /*
- * A PROXY header at the start of @payload: rewrite its source address.
- * Return: bytes the header takes (0: none), or -errno to fail closed.
- */
-int redact_proxy(struct redact_job *j, uint8_t *payload, uint32_t len)
-{
-	const struct rs_redact *r = rule_for(j->svc, DET_PROXY);
-	struct proxy_hdr h;
-	uint8_t *src;
-	int rc;
-
-	if (!r)
-		return 0;
-	rc = proxy_parse(payload, len, &h);
-	if (rc <= 0)
-		return rc;
-	j->st->detector[DET_PROXY]++;
-	if (!h.family)
-		return (int)h.hdr_len;
-	src = payload + h.src_off;
-	if (j->w->observe)
-		j->w->observe(j->w->observe_ctx, DET_PROXY, src, h.src_len);
-	if (h.kind == PROXY_V1) {
-		memcpy(j->w->span, src, h.src_len);
-		if (r->act == ACT_ADDRESS)
-			act_address_text(j, r, src, h.src_len);
-		else if (rewrite_truncate_text(src, h.src_len, r->trunc4, r->trunc6))
-			return -EINVAL;
-		if (memcmp(j->w->span, src, h.src_len)) {
-			patched_payload(j->cc, j->w->span, src, h.src_len);
-			j->st->action[r->act]++;
-		}
-		return (int)h.hdr_len;
-	}
-
-	/* v2: binary address; the CRC32c TLV covers the whole header. */
-	memcpy(j->w->span, payload, h.hdr_len);
-	if (r->act == ACT_ADDRESS) {
-		uint8_t a16[16], pseudo[16];
-		bool mapped;
-
-		addr_load(a16, src, (uint8_t)h.family);
-		if (make_pseudonym(j->rs, j->ft, j->svc, (uint8_t)h.family, a16,
-				   j->epoch, pseudo, &mapped))
-			return -ENOSPC;
-		memcpy(src, pseudo, h.src_len);
-	} else {
-		addr_truncate(src, src, h.src_len,
-			      h.family == 4 ? r->trunc4 : r->trunc6);
-	}
-	proxy_fix_crc(payload, &h);
-	if (memcmp(j->w->span, payload, h.hdr_len)) {
-		patched_payload(j->cc, j->w->span, payload, h.hdr_len);
-		j->st->action[r->act]++;
-	}
-	return (int)h.hdr_len;
-}
-
-/*
  * Report the matches to the worker's observer as engine_scan() would:
  * before rewriting, leaving out those wholly inside an allow range.
  */
@@ -590,6 +532,213 @@ static void observe_matches(struct engine_worker *w, const uint8_t *buf,
 	}
 }
 
+/* key_prf() domain of keyed replacements of binary addresses */
+#define ENGINE_DOM_ADDR_TOKEN	0xb1
+
+/*
+ * The rule that governs a binary address of family @family in a PROXY v2
+ * header other than the client's (the destination, a LOCAL header's):
+ * the ipv4 or ipv6 detector's, as in text; an IPv4-mapped IPv6 address
+ * follows the ipv4 rule on its last 32 bits, as the address rule does.
+ * @off, @alen: receive the bytes the rule works on.
+ */
+static const struct rs_redact *addr_bytes_rule(const struct rs_service *svc,
+					       int family, const uint8_t *a,
+					       unsigned *off, unsigned *alen)
+{
+	*off = 0;
+	*alen = family == 4 ? 4 : 16;
+	if (family == 6 && addr_is_v4mapped(a)) {
+		*off = 12;
+		*alen = 4;
+	}
+	return rule_for(svc, *alen == 4 ? DET_IPV4 : DET_IPV6);
+}
+
+/*
+ * A detector's action on a binary address: `mask` zeroes it (0.0.0.0,
+ * ::, as masking its text gives), `truncate` keeps the rule's prefix,
+ * `token` puts keyed bytes in its place, stable within the epoch.
+ */
+static void act_address_bytes(struct redact_job *j, const struct rs_redact *r,
+			      uint8_t *a, unsigned alen)
+{
+	uint8_t in[16];
+
+	switch (r->act) {
+	case ACT_TRUNCATE:
+		addr_truncate(a, a, alen, alen == 4 ? r->trunc4 : r->trunc6);
+		break;
+	case ACT_TOKEN:
+		memcpy(in, a, alen);
+		key_prf(j->epoch_key, ENGINE_DOM_ADDR_TOKEN, in, alen, a, alen);
+		break;
+	default:
+		memset(a, 0, alen);
+		break;
+	}
+}
+
+/* The client's address field: the proxy-protocol rule @r. */
+static int proxy_source(struct redact_job *j, const struct rs_redact *r,
+			const struct proxy_hdr *h, uint8_t *src)
+{
+	uint8_t old[128];
+
+	if (j->w->observe)
+		j->w->observe(j->w->observe_ctx, DET_PROXY, src, h->src_len);
+	if (h->src_len > sizeof(old))
+		return -EINVAL;
+	memcpy(old, src, h->src_len);
+	if (h->kind == PROXY_V1) {
+		if (r->act == ACT_ADDRESS)
+			act_address_text(j, r, src, h->src_len);
+		else if (rewrite_truncate_text(src, h->src_len, r->trunc4, r->trunc6))
+			return -EINVAL;
+	} else if (r->act == ACT_ADDRESS) {
+		uint8_t a16[16], pseudo[16];
+		bool mapped;
+
+		addr_load(a16, src, (uint8_t)h->family);
+		if (make_pseudonym(j->rs, j->ft, j->svc, (uint8_t)h->family, a16,
+				   j->epoch, pseudo, &mapped))
+			return -ENOSPC;
+		memcpy(src, pseudo, h->src_len);
+	} else {
+		addr_truncate(src, src, h->src_len,
+			      h->family == 4 ? r->trunc4 : r->trunc6);
+	}
+	if (memcmp(old, src, h->src_len)) {
+		patched_payload(j->cc, old, src, h->src_len);
+		j->st->action[r->act]++;
+	}
+	return 0;
+}
+
+/* Another binary address (v2): the ipv4/ipv6 rule, if the service has it. */
+static void proxy_addr(struct redact_job *j, const struct proxy_field *f,
+		       uint8_t *a)
+{
+	unsigned off, alen;
+	const struct rs_redact *r = addr_bytes_rule(j->svc, f->family, a, &off,
+						    &alen);
+	uint8_t old[16];
+
+	if (!r)
+		return;
+	if (j->w->observe)
+		j->w->observe(j->w->observe_ctx, (enum det_kind)r->det, a + off,
+			      alen);
+	memcpy(old, a + off, alen);
+	act_address_bytes(j, r, a + off, alen);
+	if (memcmp(old, a + off, alen)) {
+		patched_payload(j->cc, old, a + off, alen);
+		j->st->action[r->act]++;
+	}
+	j->st->detector[r->det]++;
+}
+
+/*
+ * A text field or TLV value: every detector of the service, with its
+ * allow ranges, over the field alone (its ends are boundaries).
+ * Return: 0 or -EMSGSIZE (scan limit, PCRE2 error).
+ */
+static int proxy_text(struct redact_job *j, uint8_t *t, uint32_t len)
+{
+	const struct detect_match *m;
+	const struct detect_range *allow = NULL;
+	int n, n_allow = 0, ai = 0;
+
+	n = detect_scan(j->svc, j->w->scratch, t, len, true, &m);
+	if (n < 0)
+		return -EMSGSIZE;
+	if (!n)
+		return 0;
+	if (j->svc->n_allow) {
+		n_allow = detect_allow(j->svc, j->w->scratch, t, len, &allow);
+		if (n_allow < 0)
+			return -EMSGSIZE;
+	}
+	if (j->w->observe)
+		observe_matches(j->w, t, m, n, allow, n_allow);
+	for (int i = 0; i < n; i++)
+		redact_one(j, t, &m[i], allow, n_allow, &ai);
+	return 0;
+}
+
+/*
+ * A PROXY header at the start of @payload, when the service has a
+ * proxy-protocol rule: the client's address as that rule says, every
+ * other field by the service's detectors, the CRC32c TLV updated.
+ * @prefix: @payload is a retransmission from the stream's start, whose
+ * header may be cut short: the fields it holds whole are redacted, and
+ * the records of the first decision give the rest (no CRC: it covers
+ * bytes that are not here).
+ * Return: bytes the header takes (0: none), or -errno to fail closed
+ * (proxy_reason()).
+ */
+int redact_proxy(struct redact_job *j, uint8_t *payload, uint32_t len,
+		 bool prefix)
+{
+	const struct rs_redact *r = rule_for(j->svc, DET_PROXY);
+	struct proxy_hdr h;
+	struct proxy_walk pw;
+	struct proxy_field f;
+	uint32_t crc = 0, hlen;
+	int rc;
+
+	if (!r)
+		return 0;
+	rc = proxy_parse(payload, len, &h);
+	if (rc == -E2BIG && prefix)
+		hlen = len;
+	else if (rc <= 0)
+		return rc;
+	else
+		hlen = h.hdr_len;
+	if (rc > 0) {
+		j->st->detector[DET_PROXY]++;
+		crc = proxy_crc(payload, &h);
+	}
+	proxy_walk_init(&pw, &h, payload, len);
+	while (proxy_walk_next(&pw, &f)) {
+		switch (f.kind) {
+		case PROXY_F_SOURCE:
+			rc = proxy_source(j, r, &h, payload + f.off);
+			break;
+		case PROXY_F_ADDR:
+			proxy_addr(j, &f, payload + f.off);
+			rc = 0;
+			break;
+		case PROXY_F_TEXT:
+			rc = proxy_text(j, payload + f.off, f.len);
+			break;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	if (hlen == h.hdr_len && h.crc_off) {
+		uint8_t old[4];
+
+		memcpy(old, payload + h.crc_off, 4);
+		proxy_fix_crc(payload, &h, crc);
+		patched_payload(j->cc, old, payload + h.crc_off, 4);
+	}
+	return (int)hlen;
+}
+
+enum engine_reason proxy_reason(int rc)
+{
+	switch (rc) {
+	case -ENOSPC:
+		return ENGINE_R_TABLE_FULL;
+	case -EMSGSIZE:
+		return ENGINE_R_SCAN_LIMIT;
+	default:
+		return ENGINE_R_UNSUPPORTED;
+	}
+}
+
 /*
  * Scan and redact the payload of an inbound packet.
  * Return: 0, or an engine_reason to fail closed with (nothing changed).
@@ -605,11 +754,10 @@ static enum engine_reason redact_payload(struct redact_job *j, struct packet *p)
 	if (!len || !j->svc->n_redact)
 		return ENGINE_R_NONE;
 	{	/* a datagram may start with a PROXY header */
-		int rc = redact_proxy(j, payload, len);
+		int rc = redact_proxy(j, payload, len, false);
 
 		if (rc < 0)
-			return rc == -ENOSPC ? ENGINE_R_TABLE_FULL
-					     : ENGINE_R_UNSUPPORTED;
+			return proxy_reason(rc);
 		skip = (uint32_t)rc;
 	}
 	if (skip >= len)
@@ -1151,50 +1299,100 @@ bool engine_payload_may_be_proxy(const uint8_t *payload, uint32_t len)
 	return proxy_parse(payload, len, &h) != 0;
 }
 
+/*
+ * Report to @cb the identifiers of buf[0, len) not inside an allow
+ * range.  Return: how many, or -ENOSPC / -EIO as detect_scan().
+ */
+static int report_scan(const struct rs_service *svc, struct engine_worker *w,
+		       const uint8_t *buf, uint32_t len, engine_match_cb cb,
+		       void *ctx)
+{
+	const struct detect_match *m;
+	const struct detect_range *allow = NULL;
+	int n, n_allow = 0, ai = 0, reported = 0;
+
+	n = detect_scan(svc, w->scratch, buf, len, true, &m);
+	if (n < 0)
+		return n;
+	if (n && svc->n_allow) {
+		n_allow = detect_allow(svc, w->scratch, buf, len, &allow);
+		if (n_allow < 0)
+			return n_allow;
+	}
+	for (int i = 0; i < n; i++) {
+		while (ai < n_allow && allow[ai].end <= m[i].start)
+			ai++;
+		if (ai < n_allow && allow[ai].start <= m[i].start &&
+		    allow[ai].end >= m[i].end)
+			continue;
+		cb(ctx, (enum det_kind)m[i].det, buf + m[i].start,
+		   m[i].end - m[i].start);
+		reported++;
+	}
+	return reported;
+}
+
+/*
+ * The fields of a whole PROXY header, as redact_proxy() reads them.
+ * Return: how many identifiers were reported, or -ENOSPC / -EIO.
+ */
+static int report_proxy(const struct rs_service *svc, struct engine_worker *w,
+			const uint8_t *payload, uint32_t len,
+			const struct proxy_hdr *h, engine_match_cb cb, void *ctx)
+{
+	struct proxy_walk pw;
+	struct proxy_field f;
+	int reported = 0, n;
+
+	proxy_walk_init(&pw, h, payload, len);
+	while (proxy_walk_next(&pw, &f)) {
+		const uint8_t *a = payload + f.off;
+		const struct rs_redact *r;
+		unsigned off, alen;
+
+		switch (f.kind) {
+		case PROXY_F_SOURCE:
+			cb(ctx, DET_PROXY, a, f.len);
+			reported++;
+			break;
+		case PROXY_F_ADDR:
+			r = addr_bytes_rule(svc, f.family, a, &off, &alen);
+			if (r) {
+				cb(ctx, (enum det_kind)r->det, a + off, alen);
+				reported++;
+			}
+			break;
+		case PROXY_F_TEXT:
+			n = report_scan(svc, w, a, f.len, cb, ctx);
+			if (n < 0)
+				return n;
+			reported += n;
+			break;
+		}
+	}
+	return reported;
+}
+
 int engine_scan(const struct ruleset *rs, struct engine_worker *w,
 		unsigned svc_i, const uint8_t *payload, uint32_t len,
 		engine_match_cb cb, void *ctx)
 {
 	const struct rs_service *svc;
-	const struct detect_match *m;
-	const struct detect_range *allow = NULL;
 	struct proxy_hdr h;
-	int n, n_allow = 0, ai = 0, reported = 0;
+	int n, reported = 0;
 	uint32_t skip = 0;
 
 	if (svc_i >= rs->n_services || !len)
 		return 0;
 	svc = &rs->services[svc_i];
 	if (rule_for(svc, DET_PROXY) && proxy_parse(payload, len, &h) == 1) {
-		if (h.family)
-			cb(ctx, DET_PROXY, payload + h.src_off, h.src_len);
-		reported += h.family ? 1 : 0;
+		reported = report_proxy(svc, w, payload, len, &h, cb, ctx);
+		if (reported < 0)
+			return reported;
 		skip = h.hdr_len;
 	}
 	if (skip >= len)
 		return reported;
-	n = detect_scan(svc, w->scratch, payload + skip, len - skip, true, &m);
-	if (n < 0)
-		return n;
-	if (svc->n_allow) {
-		n_allow = detect_allow(svc, w->scratch, payload + skip, len - skip,
-				       &allow);
-		if (n_allow < 0)
-			return n_allow;
-	}
-	for (int i = 0; i < n; i++) {
-		bool inside = false;
-
-		while (ai < n_allow && allow[ai].end <= m[i].start)
-			ai++;
-		if (ai < n_allow && allow[ai].start <= m[i].start &&
-		    allow[ai].end >= m[i].end)
-			inside = true;
-		if (inside)
-			continue;
-		cb(ctx, (enum det_kind)m[i].det, payload + skip + m[i].start,
-		   m[i].end - m[i].start);
-		reported++;
-	}
-	return reported;
+	n = report_scan(svc, w, payload + skip, len - skip, cb, ctx);
+	return n < 0 ? n : reported + n;
 }

@@ -84,9 +84,18 @@ void redact_one(struct redact_job *j, uint8_t *payload,
 /* The first redact rule of the service for detector @det, or NULL. */
 const struct rs_redact *rule_for(const struct rs_service *svc, enum det_kind det);
 
-/* A PROXY header at the start of @payload: its source address rewritten.
- * Return: bytes the header takes (0: none), or -errno to fail closed. */
-int redact_proxy(struct redact_job *j, uint8_t *payload, uint32_t len);
+/*
+ * A PROXY header at the start of @payload: its source address as the
+ * proxy-protocol rule says, its other fields by the detectors, its
+ * CRC32c TLV updated.  @prefix: a retransmission from the stream's
+ * start, whose header may be cut short (its whole fields are redacted).
+ * Return: bytes the header takes (0: none), or -errno to fail closed.
+ */
+int redact_proxy(struct redact_job *j, uint8_t *payload, uint32_t len,
+		 bool prefix);
+
+/* The reason to fail closed with for redact_proxy()'s -errno @rc. */
+enum engine_reason proxy_reason(int rc);
 
 /* Counters of service @svc (an index the ruleset lacks: uncovered). */
 struct engine_stats *stats_of(struct engine_worker *w, int svc);

@@ -646,11 +646,10 @@ static enum engine_reason stream_decide(struct redact_job *j, struct stream *st,
 	j->cc = NULL;
 	if (wlen > cl && j->svc->n_redact) {
 		if (st->at_start && !cl) {
-			int rc = redact_proxy(j, win, wlen);
+			int rc = redact_proxy(j, win, wlen, false);
 
 			if (rc < 0) {
-				why = rc == -ENOSPC ? ENGINE_R_TABLE_FULL
-						    : ENGINE_R_UNSUPPORTED;
+				why = proxy_reason(rc);
 				goto out;
 			}
 			skip = (uint32_t)rc;
@@ -952,12 +951,14 @@ static enum engine_reason rescan(struct redact_job *j, const struct flow *f,
 	if (!j->svc->n_redact)
 		return ENGINE_R_NONE;
 	if (f->isn_known && seq == f->client_isn + 1) {
-		/* the stream's start: a PROXY header is read as then */
-		int rc = redact_proxy(j, pl, len);
+		/*
+		 * The stream's start: a PROXY header is read as then, as far
+		 * as this copy holds it; the records give what it cut short.
+		 */
+		int rc = redact_proxy(j, pl, len, true);
 
 		if (rc < 0)
-			return rc == -ENOSPC ? ENGINE_R_TABLE_FULL
-					     : ENGINE_R_UNSUPPORTED;
+			return proxy_reason(rc);
 		pl += rc;
 		len -= (uint32_t)rc;
 	}

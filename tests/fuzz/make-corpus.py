@@ -54,6 +54,30 @@ def mqtt_publish(topic, msg):
     return b"\x30" + rl + body
 
 
+def crc32c(data):
+    crc = 0xffffffff
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
+
+
+def proxy_v2_tlvs():
+    """PROXY v2 over TCP/IPv4 with AUTHORITY, an SSL TLV (VERSION, CN),
+    UNIQUE_ID, NETNS, a custom TLV and a CRC32C TLV, then data."""
+    def tlv(kind, value):
+        return struct.pack("!BH", kind, len(value)) + value
+    body = (bytes([198, 51, 100, 22, 192, 0, 2, 1]) + struct.pack("!HH", 56324, 5222)
+            + tlv(0x02, b"chat.example.net")
+            + tlv(0x20, b"\x07\0\0\0\0" + tlv(0x21, b"TLSv1.3")
+                  + tlv(0x22, b"grace@example.org"))
+            + tlv(0x05, b"id-203.0.113.8") + tlv(0x30, b"ns1")
+            + tlv(0xe5, b"heidi@example.org") + tlv(0x03, b"\0\0\0\0"))
+    hdr = b"\r\n\r\n\x00\r\nQUIT\n\x21\x11" + struct.pack("!H", len(body)) + body
+    return hdr[:-4] + struct.pack("!I", crc32c(hdr)) + b"<stream to='ivan@example.org'/>"
+
+
 PAYLOADS = {
     1883: [
         mqtt_connect("alice@example.org"),
@@ -82,6 +106,8 @@ PAYLOADS = {
         b"X-Real-IP: 198.51.100.200\r\nX-Secret: hunter2\r\n"
         b"Cookie: mac=aa-bb-cc-dd-ee-ff\r\n\r\n",
         b"PROXY UNKNOWN\r\nGET / HTTP/1.0\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX-Real-IP: 198.51.100.200,\r\n 203.0.113.9\r\n"
+        b"x-real-ip : 192.0.2.7\r\n\r\n",
     ],
 }
 
@@ -170,6 +196,15 @@ def engine_seeds():
                   tcp_conversation(ipc, ipc, c, s, port, segs, FIX, FIX | DIR_OUT))
             write("fuzz_engine", f"tcp{port}-{fam}-explicit",
                   tcp_conversation(ipc, ipc, c, s, port, pls, DIR_BOTH, DIR_OUT | 0x04))
+    # PROXY headers with every kind of field at a stream's start, whole
+    # and cut into small segments
+    unknown = (b"PROXY UNKNOWN user=frank@example.org from 203.0.113.7\r\n"
+               b"GET / HTTP/1.1\r\nX-Forwarded-For: 203.0.113.5,\r\n"
+               b"\t198.51.100.1\r\n\r\n")
+    for name, hdr in (("proxy-v2-tlvs", proxy_v2_tlvs()), ("proxy-unknown", unknown)):
+        write("fuzz_engine", name, tcp_conversation(IP, IP, C4, S4, 5222, [hdr]))
+        write("fuzz_engine", f"{name}-split",
+              tcp_conversation(IP, IP, C4, S4, 5222, split(hdr, 7), FIX, FIX | DIR_OUT))
     for fam, ipc, c, s in (("v4", IP, C4, S4), ("v6", IPv6, C6, S6)):
         msgs = b"".join(rec(ipc(src=c, dst=s) / UDP(sport=5140 + i, dport=514) / p, FIX)
                         for i, p in enumerate(PAYLOADS[514]))

@@ -708,7 +708,8 @@ static void test_tail(void **state)
 		{ DET_HEADER, "GET / HTTP/1.1\r\nX-Forw", 16, -1 },
 		{ DET_HEADER, "GET / HTTP/1.1\r\nX-Forwarded-For:", 16, 16 },
 		{ DET_HEADER, "GET / HTTP/1.1\r\nX-Forwarded-For: 1.2", 32, 32 },
-		{ DET_HEADER, "GET / HTTP/1.1\r\nX-Forwarded-For: 1.2\r\n", -1, -1 },
+		/* its line break waits: a continuation line may follow */
+		{ DET_HEADER, "GET / HTTP/1.1\r\nX-Forwarded-For: 1.2\r\n", 36, -1 },
 		{ DET_HEADER, "GET / HTTP/1.1\r\nHost: a", -1, -1 },
 		{ DET_PATTERN, "x imei=3520", 2, 2 },	/* "imei=[0-9]{15}" */
 		{ DET_PATTERN, "x imei=352099001761481", -1, -1 },
@@ -764,6 +765,188 @@ static void test_stream_mode(void **state)
 	detect_scratch_free(s);
 }
 
+/* Folded values, repeated headers, SIP's compact names. */
+static void test_scan_header_forms(void **state)
+{
+	struct detect_scratch *s = scratch();
+	struct rs_redact xff[] = {
+		{ .det = DET_HEADER, .header = "X-Forwarded-For", .header_len = 15 },
+	};
+	struct rs_redact sip[] = {
+		{ .det = DET_HEADER, .header = "Via", .header_len = 3 },
+		{ .det = DET_HEADER, .header = "From", .header_len = 4 },
+		{ .det = DET_HEADER, .header = "to", .header_len = 2 },
+		{ .det = DET_HEADER, .header = "Contact", .header_len = 7 },
+		{ .det = DET_HEADER, .header = "Call-ID", .header_len = 7 },
+	};
+	struct rs_redact compact[] = {
+		{ .det = DET_HEADER, .header = "f", .header_len = 1 },
+	};
+	struct rs_service svc = svc_of(xff, 1);
+	const struct detect_match *m;
+	const char *t;
+
+	(void)state;
+	/* obs-fold: CRLF or LF, then SP or HTAB, continues the value */
+	t = "X-Forwarded-For: 192.0.2.1,\r\n 192.0.2.2,\r\n\t192.0.2.3\r\n"
+	    "Host: 192.0.2.4\r\n\r\n";
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 3);
+	assert_match(m[0], 17, 26, 0, DET_HEADER);
+	assert_match(m[1], 30, 39, 0, DET_HEADER);
+	assert_match(m[2], 43, 52, 0, DET_HEADER);
+	t = "X-Forwarded-For: 10.0.0.1\n  10.0.0.2\nVia: 10.0.0.3\n";
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
+	assert_match(m[1], 28, 36, 0, DET_HEADER);
+	/* another header's continuation; an empty line ends the headers */
+	t = "Host: a\r\n 192.0.2.9\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n 5.6.7.8";
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 1);
+	assert_match(m[0], 38, 45, 0, DET_HEADER);
+	/* repeated */
+	t = "X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-For: 5.6.7.8\r\n";
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
+	assert_match(m[1], 43, 50, 0, DET_HEADER);
+
+	/* SIP: long and compact names, either way round */
+	svc = svc_of(sip, 5);
+	t = "INVITE sip:bob@example.org SIP/2.0\r\n"
+	    "v: SIP/2.0/UDP 192.0.2.20;branch=z9\r\n"
+	    "Via: SIP/2.0/TCP 192.0.2.25\r\n"
+	    "f: <sip:alice@192.0.2.21>;tag=1\r\n"
+	    "T : <sip:bob@192.0.2.22>\r\n"
+	    "m: <sip:alice@192.0.2.23>\r\n"
+	    "i: 192.0.2.24\r\n"
+	    "fo: 192.0.2.26\r\ns: 192.0.2.27\r\n\r\n";
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 6);
+	assert_match(m[0], 51, 61, 0, DET_HEADER);
+	assert_match(m[1], 90, 100, 0, DET_HEADER);
+	assert_match(m[2], 116, 126, 1, DET_HEADER);
+	assert_match(m[3], 148, 158, 2, DET_HEADER);
+	assert_match(m[4], 175, 185, 3, DET_HEADER);
+	assert_match(m[5], 191, 201, 4, DET_HEADER);
+	svc = svc_of(compact, 1);
+	t = "From: <sip:carol@192.0.2.30>\r\nF :192.0.2.31\r\nFr: 192.0.2.32\r\n";
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
+	assert_match(m[0], 17, 27, 0, DET_HEADER);
+	assert_match(m[1], 33, 43, 0, DET_HEADER);
+	detect_scratch_free(s);
+}
+
+/* detect_tail() on folded and compact headers. */
+static void test_tail_header_forms(void **state)
+{
+	static const struct {
+		const char *header, *in;
+		int start, suspect;
+	} cases[] = {
+		{ "X-Forwarded-For", "X-Forwarded-For: 1.2.3.4\r\n", 24, -1 },
+		{ "X-Forwarded-For", "X-Forwarded-For: 1.2.3.4\n", 24, -1 },
+		{ "X-Forwarded-For", "X-Forwarded-For: 1.2.3.4\r\n ", 26, 26 },
+		{ "X-Forwarded-For", "X-Forwarded-For: 1.2.3.4\r\n\t5.6", 26, 26 },
+		{ "X-Forwarded-For", "X-Forwarded-For: 1\r\n 5.6.7.8\r\n", 28, -1 },
+		{ "X-Forwarded-For", "X-Forwarded-For: 1\r\n 2\r\n 3\r\n", 26, -1 },
+		{ "X-Forwarded-For", "X-Forwarded-For: 1.2.3.4\r\nHost: a\r\n", -1, -1 },
+		{ "X-Forwarded-For", "X-Forwarded-For: 1.2.3.4\r\n\r\n", -1, -1 },
+		{ "X-Forwarded-For", "Host: a\r\n 1.2.3.4", -1, -1 },
+		{ "X-Forwarded-For", " 1.2.3.4\r\n", -1, -1 },
+		{ "From", "INVITE x SIP/2.0\r\nf", 18, -1 },
+		{ "From", "INVITE x SIP/2.0\r\nf:", 18, 18 },
+		{ "From", "INVITE x SIP/2.0\r\nf: <sip:a@1.2", 20, 20 },
+		{ "From", "INVITE x SIP/2.0\r\nFr", 18, -1 },
+		{ "From", "INVITE x SIP/2.0\r\nfo", -1, -1 },
+		{ "From", "INVITE x SIP/2.0\r\nf: a\r\n", 22, -1 },
+		{ "f", "INVITE x SIP/2.0\r\nFrom: <sip:a@1.2", 23, 23 },
+		{ "To", "INVITE x SIP/2.0\r\nt: a\r\n\t", 24, 24 },
+	};
+	struct detect_scratch *s = scratch();
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct rs_redact rd = {
+			.det = DET_HEADER, .header = cases[k].header,
+			.header_len = (uint32_t)strlen(cases[k].header),
+		};
+		struct rs_service svc = { .redact = &rd, .n_redact = 1,
+					  .det_mask = 1u << DET_HEADER };
+		uint32_t len = (uint32_t)strlen(cases[k].in), sus;
+		uint8_t *b = dup_exact(cases[k].in, len);
+		uint32_t t = detect_tail(&svc, s, b, len, &sus);
+		uint32_t want = cases[k].start < 0 ? len : (uint32_t)cases[k].start;
+		uint32_t want_sus = cases[k].suspect < 0 ? len :
+				    (uint32_t)cases[k].suspect;
+
+		if (t != want || sus != want_sus)
+			fail_msg("case %zu: tail at %u suspect %u, want %u and %u",
+				 k, t, sus, want, want_sus);
+		free(b);
+	}
+	detect_scratch_free(s);
+}
+
+/*
+ * Wherever a stream is cut, a clean tail means the bytes before the cut,
+ * scanned alone, and those after it, scanned alone from a line start
+ * (as the engine scans the next segment after a clean tail), give the
+ * matches of the whole: no header value is cut unseen.
+ */
+static void test_tail_header_every_cut(void **state)
+{
+	struct detect_scratch *s = scratch();
+	struct rs_redact r[] = {
+		{ .det = DET_HEADER, .header = "X-Forwarded-For", .header_len = 15 },
+		{ .det = DET_HEADER, .header = "Via", .header_len = 3 },
+		{ .det = DET_HEADER, .header = "From", .header_len = 4 },
+		{ .det = DET_HEADER, .header = "Contact", .header_len = 7 },
+	};
+	struct rs_service svc = svc_of(r, 4);
+	const char *msgs[] = {
+		"GET / HTTP/1.1\r\nHost: example.net\r\n"
+		"X-Forwarded-For: 192.0.2.1,\r\n 192.0.2.2,\r\n\t2001:db8::7\r\n"
+		"Accept: */*\r\nX-Forwarded-For: 198.51.100.9\r\n\r\n",
+		"REGISTER sip:example.org SIP/2.0\r\n"
+		"v: SIP/2.0/TCP 192.0.2.20;branch=z9\r\n"
+		"Via: SIP/2.0/TCP 192.0.2.25\r\n\t;received=192.0.2.26\r\n"
+		"f: <sip:alice@192.0.2.21>;tag=1\r\n"
+		"m: <sip:alice@192.0.2.23>\r\nContent-Length: 0\r\n\r\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+		const uint8_t *b = (const uint8_t *)msgs[i];
+		uint32_t len = (uint32_t)strlen(msgs[i]);
+		struct detect_match whole[64];
+		const struct detect_match *m;
+		int n = detect_scan(&svc, s, b, len, true, &m), clean = 0;
+
+		assert_true(n > 0 && n <= 64);
+		memcpy(whole, m, (size_t)n * sizeof(*m));
+		for (uint32_t k = 1; k < len; k++) {
+			uint32_t sus;
+			int n1, n2, j = 0;
+
+			if (detect_tail(&svc, s, b, k, &sus) < k)
+				continue;	/* held: decided with what follows */
+			clean++;
+			n1 = detect_scan(&svc, s, b, k, true, &m);
+			for (int q = 0; q < n1; q++, j++) {
+				assert_true(j < n);
+				assert_int_equal(m[q].start, whole[j].start);
+				assert_int_equal(m[q].end, whole[j].end);
+			}
+			n2 = detect_scan(&svc, s, b + k, len - k, true, &m);
+			for (int q = 0; q < n2; q++, j++) {
+				assert_true(j < n);
+				assert_int_equal(m[q].start + k, whole[j].start);
+				assert_int_equal(m[q].end + k, whole[j].end);
+			}
+			if (j != n)
+				fail_msg("message %zu cut at %u: %d of %d matches", i,
+					 k, j, n);
+		}
+		assert_true(clean > 0);
+	}
+	detect_scratch_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -784,6 +967,9 @@ int main(void)
 		cmocka_unit_test(test_allow),
 		cmocka_unit_test(test_tail),
 		cmocka_unit_test(test_stream_mode),
+		cmocka_unit_test(test_scan_header_forms),
+		cmocka_unit_test(test_tail_header_forms),
+		cmocka_unit_test(test_tail_header_every_cut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
