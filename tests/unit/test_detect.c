@@ -728,6 +728,55 @@ static void test_tail(void **state)
 	detect_scratch_free(s);
 }
 
+/* detect_tail() on the forms the detectors now read. */
+static void test_tail_forms(void **state)
+{
+	static const struct {
+		bool hostnames;
+		enum det_kind det;
+		const char *in;
+		int start, suspect;
+	} cases[] = {
+		/* the fourth number may still run on, a port or a sixth come */
+		{ false, DET_IPV4, "at 192.0.2.55", 3, 3 },
+		{ false, DET_IPV4, "at 192.0.2.55.", 3, 3 },
+		{ false, DET_IPV4, "at 10.0.0.1.5717", 3, 3 },
+		{ false, DET_IPV4, "ts 22.46.53.48505", 3, 3 },
+		{ false, DET_IPV4, "A192.0.2", 1, 1 },
+		{ false, DET_IPV4, "at 192.0.2.55 ", -1, -1 },
+		{ false, DET_IPV4, "ip-10-0-0", 8, -1 },
+		{ true, DET_IPV4, "ip-10-0-0", 2, 2 },
+		{ true, DET_IPV4, "82-68-222-194.", 0, 0 },
+		{ true, DET_IPV4, "82-68-222-194.d", -1, -1 },
+		{ true, DET_IPV4, "2026-12", 0, -1 },
+		/* a zone under way, a port after the address */
+		{ false, DET_IPV6, "at fe80::1%et", 3, 3 },
+		{ false, DET_IPV6, "at fe80::1%eth0 ", -1, -1 },
+		{ false, DET_IPV6, "src:2001:db8::1:5843", 2, 2 },
+		{ false, DET_MAC, "A0:1a:2b", 0, 0 },
+		{ false, DET_PHONE, "phone+15551", 5, -1 },
+	};
+	struct detect_scratch *s = scratch();
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct rs_redact rd = { .det = cases[k].det,
+					.hostnames = cases[k].hostnames };
+		struct rs_service svc = svc_of(&rd, 1);
+		uint32_t len = (uint32_t)strlen(cases[k].in), sus;
+		uint8_t *b = dup_exact(cases[k].in, len);
+		uint32_t t = detect_tail(&svc, s, b, len, &sus);
+		uint32_t want = cases[k].start < 0 ? len : (uint32_t)cases[k].start;
+		uint32_t want_sus = cases[k].suspect < 0 ? len :
+				    (uint32_t)cases[k].suspect;
+
+		if (t != want || sus != want_sus)
+			fail_msg("case %zu \"%s\": tail at %u suspect %u, want %u and %u",
+				 k, cases[k].in, t, sus, want, want_sus);
+		free(b);
+	}
+	detect_scratch_free(s);
+}
+
 /* TCP and UDP read the same bytes alike: the stream mode changes nothing. */
 static void test_stream_mode(void **state)
 {
@@ -1098,6 +1147,7 @@ int main(void)
 		cmocka_unit_test(test_phone_forms),
 		cmocka_unit_test(test_hostnames),
 		cmocka_unit_test(test_cuts),
+		cmocka_unit_test(test_tail_forms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
