@@ -136,13 +136,13 @@ static bool ipv4_parse(const uint8_t *b, uint32_t len, uint32_t p,
  * than four numbers; a letter cannot continue a dotted quad, so a length
  * byte ('A' for 65), "v" or "ip" glued to the front is a neighbour.
  */
-static bool ipv4_left_ok(const uint8_t *b, uint32_t s, uint8_t sep)
+static bool ipv4_left_ok(const uint8_t *b, uint32_t s)
 {
 	if (s == 0)
 		return true;
 	if (is_digit(b[s - 1]))
 		return false;
-	return !(b[s - 1] == sep && s >= 2 && is_digit(b[s - 2]));
+	return !(b[s - 1] == '.' && s >= 2 && is_digit(b[s - 2]));
 }
 
 /* The number of decimal digits at @p, at most @max + 1. */
@@ -213,7 +213,7 @@ static bool ipv4_try(const uint8_t *b, uint32_t len, uint32_t i,
 	st = i - 1;
 	while (st > 0 && is_digit(b[st - 1]) && i - st < 4)
 		st--;
-	if (!ipv4_left_ok(b, st, '.'))
+	if (!ipv4_left_ok(b, st))
 		return false;
 	p = ipv4_head(b, len, st, '.', g, w);
 	if (!p)
