@@ -199,8 +199,9 @@ static bool time_like(const unsigned g[3], const uint32_t w[3], uint32_t run)
  * valid prefix of that run, unless the run is longer than 8 digits or
  * the quad reads as a time with fractions of a second (22.46.53.485059).
  * A fifth number of 1-5 digits (at most 65535) is a port as tcpdump and
- * SOCKS logs print it: 10.0.0.1.57178.  Six numbers or more are no
- * address (OIDs, versions).  Stream or not, the rule is the same.
+ * SOCKS logs print it: 10.0.0.1.57178, but not five pairs of digits
+ * from a 0 (06.12.34.56.78, a French phone number).  Six numbers or more
+ * are no address (OIDs, versions).  Stream or not, the rule is the same.
  */
 static bool ipv4_try(const uint8_t *b, uint32_t len, uint32_t i,
 		     uint32_t *s, uint32_t *e)
@@ -239,6 +240,10 @@ static bool ipv4_try(const uint8_t *b, uint32_t len, uint32_t i,
 		uint32_t n = dec_run(b, len, p + 1, 5, &pv);
 
 		if (*e != p || n > 5 || pv > 65535)
+			return false;
+		/* five pairs from a 0: a phone number as France writes it */
+		if (b[st] == '0' && w[0] == 2 && w[1] == 2 && w[2] == 2 &&
+		    run == 2 && n == 2)
 			return false;
 		p += 1 + n;
 		if (p + 1 < len && b[p] == '.' && is_digit(b[p + 1]))

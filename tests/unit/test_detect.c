@@ -889,6 +889,8 @@ static void test_ipv4_forms(void **state)
 		/* negatives: six numbers, ports out of range, long runs */
 		{ "1.2.3.4.5.6", { NULL } },
 		{ "1.3.6.1.2.1.1.5.0", { NULL } },
+		{ "tel 06.12.34.56.78", { NULL } },
+		{ "16.12.34.56.78", { "16.12.34.56" } },
 		{ "1.2.3.4.65536", { NULL } },
 		{ "1.2.3.4.123456", { NULL } },
 		{ "1.2.3.4567.8", { NULL } },
