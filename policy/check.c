@@ -238,6 +238,12 @@ static void check_redact(struct checker *ck, const struct ast_service *svc,
 		break;
 	}
 
+	if (st->redact.hostnames && det != DET_IPV4) {
+		ERR(ck, st->redact.hostnames_loc,
+		    "option \"hostnames\" does not fit detector \"%s\" (only ipv4)",
+		    dn);
+		return;
+	}
 	if (det == DET_PROXY && act != ACT_TRUNCATE && act != ACT_ADDRESS) {
 		ERR(ck, st->redact.act_loc,
 		    "proxy-protocol cannot take \"%s\": it would break the PROXY header (use truncate or address)",

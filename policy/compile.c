@@ -87,6 +87,7 @@ static int compile_redact(struct compiler *cc, const struct ast_stmt *st,
 	r->act = st->redact.act;
 	r->trunc4 = base4;
 	r->trunc6 = base6;
+	r->hostnames = st->redact.hostnames;
 	if (r->act == ACT_TRUNCATE) {
 		if (r->det == DET_IPV6) {
 			r->trunc6 = st->redact.n_nums ?

@@ -71,7 +71,7 @@ static const uint8_t anchor[256] = {
 	['+'] = BIT(DET_PHONE),
 	['.'] = BIT(DET_IPV4) | BIT(DET_MAC),
 	[':'] = BIT(DET_IPV6) | BIT(DET_MAC),
-	['-'] = BIT(DET_MAC),
+	['-'] = BIT(DET_IPV4) | BIT(DET_MAC),	/* IPv4: `hostnames` only */
 };
 
 struct detect_scratch {
@@ -85,8 +85,8 @@ struct detect_scratch {
 	bool stream;			/* detect_set_stream() */
 };
 
-/* Set by detect_scan() from its scratch for the scan's duration. */
-static _Thread_local bool stream_mode;
+/* `redact ipv4 ... hostnames`: set by detect_scan() for its duration. */
+static _Thread_local bool v4_hostnames;
 
 static inline bool is_digit(uint8_t c) { return ch[c] & CH_DIGIT; }
 static inline bool is_hex(uint8_t c) { return ch[c] & CH_HEX; }
@@ -130,64 +130,84 @@ static bool ipv4_parse(const uint8_t *b, uint32_t len, uint32_t p,
 	return true;
 }
 
+/*
+ * What may come before an address: anything that cannot continue it.
+ * A digit would lengthen the first number and "9." make the run longer
+ * than four numbers; a letter cannot continue a dotted quad, so a length
+ * byte ('A' for 65), "v" or "ip" glued to the front is a neighbour.
+ */
 static bool ipv4_left_ok(const uint8_t *b, uint32_t s)
 {
 	if (s == 0)
 		return true;
-	if (is_alnum(b[s - 1]))
+	if (is_digit(b[s - 1]))
 		return false;
 	return !(b[s - 1] == '.' && s >= 2 && is_digit(b[s - 2]));
 }
 
-static bool ipv4_right_ok(const uint8_t *b, uint32_t len, uint32_t e)
+/* The number of decimal digits at @p, at most @max + 1. */
+static uint32_t dec_run(const uint8_t *b, uint32_t len, uint32_t p,
+			uint32_t max, unsigned *val)
 {
-	if (e >= len)
-		return true;
-	if (is_digit(b[e]))
-		return false;
-	return !(b[e] == '.' && e + 1 < len && is_digit(b[e + 1]));
+	uint32_t n = 0;
+	unsigned v = 0;
+
+	while (p + n < len && is_digit(b[p + n]) && n <= max) {
+		if (n < 9)
+			v = v * 10 + (b[p + n] - '0');
+		n++;
+	}
+	*val = v;
+	return n;
 }
 
 /*
- * Stream mode: a dotted quad whose last group runs on in digits is still
- * an address followed by a number (octet-counted syslog puts the next
- * frame's length right after the text): the longest valid prefix.
+ * The first three numbers of a quad at @p, each 0-255 and followed by
+ * @sep: the position after the third separator, or 0.
  */
-static bool ipv4_try_run_on(const uint8_t *b, uint32_t len, uint32_t st,
-			    uint32_t *e)
+static uint32_t ipv4_head(const uint8_t *b, uint32_t len, uint32_t p,
+			  uint8_t sep, unsigned g[3], uint32_t w[3])
 {
-	uint32_t p = st, q, v = 0;
-
 	for (unsigned k = 0; k < 3; k++) {
-		unsigned n = 0, g = 0;
+		uint32_t n = dec_run(b, len, p, 3, &g[k]);
 
-		while (p < len && is_digit(b[p]) && n < 4) {
-			g = g * 10 + (b[p] - '0');
-			n++;
-			p++;
-		}
-		if (!n || n > 3 || g > 255 || p >= len || b[p] != '.')
-			return false;
-		p++;
+		if (!n || n > 3 || g[k] > 255 || p + n >= len ||
+		    b[p + n] != sep)
+			return 0;
+		w[k] = n;
+		p += n + 1;
 	}
-	for (q = p; q < len && is_digit(b[q]); q++)
-		;
-	if (q - p <= 3 || (q < len && b[q] == '.' && q + 1 < len &&
-			   is_digit(b[q + 1])))
-		return false;
-	for (q = p; q < p + 3 && v * 10 + (b[q] - '0') <= 255; q++)
-		v = v * 10 + (b[q] - '0');
-	if (q == p)
-		return false;
-	*e = q;
-	return true;
+	return p;
 }
 
-/* @i is a '.'; the address would start at the digit run before it. */
+/*
+ * Microseconds or milliseconds after a time of day with dots, as DB2 and
+ * some loggers print it: 22.46.53.485059.
+ */
+static bool time_like(const unsigned g[3], const uint32_t w[3], uint32_t run)
+{
+	return g[0] <= 23 && w[1] == 2 && g[1] <= 59 && w[2] == 2 &&
+	       g[2] <= 60 && (run == 3 || run == 6);
+}
+
+/*
+ * @i is a '.'; the address would start at the digit run before it.
+ *
+ * The fourth number may run on in digits: "192.0.2.552" is the address
+ * 192.0.2.55 with a byte after it (a protobuf tag, the length of the
+ * next octet-counted syslog frame).  The address is then the longest
+ * valid prefix of that run, unless the run is longer than 8 digits or
+ * the quad reads as a time with fractions of a second (22.46.53.485059).
+ * A fifth number of 1-5 digits (at most 65535) is a port as tcpdump and
+ * SOCKS logs print it: 10.0.0.1.57178, but not five pairs of digits
+ * from a 0 (06.12.34.56.78, a French phone number).  Six numbers or more
+ * are no address (OIDs, versions).  Stream or not, the rule is the same.
+ */
 static bool ipv4_try(const uint8_t *b, uint32_t len, uint32_t i,
 		     uint32_t *s, uint32_t *e)
 {
-	uint32_t st;
+	uint32_t st, p, run, w[3];
+	unsigned g[3], v, pv;
 
 	if (i == 0 || !is_digit(b[i - 1]))
 		return false;
@@ -196,24 +216,144 @@ static bool ipv4_try(const uint8_t *b, uint32_t len, uint32_t i,
 		st--;
 	if (!ipv4_left_ok(b, st))
 		return false;
-	if (!ipv4_parse(b, len, st, e, NULL) || !ipv4_right_ok(b, len, *e)) {
-		if (!stream_mode || !ipv4_try_run_on(b, len, st, e))
+	p = ipv4_head(b, len, st, '.', g, w);
+	if (!p)
+		return false;
+	run = dec_run(b, len, p, 8, &v);
+	if (!run || run > 8)
+		return false;
+	*s = st;
+	*e = p + run;
+	if (run > 3 || v > 255) {
+		unsigned o = 0;
+		uint32_t k = 0;
+
+		if (time_like(g, w, run))
+			return false;
+		while (k < 3 && o * 10 + (unsigned)(b[p + k] - '0') <= 255)
+			o = o * 10 + (unsigned)(b[p + k++] - '0');
+		*e = p + k;
+	}
+	p += run;
+	if (p + 1 < len && b[p] == '.' && is_digit(b[p + 1])) {
+		/* a port; a number on after the run is no address */
+		uint32_t n = dec_run(b, len, p + 1, 5, &pv);
+
+		if (*e != p || n > 5 || pv > 65535)
+			return false;
+		/* five pairs from a 0: a phone number as France writes it */
+		if (b[st] == '0' && w[0] == 2 && w[1] == 2 && w[2] == 2 &&
+		    run == 2 && n == 2)
+			return false;
+		p += 1 + n;
+		if (p + 1 < len && b[p] == '.' && is_digit(b[p + 1]))
 			return false;
 	}
-	*s = st;
 	return true;
+}
+
+/*
+ * `hostnames`: a quad written with dashes in a host name, as ISPs and
+ * clouds name their hosts (82-68-222-194.dsl.example.net,
+ * ip-10-0-0-1.ec2.internal).  @i is a '-'.  A host name around it is
+ * required: letters and '-' before, or '.' or '-' and a letter after.
+ */
+static bool ipv4_dashed_try(const uint8_t *b, uint32_t len, uint32_t i,
+			    uint32_t *s, uint32_t *e)
+{
+	uint32_t st, p, n, w[3];
+	unsigned g[3], v;
+	bool named;
+
+	if (i == 0 || !is_digit(b[i - 1]))
+		return false;
+	st = i - 1;
+	while (st > 0 && is_digit(b[st - 1]) && i - st < 4)
+		st--;
+	if (st > 0 && is_digit(b[st - 1]))
+		return false;
+	/* a label before: "ip-", "ec2-"; a number before: a longer run */
+	named = st >= 2 && b[st - 1] == '-' && is_alnum(b[st - 2]);
+	if (named) {
+		uint32_t w0 = st - 1;
+
+		while (w0 > 0 && is_digit(b[w0 - 1]))
+			w0--;
+		if (w0 < st - 1 && (w0 == 0 || !is_alpha(b[w0 - 1])))
+			return false;
+	}
+	p = ipv4_head(b, len, st, '-', g, w);
+	if (!p)
+		return false;
+	n = dec_run(b, len, p, 3, &v);
+	if (!n || n > 3 || v > 255)
+		return false;
+	p += n;
+	if (p + 1 < len && b[p] == '-' && is_digit(b[p + 1]))
+		return false;
+	if (!named && !(p + 1 < len && (b[p] == '.' || b[p] == '-') &&
+			is_alpha(b[p + 1])))
+		return false;
+	*s = st;
+	*e = p;
+	return true;
+}
+
+/*
+ * `hostnames`: a dotted quad followed by ".label" is part of a host name
+ * (host-82.68.222.194.example.net, 194.222.68.82.in-addr.arpa) whose
+ * octets may be in either order: the match takes the dot after it, so
+ * that the text is no address on its own and truncate masks it whole.
+ */
+static void ipv4_hostname_dot(const uint8_t *b, uint32_t len, uint32_t *e)
+{
+	if (*e + 1 < len && b[*e] == '.' && is_alpha(b[*e + 1]))
+		(*e)++;
 }
 
 /* ---- IPv6 ------------------------------------------------------------ */
 
+/* The last point of an IPv6 parse where the text so far is an address. */
+struct v6_mark {
+	uint32_t end;
+	unsigned ng;
+	int dc;
+	bool ok;
+};
+
+static inline void v6_mark(struct v6_mark *k, uint32_t p, unsigned ng, int dc)
+{
+	if (dc >= 0 ? ng <= 7 : ng == 8)
+		*k = (struct v6_mark){ .end = p, .ng = ng, .dc = dc, .ok = true };
+}
+
+/* b[p, h) (five digits) after a single ':' reads as a port. */
+static bool v6_port_like(const uint8_t *b, uint32_t p, uint32_t h)
+{
+	unsigned v = 0;
+
+	if (p < 2 || b[p - 1] != ':' || b[p - 2] == ':')
+		return false;
+	for (uint32_t k = p; k < h; k++) {
+		if (!is_digit(b[k]))
+			return false;
+		v = v * 10 + (b[k] - '0');
+	}
+	return v <= 65535;
+}
+
 /*
- * An IPv6 address exactly at @p, greedy, no boundary checks; the zone is
- * not part of it.  A second "::" ends the parse (the caller's boundary
- * check then rejects the ':' that follows).
+ * An IPv6 address at @p, no boundary checks; the zone is not part of it.
+ * Greedy, and the longest prefix of the text that is an address: so
+ * "2001:db8::1:54321" ends before the port and "1:2:3:4:5:6:7:8:443"
+ * after the eighth group.  A last group of five or six hex digits with
+ * no ':' or '.' after them ends after its first four: the others are
+ * bytes glued to the address (a tag, a length).
  */
 static bool ipv6_parse(const uint8_t *b, uint32_t len, uint32_t p,
 		       uint32_t *end, uint8_t *out)
 {
+	struct v6_mark k = { 0 };
 	uint16_t g[8];
 	unsigned ng = 0;
 	int dc = -1;
@@ -221,39 +361,49 @@ static bool ipv6_parse(const uint8_t *b, uint32_t len, uint32_t p,
 	if (p + 1 < len && b[p] == ':' && b[p + 1] == ':') {
 		dc = 0;
 		p += 2;
+		v6_mark(&k, p, ng, dc);
 		if (p >= len || !is_hex(b[p]))
 			goto done;
 	}
 	for (;;) {
-		uint32_t d = p;
-		unsigned v = 0, n = 0;
+		uint32_t d = p, h;
+		unsigned v = 0;
 
 		while (d < len && is_digit(b[d]) && d - p < 4)
 			d++;
-		if (d < len && b[d] == '.' && ng <= 6) {
+		if (d < len && b[d] == '.' && (dc >= 0 ? ng <= 5 : ng == 6)) {
 			uint8_t v4[4];
 			uint32_t e4;
 
 			if (ipv4_parse(b, len, p, &e4, v4)) {
 				g[ng++] = (uint16_t)(v4[0] << 8 | v4[1]);
 				g[ng++] = (uint16_t)(v4[2] << 8 | v4[3]);
-				p = e4;
+				v6_mark(&k, e4, ng, dc);
 				break;
 			}
 		}
-		while (p < len && is_hex(b[p])) {
-			if (++n > 4)
-				return false;
-			v = v << 4 | hexval(b[p]);
-			p++;
+		for (h = p; h < len && is_hex(b[h]) && h - p < 7; h++)
+			;
+		if (h == p || ng == 8)
+			break;
+		if (h - p > 4) {
+			if (h - p > 6 || (h < len && (b[h] == ':' || b[h] == '.' ||
+						      is_hex(b[h]))) ||
+			    v6_port_like(b, p, h))
+				break;
+			h = p + 4;	/* glued bytes after the last group */
 		}
-		if (!n || ng == 8)
-			return false;
+		for (; p < h; p++)
+			v = v << 4 | hexval(b[p]);
 		g[ng++] = (uint16_t)v;
+		v6_mark(&k, p, ng, dc);
+		if (p < len && is_hex(b[p]))
+			break;
 		if (p + 1 < len && b[p] == ':' && b[p + 1] == ':') {
 			if (dc >= 0)
 				break;
 			dc = (int)ng;
+			v6_mark(&k, p + 2, ng, dc);
 			p += 2;
 			if (p >= len || !is_hex(b[p]))
 				break;
@@ -266,33 +416,75 @@ static bool ipv6_parse(const uint8_t *b, uint32_t len, uint32_t p,
 		break;
 	}
 done:
-	if (dc < 0 ? ng != 8 : ng > 7)
-		return false;
-	if (dc == 0 && ng == 0)
+	if (!k.ok || (k.dc == 0 && k.ng == 0))
 		return false;	/* a bare "::" says nothing */
 	if (out) {
-		unsigned gap = 8 - ng, k, o = 0;
+		unsigned gap = 8 - k.ng, o = 0;
 
-		for (k = 0; k < 8; k++) {
+		for (unsigned x = 0; x < 8; x++) {
 			uint16_t v;
 
-			if (dc >= 0 && k >= (unsigned)dc && k < (unsigned)dc + gap)
+			if (k.dc >= 0 && x >= (unsigned)k.dc &&
+			    x < (unsigned)k.dc + gap)
 				v = 0;
 			else
 				v = g[o++];
-			out[2 * k] = (uint8_t)(v >> 8);
-			out[2 * k + 1] = (uint8_t)v;
+			out[2 * x] = (uint8_t)(v >> 8);
+			out[2 * x + 1] = (uint8_t)v;
 		}
 	}
-	*end = p;
+	*end = k.end;
 	return true;
 }
 
-/* @i is a ':'; the address is the [hex:] run around it. */
+/* @n (1-5) decimal digits at @p, at most 65535: a port.  Return n or 0. */
+static uint32_t port_at(const uint8_t *b, uint32_t len, uint32_t p)
+{
+	uint32_t n = 0;
+	unsigned v = 0;
+
+	while (p + n < len && is_digit(b[p + n]) && n < 6)
+		v = v * 10 + (b[p + n++] - '0');
+	return n && n <= 5 && v <= 65535 ? n : 0;
+}
+
+static bool has_digit(const uint8_t *b, uint32_t s, uint32_t e)
+{
+	for (; s < e; s++)
+		if (is_digit(b[s]))
+			return true;
+	return false;
+}
+
+static bool has_dcolon(const uint8_t *b, uint32_t s, uint32_t e)
+{
+	for (; s + 1 < e; s++)
+		if (b[s] == ':' && b[s + 1] == ':')
+			return true;
+	return false;
+}
+
+/*
+ * @i is a ':'; the address is in the [hex:] run around it.
+ *
+ * Where it starts: at the run's start when nothing that could continue
+ * it comes before.  A first group of five or six hex digits has glued
+ * bytes in front ("A2001:db8::1" with a length byte 'A'): the group is
+ * its last four.  After a letter, a group of three or four hex digits
+ * follows a glued byte ("x2001:db8::1"); one or two are the end of a
+ * word with a ':' after it ("src:", "en0:", "IPv6:"), and the address
+ * starts after that ':' ("Foo::Bar" is a scope, no address).
+ *
+ * Where it ends: a ':' and a port after it ("2001:db8::1234:58430")
+ * make the match the whole run when the address has a "::" (the port
+ * could be its last group), the address alone after eight groups; a '.'
+ * and a port as tcpdump prints it ("2001:db8::1.443") ends it; so does
+ * a letter glued after it when it has a decimal digit ("fe80::1x").
+ */
 static bool ipv6_try(const uint8_t *b, uint32_t len, uint32_t i,
 		     uint32_t *s, uint32_t *e, uint32_t *skip)
 {
-	uint32_t st = i, run = i, end;
+	uint32_t st = i, run = i, end, p, g;
 
 	/* "Host: x", "\"k\":\"v\"": no hex digit or colon on either side */
 	if (!(i > 0 && (is_hex(b[i - 1]) || b[i - 1] == ':')) &&
@@ -306,9 +498,21 @@ static bool ipv6_try(const uint8_t *b, uint32_t len, uint32_t i,
 		run++;
 	/* no address can start inside this run: skip its other colons */
 	*skip = run;
-	if (st > 0 && (b[st - 1] == '.' || is_word(b[st - 1])))
+	if (st > 0 && b[st - 1] == '.')
 		return false;
-	if (!ipv6_parse(b, len, st, &end, NULL))
+	for (g = st; g < len && is_hex(b[g]); g++)
+		;
+	p = st;
+	if (g - st > 4) {
+		if (g - st > 6)
+			return false;
+		p = g - 4;
+	} else if (st > 0 && is_word(b[st - 1]) && g - st < 3) {
+		if (g >= len || b[g] != ':' || (g + 1 < len && b[g + 1] == ':'))
+			return false;
+		p = g + 1;
+	}
+	if (!ipv6_parse(b, len, p, &end, NULL))
 		return false;
 	if (end + 1 < len && b[end] == '%' && is_alnum(b[end + 1])) {
 		uint32_t zs = end + 2;
@@ -320,10 +524,31 @@ static bool ipv6_try(const uint8_t *b, uint32_t len, uint32_t i,
 		while (end > zs && (b[end - 1] == '.' || b[end - 1] == '-'))
 			end--;
 	}
-	if (end < len && (is_word(b[end]) || b[end] == ':' ||
-			  (b[end] == '.' && end + 1 < len && is_digit(b[end + 1]))))
-		return false;
-	*s = st;
+	if (end < len) {
+		uint8_t c = b[end];
+		uint32_t n, q;
+
+		if (is_hex(c)) {
+			/* glued after a full last group (ipv6_parse) */
+			if (!is_hex(b[end - 1]))
+				return false;
+		} else if (c == ':' || (c == '.' && end + 1 < len &&
+					is_digit(b[end + 1]))) {
+			n = port_at(b, len, end + 1);
+			q = end + 1 + n;
+			/* tcpdump ends "dst.port:" with a colon */
+			if (!n || (q < len && (is_word(b[q]) ||
+					       (b[q] == ':' && c == ':') ||
+					       (b[q] == '.' && q + 1 < len &&
+						is_digit(b[q + 1])))))
+				return false;
+			if (c == ':' && has_dcolon(b, p, end))
+				end = q;
+		} else if (is_word(c) && !has_digit(b, p, end)) {
+			return false;
+		}
+	}
+	*s = p;
 	*e = end;
 	if (end > *skip)
 		*skip = end;
@@ -332,21 +557,30 @@ static bool ipv6_try(const uint8_t *b, uint32_t len, uint32_t i,
 
 /* ---- MAC ------------------------------------------------------------- */
 
+/*
+ * @i is the first separator.  Groups are two hex digits (':', '-'), one
+ * or two with ':' as macOS prints them (0:1a:2b:3c:4d:5e), or four
+ * (Cisco 001a.2b3c.4d5e).  Bytes glued to either end (a length byte, a
+ * tag: "A00:1a:2b:3c:4d:5e") are neighbours, up to two of them, even
+ * hex ones: a group cannot take them.  A separator and a hex digit on
+ * either side make a longer run, which is no MAC.
+ */
 static bool mac_try(const uint8_t *b, uint32_t len, uint32_t i,
 		    uint32_t *s, uint32_t *e)
 {
 	uint8_t sep = b[i];
-	uint32_t st, end, k;
+	uint32_t st, end, k, h = 0, wide = sep == '.' ? 4 : 2;
 
+	while (h < i && h <= wide + 2 && is_hex(b[i - h - 1]))
+		h++;
+	if (h > wide + 2 || h == 0 || (h < wide && sep != ':'))
+		return false;
+	if (i - h > 0 && (b[i - h - 1] == sep || b[i - h - 1] == '.'))
+		return false;
+	st = h < wide ? i - h : i - wide;
 	if (sep == '.') {
-		/* Cisco 001a.2b3c.4d5e */
-		if (i < 4)
-			return false;
-		st = i - 4;
 		end = st + 14;
 		if (end > len)
-			return false;
-		if (st > 0 && (is_word(b[st - 1]) || b[st - 1] == '.'))
 			return false;
 		for (k = 0; k < 14; k++) {
 			bool dot = k == 4 || k == 9;
@@ -355,23 +589,34 @@ static bool mac_try(const uint8_t *b, uint32_t len, uint32_t i,
 				return false;
 		}
 	} else {
-		if (i < 2)
-			return false;
-		st = i - 2;
-		end = st + 17;
-		if (end > len)
-			return false;
-		if (st > 0 && (is_word(b[st - 1]) || b[st - 1] == sep ||
-			       b[st - 1] == '.'))
-			return false;
-		for (k = 0; k < 17; k++) {
-			if (k % 3 == 2 ? b[st + k] != sep : !is_hex(b[st + k]))
+		end = st;
+		for (k = 0; k < 6; k++) {
+			uint32_t n = 0;
+
+			if (k) {
+				if (end >= len || b[end] != sep)
+					return false;
+				end++;
+			}
+			while (end + n < len && is_hex(b[end + n]) && n < 2)
+				n++;
+			if (!n || (n < 2 && sep != ':'))
+				return false;
+			end += n;
+			if (k < 5 && end < len && is_hex(b[end]))
 				return false;
 		}
 	}
-	if (end < len && (is_word(b[end]) ||
-			  (b[end] == sep && end + 1 < len && is_hex(b[end + 1]))))
+	if (end < len && is_hex(b[end])) {
+		uint32_t r = end;
+
+		while (r < len && is_hex(b[r]) && r - end <= 2)
+			r++;
+		if (r - end > 2 || (r < len && (b[r] == sep || b[r] == '.')))
+			return false;
+	} else if (end + 1 < len && b[end] == sep && is_hex(b[end + 1])) {
 		return false;
+	}
 	*s = st;
 	*e = end;
 	return true;
@@ -492,7 +737,8 @@ static bool phone_try(const uint8_t *b, uint32_t len, uint32_t i,
 	/* "(+44) 20 ..." closes a parenthesis opened before the '+' */
 	bool open = i > 0 && b[i - 1] == '(';
 
-	if (i > 0 && is_alnum(b[i - 1]))
+	/* after a digit it is a sum; a letter is a neighbour ("phone+1...") */
+	if (i > 0 && is_digit(b[i - 1]))
 		return false;
 	if (q >= len || !is_digit(b[q]))
 		return false;
@@ -549,7 +795,13 @@ try_det(unsigned det, const uint8_t *b, uint32_t len, uint32_t i,
 	*skip = 0;
 	switch (det) {
 	case DET_IPV4:
-		return ipv4_try(b, len, i, s, e);
+		if (b[i] == '-')
+			return v4_hostnames && ipv4_dashed_try(b, len, i, s, e);
+		if (!ipv4_try(b, len, i, s, e))
+			return false;
+		if (v4_hostnames)
+			ipv4_hostname_dot(b, len, e);
+		return true;
 	case DET_IPV6:
 		return ipv6_try(b, len, i, s, e, skip);
 	case DET_EMAIL:
@@ -612,6 +864,12 @@ anchor_plausible(unsigned det, const uint8_t *b, uint32_t len, uint32_t i)
 			       is_hex(b[i - 1]) && is_hex(b[i - 2]) &&
 			       is_hex(b[i - 3]) && is_hex(b[i - 4]) &&
 			       is_hex(b[i + 1]);
+		if (b[i] == ':')	/* macOS drops leading zeros: 0:1a:... */
+			return i > 0 && i + 2 < len && is_hex(b[i - 1]) &&
+			       is_hex(b[i + 1]) &&
+			       (b[i + 2] == ':' || (i + 3 < len &&
+						    is_hex(b[i + 2]) &&
+						    b[i + 3] == ':'));
 		return i > 1 && i + 3 < len && b[i + 3] == b[i] &&
 		       is_hex(b[i - 1]) && is_hex(b[i - 2]) &&
 		       is_hex(b[i + 1]) && is_hex(b[i + 2]);
@@ -658,6 +916,8 @@ static inline void pass_at(struct pass *ps, uint32_t i)
 		pass_try(ps, DET_PHONE, i);
 		break;
 	case '-':
+		if (v4_hostnames)
+			pass_try(ps, DET_IPV4, i);
 		pass_try(ps, DET_MAC, i);
 		break;
 	}
@@ -1258,12 +1518,12 @@ int detect_scan(const struct rs_service *svc, struct detect_scratch *s,
 	uint16_t rule_of[DET_MAC + 1] = { 0 };
 	unsigned mask = 0;
 	uint32_t n, keep, end;
+	bool hostnames = false;
 	int rc;
 
 	s->n = 0;
 	s->overflow = false;
 	*out = s->cand;
-	stream_mode = s->stream;
 	for (unsigned r = 0; r < svc->n_redact; r++) {
 		const struct rs_redact *rd = &svc->redact[r];
 
@@ -1277,6 +1537,8 @@ int detect_scan(const struct rs_service *svc, struct detect_scratch *s,
 			if (!(mask & BIT(rd->det))) {
 				mask |= BIT(rd->det);
 				rule_of[rd->det] = (uint16_t)r;
+				if (rd->det == DET_IPV4)
+					hostnames = rd->hostnames;
 			}
 			break;
 		case DET_LITERAL:
@@ -1296,9 +1558,11 @@ int detect_scan(const struct rs_service *svc, struct detect_scratch *s,
 			break;
 		}
 	}
-	if (mask)
+	if (mask) {
+		v4_hostnames = hostnames;
 		builtin_pass(s, buf, len, mask, rule_of, DET__COUNT, 0);
-	stream_mode = false;
+		v4_hostnames = false;
+	}
 	if (s->overflow)
 		return -ENOSPC;
 	n = s->n;
@@ -1392,9 +1656,9 @@ int detect_allow(const struct rs_service *svc, struct detect_scratch *s,
 
 /**
  * detect_set_stream() - scans on @s read a TCP byte stream (@on) or
- * stand-alone buffers: in a stream a dotted quad whose last group runs
- * on in digits counts as the address (the longest valid prefix), since a
- * length field may follow it directly.
+ * stand-alone buffers.  The detectors give the same matches either way
+ * (a dotted quad that runs on in digits is read by one rule, see
+ * ipv4_try()); the mode is kept for the callers that set it.
  * @s:  the scratch
  * @on: the mode
  */
@@ -1469,23 +1733,43 @@ static void tail_email(struct tail *t, const uint8_t *b, uint32_t len)
 	tail_note(t, s, at < len && at > s && is_atext(b[at - 1]));
 }
 
-static void tail_ipv4(struct tail *t, const uint8_t *b, uint32_t len)
+static bool in_dashed(uint8_t c)
 {
-	uint32_t s = run_start(b, len, 16, in_dotted), dots = 0, digits = 0;
+	return is_digit(c) || c == '.' || c == '-';
+}
+
+/*
+ * The dotted run at the end: more digits may change the last number (a
+ * run-on, a time) and more dots a port or a longer run; 8 digits of
+ * run-on and a port make 32 bytes the most that can matter.  With
+ * `hostnames` dashes too, and a '.' that a label may follow.
+ */
+static void tail_ipv4(struct tail *t, const uint8_t *b, uint32_t len,
+		      bool hostnames)
+{
+	uint32_t s = run_start(b, len, 32, hostnames ? in_dashed : in_dotted);
+	uint32_t dots = 0, dashes = 0, digits = 0;
 
 	for (uint32_t k = s; k < len; k++) {
 		dots += b[k] == '.';
+		dashes += b[k] == '-';
 		digits += is_digit(b[k]);
 	}
 	if (digits)
-		tail_note(t, s, dots >= 2);
+		tail_note(t, s, dots >= 2 || dashes >= 3);
 }
 
 static void tail_hex(struct tail *t, const uint8_t *b, uint32_t len)
 {
-	uint32_t s = run_start(b, len, 64, in_hexrun), seps = 0, hex = 0;
+	uint32_t z = len, s, seps = 0, hex = 0;
 
-	for (uint32_t k = s; k < len; k++) {
+	/* a zone under way ("fe80::1%et"): the address before it decides */
+	while (z > 0 && len - z < 32 && b[z - 1] != '%' && (ch[b[z - 1]] & CH_ZONE))
+		z--;
+	if (!(z > 1 && b[z - 1] == '%' && is_hex(b[z - 2])))
+		z = len + 1;
+	s = run_start(b, z - 1, 64, in_hexrun);
+	for (uint32_t k = s; k < z - 1; k++) {
 		seps += b[k] == ':' || b[k] == '-';
 		hex += is_hex(b[k]);
 	}
@@ -1661,12 +1945,12 @@ uint32_t detect_tail(const struct rs_service *svc, struct detect_scratch *s,
 			tail_email(&t, buf, len);
 			break;
 		case DET_IPV4:
-			tail_ipv4(&t, buf, len);
+			tail_ipv4(&t, buf, len, rd->hostnames);
 			break;
 		case DET_IPV6:
 		case DET_MAC:
 			tail_hex(&t, buf, len);
-			tail_ipv4(&t, buf, len);	/* embedded IPv4 */
+			tail_ipv4(&t, buf, len, false);	/* embedded IPv4 */
 			break;
 		case DET_PHONE:
 			tail_phone(&t, buf, len);

@@ -63,9 +63,8 @@ int detect_allow(const struct rs_service *svc, struct detect_scratch *s,
 
 /**
  * detect_set_stream() - scans on @s read a TCP byte stream (@on) or
- * stand-alone buffers: in a stream a dotted quad whose last group runs on
- * in digits counts as the address (its longest valid prefix), since a
- * length field may follow it directly (octet-counted syslog).
+ * stand-alone buffers.  The matches are the same in both modes: the
+ * same bytes give the same result over TCP and UDP.
  */
 void detect_set_stream(struct detect_scratch *s, bool on);
 

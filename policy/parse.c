@@ -634,6 +634,9 @@ static bool parse_address(struct parser *ps, struct ast_stmt *st)
 	return false;
 }
 
+/* Options after a redact action: `redact ipv4 mask hostnames`. */
+static const char *const redact_opt_words[] = { "hostnames", NULL };
+
 static bool parse_redact(struct parser *ps, struct ast_stmt *st)
 {
 	int det, act;
@@ -680,8 +683,17 @@ static bool parse_redact(struct parser *ps, struct ast_stmt *st)
 		return false;
 	st->redact.act = (enum act_kind)act;
 	while (!at_stmt_end(ps)) {
+		const struct token *t = peek(ps);
 		struct ast_num n;
 
+		if (t->kind == TOK_WORD && !parse_uint(t->text, t->len, &n.v)) {
+			/* the option word ends the statement */
+			st->redact.hostnames_loc = t->loc;
+			if (keyword(ps, redact_opt_words, "redact option") < 0)
+				return false;
+			st->redact.hostnames = true;
+			return want_eos(ps);
+		}
 		if (st->redact.n_nums == 2) {
 			char got[64];
 
