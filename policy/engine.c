@@ -589,7 +589,7 @@ void redact_matches(struct redact_job *j, uint8_t *payload,
 		i = k;
 		if (sc->base + end <= sc->after)
 			continue;
-		/* a detector counts once per group, as it did per match */
+		/* each detector of the group counts once */
 		for (unsigned d = 0; d < DET__COUNT; d++)
 			if (hits & (1u << d))
 				j->st->detector[d]++;
