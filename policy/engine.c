@@ -471,8 +471,22 @@ static void apply_action(struct redact_job *j, const struct rs_redact *r,
 }
 
 /*
+ * Whether [@s, @e) overlaps one of the sorted, disjoint spans @r[0, @n);
+ * @pos is a cursor for starts that never decrease.
+ */
+static bool span_touches(const struct detect_range *r, int n, int *pos,
+			 uint32_t s, uint32_t e)
+{
+	while (*pos < n && r[*pos].end <= s)
+		(*pos)++;
+	return *pos < n && r[*pos].start < e;
+}
+
+/*
  * Whether match @m takes part in the rewrite: not exempt by an allow
- * range that holds it whole, not inside a span rewritten before.
+ * range that holds it whole, and no part of a span an earlier scan of
+ * the same bytes rewrote (that scan saw more of the stream around them
+ * and judged them; this one only finds what it missed).
  */
 static bool match_counts(const struct redact_scope *sc,
 			 const struct detect_match *m, int *ai, int *di)
@@ -481,7 +495,7 @@ static bool match_counts(const struct redact_scope *sc,
 
 	if (sc->n_allow && detect_range_covers(sc->allow, sc->n_allow, ai, s, e))
 		return false;
-	if (sc->n_done && detect_range_covers(sc->done, sc->n_done, di, s, e))
+	if (sc->n_done && span_touches(sc->done, sc->n_done, di, s, e))
 		return false;
 	return true;
 }

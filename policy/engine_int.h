@@ -86,7 +86,8 @@ struct redact_scope {
 	uint32_t after;			/* groups ending at or before: released */
 	const struct detect_range *allow;	/* detect_allow(): exempt */
 	int n_allow;
-	const struct detect_range *done;	/* spans an earlier scan rewrote */
+	const struct detect_range *done;	/* spans an earlier scan rewrote:
+						 * a match touching one is left out */
 	int n_done;
 	struct detect_range *spans;	/* NULL, or receives the spans rewritten */
 	unsigned spans_cap, n_spans;
@@ -94,8 +95,8 @@ struct redact_scope {
 
 /*
  * Rewrite the matches @m[0, @n) of one scan of @payload (doc/design.md
- * §5): a match wholly inside one allow range is exempt, one wholly
- * inside a @done span is left out; the rest, merged where they overlap,
+ * §5): a match wholly inside one allow range is exempt, one that
+ * touches a @done span is left out; the rest, merged where they overlap,
  * are rewritten group by group (the union of each group).
  */
 void redact_matches(struct redact_job *j, uint8_t *payload,

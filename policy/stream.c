@@ -563,7 +563,8 @@ static enum engine_reason window_allow(struct redact_job *j, const uint8_t *buf,
  * The window's own scan (!@alone) leaves the groups that end at or
  * before @after (released context), finds the window's allow ranges and
  * records the spans it rewrote.  A segment's scan after it (@alone)
- * leaves out what lies wholly inside one of those spans, and an
+ * leaves out what touches one of those spans (the window saw those
+ * bytes with what is around them, and judged them), and an
  * identifier is exempt only inside one of the window's allow ranges:
  * the same rule as a datagram's, over what the stream reads.
  * Return: ENGINE_R_NONE or a reason to fail closed.
