@@ -1285,7 +1285,7 @@ int detect_allow(const struct rs_service *svc, struct detect_scratch *s,
 	for (uint32_t i = 0; i < n; i++) {
 		const struct detect_range *r = &s->ranges[i];
 
-		/* inside the one before (a later start cannot end further) */
+		/* inside the one kept before: it exempts nothing more */
 		if (keep && r->end <= s->ranges[keep - 1].end)
 			continue;
 		/* the same start: the longer one covers all the shorter does */
