@@ -167,8 +167,11 @@ static void check_address(struct checker *ck, const struct ast_stmt *st)
 	}
 }
 
-/* Compile @pat as the engine will; report the error at its character. */
-static void check_pattern(struct checker *ck, const struct ast_str *pat)
+/*
+ * Compile @pat as the engine will; report the error at its character.
+ * Return: true when it compiles.
+ */
+static bool check_pattern(struct checker *ck, const struct ast_str *pat)
 {
 	PCRE2_UCHAR msg[256];
 	PCRE2_SIZE erroff;
@@ -178,11 +181,11 @@ static void check_pattern(struct checker *ck, const struct ast_str *pat)
 	re = pcre2_compile((PCRE2_SPTR)pat->s, pat->len, 0, &err, &erroff, NULL);
 	if (re) {
 		pcre2_code_free(re);
-		return;
+		return true;
 	}
 	if (err == PCRE2_ERROR_NOMEMORY) {
 		ck->rc = -ENOMEM;
-		return;
+		return false;
 	}
 	if (pcre2_get_error_message(err, msg, sizeof(msg)) < 0)
 		snprintf((char *)msg, sizeof(msg), "error %d", err);
@@ -195,6 +198,291 @@ static void check_pattern(struct checker *ck, const struct ast_str *pat)
 	at.col = col;
 	at.span = 1;
 	ERR(ck, at, "invalid pattern: %s", (const char *)msg);
+	return false;
+}
+
+/* ---- allow patterns that may cross a line ------------------------------ */
+
+/*
+ * A conservative reading of PCRE2 syntax: can a construct match CR or
+ * LF?  It errs towards yes (an extended-mode comment, a \p property it
+ * does not know), never towards no.
+ */
+struct nl_set {
+	bool cr, lf;
+};
+
+static int hexdig(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static void nl_add(struct nl_set *n, unsigned long v)
+{
+	n->cr |= v == '\r';
+	n->lf |= v == '\n';
+}
+
+static void nl_all(struct nl_set *n)
+{
+	n->cr = n->lf = true;
+}
+
+/*
+ * The escape at p[i] (the backslash): what it may match, added to @n;
+ * *@byte gets the one byte it stands for, or -1 for a set (\d, \s ...).
+ * Return: the bytes it takes.
+ */
+static size_t nl_escape(const char *p, size_t len, size_t i,
+			struct nl_set *n, long *byte)
+{
+	size_t j = i + 1;
+	unsigned long v = 0;
+	char c;
+
+	*byte = -1;
+	if (j >= len)
+		return 1;
+	c = p[j++];
+	switch (c) {
+	case 's': case 'v': case 'R': case 'D': case 'W': case 'H':
+	case 'X': case 'C':
+		/* whitespace, vertical space, any newline, or their
+		 * complements and "any": each holds CR and LF */
+		nl_all(n);
+		return j - i;
+	case 'd': case 'w': case 'h': case 'S': case 'V': case 'b': case 'B':
+	case 'A': case 'z': case 'Z': case 'G': case 'K':
+		return j - i;
+	case 'N':
+		if (j < len && p[j] == '{') {	/* \N{U+hh}: a code point */
+			nl_all(n);
+			while (j < len && p[j] != '}')
+				j++;
+			j += j < len;
+		}
+		return j - i;
+	case 'p': case 'P': {
+		/* letters, numbers, marks, punctuation, symbols hold neither */
+		char first = j < len && p[j] == '{' && j + 1 < len ? p[j + 1] :
+			     j < len ? p[j] : '\0';
+
+		if (c == 'P' || first == '^' || !strchr("LNMPS", first))
+			nl_all(n);
+		if (j < len && p[j] == '{') {
+			while (j < len && p[j] != '}')
+				j++;
+		}
+		j += j < len;
+		return j - i;
+	}
+	case 'n': v = '\n'; break;
+	case 'r': v = '\r'; break;
+	case 't': v = '\t'; break;
+	case 'f': v = '\f'; break;
+	case 'a': v = 7; break;
+	case 'e': v = 0x1b; break;
+	case 'x':
+		if (j < len && p[j] == '{') {
+			for (j++; j < len && hexdig(p[j]) >= 0; j++)
+				v = v * 16 + (unsigned long)hexdig(p[j]);
+			j += j < len && p[j] == '}';
+		} else {
+			for (int k = 0; k < 2 && j < len && hexdig(p[j]) >= 0; k++, j++)
+				v = v * 16 + (unsigned long)hexdig(p[j]);
+		}
+		break;
+	case 'o':
+		if (j < len && p[j] == '{') {
+			for (j++; j < len && p[j] >= '0' && p[j] <= '7'; j++)
+				v = v * 8 + (unsigned long)(p[j] - '0');
+			j += j < len && p[j] == '}';
+		}
+		break;
+	case '0': case '1': case '2': case '3': case '4': case '5': case '6':
+	case '7':
+		/* an octal escape, or a back reference to what a group
+		 * (checked on its own) matched: read it as octal */
+		v = (unsigned long)(c - '0');
+		for (int k = 0; k < 2 && j < len && p[j] >= '0' && p[j] <= '7'; k++, j++)
+			v = v * 8 + (unsigned long)(p[j] - '0');
+		break;
+	case 'c':
+		if (j < len) {
+			char x = p[j++];
+
+			if (x >= 'a' && x <= 'z')
+				x = (char)(x - 'a' + 'A');
+			v = (unsigned char)x ^ 0x40;
+		}
+		break;
+	default:
+		/* an escaped byte stands for itself (\Q is read by the caller) */
+		v = (unsigned char)c;
+		break;
+	}
+	nl_add(n, v);
+	*byte = (long)(v > 0x10ffff ? 0x10ffff : v);
+	return j - i;
+}
+
+/* The class at p[i] ('['): whether it may match CR or LF; *end past it. */
+static bool nl_class(const char *p, size_t len, size_t i, size_t *end)
+{
+	static const char *const posix_nl[] = { "space", "cntrl", "ascii", NULL };
+	struct nl_set n = { false, false };
+	bool neg = false, first = true;
+	long prev = -1;
+	size_t j = i + 1;
+
+	if (j < len && p[j] == '^') {
+		neg = true;
+		j++;
+	}
+	while (j < len && (p[j] != ']' || first)) {
+		first = false;
+		if (p[j] == '[' && j + 1 < len && p[j + 1] == ':') {
+			size_t k = j + 2;
+			bool pneg = k < len && p[k] == '^';
+			bool holds = false;
+
+			k += pneg;
+			for (int w = 0; posix_nl[w]; w++) {
+				size_t wl = strlen(posix_nl[w]);
+
+				if (k + wl <= len && !memcmp(p + k, posix_nl[w], wl))
+					holds = true;
+			}
+			if (holds != pneg)
+				nl_all(&n);
+			while (k < len && !(p[k] == ']' && p[k - 1] == ':'))
+				k++;
+			j = k + 1;
+			prev = -1;
+			continue;
+		}
+		if (p[j] == '-' && prev >= 0 && j + 1 < len && p[j + 1] != ']') {
+			struct nl_set e = { false, false };
+			long hi;
+
+			j++;
+			if (p[j] == '\\')
+				j += nl_escape(p, len, j, &e, &hi);
+			else
+				hi = (unsigned char)p[j++];
+			if (hi < 0)	/* [a-\d]: a literal '-' and a set */
+				hi = prev;
+			n.cr |= e.cr || (prev <= '\r' && hi >= '\r');
+			n.lf |= e.lf || (prev <= '\n' && hi >= '\n');
+			prev = -1;
+			continue;
+		}
+		if (p[j] == '\\') {
+			struct nl_set e = { false, false };
+
+			j += nl_escape(p, len, j, &e, &prev);
+			n.cr |= e.cr;
+			n.lf |= e.lf;
+			continue;
+		}
+		prev = (unsigned char)p[j];
+		nl_add(&n, (unsigned long)prev);
+		j++;
+	}
+	*end = j < len ? j + 1 : len;
+	return neg ? !(n.cr && n.lf) : n.cr || n.lf;
+}
+
+/*
+ * Whether the pattern @p may match a CR or LF byte; @at and @span get
+ * the first construct that may (offsets into @p).
+ */
+static bool pattern_may_match_nl(const char *p, size_t len, size_t *at,
+				 size_t *span)
+{
+	for (size_t i = 0; i < len;) {
+		struct nl_set n = { false, false };
+		size_t step = 1;
+
+		switch (p[i]) {
+		case '\r':
+		case '\n':
+		case '.':
+			nl_all(&n);
+			break;
+		case '[':
+			if (nl_class(p, len, i, &step))
+				nl_all(&n);
+			step -= i;
+			break;
+		case '(':
+			if (i + 2 < len && p[i + 1] == '?' && p[i + 2] == '#') {
+				while (i + step < len && p[i + step] != ')')
+					step++;
+			}
+			break;
+		case '\\':
+			if (i + 1 < len && p[i + 1] == 'Q') {
+				/* quoted text up to \E: only its own bytes */
+				size_t k = i + 2;
+
+				while (k < len && !(p[k] == '\\' && k + 1 < len &&
+						    p[k + 1] == 'E')) {
+					if (p[k] == '\r' || p[k] == '\n') {
+						*at = k;
+						*span = 1;
+						return true;
+					}
+					k++;
+				}
+				step = (k < len ? k + 2 : len) - i;
+				break;
+			}
+			{
+				long byte;
+
+				step = nl_escape(p, len, i, &n, &byte);
+			}
+			break;
+		default:
+			break;
+		}
+		if (n.cr || n.lf) {
+			*at = i;
+			*span = step;
+			return true;
+		}
+		i += step;
+	}
+	return false;
+}
+
+/*
+ * An allow pattern that may match CR or LF may run across lines: the
+ * bytes of a later command line in the same segment would be exempt.
+ */
+static void check_allow_lines(struct checker *ck, const struct ast_str *pat)
+{
+	struct token tok = { .kind = TOK_STRING, .loc = pat->loc };
+	struct loc at = pat->loc;
+	size_t off, span;
+	unsigned col, col_end;
+
+	if (!pattern_may_match_nl(pat->s, pat->len, &off, &span))
+		return;
+	col = lang_string_column(ck->src, &tok, off);
+	col_end = lang_string_column(ck->src, &tok, off + span);
+	at.offset += col - at.col;
+	at.col = col;
+	at.span = col_end > col ? col_end - col : 1;
+	diag_add(ck->dl, ck->src, DIAG_WARNING, at,
+		 "allow pattern may match CR or LF: a match can run across lines and exempt what follows (exclude them, as in [^>\\r\\n])");
 }
 
 static bool is_tchar(unsigned char c)
@@ -338,8 +626,8 @@ static void check_service_stmts(struct checker *ck, struct ast_service *svc,
 		case ST_ALLOW:
 			if (!st->allow.len)
 				ERR(ck, st->allow.loc, "empty pattern");
-			else
-				check_pattern(ck, &st->allow);
+			else if (check_pattern(ck, &st->allow))
+				check_allow_lines(ck, &st->allow);
 			break;
 		case ST_HOLD:
 			if (svc->hold)

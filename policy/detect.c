@@ -6,8 +6,9 @@
  * ':', '-') and only there does a detector run its precise check,
  * extending left and right from the anchor.  Literals use memmem,
  * patterns one PCRE2 pass each, header rules one memchr pass over the
- * lines.  Every candidate goes into one array that is then sorted and
- * cleared of overlaps.  Nothing allocates after detect_scratch_new().
+ * lines.  Every candidate goes into one array that is then sorted;
+ * overlapping matches are all kept, for the engine to merge
+ * (doc/design.md §5).  Nothing allocates after detect_scratch_new().
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
@@ -23,7 +24,7 @@
 #include "detect.h"
 #include "ruleset.h"
 
-/* Candidates a scan may collect before overlaps are removed. */
+/* Candidates a scan may collect before duplicates are removed. */
 #define CAND_CAP (2 * DETECT_MAX_MATCHES)
 
 enum {
@@ -1503,7 +1504,11 @@ void detect_scratch_free(struct detect_scratch *s)
  * @len:           their number
  * @at_line_start: @buf starts at the beginning of a line (header rules)
  * @out:           receives the matches (inside @s, valid until the next
- *                 call on @s), sorted by start, without overlaps
+ *                 call on @s), sorted by start (at the same start the
+ *                 longer first, at the same span the earlier rule).
+ *                 Matches may overlap: every one is kept, so that none
+ *                 is lost to another; the same span found twice by one
+ *                 rule is reported once
  *
  * proxy-protocol rules are not run here: the engine parses PROXY headers
  * at stream start itself.
@@ -1517,7 +1522,7 @@ int detect_scan(const struct rs_service *svc, struct detect_scratch *s,
 {
 	uint16_t rule_of[DET_MAC + 1] = { 0 };
 	unsigned mask = 0;
-	uint32_t n, keep, end;
+	uint32_t n, keep;
 	bool hostnames = false;
 	int rc;
 
@@ -1568,12 +1573,14 @@ int detect_scan(const struct rs_service *svc, struct detect_scratch *s,
 	n = s->n;
 	sort_matches(s->cand, s->tmp, n);
 	keep = 0;
-	end = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		if (keep && s->cand[i].start < end)
+		const struct detect_match *c = &s->cand[i];
+
+		if (keep && c->start == s->cand[keep - 1].start &&
+		    c->end == s->cand[keep - 1].end &&
+		    c->rule == s->cand[keep - 1].rule)
 			continue;
-		s->cand[keep++] = s->cand[i];
-		end = s->cand[i].end;
+		s->cand[keep++] = *c;
 	}
 	if (keep > DETECT_MAX_MATCHES)
 		return -ENOSPC;
@@ -1616,7 +1623,10 @@ static void sort_ranges(struct detect_range *v, struct detect_range *tmp,
  * @buf: the bytes to scan
  * @len: their number
  * @out: receives the ranges (inside @s, valid until the next call on @s),
- *       sorted, overlapping or touching ranges merged
+ *       sorted by start, each one match: a match that lies inside an
+ *       earlier one is left out, so starts and ends both rise.  Ranges
+ *       are never merged: an identifier is exempt only when it lies
+ *       wholly inside one match (detect_range_covers())
  *
  * Return: the number of ranges, -ENOSPC when there are more than
  * DETECT_MAX_MATCHES matches, or -EIO on a PCRE2 matching error.
@@ -1644,14 +1654,41 @@ int detect_allow(const struct rs_service *svc, struct detect_scratch *s,
 	n = s->n;
 	sort_ranges(s->ranges, s->rtmp, n);
 	for (uint32_t i = 0; i < n; i++) {
-		if (keep && s->ranges[i].start <= s->ranges[keep - 1].end) {
-			if (s->ranges[i].end > s->ranges[keep - 1].end)
-				s->ranges[keep - 1].end = s->ranges[i].end;
+		const struct detect_range *r = &s->ranges[i];
+
+		/* inside the one kept before: it exempts nothing more */
+		if (keep && r->end <= s->ranges[keep - 1].end)
+			continue;
+		/* the same start: the longer one covers all the shorter does */
+		if (keep && r->start == s->ranges[keep - 1].start) {
+			s->ranges[keep - 1].end = r->end;
 			continue;
 		}
-		s->ranges[keep++] = s->ranges[i];
+		s->ranges[keep++] = *r;
 	}
 	return (int)keep;
+}
+
+/**
+ * detect_range_covers() - whether [@start, @end) lies wholly inside one
+ * of the ranges @r[0, @n) (as detect_allow() gives them: starts and ends
+ * both rising)
+ * @r:     the ranges
+ * @n:     their number
+ * @pos:   a cursor, 0 before the first call; calls must come with
+ *         starts that never decrease
+ * @start: the span's start
+ * @end:   its end
+ *
+ * Return: true when one range holds the whole span.
+ */
+bool detect_range_covers(const struct detect_range *r, int n, int *pos,
+			 uint32_t start, uint32_t end)
+{
+	/* the last range that starts at or before @start ends furthest */
+	while (*pos + 1 < n && r[*pos + 1].start <= start)
+		(*pos)++;
+	return *pos < n && r[*pos].start <= start && r[*pos].end >= end;
 }
 
 /**

@@ -2,9 +2,11 @@
  * detect.h — identifier detectors over a byte range (doc/design.md §5).
  *
  * detect_scan() runs every redact rule of a service over a payload and
- * returns the matches sorted by start, without overlaps (leftmost first;
- * at the same start the longer one; at equal length the earlier rule).
- * Allow ranges (`allow pattern`) are found by detect_allow().
+ * returns the matches sorted by start (at the same start the longer one
+ * first; at the same span the earlier rule).  Overlapping matches are all
+ * kept: the engine merges them (doc/design.md §5).  Allow ranges
+ * (`allow pattern`) are found by detect_allow(); detect_range_covers()
+ * says whether a match lies wholly inside one.
  * Nothing here allocates after detect_scratch_new().
  */
 #ifndef NFREDACT_DETECT_H
@@ -45,7 +47,8 @@ void detect_scratch_free(struct detect_scratch *s);
  * @at_line_start: @buf starts at the beginning of a line (header rules)
  * @out:           receives a pointer to the matches (inside @s), valid
  *                 until the next detect_scan() on @s (detect_allow() keeps
- *                 its ranges in a separate array: both may be used together)
+ *                 its ranges in a separate array: both may be used together);
+ *                 sorted, overlaps kept, a span one rule found twice once
  * Return: number of matches, or -ENOSPC when there were more than
  * DETECT_MAX_MATCHES, or -EIO on a PCRE2 matching error (resource limit).
  */
@@ -55,11 +58,21 @@ int detect_scan(const struct rs_service *svc, struct detect_scratch *s,
 
 /**
  * detect_allow() - the byte ranges of @buf that `allow pattern` rules
- * match, sorted.  Return: count, -ENOSPC or -EIO as detect_scan().
+ * match, one per match (never merged), sorted by start; a match inside
+ * an earlier one is left out, so starts and ends both rise.
+ * Return: count, -ENOSPC or -EIO as detect_scan().
  */
 int detect_allow(const struct rs_service *svc, struct detect_scratch *s,
 		 const uint8_t *buf, uint32_t len,
 		 const struct detect_range **out);
+
+/**
+ * detect_range_covers() - whether [@start, @end) lies wholly inside one
+ * of @r[0, @n) (rising starts and ends, as detect_allow() gives them).
+ * @pos is a cursor, 0 at first; successive calls must not decrease @start.
+ */
+bool detect_range_covers(const struct detect_range *r, int n, int *pos,
+			 uint32_t start, uint32_t end);
 
 /**
  * detect_set_stream() - scans on @s read a TCP byte stream (@on) or

@@ -471,33 +471,149 @@ static void apply_action(struct redact_job *j, const struct rs_redact *r,
 }
 
 /*
- * Apply one match, leaving bytes inside allow ranges untouched.  @allow
- * is advanced past ranges that end before the match.
+ * Whether [@s, @e) overlaps one of the sorted, disjoint spans @r[0, @n);
+ * @pos is a cursor for starts that never decrease.
  */
-void redact_one(struct redact_job *j, uint8_t *payload,
-		const struct detect_match *m, const struct detect_range *allow,
-		int n_allow, int *ai)
+static bool span_touches(const struct detect_range *r, int n, int *pos,
+			 uint32_t s, uint32_t e)
 {
-	const struct rs_redact *r = &j->svc->redact[m->rule];
-	uint8_t *t = payload + m->start;
-	uint32_t len = m->end - m->start;
-	uint8_t *old = j->w->span;
+	while (*pos < n && r[*pos].end <= s)
+		(*pos)++;
+	return *pos < n && r[*pos].start < e;
+}
 
-	while (*ai < n_allow && allow[*ai].end <= m->start)
-		(*ai)++;
-	memcpy(old, t, len);
-	apply_action(j, r, t, len);
-	for (int k = *ai; k < n_allow && allow[k].start < m->end; k++) {
-		uint32_t s = allow[k].start > m->start ? allow[k].start : m->start;
-		uint32_t e = allow[k].end < m->end ? allow[k].end : m->end;
+/*
+ * Whether match @m takes part in the rewrite: not exempt by an allow
+ * range that holds it whole, and no part of a span an earlier scan of
+ * the same bytes rewrote (that scan saw more of the stream around them
+ * and judged them; this one only finds what it missed).
+ */
+static bool match_counts(const struct redact_scope *sc,
+			 const struct detect_match *m, int *ai, int *di)
+{
+	uint32_t s = sc->base + m->start, e = sc->base + m->end;
 
-		memcpy(payload + s, old + (s - m->start), e - s);
+	if (sc->n_allow && detect_range_covers(sc->allow, sc->n_allow, ai, s, e))
+		return false;
+	if (sc->n_done && span_touches(sc->done, sc->n_done, di, s, e))
+		return false;
+	return true;
+}
+
+static bool is_address_det(unsigned det)
+{
+	return det == DET_IPV4 || det == DET_IPV6 || det == DET_HEADER;
+}
+
+/*
+ * The rule a group of overlapping matches is rewritten by, or NULL for
+ * "mask the union" (doc/design.md §5).  @first is the group's first
+ * match: the longest at its start, of the earliest rule at its span;
+ * @others_addr: every other match of the group is an address.
+ *
+ * @first rewrites the group alone when it spans all of it and
+ *  - no other match differs from it in span (policy order decides), or
+ *  - its action changes every letter and digit (mask, token), so none of
+ *    the others' pass, or
+ *  - it is an address rewritten as one (truncate, address) and the others
+ *    are addresses inside its text (the IPv4 tail of an IPv6 address),
+ *    which that rewrite cuts with it.
+ * Otherwise no single action fits the union: an address action means
+ * nothing over other bytes and keeps part of its own.  It is masked.
+ */
+static const struct rs_redact *group_rule(const struct rs_service *svc,
+					  const struct detect_match *first,
+					  uint32_t end, bool same_span,
+					  bool others_addr)
+{
+	const struct rs_redact *r = &svc->redact[first->rule];
+
+	if (first->end != end)
+		return NULL;
+	if (same_span || r->act == ACT_MASK || r->act == ACT_TOKEN)
+		return r;
+	if (others_addr && is_address_det(first->det))
+		return r;
+	return NULL;
+}
+
+/* Rewrite payload[start, end) by @r (NULL: mask), counting the action. */
+static void redact_span(struct redact_job *j, uint8_t *payload, uint32_t start,
+			uint32_t end, const struct rs_redact *r)
+{
+	uint8_t *t = payload + start, *old = j->w->span;
+	uint32_t len = end - start;
+	enum act_kind act = r ? r->act : ACT_MASK;
+
+	if (len > sizeof(j->w->span)) {
+		/* only a stream window is this long: it is no packet (cc NULL) */
+		if (r)
+			apply_action(j, r, t, len);
+		else
+			rewrite_mask(t, len);
+		j->st->action[act]++;
+		return;
 	}
+	memcpy(old, t, len);
+	if (r)
+		apply_action(j, r, t, len);
+	else
+		rewrite_mask(t, len);
 	if (memcmp(old, t, len)) {
 		patched_payload(j->cc, old, t, len);
-		j->st->action[r->act]++;
+		j->st->action[act]++;
 	}
-	j->st->detector[m->det]++;
+}
+
+/*
+ * redact_matches() - see engine_int.h.  Matches overlap when one starts
+ * before another ends; a group is a maximal run of them, and matches
+ * that only touch stay apart.
+ */
+void redact_matches(struct redact_job *j, uint8_t *payload,
+		    const struct detect_match *m, int n,
+		    struct redact_scope *sc)
+{
+	int ai = 0, di = 0, i = 0;
+
+	while (i < n) {
+		const struct detect_match *first;
+		uint32_t end, hits = 0;
+		bool same_span = true, others_addr = true;
+		int k;
+
+		if (!match_counts(sc, &m[i], &ai, &di)) {
+			i++;
+			continue;
+		}
+		first = &m[i];
+		end = first->end;
+		hits |= 1u << first->det;
+		for (k = i + 1; k < n && m[k].start < end; k++) {
+			if (!match_counts(sc, &m[k], &ai, &di))
+				continue;
+			hits |= 1u << m[k].det;
+			if (m[k].start != first->start || m[k].end != first->end)
+				same_span = false;
+			if (!is_address_det(m[k].det))
+				others_addr = false;
+			if (m[k].end > end)
+				end = m[k].end;
+		}
+		i = k;
+		if (sc->base + end <= sc->after)
+			continue;
+		/* each detector of the group counts once */
+		for (unsigned d = 0; d < DET__COUNT; d++)
+			if (hits & (1u << d))
+				j->st->detector[d]++;
+		redact_span(j, payload, first->start, end,
+			    group_rule(j->svc, first, end, same_span,
+				       others_addr));
+		if (sc->spans && sc->n_spans < sc->spans_cap)
+			sc->spans[sc->n_spans++] = (struct detect_range){
+				sc->base + first->start, sc->base + end };
+	}
 }
 
 /* The first redact rule of the service for detector @det, or NULL. */
@@ -522,10 +638,7 @@ static void observe_matches(struct engine_worker *w, const uint8_t *buf,
 	int ai = 0;
 
 	for (int i = 0; i < n; i++) {
-		while (ai < n_allow && allow[ai].end <= m[i].start)
-			ai++;
-		if (ai < n_allow && allow[ai].start <= m[i].start &&
-		    allow[ai].end >= m[i].end)
+		if (detect_range_covers(allow, n_allow, &ai, m[i].start, m[i].end))
 			continue;
 		w->observe(w->observe_ctx, (enum det_kind)m[i].det,
 			   buf + m[i].start, m[i].end - m[i].start);
@@ -647,7 +760,8 @@ static int proxy_text(struct redact_job *j, uint8_t *t, uint32_t len)
 {
 	const struct detect_match *m;
 	const struct detect_range *allow = NULL;
-	int n, n_allow = 0, ai = 0;
+	struct redact_scope sc = { 0 };
+	int n, n_allow = 0;
 
 	n = detect_scan(j->svc, j->w->scratch, t, len, true, &m);
 	if (n < 0)
@@ -661,8 +775,9 @@ static int proxy_text(struct redact_job *j, uint8_t *t, uint32_t len)
 	}
 	if (j->w->observe)
 		observe_matches(j->w, t, m, n, allow, n_allow);
-	for (int i = 0; i < n; i++)
-		redact_one(j, t, &m[i], allow, n_allow, &ai);
+	sc.allow = allow;
+	sc.n_allow = n_allow;
+	redact_matches(j, t, m, n, &sc);
 	return 0;
 }
 
@@ -749,7 +864,8 @@ static enum engine_reason redact_payload(struct redact_job *j, struct packet *p)
 	uint32_t len = p->payload_len, skip = 0;
 	const struct detect_match *m;
 	const struct detect_range *allow = NULL;
-	int n, n_allow = 0, ai = 0;
+	struct redact_scope sc = { 0 };
+	int n, n_allow = 0;
 
 	if (!len || !j->svc->n_redact)
 		return ENGINE_R_NONE;
@@ -776,8 +892,9 @@ static enum engine_reason redact_payload(struct redact_job *j, struct packet *p)
 	}
 	if (j->w->observe)
 		observe_matches(j->w, payload + skip, m, n, allow, n_allow);
-	for (int i = 0; i < n; i++)
-		redact_one(j, payload + skip, &m[i], allow, n_allow, &ai);
+	sc.allow = allow;
+	sc.n_allow = n_allow;
+	redact_matches(j, payload + skip, m, n, &sc);
 	return ENGINE_R_NONE;
 }
 
@@ -1320,10 +1437,8 @@ static int report_scan(const struct rs_service *svc, struct engine_worker *w,
 			return n_allow;
 	}
 	for (int i = 0; i < n; i++) {
-		while (ai < n_allow && allow[ai].end <= m[i].start)
-			ai++;
-		if (ai < n_allow && allow[ai].start <= m[i].start &&
-		    allow[ai].end >= m[i].end)
+		if (detect_range_covers(allow, n_allow, &ai, m[i].start,
+					m[i].end))
 			continue;
 		cb(ctx, (enum det_kind)m[i].det, buf + m[i].start,
 		   m[i].end - m[i].start);

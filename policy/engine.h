@@ -259,8 +259,8 @@ void engine_drop_all(struct engine_worker *w);
 
 /**
  * engine_scan() - run the detectors of service @svc over a payload, as
- * engine_process() would, and report each identifier not inside an
- * `allow` range to @cb.  Nothing is changed.  The dry-run uses it to
+ * engine_process() would, and report each identifier not wholly inside
+ * one `allow` match to @cb, overlapping ones each on its own.  Nothing is changed.  The dry-run uses it to
  * remember the identifiers of its input and to find any that survive in
  * its output.
  * Return: the number of identifiers reported, or -ENOSPC / -EIO as

@@ -76,10 +76,32 @@ void job_for(struct redact_job *j, const struct ruleset *rs,
 	     struct flow_table *ft, struct engine_worker *w, int svc,
 	     uint64_t now_ns);
 
-/* Apply one detector match to @payload, leaving allowed bytes alone. */
-void redact_one(struct redact_job *j, uint8_t *payload,
-		const struct detect_match *m, const struct detect_range *allow,
-		int n_allow, int *ai);
+/*
+ * What redact_matches() leaves alone and what it reports.  Offsets in
+ * @after, @allow and @done count from @base bytes before the payload
+ * (a stream window's start); all zero: a packet's payload on its own.
+ */
+struct redact_scope {
+	uint32_t base;
+	uint32_t after;			/* groups ending at or before: released */
+	const struct detect_range *allow;	/* detect_allow(): exempt */
+	int n_allow;
+	const struct detect_range *done;	/* spans an earlier scan rewrote:
+						 * a match touching one is left out */
+	int n_done;
+	struct detect_range *spans;	/* NULL, or receives the spans rewritten */
+	unsigned spans_cap, n_spans;
+};
+
+/*
+ * Rewrite the matches @m[0, @n) of one scan of @payload (doc/design.md
+ * §5): a match wholly inside one allow range is exempt, one that
+ * touches a @done span is left out; the rest, merged where they overlap,
+ * are rewritten group by group (the union of each group).
+ */
+void redact_matches(struct redact_job *j, uint8_t *payload,
+		    const struct detect_match *m, int n,
+		    struct redact_scope *sc);
 
 /* The first redact rule of the service for detector @det, or NULL. */
 const struct rs_redact *rule_for(const struct rs_service *svc, enum det_kind det);

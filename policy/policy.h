@@ -56,6 +56,10 @@ struct diag {
 	unsigned span;		/* carets to draw, at least 1 */
 	char *msg;
 	char *src_line;		/* the source line without newline; may be NULL */
+	/* the same with what may name a client masked (diag_list_fprint()):
+	 * NULL exactly when src_line is */
+	char *src_line_masked;
+	char *msg_masked;
 };
 
 struct diag_list {
@@ -107,7 +111,18 @@ struct ruleset *policy_default(const struct ruleset *previous);
 /** policy_free() - free a ruleset; NULL is fine */
 void policy_free(struct ruleset *rs);
 
-/** diag_list_print() - print every diagnostic, nftables style */
+/* diag_list_fprint() flags */
+#define DIAG_PRINT_ORIGINAL	1u	/* literals, prefixes, comments as written */
+
+/**
+ * diag_list_fprint() - print every diagnostic, nftables style: the
+ * source lines and messages with string literals, client prefixes, rule
+ * arguments and comments masked (lengths kept), or as written with
+ * DIAG_PRINT_ORIGINAL (`--show-original`; the daemon never asks for it)
+ */
+void diag_list_fprint(FILE *out, const struct diag_list *dl, unsigned flags);
+
+/** diag_list_print() - diag_list_fprint() masked: what every caller shows */
 void diag_list_print(FILE *out, const struct diag_list *dl);
 
 /** diag_list_free() - free the list; NULL is fine */

@@ -105,8 +105,10 @@ struct stream_set {
 	int32_t *rel;			/* decided, to hand out */
 	unsigned n_rel, rel_pos;
 	uint8_t *win, *win_orig;	/* WIN_MAX: a stream window */
-	struct detect_range wallow[256];	/* the window's allow ranges */
-	unsigned n_wallow;
+	/* DETECT_MAX_MATCHES each, in window offsets: */
+	struct detect_range *wallow;	/* the window's allow ranges */
+	struct detect_range *wdone;	/* the spans its own scan rewrote */
+	unsigned n_wallow, n_wdone;
 };
 
 static inline bool seq_lt(uint32_t a, uint32_t b)
@@ -158,8 +160,11 @@ struct stream_set *stream_set_new(uint32_t max_flows)
 	ss->rel = bigmem_alloc((size_t)ss->n_chunks * sizeof(*ss->rel));
 	ss->win = malloc(WIN_MAX);
 	ss->win_orig = malloc(WIN_MAX);
+	ss->wallow = calloc(DETECT_MAX_MATCHES, sizeof(*ss->wallow));
+	ss->wdone = calloc(DETECT_MAX_MATCHES, sizeof(*ss->wdone));
 	if (!ss->streams || !ss->active || !ss->pool || !ss->pool_map ||
-	    !ss->holds || !ss->rel || !ss->win || !ss->win_orig)
+	    !ss->holds || !ss->rel || !ss->win || !ss->win_orig ||
+	    !ss->wallow || !ss->wdone)
 		goto fail;
 	stream_set_reset(ss);
 	return ss;
@@ -180,6 +185,8 @@ void stream_set_free(struct stream_set *ss)
 	free(ss->pool_map);
 	free(ss->win);
 	free(ss->win_orig);
+	free(ss->wallow);
+	free(ss->wdone);
 	free(ss);
 }
 
@@ -194,7 +201,7 @@ void stream_set_reset(struct stream_set *ss)
 	memset(ss->pool_map, 0, (ss->n_chunks / 64) * sizeof(*ss->pool_map));
 	ss->chunk_low = 0;
 	ss->n_rel = ss->rel_pos = 0;
-	ss->n_wallow = 0;
+	ss->n_wallow = ss->n_wdone = 0;
 }
 
 uint32_t stream_count(const struct stream_set *ss)
@@ -528,59 +535,9 @@ struct piece {
 };
 
 /*
- * Redact the identifiers of buf[from, to) (scanned as one buffer) that
- * end after @after; with @ref, only those whose bytes are still as in
- * @ref (not rewritten by an earlier scan).
- * Return: ENGINE_R_NONE or a reason to fail closed.
+ * The allow ranges of the window buf[from, to), for redact_range(); no
+ * span of it is rewritten yet.
  */
-static enum engine_reason redact_range(struct redact_job *j, uint8_t *buf,
-				       uint32_t from, uint32_t to, uint32_t after,
-				       const uint8_t *ref)
-{
-	struct stream_set *ss = j->w->ss;
-	const struct detect_match *m;
-	const struct detect_range *allow = NULL;
-	int n, n_allow = 0, ai = 0;
-	uint8_t *b = buf + from;
-
-	if (to <= from)
-		return ENGINE_R_NONE;
-	detect_set_stream(j->w->scratch, true);
-	n = detect_scan(j->svc, j->w->scratch, b, to - from, true, &m);
-	detect_set_stream(j->w->scratch, false);
-	if (n < 0)
-		return ENGINE_R_SCAN_LIMIT;
-	if (n && j->svc->n_allow) {
-		n_allow = detect_allow(j->svc, j->w->scratch, b, to - from, &allow);
-		if (n_allow < 0)
-			return ENGINE_R_SCAN_LIMIT;
-	}
-	if (!ref) {
-		/* kept for the segments' own scans, in window offsets */
-		ss->n_wallow = 0;
-		for (int i = 0; i < n_allow && ss->n_wallow < 256; i++)
-			ss->wallow[ss->n_wallow++] = (struct detect_range){
-				from + allow[i].start, from + allow[i].end };
-	}
-	for (int i = 0; i < n; i++) {
-		bool allowed = false;
-
-		if (from + m[i].end <= after)
-			continue;
-		if (ref && memcmp(b + m[i].start, ref + from + m[i].start,
-				  m[i].end - m[i].start))
-			continue;
-		/* what the whole window allows, a segment alone does not undo */
-		for (unsigned k = 0; ref && k < ss->n_wallow && !allowed; k++)
-			allowed = ss->wallow[k].start < from + m[i].end &&
-				  from + m[i].start < ss->wallow[k].end;
-		if (!allowed)
-			redact_one(j, b, &m[i], allow, n_allow, &ai);
-	}
-	return ENGINE_R_NONE;
-}
-
-/* The allow ranges of the window buf[from, to), for redact_range(). */
 static enum engine_reason window_allow(struct redact_job *j, const uint8_t *buf,
 				       uint32_t from, uint32_t to)
 {
@@ -589,14 +546,65 @@ static enum engine_reason window_allow(struct redact_job *j, const uint8_t *buf,
 	int n;
 
 	ss->n_wallow = 0;
+	ss->n_wdone = 0;
 	if (!j->svc->n_allow || to <= from)
 		return ENGINE_R_NONE;
 	n = detect_allow(j->svc, j->w->scratch, buf + from, to - from, &allow);
 	if (n < 0)
 		return ENGINE_R_SCAN_LIMIT;
-	for (int i = 0; i < n && ss->n_wallow < 256; i++)
+	for (int i = 0; i < n; i++)
 		ss->wallow[ss->n_wallow++] = (struct detect_range){
 			from + allow[i].start, from + allow[i].end };
+	return ENGINE_R_NONE;
+}
+
+/*
+ * Redact the identifiers of buf[from, to), scanned as one buffer.
+ *
+ * The window's own scan (!@alone) leaves the groups that end at or
+ * before @after (released context), finds the window's allow ranges and
+ * records the spans it rewrote.  A segment's scan after it (@alone)
+ * leaves out what touches one of those spans (the window saw those
+ * bytes with what is around them, and judged them), and an
+ * identifier is exempt only inside one of the window's allow ranges:
+ * the same rule as a datagram's, over what the stream reads.
+ * Return: ENGINE_R_NONE or a reason to fail closed.
+ */
+static enum engine_reason redact_range(struct redact_job *j, uint8_t *buf,
+				       uint32_t from, uint32_t to, uint32_t after,
+				       bool alone)
+{
+	struct stream_set *ss = j->w->ss;
+	struct redact_scope sc = { .base = from, .after = after };
+	const struct detect_match *m;
+	uint8_t *b = buf + from;
+	int n;
+
+	if (to <= from)
+		return ENGINE_R_NONE;
+	if (!alone) {
+		enum engine_reason why = window_allow(j, buf, from, to);
+
+		if (why != ENGINE_R_NONE)
+			return why;
+	}
+	detect_set_stream(j->w->scratch, true);
+	n = detect_scan(j->svc, j->w->scratch, b, to - from, true, &m);
+	detect_set_stream(j->w->scratch, false);
+	if (n < 0)
+		return ENGINE_R_SCAN_LIMIT;
+	sc.allow = ss->wallow;
+	sc.n_allow = (int)ss->n_wallow;
+	if (alone) {
+		sc.done = ss->wdone;
+		sc.n_done = (int)ss->n_wdone;
+	} else {
+		sc.spans = ss->wdone;
+		sc.spans_cap = DETECT_MAX_MATCHES;
+	}
+	redact_matches(j, b, m, n, &sc);
+	if (!alone)
+		ss->n_wdone = sc.n_spans;
 	return ENGINE_R_NONE;
 }
 
@@ -662,10 +670,10 @@ static enum engine_reason stream_decide(struct redact_job *j, struct stream *st,
 			/* an allow pattern may begin in the context */
 			why = window_allow(j, win, skip, wlen);
 			if (why == ENGINE_R_NONE)
-				why = redact_range(j, win, from, wlen, 0, orig);
+				why = redact_range(j, win, from, wlen, 0, true);
 			goto scanned;
 		}
-		why = redact_range(j, win, skip, wlen, cl, NULL);
+		why = redact_range(j, win, skip, wlen, cl, false);
 		if (why != ENGINE_R_NONE)
 			goto out;
 		/*
@@ -682,12 +690,12 @@ static enum engine_reason stream_decide(struct redact_job *j, struct stream *st,
 				uint32_t b = a + ss->holds[i].plen;
 
 				why = redact_range(j, win, a > skip ? a : skip, b, 0,
-						   orig);
+						   true);
 				a = b;
 			}
 			if (np && np->payload && why == ENGINE_R_NONE)
 				why = redact_range(j, win, a > skip ? a : skip, wlen,
-						   0, orig);
+						   0, true);
 		}
 scanned:
 		if (why != ENGINE_R_NONE)
@@ -945,8 +953,9 @@ static enum engine_reason rescan(struct redact_job *j, const struct flow *f,
 {
 	const struct detect_match *m;
 	const struct detect_range *allow = NULL;
+	struct redact_scope sc = { 0 };
 	uint8_t *pl = pkt_payload(p);
-	int n, n_allow = 0, ai = 0;
+	int n, n_allow = 0;
 
 	if (!j->svc->n_redact)
 		return ENGINE_R_NONE;
@@ -970,8 +979,9 @@ static enum engine_reason rescan(struct redact_job *j, const struct flow *f,
 		if (n_allow < 0)
 			return ENGINE_R_SCAN_LIMIT;
 	}
-	for (int i = 0; i < n; i++)
-		redact_one(j, pl, &m[i], allow, n_allow, &ai);
+	sc.allow = allow;
+	sc.n_allow = n_allow;
+	redact_matches(j, pl, m, n, &sc);
 	return ENGINE_R_NONE;
 }
 

@@ -10,28 +10,43 @@
 
 /**
  * cmd_check() - check a policy file
- * @argc: 2
- * @argv: "check", the policy path
+ * @argc: 2 or 3
+ * @argv: "check", the policy path, optionally --show-original (before or
+ *        after it)
  *
  * Prints "policy OK" on stdout, or every diagnostic on stderr.  Warnings
- * are printed in both cases and do not fail the check.
+ * are printed in both cases and do not fail the check.  The source lines
+ * and messages have string literals, client prefixes and the arguments
+ * of literal, pattern and header rules masked unless --show-original.
  * Return: exit status 0 (OK), 1 (errors), 2 (usage).
  */
 int cmd_check(int argc, char **argv)
 {
+	static const char usage[] = "usage: nfredact check [--show-original] POLICY\n";
 	struct diag_list *diags = NULL;
+	const char *path = NULL;
+	unsigned flags = 0;
 	struct ruleset *rs;
 
-	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: nfredact check POLICY\n");
-		return 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--show-original"))
+			flags |= DIAG_PRINT_ORIGINAL;
+		else if (!path && argv[i][0] != '\0' &&
+			 (argv[i][0] != '-' || !argv[i][1]))
+			path = argv[i];
+		else
+			path = "";
 	}
-	if (argc != 2 || argv[1][0] == '\0') {
-		fprintf(stderr, "usage: nfredact check POLICY\n");
+	if (!path || !*path) {
+		fputs(usage, stderr);
 		return 2;
 	}
-	rs = policy_load(argv[1], NULL, &diags);
-	diag_list_print(stderr, diags);
+	rs = policy_load(path, NULL, &diags);
+	diag_list_fprint(stderr, diags, flags);
 	diag_list_free(diags);
 	if (!rs)
 		return 1;

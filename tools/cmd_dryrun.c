@@ -1953,7 +1953,8 @@ static int load_policy(struct dryrun *dr)
 
 	dr->rs = policy_load(dr->opt.policy, NULL, &diags);
 	if (diags && (diags->errors || diags->warnings))
-		diag_list_print(stderr, diags);
+		diag_list_fprint(stderr, diags, dr->opt.show_original ?
+						DIAG_PRINT_ORIGINAL : 0);
 	diag_list_free(diags);
 	if (!dr->rs) {
 		fprintf(stderr, "nfredact dry-run: %s: policy not loaded\n",

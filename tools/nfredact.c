@@ -14,7 +14,7 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *usage;
 } commands[] = {
-	{ "check", cmd_check, "check POLICY" },
+	{ "check", cmd_check, "check [--show-original] POLICY" },
 	{ "dry-run", cmd_dryrun,
 	  "dry-run POLICY IN.pcap [-w OUT.pcap] [--json] [--show-original] [--quiet]" },
 	{ "ruleset", cmd_ruleset,

@@ -337,6 +337,33 @@ expect "missing policy" 1 "nosuch.conf" "$NFREDACT" dry-run "$tmp/nosuch.conf" "
 expect "unwritable output" 1 "nodir" "$NFREDACT" dry-run "$tmp/policy.conf" "$tmp/raw4.pcap" -w "$tmp/nodir/out.pcap"
 expect "policy warnings on stderr" 0 "warning" "$NFREDACT" dry-run "$tmp/accept.conf" "$tmp/raw4.pcap"
 
+# A bad policy's diagnostics show its literals and client prefixes masked,
+# as written only with --show-original (check the same).
+printf 'service named {\n\tlisten tcp 1883\n\tclients 198.51.100.77/24\n\tredact literal "alice@example.org" mask extra\n}\n' >"$tmp/named.conf"
+for cmd in dry-run check; do
+	args=("$tmp/named.conf")
+	[ "$cmd" = dry-run ] && args+=("$tmp/raw4.pcap")
+	name="$cmd: a bad policy's originals masked in its diagnostics"
+	"$NFREDACT" "$cmd" "${args[@]}" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" -eq 1 ] && grep -qF 'clients 000.00.000.00/24' "$tmp/err" &&
+	   grep -qF '"xxxxx@xxxxxxx.xxx"' "$tmp/err" &&
+	   ! grep -qE '198\.51|alice|example' "$tmp/out" "$tmp/err"; then
+		ok "$name"
+	else
+		not_ok "$name" "exit $rc, $(grep -m1 -E 'clients|literal' "$tmp/err")"
+	fi
+	name="$cmd --show-original: the diagnostics as written"
+	"$NFREDACT" "$cmd" "${args[@]}" --show-original >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" -eq 1 ] && grep -qF 'clients 198.51.100.77/24' "$tmp/err" &&
+	   grep -qF '"alice@example.org"' "$tmp/err"; then
+		ok "$name"
+	else
+		not_ok "$name" "exit $rc, $(grep -m1 -E 'clients|literal' "$tmp/err")"
+	fi
+done
+
 name="keygen"
 if "$NFREDACT" keygen "$tmp/key" 2>"$tmp/err" && [ "$(stat -c '%s %a' "$tmp/key")" = "32 600" ]; then
 	ok "$name"

@@ -113,15 +113,29 @@ if [ ! -e /etc/nfredact/key ]; then
 fi
 
 # files/NAME.conf: stderr must equal files/NAME.expected exactly (all
-# diagnostics with source lines and carets); NAME.rc holds the exit code.
+# diagnostics with source lines and carets); NAME.rc holds the exit code,
+# NAME.args (optional) more arguments for check, and NAME.originals
+# (optional) strings of the policy, one a line, that must not appear in
+# the output (diagnostics show literals, client prefixes and comments
+# masked unless --show-original).
 for f in "$here"/files/*.conf; do
 	n=${f%.conf}
-	(cd "$here/files" && "$bin" check "${f##*/}" >"$tmp/out" 2>"$tmp/err")
+	args=()
+	[ -f "$n.args" ] && read -r -a args <"$n.args"
+	(cd "$here/files" && "$bin" check "${args[@]}" "${f##*/}" >"$tmp/out" 2>"$tmp/err")
 	rc=$?
+	leaked=
+	if [ -f "$n.originals" ]; then
+		while IFS= read -r o; do
+			[ -n "$o" ] && grep -qF -- "$o" "$tmp/out" "$tmp/err" && leaked+="$o "
+		done <"$n.originals"
+	fi
 	if [ "$rc" -ne "$(cat "$n.rc")" ]; then
 		fail "files/${f##*/}: exit $rc, want $(cat "$n.rc")"
 	elif ! diff -u "$n.expected" "$tmp/err" >"$tmp/diff"; then
 		fail "files/${f##*/}: output differs" "$(cat "$tmp/diff")"
+	elif [ -n "$leaked" ]; then
+		fail "files/${f##*/}: originals in the output: $leaked"
 	else
 		passed=$((passed + 1))
 	fi

@@ -1,7 +1,7 @@
 /*
  * test_daemon.c — daemon_workers_alive(): the watchdog's view of the
- * worker threads' liveness stamps.  The queue and worker functions that
- * daemon.c calls elsewhere are stubs here.
+ * worker threads' liveness stamps; a failed reload's diagnostics.  The
+ * queue and worker functions that daemon.c calls elsewhere are stubs here.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -84,10 +85,72 @@ static void test_workers_alive(void **state)
 	assert_true(daemon_workers_alive(&d, 3000));
 }
 
+/*
+ * A reload of a policy with errors keeps the old one and reports the
+ * errors on stderr, with the policy's literals, patterns, client prefixes
+ * and comments masked: the daemon never shows them.
+ */
+static void test_reload_diagnostics_masked(void **state)
+{
+	static const char *const originals[] = {
+		"198.51.100.77", "alice", "example.org", "imei", "bob", NULL,
+	};
+	char path[] = "/tmp/test_daemon_policy.XXXXXX";
+	char errpath[] = "/tmp/test_daemon_err.XXXXXX";
+	struct daemon d;
+	char out[4096];
+	FILE *f;
+	int fd, efd, saved;
+	size_t n;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs("service s {\t# bob's relay\n"
+	      "\tlisten tcp 25\n"
+	      "\tclients 198.51.100.77/24\n"
+	      "\tredact literal \"alice@example.org\" mask twice\n"
+	      "\tredact pattern \"imei=(\" mask\n"
+	      "}\n", f);
+	fclose(f);
+	efd = mkstemp(errpath);
+	assert_true(efd >= 0);
+
+	memset(&d, 0, sizeof(d));
+	pthread_mutex_init(&d.lock, NULL);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(efd, 2), 2);
+	assert_int_equal(daemon_reload(&d, path), -EINVAL);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	assert_int_equal(d.reload_failures, 1);
+	assert_null(d.rs);
+
+	n = (size_t)pread(efd, out, sizeof(out) - 1, 0);
+	out[n] = '\0';
+	close(efd);
+	unlink(errpath);
+	unlink(path);
+	assert_non_null(strstr(out, "\tclients 000.00.000.00/24\n"));
+	assert_non_null(strstr(out, "\tredact literal \"xxxxx@xxxxxxx.xxx\" mask twice\n"));
+	assert_non_null(strstr(out, "\tredact pattern \"xxxx=(\" mask\n"));
+	assert_non_null(strstr(out, "the old policy stays"));
+	for (int k = 0; originals[k]; k++)
+		if (strstr(out, originals[k]))
+			fail_msg("\"%s\" in the daemon's output:\n%s", originals[k], out);
+	pthread_mutex_destroy(&d.lock);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_workers_alive),
+		cmocka_unit_test(test_reload_diagnostics_masked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -359,20 +359,39 @@ static void test_scan_overlaps(void **state)
 	const struct detect_match *m;
 	const char *t;
 
-	/* the IPv6 address starts first and contains the IPv4 one */
+	/*
+	 * Overlapping matches are all kept, sorted by start, the longer
+	 * first: the engine merges them.  The IPv6 address starts first and
+	 * contains the IPv4 one.
+	 */
 	t = "src ::ffff:192.0.2.1 end";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 1);
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
 	assert_match(m[0], 4, 20, 1, DET_IPV6);
+	assert_match(m[1], 11, 20, 0, DET_IPV4);
 
-	/* equal start: the longer email wins over the IPv4 local part */
+	/* equal start: the longer email first, then the IPv4 local part */
 	t = "1.2.3.4@example.com";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 1);
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
 	assert_match(m[0], 0, 19, 2, DET_EMAIL);
+	assert_match(m[1], 0, 7, 0, DET_IPV4);
 
-	/* a phone as local part: the email is longer */
+	/* a phone as local part */
 	t = "+15551234567@example.com";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 1);
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
 	assert_match(m[0], 0, 24, 2, DET_EMAIL);
+	assert_match(m[1], 0, 12, 3, DET_PHONE);
+
+	/* an IPv6 zone that runs into an email: neither is dropped */
+	t = "fe80::1%alice@example.org";
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
+	assert_match(m[0], 0, 13, 1, DET_IPV6);
+	assert_match(m[1], 6, 25, 2, DET_EMAIL);
+
+	/* a MAC whose last group begins an email's local part */
+	t = "00:1a:2b:3c:4d:5e.alice@example.org";
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
+	assert_match(m[0], 0, 17, 4, DET_MAC);
+	assert_match(m[1], 15, 35, 2, DET_EMAIL);
 
 	/* every kind at once, sorted, adjacent matches kept apart */
 	t = "a@b.io 10.0.0.1 +4930123456,00:1a:2b:3c:4d:5e fe80::1,1.1.1.1";
@@ -384,11 +403,13 @@ static void test_scan_overlaps(void **state)
 	assert_match(m[4], 46, 53, 1, DET_IPV6);
 	assert_match(m[5], 54, 61, 0, DET_IPV4);
 
-	/* the email domain literal hides the addresses inside it */
+	/* email domain literals, and the addresses inside them */
 	t = "x@[IPv6:2001:db8::1] y@[1.2.3.4]";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 4);
 	assert_match(m[0], 0, 20, 2, DET_EMAIL);
-	assert_match(m[1], 21, 32, 2, DET_EMAIL);
+	assert_match(m[1], 8, 19, 1, DET_IPV6);
+	assert_match(m[2], 21, 32, 2, DET_EMAIL);
+	assert_match(m[3], 24, 31, 0, DET_IPV4);
 
 	assert_int_equal(scan_str(&svc, s, "", true, &m), 0);
 	detect_scratch_free(s);
@@ -407,24 +428,28 @@ static void test_scan_rule_order(void **state)
 	struct rs_service svc = svc_of(r, 2);
 	const struct detect_match *m;
 
-	/* equal span: the earlier rule */
-	assert_int_equal(scan_str(&svc, s, "to alice@example.org", true, &m), 1);
+	/* equal span: both, the earlier rule first */
+	assert_int_equal(scan_str(&svc, s, "to alice@example.org", true, &m), 2);
 	assert_match(m[0], 3, 20, 0, DET_LITERAL);
+	assert_match(m[1], 3, 20, 1, DET_EMAIL);
 	svc = svc_of(r + 1, 1);
 	assert_int_equal(scan_str(&svc, s, "to alice@example.org", true, &m), 1);
 	assert_match(m[0], 3, 20, 0, DET_EMAIL);
 
-	/* at the same start the longer one, whatever the rule order */
+	/* at the same start the longer one first, whatever the rule order */
 	svc = svc_of(r + 1, 2);
-	assert_int_equal(scan_str(&svc, s, "(xalice@example.org", true, &m), 1);
+	assert_int_equal(scan_str(&svc, s, "(xalice@example.org", true, &m), 2);
 	assert_match(m[0], 1, 19, 0, DET_EMAIL);
-	/* leftmost wins even when shorter: the literal starts first */
-	assert_int_equal(scan_str(&svc, s, "+xalice@example.org", true, &m), 1);
+	assert_match(m[1], 1, 7, 1, DET_LITERAL);
+	assert_int_equal(scan_str(&svc, s, "+xalice@example.org", true, &m), 2);
 	assert_match(m[0], 0, 19, 0, DET_EMAIL);
+	assert_match(m[1], 1, 7, 1, DET_LITERAL);
+	/* the leftmost first even when shorter; the longer one is kept */
 	r[2].literal = (const uint8_t *)"(xa";
 	r[2].literal_len = 3;
-	assert_int_equal(scan_str(&svc, s, "(xalice@example.org", true, &m), 1);
+	assert_int_equal(scan_str(&svc, s, "(xalice@example.org", true, &m), 2);
 	assert_match(m[0], 0, 3, 1, DET_LITERAL);
+	assert_match(m[1], 1, 19, 0, DET_EMAIL);
 	detect_scratch_free(s);
 }
 
@@ -571,7 +596,7 @@ static void test_scan_junk(void **state)
 	assert_match(m[1], 4089, 4096, 0, DET_IPV4);
 
 	n = detect_scan(&svc, s, (const uint8_t *)mixed, sizeof(mixed) - 1, true, &m);
-	assert_int_equal(n, 6);
+	assert_int_equal(n, 7);
 	assert_int_equal(m[0].det, DET_EMAIL);
 	assert_int_equal(m[1].det, DET_IPV6);
 	assert_int_equal(m[1].end - m[1].start, 16);
@@ -579,16 +604,22 @@ static void test_scan_junk(void **state)
 	assert_int_equal(m[3].det, DET_MAC);
 	assert_int_equal(m[4].det, DET_PHONE);
 	assert_int_equal(m[5].det, DET_IPV6);
+	/* the IPv4 address inside ::ffff:10.0.0.1, kept with it */
+	assert_int_equal(m[6].det, DET_IPV4);
+	assert_true(m[6].start > m[5].start && m[6].end == m[5].end);
 
 	for (uint32_t len = 0; len < sizeof(mixed); len++) {
 		uint8_t *b = dup_exact(mixed, len);
 
 		n = detect_scan(&svc, s, b, len, true, &m);
-		assert_true(n >= 0 && n <= 6);
+		assert_true(n >= 0 && n <= 7);
 		for (int k = 0; k < n; k++) {
 			assert_true(m[k].end <= len && m[k].start < m[k].end);
+			/* sorted: by start, the longer first */
 			if (k)
-				assert_true(m[k].start >= m[k - 1].end);
+				assert_true(m[k].start > m[k - 1].start ||
+					    (m[k].start == m[k - 1].start &&
+					     m[k].end <= m[k - 1].end));
 		}
 		free(b);
 	}
@@ -652,6 +683,48 @@ static void test_allow(void **state)
 	svc.n_allow = 0;
 	assert_int_equal(detect_allow(&svc, s, (const uint8_t *)t, 5, &a), 0);
 	for (int k = 0; k < 3; k++)
+		pcre2_code_free(re[k]);
+	detect_scratch_free(s);
+}
+
+/* Allow matches that overlap stay apart: an identifier across both is
+ * inside neither (doc/design.md §5). */
+static void test_allow_not_merged(void **state)
+{
+	struct detect_scratch *s = scratch();
+	pcre2_code *re[2] = {
+		compile_re("<[a-z]+@", false),
+		compile_re("@[a-z.]+>", false),
+	};
+	struct rs_service svc = { .allow = re, .n_allow = 2 };
+	const struct detect_range *a;
+	const char *t = "to <bob@example.org> <x@y.io>";
+	int n, pos;
+
+	n = detect_allow(&svc, s, (const uint8_t *)t, (uint32_t)strlen(t), &a);
+	assert_int_equal(n, 4);
+	assert_int_equal(a[0].start, 3);
+	assert_int_equal(a[0].end, 8);
+	assert_int_equal(a[1].start, 7);
+	assert_int_equal(a[1].end, 20);
+	assert_int_equal(a[2].start, 21);
+	assert_int_equal(a[3].start, 23);
+
+	/* the email [4, 19) lies across both: not covered */
+	pos = 0;
+	assert_false(detect_range_covers(a, n, &pos, 4, 19));
+	/* wholly inside one of them: covered */
+	pos = 0;
+	assert_true(detect_range_covers(a, n, &pos, 4, 7));
+	assert_true(detect_range_covers(a, n, &pos, 8, 19));
+	assert_false(detect_range_covers(a, n, &pos, 8, 21));
+	assert_false(detect_range_covers(a, n, &pos, 20, 21));
+	assert_true(detect_range_covers(a, n, &pos, 24, 28));
+	/* no range at all, or the span before the first */
+	pos = 0;
+	assert_false(detect_range_covers(a, 0, &pos, 0, 1));
+	assert_false(detect_range_covers(a, n, &pos, 0, 2));
+	for (int k = 0; k < 2; k++)
 		pcre2_code_free(re[k]);
 	detect_scratch_free(s);
 }
@@ -1323,6 +1396,7 @@ int main(void)
 		cmocka_unit_test(test_scan_junk),
 		cmocka_unit_test(test_scan_matches_single),
 		cmocka_unit_test(test_allow),
+		cmocka_unit_test(test_allow_not_merged),
 		cmocka_unit_test(test_tail),
 		cmocka_unit_test(test_stream_mode),
 		cmocka_unit_test(test_scan_header_forms),

@@ -664,6 +664,148 @@ static void test_scan_reports_outside_allow(void **state)
 	fx_free(f);
 }
 
+static enum engine_verdict seg(struct fx *f, struct pk *k, uint16_t cport,
+			       uint8_t flags, uint32_t seq, const char *text,
+			       uint64_t now, uint64_t cookie);
+#define MS 1000000ull
+
+/* ---- overlapping matches and allow ranges ------------------------------ */
+
+/*
+ * One policy's rules, a client message, and what the server must get:
+ * the same over UDP, over TCP in one segment, and over TCP cut in two at
+ * every offset (doc/design.md §5: overlapping matches are merged, an
+ * identifier is exempt only wholly inside one allow match).
+ */
+struct overlap_case {
+	const char *rules, *in, *want;
+};
+
+static const struct overlap_case overlap_cases[] = {
+	/* an IPv6 zone that runs into an email: the union, masked */
+	{ "\tredact ipv6 truncate 48\n\tredact email mask\n",
+	  "at fe80::1%alice@example.org .\r\n",
+	  "at xx00::0%xxxxx@xxxxxxx.xxx .\r\n" },
+	/* a MAC whose last group begins an email's local part */
+	{ "\tredact mac token\n\tredact email mask\n",
+	  "hw 00:1a:2b:3c:4d:5e.alice@example.org .\r\n",
+	  "hw 00:0x:0x:0x:0x:0x.xxxxx@xxxxxxx.xxx .\r\n" },
+	/* a user pattern that ends inside an email */
+	{ "\tredact pattern \"user=[a-z]+\" token\n\tredact email mask\n",
+	  "user=alice@example.org .\r\n",
+	  "xxxx=xxxxx@xxxxxxx.xxx .\r\n" },
+	/* truncate would keep the literal inside the address: masked */
+	{ "\tredact ipv4 truncate 24\n\tredact literal \"192.0.2\" mask\n",
+	  "at 192.0.2.55 .\r\n",
+	  "at 000.0.0.00 .\r\n" },
+	/* an address inside an address: the outer one's rewrite cuts both */
+	{ "\tredact ipv6 truncate 48\n\tredact ipv4 truncate 24\n",
+	  "mapped ::ffff:192.0.2.55 .\r\n",
+	  "mapped ::ffff:192.0.2.00 .\r\n" },
+	/* the same span twice: the earlier rule */
+	{ "\tredact ipv4 truncate 24\n\tredact literal \"192.0.2.55\" mask\n",
+	  "at 192.0.2.55 .\r\n",
+	  "at 192.0.2.00 .\r\n" },
+	/* a mask over all of the group stands for the address inside it */
+	{ "\tredact pattern \"ip=[0-9.]+\" mask\n\tredact ipv4 truncate 24\n",
+	  "ip=192.0.2.55 .\r\n",
+	  "xx=000.0.0.00 .\r\n" },
+	/* an allow match that holds only part of an identifier exempts none */
+	{ "\tredact email mask\n\tallow pattern \"(?i)RCPT TO:<bob\"\n",
+	  "RCPT TO:<bob@example.org>\r\n",
+	  "RCPT TO:<xxx@xxxxxxx.xxx>\r\n" },
+	/* wholly inside: exempt; the rest of the line is not */
+	{ "\tredact email mask\n\tallow pattern \"(?i)RCPT TO:<[^>\\r\\n]*>\"\n",
+	  "RCPT TO:<bob@example.org> NOTIFY=carol@example.org\r\n",
+	  "RCPT TO:<bob@example.org> NOTIFY=xxxxx@xxxxxxx.xxx\r\n" },
+	/* two allow matches that overlap are not one range */
+	{ "\tredact email mask\n\tallow pattern \"<[a-z]+@\"\n"
+	  "\tallow pattern \"@[a-z.]+>\"\n",
+	  "to <bob@example.org>\r\n",
+	  "to <xxx@xxxxxxx.xxx>\r\n" },
+	/* an allow pattern that cannot cross a line leaves the next alone */
+	{ "\tredact email mask\n\tallow pattern \"(?i)RCPT TO:<[^>\\r\\n]*>\"\n",
+	  "RCPT TO:<\r\nMAIL FROM:<alice@example.org>\r\n",
+	  "RCPT TO:<\r\nMAIL FROM:<xxxxx@xxxxxxx.xxx>\r\n" },
+};
+
+static struct fx *overlap_fx(const struct overlap_case *c)
+{
+	char policy[512];
+
+	snprintf(policy, sizeof(policy),
+		 "service s {\n\tlisten tcp 25\n\tlisten udp 25\n%s}\n", c->rules);
+	return fx_new(policy);
+}
+
+/* What the server gets of @in sent in segments cut at @cut (0: one). */
+static void tcp_view(struct fx *f, uint16_t cport, const char *in, size_t cut,
+		     char *out)
+{
+	char first[256], second[256];
+	size_t len = strlen(in);
+	struct engine_release r;
+	struct pk k;
+	uint64_t t = NOW + cport * 100 * MS;
+
+	assert_true(len < sizeof(first));
+	assert_int_equal(seg(f, &k, cport, 0x02, 999, "", t, 1), ENGINE_MODIFIED);
+	if (!cut) {
+		assert_int_not_equal(seg(f, &k, cport, 0x18, 1000, in, t + MS, 2),
+				     ENGINE_HOLD);
+		memcpy(out, payload_of(&k), len);
+		out[len] = '\0';
+		return;
+	}
+	memcpy(first, in, cut);
+	first[cut] = '\0';
+	strcpy(second, in + cut);
+	if (seg(f, &k, cport, 0x18, 1000, first, t + MS, 2) != ENGINE_HOLD)
+		memcpy(out, payload_of(&k), cut);
+	assert_int_not_equal(seg(f, &k, cport, 0x18, (uint32_t)(1000 + cut),
+				 second, t + 2 * MS, 3), ENGINE_HOLD);
+	memcpy(out + cut, payload_of(&k), len - cut);
+	out[len] = '\0';
+	if (engine_next_release(f->w, &r)) {
+		struct pk h;
+
+		assert_int_equal(r.cookie, 2);
+		memcpy(h.b, r.data, r.len);
+		h.len = r.len;
+		memcpy(out, payload_of(&h), cut);
+	}
+	assert_false(engine_next_release(f->w, &r));
+}
+
+static void test_overlaps_merged(void **state)
+{
+	for (size_t c = 0; c < sizeof(overlap_cases) / sizeof(overlap_cases[0]);
+	     c++) {
+		const struct overlap_case *oc = &overlap_cases[c];
+		struct fx *f = overlap_fx(oc);
+		size_t len = strlen(oc->in);
+		char out[256];
+		struct pk k;
+
+		build(&k, IPPROTO_UDP, "192.0.2.55", 5000, "198.51.100.25", 25,
+		      0, 0, oc->in, (uint32_t)len);
+		run(f, &k, ENGINE_DIR_AUTO, 0, NULL);
+		memcpy(out, payload_of(&k), len);
+		out[len] = '\0';
+		if (strcmp(out, oc->want))
+			fail_msg("case %zu udp: \"%s\", want \"%s\"", c, out,
+				 oc->want);
+		assert_true(ref_verify(k.b, k.len));
+		for (size_t cut = 0; cut < len; cut++) {
+			tcp_view(f, (uint16_t)(30000 + cut), oc->in, cut, out);
+			if (strcmp(out, oc->want))
+				fail_msg("case %zu tcp cut %zu: \"%s\", want \"%s\"",
+					 c, cut, out, oc->want);
+		}
+		fx_free(f);
+	}
+}
+
 /* ---- TCP streams: hold-back ------------------------------------------- */
 
 static const char *smtp_policy =
@@ -672,8 +814,6 @@ static const char *smtp_policy =
 	"\taddress ipv4 truncate 24\n"
 	"\tredact email mask\n"
 	"}\n";
-
-#define MS 1000000ull
 
 /* One client segment of the test connection; Return: the verdict. */
 static enum engine_verdict seg(struct fx *f, struct pk *k, uint16_t cport,
@@ -2028,6 +2168,7 @@ int main(void)
 		cmocka_unit_test(test_allow_pattern),
 		cmocka_unit_test(test_clients_filter),
 		cmocka_unit_test(test_scan_reports_outside_allow),
+		cmocka_unit_test(test_overlaps_merged),
 		cmocka_unit_test(test_stream_hold_and_release),
 		cmocka_unit_test(test_stream_timeout),
 		cmocka_unit_test(test_stream_drop_all_at_stop),

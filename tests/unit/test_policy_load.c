@@ -233,6 +233,75 @@ static void test_diag_print(void **state)
 	diag_list_free(dl);
 }
 
+/* Print @dl with @flags into a new string. */
+static char *print_str(const struct diag_list *dl, unsigned flags)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	assert_non_null(f);
+	diag_list_fprint(f, dl, flags);
+	fclose(f);
+	return out;
+}
+
+/*
+ * Diagnostics show the source line and message with what may name a
+ * client masked, lengths kept so the caret still points right; the
+ * originals only with DIAG_PRINT_ORIGINAL.
+ */
+static void test_diag_masked(void **state)
+{
+	static const char policy[] =
+		"service a {\t# for alice\n"
+		"\tlisten tcp 25; clients 192.0.2.9/24\n"
+		"\tredact literal \"alice@example.org\" mask x\n"
+		"\tredact pattern alice.\\d+ token\n"
+		"\tallow pattern \"(?i)bob\\x40ex(\"\n"
+		"}\n";
+	static const char *const originals[] = {
+		"alice", "192.0.2.9", "bob", "\\x40ex", NULL,
+	};
+	struct diag_list *dl = NULL;
+	char *out;
+
+	(void)state;
+	assert_null(load(policy, &dl));
+	out = print_str(dl, 0);
+	assert_string_equal(out,
+		"t.conf:2:25: error: host bits set in prefix \"000.0.0.0/24\" beyond /24\n"
+		"\tlisten tcp 25; clients 000.0.0.0/24\n"
+		"\t                       ^^^^^^^^^^^^\n"
+		"t.conf:3:42: error: unknown redact option \"x\"\n"
+		"\tredact literal \"xxxxx@xxxxxxx.xxx\" mask x\n"
+		"\t                                        ^\n"
+		"t.conf:4:17: error: expected a quoted regex after \"pattern\", got \"xxxxx.\\x+\"\n"
+		"\tredact pattern xxxxx.\\x+ token\n"
+		"\t               ^^^^^^^^^\n"
+		"t.conf:5:31: error: invalid pattern: missing closing parenthesis\n"
+		"\tallow pattern \"(?i)xxx\\x00xx(\"\n"
+		"\t                             ^\n");
+	for (int k = 0; originals[k]; k++)
+		if (strstr(out, originals[k]))
+			fail_msg("\"%s\" shown:\n%s", originals[k], out);
+	free(out);
+
+	out = print_str(dl, DIAG_PRINT_ORIGINAL);
+	for (int k = 0; originals[k]; k++)
+		if (!strstr(out, originals[k]))
+			fail_msg("\"%s\" not shown with DIAG_PRINT_ORIGINAL:\n%s",
+				 originals[k], out);
+	assert_non_null(strstr(out, "\tlisten tcp 25; clients 192.0.2.9/24\n"
+				    "\t                       ^^^^^^^^^^^^\n"));
+	free(out);
+	/* the stored fields: originals, and their masked twins */
+	assert_string_equal(dl->v[0].src_line, "\tlisten tcp 25; clients 192.0.2.9/24");
+	assert_string_equal(dl->v[0].src_line_masked,
+			    "\tlisten tcp 25; clients 000.0.0.0/24");
+	diag_list_free(dl);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -318,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_queues_out),
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_diag_print),
+		cmocka_unit_test(test_diag_masked),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_missing_file),
 	};
