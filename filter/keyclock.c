@@ -1,0 +1,167 @@
+/*
+ * keyclock.c — the privileged parent's ratchet clock (keyclock.h).
+ *
+ * With `key FILE` naming a ratchet state, the state on disk must hold
+ * the current epoch's key and no earlier one.  The parent (root, the
+ * only process that may write the key directory) rewrites the file at
+ * each epoch start through key_ratchet_advance(); the daemon moves its
+ * own copy in memory by the same derivation (keyring_epoch()), so no key
+ * crosses the socket and the daemon needs no write access anywhere.  A
+ * reload reads the file only after it has been brought up to date here.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "keyclock.h"
+#include "log.h"
+#include "policy.h"
+
+static uint64_t unix_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+static void keyclock_take(struct keyclock *kc,
+			  const struct key_ratchet_status *st)
+{
+	kc->epoch_seconds = st->epoch_seconds;
+	kc->start = st->start;
+	kc->epoch = st->epoch;
+}
+
+int keyclock_start(struct keyclock *kc, const char *key_path, uid_t uid,
+		   uint64_t grace, const char **why)
+{
+	struct key_ratchet_status st;
+	int err;
+
+	memset(kc, 0, sizeof(*kc));
+	kc->uid = uid;
+	kc->grace = grace;
+	*why = NULL;
+	if (!key_path)
+		return 0;
+	err = key_ratchet_status(key_path, &st, why);
+	if (err == -EMEDIUMTYPE)
+		return 0;	/* a static master key: nothing to move on */
+	if (err)
+		return err;
+	err = key_ratchet_advance(key_path, uid, unix_now(), grace, 0, &st, why);
+	if (err)
+		return err;
+	kc->path = strdup(key_path);
+	if (!kc->path) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	kc->active = true;
+	keyclock_take(kc, &st);
+	if (st.epoch != st.from)
+		log_info("ratchet %s: caught up from epoch %llu to %llu "
+			 "(fingerprint %s); the keys between are gone", kc->path,
+			 (unsigned long long)st.from,
+			 (unsigned long long)st.epoch, st.fingerprint);
+	else
+		log_info("ratchet %s: epoch %llu (fingerprint %s), %llus epochs",
+			 kc->path, (unsigned long long)st.epoch, st.fingerprint,
+			 (unsigned long long)st.epoch_seconds);
+	return 0;
+}
+
+int keyclock_timeout_ms(const struct keyclock *kc)
+{
+	struct timespec ts;
+	uint64_t next, now_ms;
+
+	if (!kc->active)
+		return -1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	next = (kc->start + (kc->epoch + 1) * kc->epoch_seconds) * 1000;
+	now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (next <= now_ms)
+		return 0;
+	/* poll() takes an int; a wake-up a day is harmless */
+	return next - now_ms > 86400000 ? 86400000 : (int)(next - now_ms + 1);
+}
+
+/* Advance the file, refusing to go behind what was written last. */
+static int keyclock_advance(struct keyclock *kc, const char **why)
+{
+	struct key_ratchet_status st;
+	int err;
+
+	err = key_ratchet_advance(kc->path, kc->uid, unix_now(), kc->grace,
+				  kc->epoch, &st, why);
+	if (err)
+		return err;
+	if (st.epoch != kc->epoch)
+		log_info("ratchet %s: epoch %llu began (fingerprint %s); the "
+			 "key of epoch %llu is erased from the file", kc->path,
+			 (unsigned long long)st.epoch, st.fingerprint,
+			 (unsigned long long)st.from);
+	keyclock_take(kc, &st);
+	return 0;
+}
+
+void keyclock_run(struct keyclock *kc)
+{
+	const char *why = NULL;
+	int err;
+
+	if (!kc->active || keyclock_timeout_ms(kc) > 0)
+		return;
+	err = keyclock_advance(kc, &why);
+	if (err) {
+		/* retried at the next wake-up; the daemon's own copy has
+		 * moved on in memory, so its pseudonyms are not affected */
+		log_warnx("ratchet %s: cannot move on to the new epoch: %s",
+			  kc->path, why ? why : strerror(-err));
+	}
+}
+
+int keyclock_reload(struct keyclock *kc, const char *key_path,
+		    const char **why)
+{
+	struct key_ratchet_status st;
+	int err;
+
+	*why = NULL;
+	if (kc->active && !strcmp(kc->path, key_path))
+		return keyclock_advance(kc, why);
+	/* another file than the one in use: a new ratchet, or a static key */
+	err = key_ratchet_status(key_path, &st, why);
+	if (err == -EMEDIUMTYPE) {
+		*why = NULL;
+		return 0;
+	}
+	if (err)
+		return err;
+	err = key_ratchet_advance(key_path, kc->uid, unix_now(), kc->grace, 0,
+				  &st, why);
+	if (err)
+		return err;
+	free(kc->path);
+	kc->path = strdup(key_path);
+	if (!kc->path) {
+		kc->active = false;
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	kc->active = true;
+	keyclock_take(kc, &st);
+	return 0;
+}
+
+void keyclock_free(struct keyclock *kc)
+{
+	if (!kc)
+		return;
+	free(kc->path);
+	kc->path = NULL;
+	kc->active = false;
+}
