@@ -487,7 +487,8 @@ static int key_read_exact(int fd, uint8_t *buf, size_t len)
  * K_{e+1} = KDF(K_e, "ratchet"); the key the engine uses in epoch e is
  * W_e = KDF(K_e, "epoch"), and every use (pseudonym permutation, map
  * candidates, tokens) is a key_prf() of W_e under its own domain byte;
- * the fingerprint is the first 8 bytes of KDF(K_e, "fingerprint").
+ * the fingerprint is the first 8 bytes of BLAKE2b-128 keyed with K_e over
+ * "fingerprint".
  * Nothing computes K_e from K_{e+1}: once K_e and W_e are wiped, epoch
  * e's pseudonyms cannot be made again from anything this file keeps.
  */
@@ -1294,10 +1295,12 @@ static uint64_t ratchet_forward(struct ratchet_hdr *h,
 static void ratchet_fingerprint(const uint8_t key[static KEY_LEN],
 				char out[static KEY_FPR_HEX])
 {
-	uint8_t fpr[8];
+	uint8_t fpr[crypto_generichash_BYTES_MIN];
 
+	/* BLAKE2b's shortest output is 16 bytes: its first 8 are shown */
 	ratchet_kdf(key, RATCHET_LABEL_FPR, fpr, sizeof(fpr));
-	sodium_bin2hex(out, KEY_FPR_HEX, fpr, sizeof(fpr));
+	sodium_bin2hex(out, KEY_FPR_HEX, fpr, (KEY_FPR_HEX - 1) / 2);
+	sodium_memzero(fpr, sizeof(fpr));
 }
 
 /* Secret scratch for the file operations: state buffer, then K_e. */
