@@ -1,9 +1,13 @@
 #!/usr/bin/python3
 """ratchet-pcap.py OUT.pcap TIME... — one syslog datagram (UDP 514) from
-client 10.1.2.3 to server 192.0.2.1 at each Unix TIME, raw IPv4 (linktype
-101), with correct checksums.  No scapy: the tools suite runs without it."""
+client 10.1.2.3 (or $RATCHET_CLIENT) to server 192.0.2.1 at each Unix
+TIME, raw IPv4 (linktype 101), with correct checksums.  No scapy: the
+tools suite runs without it."""
+import os
 import struct
 import sys
+
+CLIENT = os.environ.get("RATCHET_CLIENT", "10.1.2.3")
 
 
 def csum(data):
@@ -30,6 +34,6 @@ def datagram(src, dst, sport, dport, payload):
 with open(sys.argv[1], "wb") as f:
     f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))
     for i, t in enumerate(sys.argv[2:]):
-        pkt = datagram("10.1.2.3", "192.0.2.1", 40000 + i, 514,
+        pkt = datagram(CLIENT, "192.0.2.1", 40000 + i, 514,
                        b"<13>user login ok\n")
         f.write(struct.pack("<IIII", int(t), 0, len(pkt), len(pkt)) + pkt)
