@@ -73,16 +73,27 @@ int keyclock_start(struct keyclock *kc, const char *key_path, uid_t uid,
 	return 0;
 }
 
-int keyclock_timeout_ms(const struct keyclock *kc)
+/* A failed rewrite is tried again this long after (ms), not in a loop. */
+#define KEYCLOCK_RETRY_MS 5000
+
+static uint64_t unix_now_ms(void)
 {
 	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int keyclock_timeout_ms(const struct keyclock *kc)
+{
 	uint64_t next, now_ms;
 
 	if (!kc->active)
 		return -1;
-	clock_gettime(CLOCK_REALTIME, &ts);
 	next = (kc->start + (kc->epoch + 1) * kc->epoch_seconds) * 1000;
-	now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (next < kc->retry_ms)
+		next = kc->retry_ms;
+	now_ms = unix_now_ms();
 	if (next <= now_ms)
 		return 0;
 	/* poll() takes an int; a wake-up a day is harmless */
@@ -117,10 +128,14 @@ void keyclock_run(struct keyclock *kc)
 		return;
 	err = keyclock_advance(kc, &why);
 	if (err) {
-		/* retried at the next wake-up; the daemon's own copy has
-		 * moved on in memory, so its pseudonyms are not affected */
-		log_warnx("ratchet %s: cannot move on to the new epoch: %s",
-			  kc->path, why ? why : strerror(-err));
+		/* the daemon's own copy has moved on in memory, so its
+		 * pseudonyms are not affected; the file's is what is late */
+		log_warnx("ratchet %s: cannot move on to the new epoch: %s; the "
+			  "key of epoch %llu stays on disk until this succeeds "
+			  "(tried again in %us)", kc->path,
+			  why ? why : strerror(-err),
+			  (unsigned long long)kc->epoch, KEYCLOCK_RETRY_MS / 1000);
+		kc->retry_ms = unix_now_ms() + KEYCLOCK_RETRY_MS;
 	}
 }
 

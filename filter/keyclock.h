@@ -17,6 +17,7 @@ struct keyclock {
 	uint64_t epoch_seconds;
 	uint64_t start;
 	uint64_t epoch;		/* the newest epoch written or read */
+	uint64_t retry_ms;	/* after a failed rewrite: not before (ms) */
 };
 
 /**

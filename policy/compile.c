@@ -317,6 +317,12 @@ struct ruleset *lang_compile(const struct src *src,
 					    KEY_GRACE_DEFAULT;
 	keyring_set_grace(cc.rs->keys, cc.rs->key_grace);
 	/* a ratchet state brings its own epoch length */
+	if (ast->epoch && keyring_is_ratchet(cc.rs->keys) &&
+	    ast->epoch->epoch.seconds != keyring_epoch_seconds(cc.rs->keys))
+		diag_add(dl, src, DIAG_WARNING, ast->epoch->epoch.loc,
+			 "epoch ignored: the ratchet state's own epoch length "
+			 "(%llus) is used", (unsigned long long)
+			 keyring_epoch_seconds(cc.rs->keys));
 	cc.rs->epoch_seconds = keyring_epoch_seconds(cc.rs->keys);
 	return cc.rs;
 
