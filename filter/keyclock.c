@@ -10,8 +10,11 @@
  * reload reads the file only after it has been brought up to date here.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "keyclock.h"
@@ -34,6 +37,38 @@ static void keyclock_take(struct keyclock *kc,
 	kc->epoch = st->epoch;
 }
 
+/*
+ * Once narrowed, the parent is uid 0 without CAP_DAC_OVERRIDE: it can
+ * write only where root's own permission bits allow.  Checked at start,
+ * while it could still write anywhere, so that the first boundary does
+ * not find out.
+ */
+static int keyclock_dir_writable(const char *key_path, const char **why)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(key_path, '/');
+	struct stat st;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == key_path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - key_path),
+			 key_path);
+	if (stat(dir, &st) < 0) {
+		*why = "cannot stat its directory";
+		return -errno;
+	}
+	if ((st.st_uid == 0 && (st.st_mode & S_IWUSR)) ||
+	    (st.st_gid == 0 && (st.st_mode & S_IWGRP)))
+		return 0;
+	*why = "its directory is not writable by root as its owner (the "
+	       "privileged process rewrites the state at each epoch start "
+	       "without overriding permissions): make it root's, mode 0700";
+	return -EACCES;
+}
+
 int keyclock_start(struct keyclock *kc, const char *key_path, uid_t uid,
 		   uint64_t grace, const char **why)
 {
@@ -49,6 +84,9 @@ int keyclock_start(struct keyclock *kc, const char *key_path, uid_t uid,
 	err = key_ratchet_status(key_path, &st, why);
 	if (err == -EMEDIUMTYPE)
 		return 0;	/* a static master key: nothing to move on */
+	if (err)
+		return err;
+	err = keyclock_dir_writable(key_path, why);
 	if (err)
 		return err;
 	err = key_ratchet_advance(key_path, uid, unix_now(), grace, 0, &st, why);
@@ -154,6 +192,9 @@ int keyclock_reload(struct keyclock *kc, const char *key_path,
 		*why = NULL;
 		return 0;
 	}
+	if (err)
+		return err;
+	err = keyclock_dir_writable(key_path, why);
 	if (err)
 		return err;
 	err = key_ratchet_advance(key_path, kc->uid, unix_now(), kc->grace, 0,
