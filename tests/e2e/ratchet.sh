@@ -1,11 +1,12 @@
 #!/bin/bash
 # ratchet.sh — nfredactd with a ratchet state (forward secrecy) in front of
-# a real syslog collector (rsyslog), with 6-second epochs, across two epoch
+# a real syslog collector (rsyslog), with 8-second epochs, across two epoch
 # boundaries under traffic: the collector sees a new pseudonym each epoch,
 # a TCP connection that spans the boundaries keeps one pseudonym and keeps
 # working, the state file on disk holds only the current key (dry-run
 # reproduces the current epoch's pseudonym from it) and nothing left on
-# disk reproduces the first epoch's pseudonym.
+# disk reproduces the first epoch's pseudonym.  Then a restart after
+# downtime catches up, and a SIGHUP with a rolled-back state is refused.
 #
 # Exit: 0 all passed, 1 a test failed, 77 skipped (not root, no network
 # namespaces, rsyslog not installed).
@@ -17,7 +18,7 @@ NFREDACT=${NFREDACT:-$B/nfredact}
 case $NFREDACT in /*) ;; *) NFREDACT=$PWD/$NFREDACT ;; esac
 E2E=tests/e2e
 . "$E2E/lib.sh"
-EPOCH=6
+EPOCH=8
 
 skip() { echo "ratchet: skipped: $*"; exit 77; }
 
@@ -72,8 +73,11 @@ nfredactd_start "$work" "$keys/policy.conf" ||
 # TCP connection that sends a line every 0.4 s all along.
 cat >"$work/client.py" <<'PY'
 import socket, sys, time
-epoch, until = int(sys.argv[1]), float(sys.argv[2])
+# from the epoch it starts in, two boundaries and 2 s into the third epoch
+epoch = int(sys.argv[1])
 tcp = socket.create_connection(("192.0.2.1", 514))
+e0 = int(time.time()) // epoch
+until = (e0 + 2) * epoch + 2
 n = 0
 while time.time() < until:
     e = int(time.time()) // epoch
@@ -84,13 +88,10 @@ while time.time() < until:
     n += 1
     time.sleep(0.4)
 tcp.close()
-print(n)
+print(n, e0)
 PY
-now=$(date +%s)
-end=$(( (now / EPOCH + 3) * EPOCH - 3 ))	# two boundaries ahead, then stop
-start_epoch=$((now / EPOCH))
-ip netns exec "$NS_C" python3 "$work/client.py" "$EPOCH" "$end" >"$work/sent" 2>"$work/client.err"
-sent=$(cat "$work/sent")
+ip netns exec "$NS_C" python3 "$work/client.py" "$EPOCH" >"$work/sent" 2>"$work/client.err"
+read -r sent start_epoch <"$work/sent"
 last_epoch=$(( $(date +%s) / EPOCH ))
 
 # SIGHUP: the reload reads the state brought up to date, never an older
@@ -150,6 +151,37 @@ check "  ... and the first epoch's pseudonym ($first_pseudo) appears nowhere" \
 check "dry-run never wrote the state" cmp -s "$keys/state" "$work/state.before"
 [ "$first_epoch" = "$start_epoch" ] || echo "     (keygen epoch $first_epoch, traffic from $start_epoch)"
 
+
+# wait_boundary: sleep until 0.5 s into the next epoch
+wait_boundary() {
+	python3 -c "import time; e = $EPOCH; time.sleep(e - time.time() % e + 0.5)"
+}
+
+# A restart after downtime across a boundary hashes the state forward.
+wait_boundary
+nfredactd_start "$work" "$keys/policy.conf" ||
+	fail "nfredactd starts again" "$(tail -n 5 "$work/nfredactd.err")"
+now_epoch=$(( $(date +%s) / EPOCH ))
+check "a restart after downtime catches up from epoch $disk_epoch" \
+	grep -q "ratchet .*: caught up from epoch $disk_epoch to " "$work/nfredactd.err"
+"$NFREDACT" key status "$keys/state" >"$work/status2" 2>&1
+check "  ... and the state on disk is at the current epoch" \
+	grep -q "^  epoch: $now_epoch " "$work/status2"
+
+# A state rolled back to a copy (here one epoch old) is refused at
+# SIGHUP, and the running policy stays.  The copy is removed after.
+cp -p "$keys/state" "$work/rollback.state"
+wait_boundary
+"$NFREDACT" key status "$keys/state" >"$work/status3" 2>&1
+check "the running daemon's parent moved the state on again" \
+	bash -c "! grep -q '^  epoch: $now_epoch ' '$work/status3'"
+cp "$work/rollback.state" "$keys/state"
+rm -f "$work/rollback.state"
+kill -HUP "$NFREDACTD_PID"
+wait_for 3 grep -q 'rolled back' "$work/nfredactd.err"
+check "SIGHUP with a rolled-back state is refused as such" \
+	grep -q 'ratchet state behind one already in use (rolled back' "$work/nfredactd.err"
+check "  ... and the daemon keeps serving" kill -0 "$NFREDACTD_SERVER"
 
 echo "ratchet: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
