@@ -57,3 +57,19 @@ bench-csum: $(B)/nfredact $(BENCH_B)/csum-bench $(BENCH_CAPTURE) $(BENCH_SLICE_P
 	$(BENCH_CSUM)
 
 .PHONY: bench bench-csum bench-deps-check
+
+# How long a key holder needs to sweep a /16 back from a pseudonym
+# (README, "Keys and forward secrecy"): make bench-keysweep
+$(BENCH_B)/key-sweep: bench/key-sweep.c $(LIBPOLICY)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBPOLICY) $(PKG_LIBS_POLICY)
+
+bench-keysweep: $(BENCH_B)/key-sweep
+	$(Q)d=$$(mktemp -d) && chmod 700 $$d && \
+	$(B)/nfredact keygen --ratchet $$d/state --epoch 1d >/dev/null && \
+	for mode in "map 100.64.0.0/10" "permute 16"; do \
+		printf 'key state\nservice syslog {\n\tlisten udp 514\n\taddress ipv4 %s\n}\n' "$$mode" >$$d/p.conf; \
+		echo "address ipv4 $$mode:"; $< $$d/p.conf 10.1 5; \
+	done; rc=$$?; rm -rf $$d; exit $$rc
+.PHONY: bench-keysweep

@@ -30,6 +30,7 @@
 #include "daemon.h"
 #include "engine.h"
 #include "flow.h"
+#include "keyclock.h"
 #include "log.h"
 #include "nfqstat.h"
 #include "policy.h"
@@ -171,6 +172,36 @@ static struct ruleset *load_policy(const char *path)
 	return rs;
 }
 
+/*
+ * A ratchet state is brought up to the current epoch before anything is
+ * served (hashing forward after downtime), and the loaded keyring
+ * follows, wiping the key it was read with.  A state that is corrupt,
+ * ahead of the clock, or of the wrong mode or owner stops the start.
+ */
+static void start_keyclock(struct keyclock *kc, const char *policy,
+			   const struct ruleset *rs, uid_t uid)
+{
+	const char *why = NULL;
+	char *key_path = NULL;
+	int err;
+
+	if (policy && policy_key_path(policy, &key_path) < 0)
+		fatalx("%s: cannot read the policy's key statement", policy);
+	err = keyclock_start(kc, key_path, uid, policy_key_grace(rs), &why);
+	if (err)
+		fatalx("key %s: %s", key_path, why ? why : strerror(-err));
+	free(key_path);
+	policy_key_tick(rs, (uint64_t)time(NULL));
+	if (policy && !kc->active && !policy_key_ratchet(rs) &&
+	    policy_key_path(policy, &key_path) == 0 && key_path) {
+		log_info("key %s is a static master key: whoever holds it can "
+			 "recompute every epoch's pseudonyms and tokens "
+			 "(nfredact keygen --ratchet makes one that cannot)",
+			 key_path);
+		free(key_path);
+	}
+}
+
 /* A queue to serve and the direction of its packets. */
 struct queue_want {
 	uint16_t num;
@@ -255,6 +286,10 @@ static int run(struct daemon *d, int sfd, int broker, const char *policy)
 			break;
 		if (daemon_workers_alive(d, WORKER_STALL_MS))
 			(void)privsep_tell(broker, 'W');
+		/* a ratchet's old key goes at the boundary, traffic or not */
+		daemon_lock(d);
+		policy_key_tick(d->rs, (uint64_t)time(NULL));
+		daemon_unlock(d);
 		if (r <= 0)
 			continue;
 		if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
@@ -346,6 +381,7 @@ static void install_rules(const struct ruleset *rs, const struct rules_opts *ro,
 int main(int argc, char **argv)
 {
 	static int broker_fd = -1;
+	static struct keyclock keyclock;
 	struct queue *queues[MAX_QUEUES] = { 0 };
 	struct queue_want qs[MAX_QUEUES];
 	struct rules_opts ro = { 0 };
@@ -376,6 +412,7 @@ int main(int argc, char **argv)
 		key_set_allowed_uid(pu.uid);
 	rs = load_policy(o.policy);
 	daemon_warn_policy(rs);
+	start_keyclock(&keyclock, o.policy, rs, pu.keep_root ? 0 : pu.uid);
 	nq = queue_set(rs, qs);
 	if (nq == 0)
 		fatalx("the policy uses no queue");
@@ -449,7 +486,7 @@ int main(int argc, char **argv)
 			.child = pid, .sfd = sfd, .broker = sp[0],
 			.keeper = keeper, .policy = o.policy,
 			.control = o.control, .uid = pu.keep_root ? 0 : pu.uid,
-			.shared = shared,
+			.shared = shared, .keys = &keyclock,
 		};
 
 		/* The daemon alone holds the queues, the socket, the key. */
@@ -471,6 +508,7 @@ int main(int argc, char **argv)
 	/* The daemon: the parent keeps the rules; it never touches them. */
 	close(sp[0]);
 	broker_fd = sp[1];
+	keyclock_free(&keyclock);	/* the parent's; the daemon never writes */
 	nftr_close(keeper.nft);
 	rules_plan_free(&keeper.plan);
 	log_setprefix("[daemon]");

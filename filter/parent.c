@@ -24,6 +24,7 @@
 
 #include "control.h"
 #include "keeper.h"
+#include "keyclock.h"
 #include "log.h"
 #include "notify.h"
 #include "parent.h"
@@ -57,6 +58,24 @@ static void publish(const struct parent *p)
 	atomic_store(&p->shared->rules_checks, p->keeper.checks);
 }
 
+/* A reload's key: a ratchet state is brought up to date before it is read. */
+static int key_prepare(const char *path, const char **why, void *ctx)
+{
+	return keyclock_reload(ctx, path, why);
+}
+
+/* The poll timeout: the sooner of the keeper's and the next epoch's. */
+static int parent_timeout_ms(struct parent *p)
+{
+	int k = keeper_timeout_ms(&p->keeper), r = keyclock_timeout_ms(p->keys);
+
+	if (k < 0)
+		return r;
+	if (r < 0)
+		return k;
+	return k < r ? k : r;
+}
+
 /* One message from the daemon. */
 static void broker_read(struct parent *p, uint64_t *last_wd, uint64_t wd_usec)
 {
@@ -69,7 +88,8 @@ static void broker_read(struct parent *p, uint64_t *last_wd, uint64_t wd_usec)
 	msg[n] = '\0';
 	switch (msg[0]) {
 	case 'K':
-		if (privsep_serve_key(p->broker, p->policy, msg + 1, p->uid) < 0)
+		if (privsep_serve_key(p->broker, p->policy, msg + 1, p->uid,
+				      key_prepare, p->keys) < 0)
 			log_warn("answering the daemon's key request");
 		break;
 	case 'R':
@@ -108,9 +128,10 @@ void parent_run(struct parent *p)
 		nfds = 2;
 		if (kfd >= 0)
 			pfd[nfds++] = (struct pollfd){ .fd = kfd, .events = POLLIN };
-		r = poll(pfd, (nfds_t)nfds, keeper_timeout_ms(&p->keeper));
+		r = poll(pfd, (nfds_t)nfds, parent_timeout_ms(p));
 		if (r < 0 && errno != EINTR)
 			fatal("poll");
+		keyclock_run(p->keys);
 		keeper_run(&p->keeper, r > 0 && kfd >= 0 &&
 				       (pfd[2].revents & POLLIN));
 		publish(p);
@@ -139,6 +160,7 @@ void parent_run(struct parent *p)
 		}
 	}
 	keeper_stop(&p->keeper);
+	keyclock_free(p->keys);
 	(void)control_unlink(p->control);
 	if (p->keeper.manage)
 		log_info("nfredactd %s; the queue rules stay installed: covered "

@@ -14,6 +14,8 @@
 
 struct privsep_shared;
 
+struct keyclock;
+
 struct parent {
 	pid_t child;
 	int sfd;		/* signalfd: TERM, INT, HUP, CHLD */
@@ -23,6 +25,7 @@ struct parent {
 	const char *control;	/* the control socket, unlinked at exit */
 	uid_t uid;		/* the daemon's user (may own the key) */
 	struct privsep_shared *shared;
+	struct keyclock *keys;	/* the ratchet clock (inactive: static key) */
 };
 
 /**

@@ -130,7 +130,10 @@ static int send_reply(int fd, int err, const char *why, int keyfd)
 	return w == (ssize_t)sizeof(rep) ? 0 : -errno;
 }
 
-int privsep_serve_key(int fd, const char *policy, const char *path, uid_t uid)
+int privsep_serve_key(int fd, const char *policy, const char *path, uid_t uid,
+		      int (*prepare)(const char *path, const char **why,
+				     void *ctx),
+		      void *ctx)
 {
 	const char *why = NULL;
 	char *named = NULL;
@@ -143,6 +146,11 @@ int privsep_serve_key(int fd, const char *policy, const char *path, uid_t uid)
 				  -1);
 	}
 	free(named);
+	if (prepare) {
+		rc = prepare(path, &why, ctx);
+		if (rc)
+			return send_reply(fd, rc, why, -1);
+	}
 	keyfd = key_file_open(path, uid, &why);
 	if (keyfd < 0)
 		return send_reply(fd, keyfd, why, -1);

@@ -55,9 +55,15 @@ int privsep_tell(int fd, char what);
  * privsep_serve_key() - the parent's side of a "K" request: open @path if
  * it is the key that @policy names now (any other path is refused), with
  * the key-file checks; the daemon's user @uid may own it.  Answers on @fd.
+ * @prepare: if not NULL, called with the path once it is known to be the
+ *           policy's key and before it is opened (the ratchet clock brings
+ *           a ratchet state up to date); an error is sent as a refusal
  * Return: 0 when an answer was sent (a refusal too), -errno otherwise.
  */
 int privsep_serve_key(int fd, const char *policy, const char *path,
-		      uid_t uid);
+		      uid_t uid,
+		      int (*prepare)(const char *path, const char **why,
+				     void *ctx),
+		      void *ctx);
 
 #endif

@@ -66,7 +66,11 @@ int sandbox_parent_narrow(void);
  * What the parent keeps: nf_tables netlink (CAP_NET_ADMIN); signals to
  * the daemon, which runs as another user (CAP_KILL); and opening a key
  * file that the daemon's user owns, mode 0600, for a reload
- * (CAP_DAC_READ_SEARCH: reading only, no writing, no chown).
+ * (CAP_DAC_READ_SEARCH: reading only, no writing, no chown).  Rewriting
+ * a ratchet state (keyclock.c) needs no capability: the parent is uid 0
+ * and writes only in a directory root owns; one owned by the daemon's
+ * user and closed to others is refused at start, as it cannot be
+ * written.
  */
 #define SANDBOX_PARENT_CAPS	(UINT64_C(1) << CAP_NET_ADMIN | \
 				 UINT64_C(1) << CAP_KILL | \

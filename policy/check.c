@@ -809,6 +809,16 @@ int lang_check(const struct src *src, struct ast_policy *ast,
 				dup_error(&ck, st, ast->epoch, "epoch");
 			else
 				ast->epoch = st;
+		} else if (st->kind == ST_KEY_GRACE) {
+			if (ast->key_grace)
+				dup_error(&ck, st, ast->key_grace, "key-grace");
+			else
+				ast->key_grace = st;
+			/* the old key stays for the grace: seconds, not hours */
+			if (st->epoch.seconds > KEY_GRACE_MAX)
+				ERR(&ck, st->epoch.loc, "key-grace at most %us "
+				    "(the previous epoch's key is kept that long)",
+				    (unsigned)KEY_GRACE_MAX);
 		}
 	}
 	if (ast->key)

@@ -248,10 +248,31 @@ static struct keyring *make_keyring(struct compiler *cc,
 		const char *why;
 
 		kr = keyring_load(ast->key_path, epoch, &why);
-		if (!kr)
+		if (!kr) {
 			diag_add(cc->dl, cc->src, DIAG_ERROR, ast->key->key.loc,
 				 "cannot load key file \"%s\": %s",
 				 ast->key->key.s, why ? why : strerror(errno));
+			return NULL;
+		}
+		/*
+		 * A reload never goes back to a ratchet key the running one
+		 * has left behind: that epoch's key was erased.
+		 */
+		if (keyring_is_ratchet(kr) && previous &&
+		    keyring_is_ratchet(previous->keys) &&
+		    keyring_ratchet_epoch(kr) <
+		    keyring_ratchet_epoch(previous->keys)) {
+			diag_add(cc->dl, cc->src, DIAG_ERROR, ast->key->key.loc,
+				 "ratchet state \"%s\" is at epoch %llu, behind "
+				 "the running key's epoch %llu (rolled back?): "
+				 "refused, an erased key never comes back",
+				 ast->key->key.s,
+				 (unsigned long long)keyring_ratchet_epoch(kr),
+				 (unsigned long long)
+				 keyring_ratchet_epoch(previous->keys));
+			keyring_free(kr);
+			return NULL;
+		}
 		return kr;
 	}
 	kr = previous && previous->keys ? keyring_clone(previous->keys, epoch) :
@@ -293,6 +314,17 @@ struct ruleset *lang_compile(const struct src *src,
 	cc.rs->keys = make_keyring(&cc, ast, previous, epoch);
 	if (!cc.rs->keys)
 		goto out_free;
+	cc.rs->key_grace = ast->key_grace ? ast->key_grace->epoch.seconds :
+					    KEY_GRACE_DEFAULT;
+	keyring_set_grace(cc.rs->keys, cc.rs->key_grace);
+	/* a ratchet state brings its own epoch length */
+	if (ast->epoch && keyring_is_ratchet(cc.rs->keys) &&
+	    ast->epoch->epoch.seconds != keyring_epoch_seconds(cc.rs->keys))
+		diag_add(dl, src, DIAG_WARNING, ast->epoch->epoch.loc,
+			 "epoch ignored: the ratchet state's own epoch length "
+			 "(%llus) is used", (unsigned long long)
+			 keyring_epoch_seconds(cc.rs->keys));
+	cc.rs->epoch_seconds = keyring_epoch_seconds(cc.rs->keys);
 	return cc.rs;
 
 nomem:
@@ -362,4 +394,49 @@ bool policy_service_on_error_accept(const struct ruleset *rs, unsigned svc)
 uint64_t policy_epoch_seconds(const struct ruleset *rs)
 {
 	return rs ? rs->epoch_seconds : 0;
+}
+
+/**
+ * policy_key_ratchet() - see policy.h
+ */
+bool policy_key_ratchet(const struct ruleset *rs)
+{
+	return rs && keyring_is_ratchet(rs->keys);
+}
+
+/**
+ * policy_key_erased() - see policy.h
+ */
+bool policy_key_erased(const struct ruleset *rs, uint64_t unix_seconds,
+		       uint64_t *epoch, uint64_t *first, uint64_t *span)
+{
+	uint64_t e, len, start;
+
+	if (!policy_key_ratchet(rs))
+		return false;
+	len = keyring_epoch_seconds(rs->keys);
+	start = keyring_epoch_span(rs->keys, 0);
+	e = unix_seconds < start ? 0 : (unix_seconds - start) / len;
+	if (epoch)
+		*epoch = e;
+	if (span)
+		*span = keyring_epoch_span(rs->keys, e);
+	return keyring_epoch_erased(rs->keys, e, first);
+}
+
+/**
+ * policy_key_grace() - see policy.h
+ */
+uint64_t policy_key_grace(const struct ruleset *rs)
+{
+	return rs ? rs->key_grace : KEY_GRACE_DEFAULT;
+}
+
+/**
+ * policy_key_tick() - see policy.h
+ */
+void policy_key_tick(const struct ruleset *rs, uint64_t unix_seconds)
+{
+	if (policy_key_ratchet(rs))
+		(void)keyring_epoch(rs->keys, unix_seconds);
 }

@@ -10,6 +10,12 @@
  * expired epoch cannot be linked to addresses from this process's memory
  * (doc/design.md §7).
  *
+ * A key file is either a static master key (32 bytes: every epoch key
+ * is KDF(master, epoch), so whoever holds the file can recompute every
+ * old pseudonym) or a ratchet state (KEY_RATCHET_FILE_LEN bytes: the
+ * current epoch's ratchet key only; the next is KDF(K_e, "ratchet") and
+ * the earlier ones cannot be computed from it).  See "Ratchet" below.
+ *
  * Key files are opened in one place, key_file_open(): the file and its
  * directory are checked (type, size, owner, mode) and the checks on the
  * file are made again on the descriptor.  A caller that cannot open the
@@ -45,6 +51,14 @@ struct key_slot {
 
 struct keyring {
 	uint64_t epoch_seconds;
+	/* ratchet mode: the master slot holds K_cur, slot 0 W_cur, slot 1
+	 * W_prev (kept until prev_until only) */
+	bool ratchet;
+	bool prev_valid;
+	uint64_t start;			/* Unix time of epoch 0 */
+	uint64_t cur;			/* epoch of K_cur */
+	uint64_t first;			/* epoch of the state loaded */
+	uint64_t grace;			/* seconds W_prev outlives its epoch */
 	uint64_t newest;		/* newest epoch asked for */
 	bool have_newest;
 	struct key_slot slot[KEY_CACHE_SLOTS];
@@ -181,8 +195,8 @@ static int key_stat_check(const struct stat *st, const char **why)
 		*why = "not a regular file";
 		return -EINVAL;
 	}
-	if (st->st_size != KEY_LEN) {
-		*why = "not exactly 32 bytes long";
+	if (st->st_size != KEY_LEN && st->st_size != KEY_RATCHET_FILE_LEN) {
+		*why = "not exactly 32 bytes long, nor a ratchet state";
 		return -EINVAL;
 	}
 	if (st->st_mode & 066) {
@@ -456,10 +470,243 @@ static int key_read_exact(int fd, uint8_t *buf, size_t len)
 	return n == 0 ? 0 : -EINVAL;
 }
 
+/*
+ * Ratchet.  A ratchet state file (KEY_RATCHET_FILE_LEN bytes, all
+ * integers little-endian):
+ *
+ *   0  8  magic "NFRDRTCH"
+ *   8  4  format version (1)
+ *  12  4  zero
+ *  16  8  epoch length in seconds (1 .. KEY_RATCHET_MAX_EPOCH)
+ *  24  8  start: Unix time (UTC) at which epoch 0 begins
+ *  32  8  e, the epoch whose ratchet key follows
+ *  40 32  K_e
+ *  72 16  BLAKE2b-128 of bytes 0..71 (corruption, not authenticity)
+ *
+ * KDF(K, label) is BLAKE2b-256 keyed with K over the label's ASCII bytes.
+ * K_{e+1} = KDF(K_e, "ratchet"); the key the engine uses in epoch e is
+ * W_e = KDF(K_e, "epoch"), and every use (pseudonym permutation, map
+ * candidates, tokens) is a key_prf() of W_e under its own domain byte;
+ * the fingerprint is the first 8 bytes of BLAKE2b-128 keyed with K_e over
+ * "fingerprint".
+ * Nothing computes K_e from K_{e+1}: once K_e and W_e are wiped, epoch
+ * e's pseudonyms cannot be made again from anything this file keeps.
+ */
+#define RATCHET_MAGIC		"NFRDRTCH"
+#define RATCHET_LABEL_NEXT	"ratchet"
+#define RATCHET_LABEL_EPOCH	"epoch"
+#define RATCHET_LABEL_FPR	"fingerprint"
+#define RATCHET_OFF_KEY		40
+#define RATCHET_OFF_SUM		72
+#define RATCHET_SUM_LEN		16
+
+_Static_assert(RATCHET_OFF_SUM + RATCHET_SUM_LEN == KEY_RATCHET_FILE_LEN,
+	       "ratchet state layout");
+
+/* What a ratchet state says besides its key. */
+struct ratchet_hdr {
+	uint32_t version;
+	uint64_t epoch_seconds;
+	uint64_t start;
+	uint64_t epoch;
+};
+
+static void le64_put(uint8_t *p, uint64_t v)
+{
+	for (unsigned i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t le64_get(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static void ratchet_kdf(const uint8_t key[static KEY_LEN], const char *label,
+			uint8_t *out, size_t outlen)
+{
+	crypto_generichash(out, outlen, (const uint8_t *)label, strlen(label),
+			   key, KEY_LEN);
+}
+
+/* K <- KDF(K, "ratchet"), in place; the old K is gone. */
+static void ratchet_next(uint8_t key[static KEY_LEN])
+{
+	uint8_t next[KEY_LEN];
+
+	ratchet_kdf(key, RATCHET_LABEL_NEXT, next, KEY_LEN);
+	memcpy(key, next, KEY_LEN);
+	sodium_memzero(next, sizeof(next));
+}
+
+static uint64_t ratchet_epoch_of(uint64_t start, uint64_t epoch_seconds,
+				 uint64_t unix_seconds)
+{
+	if (unix_seconds < start || epoch_seconds == 0)
+		return 0;
+	return (unix_seconds - start) / epoch_seconds;
+}
+
+static uint64_t ratchet_epoch_start(const struct keyring *kr, uint64_t epoch)
+{
+	return kr->start + epoch * kr->epoch_seconds;
+}
+
+static void ratchet_format(uint8_t buf[static KEY_RATCHET_FILE_LEN],
+			   const struct ratchet_hdr *h,
+			   const uint8_t key[static KEY_LEN])
+{
+	memset(buf, 0, KEY_RATCHET_FILE_LEN);
+	memcpy(buf, RATCHET_MAGIC, 8);
+	buf[8] = (uint8_t)h->version;
+	buf[9] = (uint8_t)(h->version >> 8);
+	buf[10] = (uint8_t)(h->version >> 16);
+	buf[11] = (uint8_t)(h->version >> 24);
+	le64_put(buf + 16, h->epoch_seconds);
+	le64_put(buf + 24, h->start);
+	le64_put(buf + 32, h->epoch);
+	memcpy(buf + RATCHET_OFF_KEY, key, KEY_LEN);
+	crypto_generichash(buf + RATCHET_OFF_SUM, RATCHET_SUM_LEN, buf,
+			   RATCHET_OFF_SUM, NULL, 0);
+}
+
+/* Check and take apart a state; @key receives K_e only on success. */
+static int ratchet_parse(const uint8_t buf[static KEY_RATCHET_FILE_LEN],
+			 struct ratchet_hdr *h, uint8_t key[static KEY_LEN],
+			 const char **why)
+{
+	uint8_t sum[RATCHET_SUM_LEN];
+
+	if (memcmp(buf, RATCHET_MAGIC, 8)) {
+		*why = "not a ratchet state (no magic)";
+		return -EINVAL;
+	}
+	crypto_generichash(sum, sizeof(sum), buf, RATCHET_OFF_SUM, NULL, 0);
+	if (sodium_memcmp(sum, buf + RATCHET_OFF_SUM, sizeof(sum))) {
+		*why = "corrupt ratchet state (checksum mismatch)";
+		return -EBADMSG;
+	}
+	h->version = (uint32_t)buf[8] | (uint32_t)buf[9] << 8 |
+		     (uint32_t)buf[10] << 16 | (uint32_t)buf[11] << 24;
+	if (h->version != KEY_RATCHET_VERSION) {
+		*why = "ratchet state of an unknown format version";
+		return -EINVAL;
+	}
+	h->epoch_seconds = le64_get(buf + 16);
+	h->start = le64_get(buf + 24);
+	h->epoch = le64_get(buf + 32);
+	if (h->epoch_seconds == 0 || h->epoch_seconds > KEY_RATCHET_MAX_EPOCH ||
+	    h->start > KEY_RATCHET_MAX_TIME ||
+	    h->epoch > (KEY_RATCHET_MAX_TIME - h->start) / h->epoch_seconds) {
+		*why = "corrupt ratchet state (epoch length, start or number "
+		       "out of range)";
+		return -EINVAL;
+	}
+	memcpy(key, buf + RATCHET_OFF_KEY, KEY_LEN);
+	return 0;
+}
+
+/* Read a whole state from @fd into @buf (secret memory). */
+static int ratchet_read(int fd, uint8_t buf[static KEY_RATCHET_FILE_LEN],
+			const char **why)
+{
+	int err = key_read_exact(fd, buf, KEY_RATCHET_FILE_LEN);
+
+	if (err == -EINVAL)
+		*why = "ratchet state of the wrong size";
+	else if (err)
+		*why = "cannot read";
+	return err;
+}
+
+static void ratchet_prev_wipe(struct keyring *kr)
+{
+	sodium_memzero(keyring_slot_key(kr, 1), KEY_LEN);
+	kr->prev_valid = false;
+}
+
+/*
+ * Move the keyring's ratchet to epoch @e (> cur): K forward, W_cur and
+ * W_prev made again.  Every intermediate key is overwritten in place.
+ */
+static void ratchet_step_to(struct keyring *kr, uint64_t e)
+{
+	uint8_t *k = keyring_master(kr);
+
+	while (kr->cur + 1 < e) {
+		ratchet_next(k);
+		kr->cur++;
+	}
+	ratchet_kdf(k, RATCHET_LABEL_EPOCH, keyring_slot_key(kr, 1), KEY_LEN);
+	ratchet_next(k);
+	kr->cur++;
+	ratchet_kdf(k, RATCHET_LABEL_EPOCH, keyring_slot_key(kr, 0), KEY_LEN);
+	kr->prev_valid = true;
+}
+
+static const uint8_t *ratchet_epoch_key(struct keyring *kr, uint64_t epoch)
+{
+	if (epoch > kr->cur)
+		ratchet_step_to(kr, epoch);
+	if (epoch + 1 == kr->cur && kr->prev_valid)
+		return keyring_slot_key(kr, 1);
+	return keyring_slot_key(kr, 0);
+}
+
+/* A ratchet keyring at the state's epoch, from a checked state. */
+static struct keyring *ratchet_keyring(const struct ratchet_hdr *h,
+				       const uint8_t key[static KEY_LEN])
+{
+	struct keyring *kr = keyring_alloc(h->epoch_seconds);
+
+	if (!kr)
+		return NULL;
+	kr->ratchet = true;
+	kr->start = h->start;
+	kr->cur = h->epoch;
+	kr->first = h->epoch;
+	kr->grace = KEY_GRACE_DEFAULT;
+	memcpy(keyring_master(kr), key, KEY_LEN);
+	ratchet_kdf(key, RATCHET_LABEL_EPOCH, keyring_slot_key(kr, 0), KEY_LEN);
+	return kr;
+}
+
+/* keyring_load() of a ratchet state, from its descriptor. */
+static int ratchet_load_fd(int fd, struct keyring **out, const char **why)
+{
+	struct ratchet_hdr h;
+	uint8_t *buf;
+	int err;
+
+	buf = sodium_malloc(KEY_RATCHET_FILE_LEN + KEY_LEN);
+	if (!buf) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	err = ratchet_read(fd, buf, why);
+	if (!err)
+		err = ratchet_parse(buf, &h, buf + KEY_RATCHET_FILE_LEN, why);
+	if (!err) {
+		*out = ratchet_keyring(&h, buf + KEY_RATCHET_FILE_LEN);
+		if (!*out) {
+			err = -ENOMEM;
+			*why = "out of memory";
+		}
+	}
+	sodium_free(buf);	/* wipes */
+	return err;
+}
+
 /**
- * keyring_load() - a keyring whose master key is read from @path.
+ * keyring_load() - a keyring whose master key or ratchet state is read
+ * from @path.
  * @path: key file, opened and checked as key_file_check() does
- * @epoch_seconds: epoch length (0: one epoch forever)
+ * @epoch_seconds: epoch length (0: one epoch forever); a ratchet state
+ *                 carries its own, which wins
  * @why: on failure other than memory, a static message naming what is
  *       wrong (never any byte of the key); NULL if not wanted
  *
@@ -472,6 +719,7 @@ struct keyring *keyring_load(const char *path, uint64_t epoch_seconds,
 {
 	struct keyring *kr = NULL;
 	const char *dummy;
+	struct stat st;
 	int fd, err;
 
 	if (!why)
@@ -482,6 +730,15 @@ struct keyring *keyring_load(const char *path, uint64_t epoch_seconds,
 		errno = -fd;
 		return NULL;
 	}
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		*why = "cannot stat";
+		goto out;
+	}
+	if (st.st_size == KEY_RATCHET_FILE_LEN) {
+		err = ratchet_load_fd(fd, &kr, why);
+		goto out;
+	}
 	kr = keyring_alloc(epoch_seconds);
 	if (!kr) {
 		err = -errno;
@@ -490,7 +747,7 @@ struct keyring *keyring_load(const char *path, uint64_t epoch_seconds,
 	}
 	err = key_read_exact(fd, keyring_master(kr), KEY_LEN);
 	if (err == -EINVAL)
-		*why = "not exactly 32 bytes long";	/* changed since fstat */
+		*why = "not exactly 32 bytes long, nor a ratchet state";
 	else if (err)
 		*why = "cannot read";
 out:
@@ -522,7 +779,8 @@ struct keyring *keyring_random(uint64_t epoch_seconds)
 /**
  * keyring_clone() - a copy of @kr's master key with another epoch length,
  * for a reload.  No epoch key is copied: the epoch numbers change meaning
- * with the length.
+ * with the length.  A ratchet keyring is copied as it stands (its epoch
+ * length is its state's; nothing it has erased comes back).
  * Return: the keyring (keyring_free()) or NULL with errno set.
  */
 struct keyring *keyring_clone(const struct keyring *kr, uint64_t epoch_seconds)
@@ -533,21 +791,52 @@ struct keyring *keyring_clone(const struct keyring *kr, uint64_t epoch_seconds)
 		errno = EINVAL;
 		return NULL;
 	}
+	if (kr->ratchet)
+		epoch_seconds = kr->epoch_seconds;
 	copy = keyring_alloc(epoch_seconds);
-	if (copy)
-		memcpy(keyring_master(copy), keyring_master(kr), KEY_LEN);
+	if (!copy)
+		return NULL;
+	memcpy(keyring_master(copy), keyring_master(kr), KEY_LEN);
+	if (kr->ratchet) {
+		copy->ratchet = true;
+		copy->start = kr->start;
+		copy->cur = kr->cur;
+		copy->first = kr->cur;	/* what was erased stays erased */
+		copy->grace = kr->grace;
+		copy->prev_valid = kr->prev_valid;
+		memcpy(keyring_slot_key(copy, 0), keyring_slot_key(kr, 0),
+		       2 * KEY_LEN);
+	}
 	return copy;
 }
 
 /**
  * keyring_epoch() - the epoch number of the time @unix_seconds.
- * Return: unix_seconds / epoch length, always 0 when the length is 0.
+ *
+ * With a ratchet state the epochs count from its start time, and this is
+ * where the keyring moves on: a time in a later epoch hashes the ratchet
+ * forward to it (the older ratchet key is wiped at once), and the
+ * previous epoch's key is wiped once the grace after the boundary is
+ * over.  Allocates nothing.
+ * Return: unix_seconds / epoch length (ratchet: seconds since its start
+ * divided by the length, 0 before the start), always 0 when the length
+ * is 0.
  */
-uint64_t keyring_epoch(const struct keyring *kr, uint64_t unix_seconds)
+uint64_t keyring_epoch(struct keyring *kr, uint64_t unix_seconds)
 {
+	uint64_t e;
+
 	if (!kr || kr->epoch_seconds == 0)
 		return 0;
-	return unix_seconds / kr->epoch_seconds;
+	if (!kr->ratchet)
+		return unix_seconds / kr->epoch_seconds;
+	e = ratchet_epoch_of(kr->start, kr->epoch_seconds, unix_seconds);
+	if (e > kr->cur)
+		ratchet_step_to(kr, e);
+	if (kr->prev_valid &&
+	    unix_seconds >= ratchet_epoch_start(kr, kr->cur) + kr->grace)
+		ratchet_prev_wipe(kr);
+	return e;
 }
 
 /* An epoch older than the one before the newest must not stay in memory. */
@@ -574,14 +863,22 @@ static void keyring_slot_wipe(struct keyring *kr, unsigned i)
  * newest epoch asked for are wiped; such an epoch can still be asked for
  * (it is derived again) but its key is wiped at the next call.
  *
+ * A ratchet keyring hashes forward to a later @epoch; for the epoch
+ * before its current one it has the key only during the grace, and for
+ * an older epoch it has none (keyring_epoch_erased() says so): it then
+ * answers with the current epoch's key, never an old one.
+ *
  * Return: pointer to KEY_LEN bytes owned by @kr.  It stays valid until
  * keyring_free() while @epoch is the newest epoch asked for or the one
- * before it; otherwise only until the next call.
+ * before it; otherwise only until the next call.  (Ratchet: until the
+ * keyring moves to another epoch.)
  */
 const uint8_t *keyring_epoch_key(struct keyring *kr, uint64_t epoch)
 {
 	unsigned i, hit = KEY_CACHE_SLOTS, victim = KEY_CACHE_SLOTS;
 
+	if (kr->ratchet)
+		return ratchet_epoch_key(kr, epoch);
 	if (!kr->have_newest || epoch > kr->newest) {
 		kr->newest = epoch;
 		kr->have_newest = true;
@@ -777,4 +1074,433 @@ int policy_keygen(const char *path)
 	if (err)
 		return err;
 	return key_write_new(path);
+}
+
+/* ---- ratchet: keyring queries ------------------------------------------ */
+
+/**
+ * keyring_is_ratchet() - @kr was loaded from a ratchet state
+ */
+bool keyring_is_ratchet(const struct keyring *kr)
+{
+	return kr && kr->ratchet;
+}
+
+/**
+ * keyring_set_grace() - how long a ratchet keyring keeps the previous
+ * epoch's key after a boundary, in seconds (no effect on a static key)
+ */
+void keyring_set_grace(struct keyring *kr, uint64_t seconds)
+{
+	if (kr)
+		kr->grace = seconds;
+}
+
+/**
+ * keyring_epoch_seconds() - the epoch length @kr uses (a ratchet state's
+ * own), 0 for one epoch forever
+ */
+uint64_t keyring_epoch_seconds(const struct keyring *kr)
+{
+	return kr ? kr->epoch_seconds : 0;
+}
+
+/**
+ * keyring_epoch_erased() - the key of epoch @epoch is gone for good: a
+ * ratchet keyring past it (and past its grace), or loaded from a state
+ * that was already later.  Never true for a static key.
+ * @first: set to the oldest epoch whose key @kr still has
+ */
+bool keyring_epoch_erased(const struct keyring *kr, uint64_t epoch,
+			  uint64_t *first)
+{
+	uint64_t oldest;
+
+	if (!kr || !kr->ratchet)
+		return false;
+	oldest = kr->prev_valid && kr->cur > kr->first ? kr->cur - 1 : kr->cur;
+	if (first)
+		*first = oldest;
+	return epoch < oldest;
+}
+
+/**
+ * keyring_epoch_span() - Unix time at which epoch @epoch of @kr begins
+ * (static key: epoch * length)
+ */
+uint64_t keyring_epoch_span(const struct keyring *kr, uint64_t epoch)
+{
+	if (!kr)
+		return 0;
+	if (kr->ratchet)
+		return ratchet_epoch_start(kr, epoch);
+	return epoch * kr->epoch_seconds;
+}
+
+/**
+ * keyring_ratchet_epoch() - the epoch of @kr's current ratchet key (0 for
+ * a static key)
+ */
+uint64_t keyring_ratchet_epoch(const struct keyring *kr)
+{
+	return kr && kr->ratchet ? kr->cur : 0;
+}
+
+/* ---- ratchet: files ----------------------------------------------------- */
+
+/*
+ * Create @base in @dfd with @len bytes of @buf, mode 0600, O_EXCL, and
+ * sync it.  On failure after creation the file is removed.
+ */
+static int key_create_at(int dfd, const char *base, const uint8_t *buf,
+			 size_t len)
+{
+	int fd, err;
+
+	fd = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+		    O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0)
+		return -errno;
+	/* the umask may have taken bits away; never more than 0600 */
+	if (fchmod(fd, 0600) < 0) {
+		err = -errno;
+		goto out_unlink;
+	}
+	err = key_write_all(fd, buf, len);
+	if (err)
+		goto out_unlink;
+	if (fsync(fd) < 0) {
+		err = -errno;
+		goto out_unlink;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		err = -errno;
+		goto out_unlink;
+	}
+	return 0;
+out_unlink:
+	if (fd >= 0)
+		close(fd);
+	unlinkat(dfd, base, 0);
+	return err;
+}
+
+/* fsync the directory @dfd (an O_PATH descriptor) stands for. */
+static int key_dir_sync(int dfd)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * Replace @base in @dfd with @buf atomically: a temporary file beside it
+ * (".BASE.new", mode 0600), fsync, rename over @base, fsync of the
+ * directory.  A reader sees the old state or the new one, never a mix;
+ * after a crash, the old or the new one.
+ */
+static int key_replace_at(int dfd, const char *base, const uint8_t *buf,
+			  size_t len, const char **why)
+{
+	char tmp[NAME_MAX + 1];
+	int err;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), ".%s.new", base) >= sizeof(tmp)) {
+		*why = "file name too long for a temporary file beside it";
+		return -ENAMETOOLONG;
+	}
+	err = key_create_at(dfd, tmp, buf, len);
+	if (err == -EEXIST) {
+		/* left by a crash between create and rename: ours to remove */
+		unlinkat(dfd, tmp, 0);
+		err = key_create_at(dfd, tmp, buf, len);
+	}
+	if (err) {
+		*why = "cannot write a temporary file beside it";
+		return err;
+	}
+	if (renameat(dfd, tmp, dfd, base) < 0) {
+		err = -errno;
+		unlinkat(dfd, tmp, 0);
+		*why = "cannot rename the new state into place";
+		return err;
+	}
+	err = key_dir_sync(dfd);
+	if (err)
+		*why = "cannot sync its directory";
+	return err;
+}
+
+/* Open, read and check the ratchet state @path; @key gets K_e. */
+static int ratchet_file_read(const char *path, uid_t allowed_uid,
+			     struct ratchet_hdr *h, uint8_t *buf,
+			     uint8_t key[static KEY_LEN], const char **why)
+{
+	struct stat st;
+	int fd, err;
+
+	fd = key_file_open(path, allowed_uid, why);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		*why = "cannot stat";
+	} else if (st.st_size != KEY_RATCHET_FILE_LEN) {
+		err = -EMEDIUMTYPE;
+		*why = "a static 32-byte key, not a ratchet state";
+	} else {
+		err = ratchet_read(fd, buf, why);
+	}
+	if (!err)
+		err = ratchet_parse(buf, h, key, why);
+	close(fd);
+	return err;
+}
+
+/* A state ahead of the clock by more than @grace cannot be ours. */
+static int ratchet_check_clock(const struct ratchet_hdr *h, uint64_t now,
+			       uint64_t grace, const char **why)
+{
+	if (h->epoch > 0 &&
+	    h->start + h->epoch * h->epoch_seconds > now + grace) {
+		*why = "ratchet state ahead of the clock (its epoch has not "
+		       "begun yet): a wrong clock, or a state from elsewhere";
+		return -ERANGE;
+	}
+	return 0;
+}
+
+/* Hash @key forward from @h->epoch to the epoch of @now. */
+static uint64_t ratchet_forward(struct ratchet_hdr *h,
+				uint8_t key[static KEY_LEN], uint64_t now)
+{
+	uint64_t e = ratchet_epoch_of(h->start, h->epoch_seconds, now);
+	uint64_t steps = 0;
+
+	while (h->epoch < e) {
+		ratchet_next(key);
+		h->epoch++;
+		steps++;
+	}
+	return steps;
+}
+
+static void ratchet_fingerprint(const uint8_t key[static KEY_LEN],
+				char out[static KEY_FPR_HEX])
+{
+	uint8_t fpr[crypto_generichash_BYTES_MIN];
+
+	/* BLAKE2b's shortest output is 16 bytes: its first 8 are shown */
+	ratchet_kdf(key, RATCHET_LABEL_FPR, fpr, sizeof(fpr));
+	sodium_bin2hex(out, KEY_FPR_HEX, fpr, (KEY_FPR_HEX - 1) / 2);
+	sodium_memzero(fpr, sizeof(fpr));
+}
+
+/* Secret scratch for the file operations: state buffer, then K_e. */
+#define RATCHET_SCRATCH (KEY_RATCHET_FILE_LEN + KEY_LEN)
+
+/**
+ * key_ratchet_new() - see policy.h
+ */
+int key_ratchet_new(const char *path, uint64_t epoch_seconds, uint64_t start,
+		    uint64_t now, const char **why)
+{
+	struct ratchet_hdr h = {
+		.version = KEY_RATCHET_VERSION, .epoch_seconds = epoch_seconds,
+		.start = start,
+	};
+	const char *dummy, *base = NULL;
+	uint8_t *buf;
+	int dfd, err;
+
+	if (!why)
+		why = &dummy;
+	*why = NULL;
+	if (epoch_seconds == 0 || epoch_seconds > KEY_RATCHET_MAX_EPOCH ||
+	    start > KEY_RATCHET_MAX_TIME) {
+		*why = "epoch length or start out of range";
+		return -EINVAL;
+	}
+	err = key_init();
+	if (err)
+		return err;
+	h.epoch = ratchet_epoch_of(start, epoch_seconds, now);
+	dfd = key_dir_open(path, key_allowed_uid, &base, why);
+	if (dfd < 0)
+		return dfd;
+	buf = sodium_malloc(RATCHET_SCRATCH);
+	if (!buf) {
+		close(dfd);
+		return -ENOMEM;
+	}
+	/* a fresh key for the current epoch: no earlier one ever existed */
+	randombytes_buf(buf + KEY_RATCHET_FILE_LEN, KEY_LEN);
+	ratchet_format(buf, &h, buf + KEY_RATCHET_FILE_LEN);
+	err = key_create_at(dfd, base, buf, KEY_RATCHET_FILE_LEN);
+	if (err == -EEXIST)
+		*why = "exists (an existing key is never replaced)";
+	else if (!err)
+		err = key_dir_sync(dfd);
+	if (err && !*why)
+		*why = strerror(-err);
+	sodium_free(buf);
+	close(dfd);
+	return err;
+}
+
+/**
+ * key_ratchet_advance() - see policy.h
+ */
+int key_ratchet_advance(const char *path, uid_t allowed_uid, uint64_t now,
+			uint64_t grace, uint64_t not_before,
+			struct key_ratchet_status *st, const char **why)
+{
+	struct ratchet_hdr h;
+	const char *dummy, *base = NULL;
+	uint64_t steps;
+	uint8_t *buf;
+	int dfd, err;
+
+	if (!why)
+		why = &dummy;
+	*why = NULL;
+	err = key_init();
+	if (err)
+		return err;
+	buf = sodium_malloc(RATCHET_SCRATCH);
+	if (!buf)
+		return -ENOMEM;
+	err = ratchet_file_read(path, allowed_uid, &h, buf,
+				buf + KEY_RATCHET_FILE_LEN, why);
+	if (err)
+		goto out;
+	if (h.epoch < not_before) {
+		*why = "ratchet state behind one already in use (rolled back: "
+		       "restored from a copy?); refusing an erased epoch";
+		err = -ESTALE;
+		goto out;
+	}
+	err = ratchet_check_clock(&h, now, grace, why);
+	if (err)
+		goto out;
+	if (st)
+		st->from = h.epoch;
+	steps = ratchet_forward(&h, buf + KEY_RATCHET_FILE_LEN, now);
+	if (steps) {
+		ratchet_format(buf, &h, buf + KEY_RATCHET_FILE_LEN);
+		dfd = key_dir_open(path, allowed_uid, &base, why);
+		if (dfd < 0) {
+			err = dfd;
+			goto out;
+		}
+		err = key_replace_at(dfd, base, buf, KEY_RATCHET_FILE_LEN, why);
+		close(dfd);
+		if (err)
+			goto out;
+	}
+	if (st) {
+		st->version = h.version;
+		st->epoch_seconds = h.epoch_seconds;
+		st->start = h.start;
+		st->epoch = h.epoch;
+		ratchet_fingerprint(buf + KEY_RATCHET_FILE_LEN, st->fingerprint);
+	}
+out:
+	sodium_free(buf);	/* wipes the old key and the new */
+	return err;
+}
+
+/**
+ * key_ratchet_status() - see policy.h
+ */
+int key_ratchet_status(const char *path, struct key_ratchet_status *st,
+		       const char **why)
+{
+	struct ratchet_hdr h;
+	const char *dummy;
+	uint8_t *buf;
+	int err;
+
+	if (!why)
+		why = &dummy;
+	*why = NULL;
+	err = key_init();
+	if (err)
+		return err;
+	buf = sodium_malloc(RATCHET_SCRATCH);
+	if (!buf)
+		return -ENOMEM;
+	err = ratchet_file_read(path, key_allowed_uid, &h, buf,
+				buf + KEY_RATCHET_FILE_LEN, why);
+	if (!err) {
+		st->version = h.version;
+		st->epoch_seconds = h.epoch_seconds;
+		st->start = h.start;
+		st->epoch = st->from = h.epoch;
+		ratchet_fingerprint(buf + KEY_RATCHET_FILE_LEN, st->fingerprint);
+	}
+	sodium_free(buf);
+	return err;
+}
+
+/**
+ * key_ratchet_export() - see policy.h
+ */
+int key_ratchet_export(const char *path, const char *out, uint64_t now,
+		       struct key_ratchet_status *st, const char **why)
+{
+	struct ratchet_hdr h;
+	const char *dummy, *base = NULL;
+	uint8_t *buf;
+	int dfd, err;
+
+	if (!why)
+		why = &dummy;
+	*why = NULL;
+	err = key_init();
+	if (err)
+		return err;
+	buf = sodium_malloc(RATCHET_SCRATCH);
+	if (!buf)
+		return -ENOMEM;
+	err = ratchet_file_read(path, key_allowed_uid, &h, buf,
+				buf + KEY_RATCHET_FILE_LEN, why);
+	if (!err)
+		err = ratchet_check_clock(&h, now, KEY_GRACE_DEFAULT, why);
+	if (err)
+		goto out;
+	/* never hand out an epoch the clock has left behind */
+	st->from = h.epoch;
+	ratchet_forward(&h, buf + KEY_RATCHET_FILE_LEN, now);
+	ratchet_format(buf, &h, buf + KEY_RATCHET_FILE_LEN);
+	dfd = key_dir_open(out, key_allowed_uid, &base, why);
+	if (dfd < 0) {
+		err = dfd;
+		goto out;
+	}
+	err = key_create_at(dfd, base, buf, KEY_RATCHET_FILE_LEN);
+	if (!err)
+		err = key_dir_sync(dfd);
+	if (err == -EEXIST)
+		*why = "exists (an existing key is never replaced)";
+	else if (err)
+		*why = strerror(-err);
+	close(dfd);
+	if (!err) {
+		st->version = h.version;
+		st->epoch_seconds = h.epoch_seconds;
+		st->start = h.start;
+		st->epoch = h.epoch;
+		ratchet_fingerprint(buf + KEY_RATCHET_FILE_LEN, st->fingerprint);
+	}
+out:
+	sodium_free(buf);
+	return err;
 }

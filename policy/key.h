@@ -5,6 +5,7 @@
 #ifndef NFREDACT_KEY_H
 #define NFREDACT_KEY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,7 +54,29 @@ void keyring_free(struct keyring *kr);
  * keyring_epoch() - the epoch number of the time @unix_seconds
  * (always 0 when the epoch length is 0).
  */
-uint64_t keyring_epoch(const struct keyring *kr, uint64_t unix_seconds);
+uint64_t keyring_epoch(struct keyring *kr, uint64_t unix_seconds);
+
+/** keyring_is_ratchet() - @kr holds a ratchet state, not a master key */
+bool keyring_is_ratchet(const struct keyring *kr);
+
+/** keyring_set_grace() - seconds a ratchet keeps the previous epoch's key */
+void keyring_set_grace(struct keyring *kr, uint64_t seconds);
+
+/** keyring_epoch_seconds() - the epoch length in use (a ratchet's own) */
+uint64_t keyring_epoch_seconds(const struct keyring *kr);
+
+/**
+ * keyring_epoch_erased() - @epoch's key is gone from a ratchet keyring
+ * (older than its oldest epoch, set in *@first); false for a static key
+ */
+bool keyring_epoch_erased(const struct keyring *kr, uint64_t epoch,
+			  uint64_t *first);
+
+/** keyring_epoch_span() - Unix time at which @epoch begins */
+uint64_t keyring_epoch_span(const struct keyring *kr, uint64_t epoch);
+
+/** keyring_ratchet_epoch() - the epoch of the current ratchet key */
+uint64_t keyring_ratchet_epoch(const struct keyring *kr);
 
 /**
  * keyring_epoch_key() - the key of epoch @epoch, derived from the master

@@ -130,6 +130,7 @@ struct ast_prefix {
 enum stmt_kind {
 	ST_KEY,
 	ST_EPOCH,
+	ST_KEY_GRACE,	/* uses .epoch */
 	ST_LISTEN,
 	ST_QUEUE,
 	ST_CLIENTS,
@@ -205,13 +206,13 @@ struct ast_service {
 };
 
 struct ast_policy {
-	struct ast_stmt *top;	/* key, epoch */
+	struct ast_stmt *top;	/* key, epoch, key-grace */
 	size_t n_top, cap_top;
 	struct ast_service *svcs;
 	size_t n_svcs, cap_svcs;
 
 	/* resolved by the checker */
-	const struct ast_stmt *key, *epoch;
+	const struct ast_stmt *key, *epoch, *key_grace;
 	char *key_path;		/* the key path resolved against the policy's dir */
 };
 

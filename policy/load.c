@@ -216,3 +216,11 @@ out:
 	diag_list_free(dl);
 	return rc;
 }
+
+/**
+ * policy_parse_duration() - see policy.h
+ */
+int policy_parse_duration(const char *s, uint64_t *seconds, const char **why)
+{
+	return lang_parse_duration(s, strlen(s), seconds, why);
+}

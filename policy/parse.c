@@ -27,7 +27,8 @@ struct parser {
 	int rc;			/* -ENOMEM once allocation failed */
 };
 
-static const char *const top_words[] = { "key", "epoch", "service", NULL };
+static const char *const top_words[] = { "key", "epoch", "service",
+					   "key-grace", NULL };
 static const char *const svc_words[] = {
 	"listen", "queue", "clients", "address", "redact", "allow", "on-error",
 	"hold", NULL
@@ -544,14 +545,15 @@ static bool parse_epoch(struct parser *ps, struct ast_stmt *st)
 {
 	const struct token *t = peek(ps);
 	const char *why = NULL;
+	const char *what = st->kind == ST_KEY_GRACE ? "key-grace" : "epoch";
 
 	if (t->kind != TOK_WORD) {
 		expected(ps, t, "a duration such as 1d");
 		return false;
 	}
 	if (lang_parse_duration(t->text, t->len, &st->epoch.seconds, &why)) {
-		error_at(ps, t->loc, "invalid epoch \"%.*s\": %s", (int)t->len,
-			 t->text, why);
+		error_at(ps, t->loc, "invalid %s \"%.*s\": %s", what,
+			 (int)t->len, t->text, why);
 		return false;
 	}
 	st->epoch.loc = t->loc;
@@ -955,7 +957,7 @@ int lang_parse(const struct src *src, const struct token_list *tl,
 		if (!st)
 			return ps.rc;
 		st->loc = t->loc;
-		st->kind = k == 0 ? ST_KEY : ST_EPOCH;
+		st->kind = k == 0 ? ST_KEY : k == 1 ? ST_EPOCH : ST_KEY_GRACE;
 		ok = k == 0 ? parse_key(&ps, st) : parse_epoch(&ps, st);
 		ok = ok && want_eos(&ps);
 		if (!ok) {

@@ -135,10 +135,122 @@ bool policy_service_on_error_accept(const struct ruleset *rs, unsigned svc);
 uint64_t policy_epoch_seconds(const struct ruleset *rs);
 
 /**
+ * policy_parse_duration() - a duration as the policy writes one ("1d",
+ * "3600s", "30m", "2h", "0") into seconds
+ * @why: on failure, a static message
+ * Return: 0 or -EINVAL.
+ */
+int policy_parse_duration(const char *s, uint64_t *seconds, const char **why);
+
+/**
  * policy_keygen() - write a new random master key to @path (mode 0600,
  * refusing to overwrite).  Return: 0 or -errno.
  */
 int policy_keygen(const char *path);
+
+/*
+ * Ratchet states (forward secrecy).  A ratchet state file holds one
+ * epoch's ratchet key K_e and no earlier one; the next is
+ * KDF(K_e, "ratchet"), so a key that has moved on cannot recompute the
+ * pseudonyms of the epochs before it (policy/key.c has the layout and
+ * the labels).  The file checks are those of a key file below, with the
+ * state's size instead of 32 bytes.
+ */
+#define KEY_RATCHET_FILE_LEN	88
+#define KEY_RATCHET_VERSION	1
+#define KEY_RATCHET_MAX_EPOCH	(UINT64_C(366) * 86400)	/* a year */
+#define KEY_RATCHET_MAX_TIME	(UINT64_C(1) << 40)	/* Unix seconds */
+#define KEY_GRACE_DEFAULT	5	/* seconds; policy `key-grace` */
+#define KEY_GRACE_MAX		300
+#define KEY_FPR_HEX		17	/* 8 bytes in hex, and a NUL */
+
+/* What a ratchet state shows: never a key. */
+struct key_ratchet_status {
+	unsigned version;
+	uint64_t epoch_seconds;
+	uint64_t start;		/* Unix time of epoch 0 */
+	uint64_t epoch;		/* the state's epoch (after advancing) */
+	uint64_t from;		/* the epoch the file held before */
+	char fingerprint[KEY_FPR_HEX];	/* of K_epoch, one-way */
+};
+
+/**
+ * key_ratchet_new() - write a new ratchet state to @path: a random key
+ * for the epoch that @now falls in (epoch 0 before @start), mode 0600;
+ * an existing file is never replaced.
+ * @epoch_seconds: 1 .. KEY_RATCHET_MAX_EPOCH
+ * @start: Unix time at which epoch 0 begins
+ * @why: on failure, a static message
+ * Return: 0 or -errno (-EEXIST, -EINVAL, the directory checks' errors).
+ */
+int key_ratchet_new(const char *path, uint64_t epoch_seconds, uint64_t start,
+		    uint64_t now, const char **why);
+
+/**
+ * key_ratchet_advance() - move the ratchet state @path on to the epoch of
+ * @now and write it in place atomically (temporary file, fsync, rename,
+ * fsync of the directory); the old key is wiped from memory.  Nothing is
+ * written when the state is already current.
+ * @allowed_uid: as key_file_open()
+ * @grace: how far the state may be ahead of @now, in seconds
+ * @not_before: the newest epoch already in use (0: none known); a state
+ *              behind it is refused as rolled back
+ * @st: if not NULL, what the state shows afterwards
+ * @why: on failure, a static message (never a key byte)
+ * Return: 0 or -errno: -EBADMSG corrupt, -EMEDIUMTYPE a static 32-byte
+ * key, -EINVAL not a ratchet state,
+ * -ESTALE behind @not_before, -ERANGE ahead of the clock, the checks of
+ * key_file_open(), or a write error.
+ */
+int key_ratchet_advance(const char *path, uid_t allowed_uid, uint64_t now,
+			uint64_t grace, uint64_t not_before,
+			struct key_ratchet_status *st, const char **why);
+
+/**
+ * key_ratchet_status() - what the ratchet state @path holds, as stored
+ * (version, epoch length, start, epoch, fingerprint).  Reads only.
+ * Return: 0 or -errno as key_ratchet_advance().
+ */
+int key_ratchet_status(const char *path, struct key_ratchet_status *st,
+		       const char **why);
+
+/**
+ * key_ratchet_export() - write the ratchet state @path, moved on in
+ * memory to the epoch of @now (never an earlier one), to the new file
+ * @out (mode 0600, never replacing one).  @path is not changed.
+ * Return: 0 or -errno as key_ratchet_advance(), -EEXIST for @out.
+ */
+int key_ratchet_export(const char *path, const char *out, uint64_t now,
+		       struct key_ratchet_status *st, const char **why);
+
+/**
+ * policy_key_ratchet() - the ruleset's key is a ratchet state
+ */
+bool policy_key_ratchet(const struct ruleset *rs);
+
+/**
+ * policy_key_erased() - the key of the epoch that @unix_seconds falls in
+ * is gone from @rs's ratchet (never true with a static key)
+ * @epoch: set to that epoch; @first: the oldest epoch still held
+ * @span: set to the Unix time at which that epoch begins
+ */
+bool policy_key_erased(const struct ruleset *rs, uint64_t unix_seconds,
+		       uint64_t *epoch, uint64_t *first, uint64_t *span);
+
+/**
+ * policy_key_tick() - let @rs's ratchet keyring follow the clock: move on
+ * to the epoch of @unix_seconds (wiping the older key) and wipe the
+ * previous epoch's key once the grace is over.  The engine does the
+ * same for every packet; this is for when no packet comes.  Nothing for
+ * a static key.  Callers serialise it with the engine.
+ */
+void policy_key_tick(const struct ruleset *rs, uint64_t unix_seconds);
+
+/**
+ * policy_key_grace() - seconds the previous epoch's key is kept after a
+ * ratchet boundary (`key-grace`, default KEY_GRACE_DEFAULT)
+ */
+uint64_t policy_key_grace(const struct ruleset *rs);
 
 /*
  * Key files.  A key file is refused unless it is a regular file (not a

@@ -71,6 +71,7 @@ struct rs_service {
 struct ruleset {
 	struct keyring *keys;		/* never NULL in a compiled ruleset */
 	uint64_t epoch_seconds;		/* 0: one epoch forever */
+	uint64_t key_grace;		/* seconds (ratchet) */
 	struct rs_service *services;
 	unsigned n_services;
 	/* service index + 1 by [proto][port]; 0 = not covered */

@@ -3,6 +3,7 @@
  * daemon would (same loader, same key checks) and report the result.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -27,6 +28,7 @@ int cmd_check(int argc, char **argv)
 	const char *path = NULL;
 	unsigned flags = 0;
 	struct ruleset *rs;
+	char *key_path = NULL;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -50,7 +52,16 @@ int cmd_check(int argc, char **argv)
 	diag_list_free(diags);
 	if (!rs)
 		return 1;
-	policy_free(rs);
 	printf("policy OK\n");
+	/* a note, not a failure: the operator may want stable pseudonyms */
+	if (!policy_key_ratchet(rs) && policy_key_path(argv[1], &key_path) == 0 &&
+	    key_path)
+		printf("note: key %s is a static master key: whoever holds it "
+		       "can recompute the pseudonyms and tokens of every epoch, "
+		       "past ones included; a ratchet state (nfredact keygen "
+		       "--ratchet) erases each epoch's key when it ends\n",
+		       key_path);
+	free(key_path);
+	policy_free(rs);
 	return 0;
 }

@@ -48,6 +48,7 @@
 #include "flow.h"
 #include "flowdir.h"
 #include "idset.h"
+#include "keytime.h"
 #include "linklayer.h"
 #include "packet.h"
 #include "policy.h"
@@ -1549,6 +1550,32 @@ static void progress(struct dryrun *dr)
 	dr->progress_shown = true;
 }
 
+/*
+ * A ratchet state only goes forward: a packet of an epoch whose key was
+ * erased (before the state was written, or left behind by this run)
+ * cannot be processed as the daemon did, and nothing here can make that
+ * key again.  Return: true (with the error printed) for such a packet.
+ */
+static bool key_erased(struct dryrun *dr, const struct pcap_pkthdr *h)
+{
+	uint64_t epoch, first, span;
+	char from[32], to[32];
+
+	if (h->ts.tv_sec < 0 ||
+	    !policy_key_erased(dr->rs, (uint64_t)h->ts.tv_sec, &epoch, &first,
+			       &span))
+		return false;
+	fprintf(stderr, "nfredact dry-run: %s: packet %" PRIu64 " is in ratchet "
+		"epoch %" PRIu64 " (%s to %s), whose key was erased: the "
+		"ratchet state holds epoch %" PRIu64 " and later only, so that "
+		"epoch's pseudonyms and tokens cannot be made again\n",
+		dr->opt.in, dr->c.read, epoch,
+		keytime_format(span, from, sizeof(from)),
+		keytime_format(span + policy_epoch_seconds(dr->rs), to,
+			       sizeof(to)), first);
+	return true;
+}
+
 static int run(struct dryrun *dr)
 {
 	struct pcap_pkthdr *h;
@@ -1562,6 +1589,8 @@ static int run(struct dryrun *dr)
 		dr->c.read++;
 		if (!(dr->c.read % PROGRESS_EVERY) && !dr->opt.quiet)
 			progress(dr);
+		if (key_erased(dr, h))
+			return -ESTALE;
 		handle_frame(dr, h, data);
 		if (!(dr->c.read % EXPIRE_EVERY))
 			flow_expire(dr->ft, (uint32_t)dr->now_s, EXPIRE_BUDGET);

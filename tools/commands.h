@@ -7,6 +7,7 @@
 
 int cmd_check(int argc, char **argv);
 int cmd_dryrun(int argc, char **argv);
+int cmd_key(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_ruleset(int argc, char **argv);
 int cmd_kcheck(int argc, char **argv);

@@ -21,7 +21,10 @@ static const struct {
 	  "ruleset [POLICY] [--dev IFACE] [--forward] [--family 4|6] "
 	  "[--apply [--hold] | --remove]" },
 	{ "kcheck", cmd_kcheck, "kcheck [--config FILE]" },
-	{ "keygen", cmd_keygen, "keygen FILE" },
+	{ "keygen", cmd_keygen,
+	  "keygen FILE | keygen --ratchet FILE [--epoch DURATION] [--start TIME]" },
+	{ "key", cmd_key,
+	  "key status FILE | key export FILE OUT | key advance FILE  [--at TIME]" },
 	{ "stats", cmd_stats, "stats [--prometheus] [--control PATH]" },
 };
 

@@ -24,6 +24,7 @@ trap 'rm -rf "$tmp"' EXIT
 head -c 32 /dev/urandom >"$tmp/key.ok" && chmod 600 "$tmp/key.ok"
 head -c 31 /dev/urandom >"$tmp/key.short" && chmod 600 "$tmp/key.short"
 head -c 32 /dev/urandom >"$tmp/key.open" && chmod 644 "$tmp/key.open"
+"$bin" keygen --ratchet "$tmp/key.ratchet" --epoch 1h >/dev/null
 
 passed=0 failed=0
 fail() {
@@ -37,7 +38,9 @@ fail() {
 run_check() {
 	"$bin" check "$1" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
-	out=$(cat "$tmp/out")
+	# the static-key note is checked on its own, below
+	note=$(grep '^note: ' "$tmp/out")
+	out=$(grep -v '^note: ' "$tmp/out")
 	err=$(sed "s|$1|<input>|g" "$tmp/err")
 }
 
@@ -110,6 +113,24 @@ if [ ! -e /etc/nfredact/key ]; then
 	else
 		fail "examples/design.conf without key: want one key error" "$err"
 	fi
+fi
+
+# A static key is accepted with a note that old pseudonyms stay
+# recomputable; a ratchet state gets none.
+printf 'key key.ok\nservice a {\n listen tcp 1\n}\n' >"$tmp/static.conf"
+run_check "$tmp/static.conf"
+if [ "$rc" -eq 0 ] && [ "$out" = "policy OK" ] &&
+   grep -q 'static master key: whoever holds it can recompute the pseudonyms and tokens of every epoch, past ones included' <<<"$note"; then
+	passed=$((passed + 1))
+else
+	fail "static key: want policy OK and the note" "$out" "$note"
+fi
+printf 'key key.ratchet\nkey-grace 2s\nservice a {\n listen tcp 1\n}\n' >"$tmp/ratchet.conf"
+run_check "$tmp/ratchet.conf"
+if [ "$rc" -eq 0 ] && [ "$out" = "policy OK" ] && [ -z "$note" ] && [ -z "$err" ]; then
+	passed=$((passed + 1))
+else
+	fail "ratchet state: want policy OK without a note" "$out" "$note" "$err"
 fi
 
 # files/NAME.conf: stderr must equal files/NAME.expected exactly (all

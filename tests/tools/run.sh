@@ -4,7 +4,9 @@
 # and --remove in a fresh network namespace, next to iptables-nft,
 # nft's own and, when present, iptables-legacy rules), kcheck on sample
 # configurations, stats against a stand-in control socket, the man
-# pages, and make install/uninstall into a staging dir.
+# pages, ratchet states (keygen --ratchet, key status/advance/export, the
+# dry-run of current, later and erased epochs), and make install/uninstall
+# into a staging dir.
 # Exit 0 when every check passed; the last line is the tally.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -399,6 +401,96 @@ refuse $'error: unknown request\n'
 status 1 "an error answer: exit 1" "$NFR" stats --control "$sock"
 expect "an error answer is shown" has "$tmp/err" "the daemon answered: error: unknown request"
 kill "$server_pid"; wait "$server_pid" 2>/dev/null; server_pid=
+
+# ---- key ratchet: keygen --ratchet, key status/export/advance, dry-run ----
+echo "key ratchet"
+kd=$tmp/keys
+mkdir -m 700 "$kd"
+# srcs PCAP: the source address of each packet of a raw-IPv4 capture
+srcs() {
+	python3 - "$1" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()[24:]
+while d:
+    n = struct.unpack("<IIII", d[:16])[2]
+    print(".".join(map(str, d[16 + 12:16 + 16])))
+    d = d[16 + n:]
+PY
+}
+now=$(date +%s)
+S=$((now - now % 3600 - 3 * 3600))	# epoch 3 is the current one
+status 0 "keygen --ratchet" "$NFR" keygen --ratchet "$kd/a" --epoch 1h --start "$S"
+expect "ratchet state: 88 bytes, mode 0600" test "$(stat -c '%s %a' "$kd/a")" = "88 600"
+expect "keygen names the epoch and a fingerprint" grep -q "^ratchet state $kd/a: epoch 3 (.*), fingerprint [0-9a-f]\{16\}$" "$tmp/out"
+status 1 "keygen --ratchet never replaces a file" "$NFR" keygen --ratchet "$kd/a"
+status 2 "keygen --ratchet: a bad epoch is a usage error" "$NFR" keygen --ratchet "$kd/x" --epoch 3
+status 0 "key status" "$NFR" key status "$kd/a"
+cp "$tmp/out" "$tmp/status"
+expect "status: version, length, epoch and its span" \
+	bash -c "grep -qx '  format version: 1' '$tmp/status' && grep -qx '  epoch length: 3600s' '$tmp/status' && grep -q '^  epoch: 3 (.* to .*)$' '$tmp/status'"
+# no run of the key's bytes, in hex either way, nor the raw bytes
+khex=$(od -An -tx1 -j40 -N32 "$kd/a" | tr -d ' \n')
+expect "status prints no secret (no 4 key bytes in a row, in hex)" python3 - "$khex" "$tmp/status" <<'PY'
+import sys
+k, text = sys.argv[1], open(sys.argv[2]).read().lower()
+flat = text.replace(" ", "")
+ok = all(k[i:i + 8] not in flat for i in range(0, 57, 2))
+sys.exit(0 if ok else 1)
+PY
+expect "status prints no secret (raw bytes)" python3 -c "
+import sys
+k = open('$kd/a', 'rb').read()[40:72]
+t = open('$tmp/status', 'rb').read()
+sys.exit(0 if all(k[i:i + 4] not in t for i in range(29)) else 1)"
+
+# two copies moved on separately agree: one step at a time or at once
+cp -p "$kd/a" "$kd/b"
+status 0 "advance copy a one epoch" "$NFR" key advance "$kd/a" --at $((S + 4 * 3600 + 1))
+status 0 "advance copy a another" "$NFR" key advance "$kd/a" --at $((S + 5 * 3600 + 1))
+status 0 "advance copy b two epochs at once" "$NFR" key advance "$kd/b" --at $((S + 5 * 3600 + 2))
+expect "the two copies are the same state" cmp -s "$kd/a" "$kd/b"
+expect "the advanced state no longer holds the first key" \
+	bash -c "[ \"\$(od -An -tx1 -j40 -N32 '$kd/a' | tr -d ' \n')\" != '$khex' ]"
+status 1 "advance refuses a state ahead of the clock" "$NFR" key advance "$kd/a"
+expect "  ... and says so" has "$tmp/err" "ahead of the clock"
+
+# dry-run: the current epoch and later ones in memory; erased ones refused
+cp -p "$kd/b" "$kd/b.before"
+printf 'key b\nservice syslog {\n\tlisten udp 514\n\taddress ipv4 map 100.64.0.0/10\n}\n' >"$kd/b.conf"
+printf 'key c\nservice syslog {\n\tlisten udp 514\n\taddress ipv4 map 100.64.0.0/10\n}\n' >"$kd/c.conf"
+python3 tests/tools/ratchet-pcap.py "$kd/later.pcap" $((S + 5 * 3600 + 10)) $((S + 5 * 3600 + 20)) \
+	$((S + 6 * 3600 + 10)) $((S + 7 * 3600 + 10))
+python3 tests/tools/ratchet-pcap.py "$kd/erased.pcap" $((S + 4 * 3600 + 10))
+status 0 "dry-run with a ratchet state: its epoch and later" "$NFR" dry-run "$kd/b.conf" "$kd/later.pcap" -w "$kd/out-b.pcap"
+srcs "$kd/out-b.pcap" >"$kd/srcs-b"
+expect "one pseudonym per epoch, a new one each epoch" \
+	bash -c "[ \$(sed -n 1p '$kd/srcs-b') = \$(sed -n 2p '$kd/srcs-b') ] && [ \$(sort -u '$kd/srcs-b' | wc -l) -eq 3 ] && ! grep -q 10.1.2.3 '$kd/srcs-b'"
+expect "dry-run never writes the state" cmp -s "$kd/b" "$kd/b.before"
+status 1 "dry-run refuses a capture from an erased epoch" "$NFR" dry-run "$kd/b.conf" "$kd/erased.pcap"
+expect "  ... naming the epoch and what the state holds" \
+	has "$tmp/err" "packet 1 is in ratchet epoch 4 ("
+expect "  ... whose key was erased" has "$tmp/err" "whose key was erased: the ratchet state holds epoch 5 and later only"
+# a copy exported from a's state (at epoch 5, by --at) makes the same pseudonyms
+status 0 "key export" "$NFR" key export "$kd/a" "$kd/c" --at $((S + 5 * 3600 + 30))
+expect "export: mode 0600" test "$(stat -c '%a' "$kd/c")" = 600
+status 1 "export never replaces a file" "$NFR" key export "$kd/a" "$kd/c" --at $((S + 5 * 3600 + 30))
+status 0 "dry-run with the exported copy" "$NFR" dry-run "$kd/c.conf" "$kd/later.pcap" -w "$kd/out-c.pcap"
+srcs "$kd/out-c.pcap" >"$kd/srcs-c"
+expect "the exported copy makes the same pseudonyms" cmp -s "$kd/srcs-b" "$kd/srcs-c"
+
+# refusals: corrupt, badly protected, a static key named as a state
+cp -p "$kd/b" "$kd/bad"
+printf '\xff' | dd of="$kd/bad" bs=1 seek=50 conv=notrunc 2>/dev/null
+status 1 "a corrupt state is refused" "$NFR" key status "$kd/bad"
+expect "  ... as corrupt" has "$tmp/err" "corrupt ratchet state (checksum mismatch)"
+printf 'key bad\nservice s {\n\tlisten udp 514\n}\n' >"$kd/bad.conf"
+status 1 "check refuses a policy naming a corrupt state" "$NFR" check "$kd/bad.conf"
+cp -p "$kd/b" "$kd/open" && chmod 644 "$kd/open"
+status 1 "a state readable by others is refused" "$NFR" key status "$kd/open"
+"$NFR" keygen "$kd/static" 2>/dev/null
+status 1 "key status of a static key says what it is" "$NFR" key status "$kd/static"
+expect "  ... and that old pseudonyms stay recomputable" has "$tmp/err" "stay recomputable"
+status 2 "key: usage" "$NFR" key frobnicate "$kd/a"
 
 # ---- man pages, example policy, install ------------------------------------
 echo "man pages and install"

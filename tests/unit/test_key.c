@@ -276,11 +276,11 @@ static const struct file_case {
 	{ "missing.key", F_MISSING, 0, 0, KEY_UID_NONE, KEY_UID_NONE,
 	  -ENOENT, "no such file" },
 	{ "short.key", F_FILE, 31, 0600, KEY_UID_NONE, KEY_UID_NONE,
-	  -EINVAL, "not exactly 32 bytes long" },
+	  -EINVAL, "not exactly 32 bytes long, nor a ratchet state" },
 	{ "long.key", F_FILE, 33, 0600, KEY_UID_NONE, KEY_UID_NONE,
-	  -EINVAL, "not exactly 32 bytes long" },
+	  -EINVAL, "not exactly 32 bytes long, nor a ratchet state" },
 	{ "empty.key", F_FILE, 0, 0600, KEY_UID_NONE, KEY_UID_NONE,
-	  -EINVAL, "not exactly 32 bytes long" },
+	  -EINVAL, "not exactly 32 bytes long, nor a ratchet state" },
 	{ "g.key", F_FILE, 32, 0640, KEY_UID_NONE, KEY_UID_NONE,
 	  -EPERM, "readable or writable by group or others (chmod 600)" },
 	{ "o.key", F_FILE, 32, 0604, KEY_UID_NONE, KEY_UID_NONE,
@@ -554,9 +554,9 @@ static void test_opener_used(void **state)
 
 	make_secret_file(bad, KEY_LEN - 1, 0600);
 	assert_int_equal(key_file_check(asked, &why), -EINVAL);
-	assert_string_equal(why, "not exactly 32 bytes long");
+	assert_string_equal(why, "not exactly 32 bytes long, nor a ratchet state");
 	assert_null(keyring_load(asked, 0, &why));
-	assert_string_equal(why, "not exactly 32 bytes long");
+	assert_string_equal(why, "not exactly 32 bytes long, nor a ratchet state");
 
 	o.target = tmpdir;
 	o.flags = O_RDONLY | O_DIRECTORY;
