@@ -5,7 +5,7 @@
 #                      false-positive corpus and the real log lines
 #
 # The runner is built as the unit tests are, against the policy library.
-# It is not part of make check yet; tests/recall/README.md says how.
+# make check runs it too (tests/run-all.sh).
 
 RECALL_BIN := $(B)/tests/recall-runner
 
@@ -18,3 +18,6 @@ recall: all $(RECALL_BIN)
 	$(Q)B=$(B) tests/recall/run.sh
 
 .PHONY: recall
+
+# make check runs tests/recall/run.sh: the runner must be built
+check-run: $(RECALL_BIN)
