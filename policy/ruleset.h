@@ -36,6 +36,8 @@ struct rs_redact {
 	enum det_kind det;
 	enum act_kind act;
 	uint8_t trunc4, trunc6;	/* truncate lengths (defaults 24, 48) */
+	bool relaxed;		/* DET_EMAIL `relaxed`: single-label domains,
+				 * percent-encoded '@' */
 	const uint8_t *literal;	/* DET_LITERAL: the text */
 	uint32_t literal_len;
 	pcre2_code_8 *re;	/* DET_PATTERN (JIT-compiled) */
