@@ -176,6 +176,8 @@ struct ast_stmt {
 			struct loc act_loc;
 			unsigned n_nums;
 			struct ast_num nums[2];
+			bool relaxed;		/* option word `relaxed` */
+			struct loc relaxed_loc;
 		} redact;
 		struct ast_str allow;
 		struct {

@@ -48,6 +48,8 @@ static const char *const act_words[] = {
 static const char *const allow_words[] = { "pattern", NULL };
 static const char *const verdict_words[] = { "drop", "accept", NULL };
 static const char *const hold_end_words[] = { "pass", "mask", NULL };
+/* Option words after a redact action (which detector takes one: check.c). */
+static const char *const redact_opt_words[] = { "relaxed", NULL };
 
 /**
  * policy_det_name() - the language's name of detector @d
@@ -680,8 +682,32 @@ static bool parse_redact(struct parser *ps, struct ast_stmt *st)
 		return false;
 	st->redact.act = (enum act_kind)act;
 	while (!at_stmt_end(ps)) {
+		const struct token *t = peek(ps);
 		struct ast_num n;
 
+		if (t->kind == TOK_WORD && !st->redact.relaxed &&
+		    word_index(t, redact_opt_words) == 0) {
+			st->redact.relaxed = true;
+			st->redact.relaxed_loc = t->loc;
+			next(ps);
+			continue;
+		}
+		if (st->redact.relaxed) {
+			char got[64];
+
+			describe(t, got, sizeof(got));
+			error_at(ps, t->loc,
+				 "unexpected %s after \"relaxed\" at end of statement",
+				 got);
+			return false;
+		}
+		if (t->kind == TOK_WORD && !parse_uint(t->text, t->len, &n.v) &&
+		    lang_suggest(t->text, t->len, redact_opt_words)) {
+			error_at(ps, t->loc,
+				 "unknown option \"%.*s\"; did you mean \"relaxed\"?",
+				 (int)t->len, t->text);
+			return false;
+		}
 		if (st->redact.n_nums == 2) {
 			char got[64];
 
