@@ -666,10 +666,12 @@ static bool image_scale(const uint8_t *b, uint32_t d, uint32_t e)
  * The domain from b[p]: an address literal, or dot-separated labels of
  * letters, digits, hyphens and UTF-8 letters ending in a top-level label.
  * @relaxed: a domain without a valid top-level label counts too, up to
- * its last label with a letter (user@localhost, root@mailhost).
+ * its last label with a lower-case or non-ASCII letter (user@localhost,
+ * root@mailhost; not the symbol version foo@GOT).
+ * Return: 1 for a domain, 2 for one only @relaxed takes, 0 for none.
  */
-static bool email_domain(const uint8_t *b, uint32_t len, uint32_t p,
-			 bool relaxed, uint32_t *e)
+static int email_domain(const uint8_t *b, uint32_t len, uint32_t p,
+			bool relaxed, uint32_t *e)
 {
 	uint32_t d = p, best = 0, lettered = 0, nlabels = 0, a;
 	unsigned n;
@@ -683,7 +685,7 @@ static bool email_domain(const uint8_t *b, uint32_t len, uint32_t p,
 		if (p >= len || b[p] == '-' || !label_at(b, len, p))
 			break;
 		while ((n = label_at(b, len, p))) {
-			letter = letter || n > 1 || is_alpha(b[p]);
+			letter = letter || n > 1 || (b[p] >= 'a' && b[p] <= 'z');
 			p += n;
 		}
 		le = p;
@@ -712,20 +714,41 @@ static bool email_domain(const uint8_t *b, uint32_t len, uint32_t p,
 		}
 		break;
 	}
-	if (!best && relaxed)
-		best = lettered;
-	if (!best || image_scale(b, d, best))
-		return false;
-	*e = best;
-	return true;
+	if (best && !image_scale(b, d, best)) {
+		*e = best;
+		return 1;
+	}
+	/*
+	 * Placeholders and symbol versions run on: @LLVM_VERSION@,
+	 * name@@VERSION: not a host name.
+	 */
+	if (best || !relaxed || !lettered || image_scale(b, d, lettered) ||
+	    (lettered < len && (b[lettered] == '_' || b[lettered] == '@')))
+		return 0;
+	*e = lettered;
+	return 2;
+}
+
+/* A letter, a digit or a UTF-8 character in b[s, e). */
+static bool has_alnum(const uint8_t *b, uint32_t s, uint32_t e)
+{
+	for (uint32_t k = s; k < e; k++)
+		if (is_alnum(b[k]) || b[k] >= 0x80)
+			return true;
+	return false;
 }
 
 /* The address around the '@' (or its encoding) at b[at, ae). */
 static bool email_at(const uint8_t *b, uint32_t len, uint32_t lo, uint32_t at,
 		     uint32_t ae, bool relaxed, uint32_t *s, uint32_t *e)
 {
-	return email_local(b, lo, at, s) &&
-	       email_domain(b, len, ae, relaxed, e);
+	int dom;
+
+	if (!email_local(b, lo, at, s))
+		return false;
+	dom = email_domain(b, len, ae, relaxed, e);
+	/* relaxed: a local part of punctuation alone is markup (``@union) */
+	return dom == 1 || (dom == 2 && has_alnum(b, *s, at));
 }
 
 /* @i is an '@': the local part extends left, the domain right. */

@@ -897,6 +897,14 @@ static void test_email_relaxed(void **state)
 		{ "50%400", { NULL } },
 		{ "%40example.org", { NULL } },
 		{ "a%4", { NULL } },
+		/* symbol versions, build placeholders, markup: no host names */
+		{ "memcpy@GLIBC_2.14 foo@GOT", { NULL } },
+		{ "/usr/lib/llvm-@LLVM_VERSION@/bin", { NULL } },
+		{ "lib@version@", { NULL } },
+		{ "``@union``", { NULL } },
+		{ "'@color'", { NULL } },
+		/* but a host name with capitals is one */
+		{ "root@Mailhost", { "root@Mailhost" } },
 	};
 	relaxed_scratch = scratch();
 	RUN(detect_email_relaxed, cases);
