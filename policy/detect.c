@@ -618,13 +618,15 @@ static uint32_t letters_then_digit(const uint8_t *b, uint32_t ls, uint32_t le)
 	return chars >= 2 && a < le && is_digit(b[a]) ? a : 0;
 }
 
-static bool ascii_ieq(const uint8_t *b, uint32_t s, uint32_t e, const char *w)
+/* b[s, e) is @w (lower case), ignoring case; @prefix: or a start of it. */
+static bool ascii_ieq(const uint8_t *b, uint32_t s, uint32_t e, const char *w,
+		      bool prefix)
 {
 	size_t n = strlen(w);
 
-	if (e - s != n)
+	if (e - s > n || (!prefix && e - s != n))
 		return false;
-	for (size_t k = 0; k < n; k++)
+	for (size_t k = 0; k < e - s; k++)
 		if ((b[s + k] | 0x20) != w[k])
 			return false;
 	return true;
@@ -633,9 +635,12 @@ static bool ascii_ieq(const uint8_t *b, uint32_t s, uint32_t e, const char *w)
 /*
  * An image's scale suffix, not a domain: icon@2x.png, logo@1.5x (the
  * asset names of high-density displays).  With an extension it must be
- * an image's, so that user@2x.com stays an address.
+ * an image's, so that user@2x.com stays an address; at the end of the
+ * buffer (@len) the start of one will do, since a TCP segment scanned
+ * alone may end in icon@2x.pn.
  */
-static bool image_scale(const uint8_t *b, uint32_t d, uint32_t e)
+static bool image_scale(const uint8_t *b, uint32_t len, uint32_t d,
+			uint32_t e)
 {
 	static const char *const ext[] = {
 		"png", "jpg", "jpeg", "gif", "webp", "svg", "avif", "bmp",
@@ -657,7 +662,7 @@ static bool image_scale(const uint8_t *b, uint32_t d, uint32_t e)
 	if (b[p] != '.')
 		return false;
 	for (unsigned k = 0; ext[k]; k++)
-		if (ascii_ieq(b, p + 1, e, ext[k]))
+		if (ascii_ieq(b, p + 1, e, ext[k], e == len))
 			return true;
 	return false;
 }
@@ -714,16 +719,11 @@ static int email_domain(const uint8_t *b, uint32_t len, uint32_t p,
 		}
 		break;
 	}
-	if (best && !image_scale(b, d, best)) {
+	if (best && !image_scale(b, len, d, best)) {
 		*e = best;
 		return 1;
 	}
-	/*
-	 * Placeholders and symbol versions run on: @LLVM_VERSION@,
-	 * name@@VERSION: not a host name.
-	 */
-	if (best || !relaxed || !lettered || image_scale(b, d, lettered) ||
-	    (lettered < len && (b[lettered] == '_' || b[lettered] == '@')))
+	if (best || !relaxed || !lettered || image_scale(b, len, d, lettered))
 		return 0;
 	*e = lettered;
 	return 2;
