@@ -21,7 +21,7 @@ fi
 if [ $# -gt 0 ]; then
 	cases=("$@")
 else
-	cases=(smtp mqtt-email-clientid syslog-tcp-octet http-xff proxy-v1)
+	cases=(smtp smtp-intl mqtt-email-clientid syslog-tcp-octet http-xff proxy-v1)
 fi
 
 passed=0 failed=0
