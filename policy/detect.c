@@ -592,21 +592,39 @@ static bool tld_ok(const uint8_t *b, uint32_t ls, uint32_t le)
 {
 	unsigned chars = 0, n;
 
-	if (le - ls > 4 && (b[ls] | 0x20) == 'x' && (b[ls + 1] | 0x20) == 'n' &&
-	    b[ls + 2] == '-' && b[ls + 3] == '-') {
-		for (uint32_t k = ls + 4; k < le; k++)
-			if (!is_alnum(b[k]) && b[k] != '-')
-				return false;
-		return true;
-	}
 	for (uint32_t k = ls; k < le; k += n, chars++)
 		if (!(n = letter_at(b, le, k)))
 			return false;
 	return chars >= 2;
 }
 
-/* Letters (at least two) then a digit at b[ls, le): where the letters end. */
-static uint32_t letters_then_digit(const uint8_t *b, uint32_t ls, uint32_t le)
+/*
+ * An A-label at b[ls, le): where its ASCII part ends (trailing hyphens
+ * off), or 0.  Not the whole label: cut short, xn--p1ai-1ä is xn--p1ai,
+ * and what a TCP segment scanned alone finds must lie inside what the
+ * whole stream finds.
+ */
+static uint32_t alabel_end(const uint8_t *b, uint32_t ls, uint32_t le)
+{
+	uint32_t k = ls + 4;
+
+	if (le - ls <= 4 || (b[ls] | 0x20) != 'x' || (b[ls + 1] | 0x20) != 'n' ||
+	    b[ls + 2] != '-' || b[ls + 3] != '-')
+		return 0;
+	while (k < le && (is_alnum(b[k]) || b[k] == '-'))
+		k++;
+	while (b[k - 1] == '-')
+		k--;
+	return k > ls + 4 ? k : 0;
+}
+
+/*
+ * Letters (at least two) then a digit or a hyphen at b[ls, le): where the
+ * letters end.  Cut short after its letters, such a label is a TLD: taking
+ * them here too keeps what a TCP segment scanned alone finds inside what
+ * the whole stream finds.
+ */
+static uint32_t letters_then_other(const uint8_t *b, uint32_t ls, uint32_t le)
 {
 	uint32_t a = ls;
 	unsigned chars = 0, n;
@@ -615,7 +633,7 @@ static uint32_t letters_then_digit(const uint8_t *b, uint32_t ls, uint32_t le)
 		a += n;
 		chars++;
 	}
-	return chars >= 2 && a < le && is_digit(b[a]) ? a : 0;
+	return chars >= 2 && a < le && (is_digit(b[a]) || b[a] == '-') ? a : 0;
 }
 
 /* b[s, e) is @w (lower case), ignoring case; @prefix: or a start of it. */
@@ -701,8 +719,10 @@ static int email_domain(const uint8_t *b, uint32_t len, uint32_t p,
 			lettered = le;
 		if (nlabels >= 2 && tld_ok(b, ls, le))
 			best = le;
-		else if (nlabels >= 2 && le == p &&
-			 (a = letters_then_digit(b, ls, le)) && a > best)
+		else if (nlabels >= 2 && (a = alabel_end(b, ls, le)))
+			best = a;
+		else if (nlabels >= 2 && (a = letters_then_other(b, ls, le)) &&
+			 a > best)
 			/*
 			 * Letters then a digit: in a binary protocol the next
 			 * field follows the address directly ("example.org"
@@ -760,6 +780,13 @@ static bool email_try(const uint8_t *b, uint32_t len, uint32_t i,
 
 /* The longest local part before a percent-encoded '@' (3 x 64: encoded). */
 #define PCT_LOCAL_MAX 192
+
+/* b[0, n) is a proper start of "%40" or "%2540". */
+static bool pct_at_start(const uint8_t *b, uint32_t n)
+{
+	return (n < 3 && !memcmp(b, "%40", n)) ||
+	       (n < 5 && !memcmp(b, "%2540", n));
+}
 
 /* The end of a percent-encoded '@' at b[i] ("%40", "%2540"), or 0. */
 static uint32_t pct_at_end(const uint8_t *b, uint32_t len, uint32_t i)
@@ -1717,6 +1744,11 @@ static void tail_email(struct tail *t, const uint8_t *b, uint32_t len,
 		tail_note(t, ls, false);
 	else if (tail_quote(b, len, &p))
 		tail_note(t, p, false);
+	/* relaxed: a closing quote, then the start of %40 or %2540 */
+	for (uint32_t k = len > 5 ? len - 5 : 0; relaxed && k < len; k++)
+		if (b[k] == '%' && pct_at_start(b + k, len - k) && k &&
+		    b[k - 1] == '"' && quoted_local(b, k, &ls))
+			tail_note(t, ls, false);
 	/*
 	 * An '@' (relaxed: %40, %2540) after a local part, then at most what
 	 * can still become a domain or an address literal: an address in

@@ -805,6 +805,9 @@ static void test_email_forms(void **state)
 		{ "\"bob@example.org", { "bob@example.org" } },
 		/* a scale suffix with another TLD is an address */
 		{ "info@2x.com", { "info@2x.com" } },
+		/* a last label of letters, then a hyphen: the letters (as cut short) */
+		{ "c@example.com-foo", { "c@example.com" } },
+		{ "x@b.xn--p1ai-1\xc3\xa4", { "x@b.xn--p1ai-1" } },
 		{ "icon@2x.pn ", { "icon@2x.pn" } },
 		/* ssh and git remotes look like addresses and are taken as such */
 		{ "git@github.com:org/repo.git", { "git@github.com" } },
@@ -965,6 +968,8 @@ static void test_email_tail(void **state)
 		{ true, "q=alice%2540", 2, 2 },
 		{ true, "q=alice%25", 2, -1 },
 		{ true, "q=%40exa", 2, -1 },
+		{ true, "q=\"a b\"%2", 2, -1 },
+		{ true, "q=\"a b\"%40", 2, 2 },
 	};
 	struct detect_scratch *s = scratch();
 
@@ -1015,6 +1020,7 @@ static void test_email_tail_every_cut(void **state)
 		  "alice%40example.org" },
 		{ true, "GET /?e=alice%2540example.org&x HTTP/1.1\r\n",
 		  "alice%2540example.org" },
+		{ true, "e=\"a b\"%2540example.org\r\n", "\"a b\"%2540example.org" },
 	};
 	struct detect_scratch *s = scratch();
 
@@ -1048,6 +1054,57 @@ static void test_email_tail_every_cut(void **state)
 	detect_scratch_free(s);
 }
 
+/*
+ * A held TCP segment is also scanned alone: what the email detector finds
+ * in a text cut short must lie inside what it finds in the whole text, or
+ * the server would get other bytes for other segment boundaries.
+ */
+static void test_email_prefix_within_whole(void **state)
+{
+	static const char *const texts[] = {
+		"<img src=\"icon@2x.png\"> logo@1.5x.jpg",
+		"a@b.abc-1 c@example.com-foo d@imap.opus1.com",
+		"x@b.xn--p1ai-1\xc3\xa4 y@example.xn--p1ai",
+		"To: \"alice smith\"@example.org, \"a\\\"b\"@x.org",
+		"\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a\xe3\x80\x82",
+		"e=alice%40example.org&f=root@localhost foo@GOT ``@union``",
+	};
+	struct detect_scratch *s = scratch();
+	static struct detect_match whole[16];
+
+	for (int rx = 0; rx < 2; rx++)
+		for (size_t k = 0; k < sizeof(texts) / sizeof(texts[0]); k++) {
+			struct rs_redact rd = { .det = DET_EMAIL, .relaxed = rx };
+			struct rs_service svc = { .redact = &rd, .n_redact = 1,
+						  .det_mask = 1u << DET_EMAIL };
+			uint32_t len = (uint32_t)strlen(texts[k]);
+			const struct detect_match *m;
+			int n = detect_scan(&svc, s, (const uint8_t *)texts[k], len,
+					    true, &m);
+
+			assert_true(n >= 0 && n <= 16);
+			memcpy(whole, m, (size_t)n * sizeof(*m));
+			for (uint32_t cut = 1; cut < len; cut++) {
+				uint8_t *b = dup_exact(texts[k], cut);
+				int c = detect_scan(&svc, s, b, cut, true, &m);
+
+				for (int i = 0; i < c; i++) {
+					bool inside = false;
+
+					for (int j = 0; j < n; j++)
+						inside = inside ||
+							 (whole[j].start <= m[i].start &&
+							  m[i].end <= whole[j].end);
+					if (!inside)
+						fail_msg("text %zu relaxed %d cut %u: [%u, %u) not inside a match of the whole",
+							 k, rx, cut, m[i].start, m[i].end);
+				}
+				free(b);
+			}
+		}
+	detect_scratch_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1074,6 +1131,7 @@ int main(void)
 		cmocka_unit_test(test_email_relaxed_scan),
 		cmocka_unit_test(test_email_tail),
 		cmocka_unit_test(test_email_tail_every_cut),
+		cmocka_unit_test(test_email_prefix_within_whole),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
