@@ -1770,9 +1770,10 @@ static void tail_email(struct tail *t, const uint8_t *b, uint32_t len,
 	} else {
 		return;
 	}
-	if (p < len && b[p] != '[' && (b[p] == '.' || b[p] == '-'))
-		return;
-	if (email_local(b, 0, at, &ls))
+	if (p < len && (b[p] == '.' || b[p] == '-'))
+		return;	/* no domain starts so */
+	/* bounded as the runs are: a tail check per segment stays cheap */
+	if (email_local(b, len > 512 ? len - 512 : 0, at, &ls))
 		tail_note(t, ls, true);
 }
 
