@@ -532,6 +532,27 @@ static void check_redact(struct checker *ck, const struct ast_service *svc,
 		    dn);
 		return;
 	}
+	if (st->redact.relaxed && det != DET_EMAIL)
+		ERR(ck, st->redact.relaxed_loc,
+		    "option \"relaxed\" does not fit detector \"%s\" (only email)",
+		    dn);
+	if (det == DET_EMAIL) {
+		/* the scan runs the email detector once, as its first rule says */
+		for (const struct ast_stmt *e = svc->stmts; e < st; e++)
+			if (e->kind == ST_REDACT && e->redact.det == DET_EMAIL) {
+				if (st->redact.relaxed && !e->redact.relaxed)
+					diag_add(ck->dl, ck->src, DIAG_WARNING,
+						 st->redact.relaxed_loc,
+						 "\"relaxed\" is ignored: the first \"redact email\" (line %u) decides how addresses are found, and it is not relaxed",
+						 e->loc.line);
+				else if (!st->redact.relaxed && e->redact.relaxed)
+					diag_add(ck->dl, ck->src, DIAG_WARNING,
+						 st->redact.det_loc,
+						 "the first \"redact email\" (line %u) is relaxed and decides how addresses are found: this rule is relaxed too",
+						 e->loc.line);
+				break;
+			}
+	}
 	if (det == DET_PROXY && act != ACT_TRUNCATE && act != ACT_ADDRESS) {
 		ERR(ck, st->redact.act_loc,
 		    "proxy-protocol cannot take \"%s\": it would break the PROXY header (use truncate or address)",

@@ -85,6 +85,7 @@ static int compile_redact(struct compiler *cc, const struct ast_stmt *st,
 	memset(r, 0, sizeof(*r));
 	r->det = st->redact.det;
 	r->act = st->redact.act;
+	r->relaxed = st->redact.relaxed;
 	r->trunc4 = base4;
 	r->trunc6 = base6;
 	r->hostnames = st->redact.hostnames;

@@ -625,6 +625,192 @@ static bool mac_try(const uint8_t *b, uint32_t len, uint32_t i,
 
 /* ---- email ----------------------------------------------------------- */
 
+/* RFC 5321 4.5.3.1.1: a local part has at most 64 octets */
+#define QUOTED_MAX 64
+
+/* Set by detect_scan() from the service's email rule (`relaxed`). */
+static _Thread_local bool email_relaxed;
+
+/*
+ * Non-ASCII characters count as letters of an address (RFC 6531) unless
+ * they are punctuation, symbols or spaces that prose puts next to an
+ * address: C1 controls, Latin-1 punctuation and NBSP, × and ÷, general
+ * punctuation and the symbol blocks up to U+2BFF (quotes, dashes,
+ * arrows), supplemental and CJK punctuation (、。「」), fullwidth
+ * punctuation (＠ ＜ ＞), the BOM, specials, emoji and tags.
+ */
+static bool u8_wordlike(uint32_t cp)
+{
+	return !(cp < 0xc0 || cp == 0xd7 || cp == 0xf7 ||
+		 (cp >= 0x2000 && cp <= 0x2bff) ||
+		 (cp >= 0x2e00 && cp <= 0x2e7f) ||
+		 (cp >= 0x3000 && cp <= 0x303f) ||
+		 (cp >= 0xfe10 && cp <= 0xfe1f) ||
+		 (cp >= 0xfe30 && cp <= 0xfe6f) || cp == 0xfeff ||
+		 (cp >= 0xff00 && cp <= 0xff0f) ||
+		 (cp >= 0xff1a && cp <= 0xff20) ||
+		 (cp >= 0xff3b && cp <= 0xff40) ||
+		 (cp >= 0xff5b && cp <= 0xff65) ||
+		 (cp >= 0xfff0 && cp <= 0xffff) ||
+		 (cp >= 0x1f000 && cp <= 0x1fbff) ||
+		 (cp >= 0xe0000 && cp <= 0xe007f));
+}
+
+/*
+ * The well-formed UTF-8 multi-byte character at b[p] (RFC 3629: no
+ * overlong forms, no surrogates, at most U+10FFFF).
+ * Return: its length (2 to 4) with *cp set, or 0.
+ */
+static unsigned u8_char(const uint8_t *b, uint32_t len, uint32_t p,
+			uint32_t *cp)
+{
+	uint8_t c = b[p];
+	uint32_t v, min;
+	unsigned n;
+
+	if (c < 0xc2 || c > 0xf4)
+		return 0;
+	if (c < 0xe0) {
+		n = 2, v = c & 0x1f, min = 0x80;
+	} else if (c < 0xf0) {
+		n = 3, v = c & 0x0f, min = 0x800;
+	} else {
+		n = 4, v = c & 0x07, min = 0x10000;
+	}
+	if (len - p < n)
+		return 0;
+	for (unsigned k = 1; k < n; k++) {
+		if ((b[p + k] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (b[p + k] & 0x3f);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return n;
+}
+
+/* Length of the letter-like UTF-8 character at b[p], or 0. */
+static unsigned u8_word_at(const uint8_t *b, uint32_t len, uint32_t p)
+{
+	uint32_t cp;
+	unsigned n = u8_char(b, len, p, &cp);
+
+	return n && u8_wordlike(cp) ? n : 0;
+}
+
+/* Length of the letter-like UTF-8 character that ends at b[q], or 0. */
+static unsigned u8_word_before(const uint8_t *b, uint32_t q)
+{
+	for (unsigned n = 2; n <= 4 && n <= q; n++)
+		if (b[q - n] >= 0xc2)
+			return u8_word_at(b, q, q - n) == n ? n : 0;
+	return 0;
+}
+
+/* Length of the local-part character (atext or UTF-8) ending at b[q]. */
+static unsigned local_before(const uint8_t *b, uint32_t q)
+{
+	if (!q)
+		return 0;
+	if (is_atext(b[q - 1]))
+		return 1;
+	return b[q - 1] >= 0x80 ? u8_word_before(b, q) : 0;
+}
+
+/* Length of the domain-label character (letter, digit, '-', UTF-8) at b[p]. */
+static unsigned label_at(const uint8_t *b, uint32_t len, uint32_t p)
+{
+	if (p >= len)
+		return 0;
+	if (is_label(b[p]))
+		return 1;
+	return b[p] >= 0x80 ? u8_word_at(b, len, p) : 0;
+}
+
+/* Length of the letter (ASCII or UTF-8) at b[p], or 0. */
+static unsigned letter_at(const uint8_t *b, uint32_t len, uint32_t p)
+{
+	if (p >= len)
+		return 0;
+	if (is_alpha(b[p]))
+		return 1;
+	return b[p] >= 0x80 ? u8_word_at(b, len, p) : 0;
+}
+
+/* Backslashes right before b[q] (down to @lo): odd means b[q] is escaped. */
+static uint32_t backslashes(const uint8_t *b, uint32_t lo, uint32_t q)
+{
+	uint32_t k = q;
+
+	while (k > lo && b[k - 1] == '\\')
+		k--;
+	return q - k;
+}
+
+/*
+ * A quoted local part (RFC 5321 Quoted-string, RFC 6531 UTF-8) whose
+ * closing quote is b[at - 1]: the nearest unescaped quote before it
+ * opens it; 1 to 64 bytes of qtext, quoted pairs or UTF-8 between.
+ */
+static bool quoted_local(const uint8_t *b, uint32_t at, uint32_t *s)
+{
+	uint32_t close = at - 1, open, k;
+	uint32_t lo = close > QUOTED_MAX + 1 ? close - QUOTED_MAX - 1 : 0;
+
+	if (backslashes(b, lo, close) & 1)
+		return false;
+	for (open = close; open > lo; open--)
+		if (b[open - 1] == '"' && !(backslashes(b, lo, open - 1) & 1))
+			break;
+	if (open == lo || open == close)
+		return false;
+	for (k = open; k < close;) {
+		uint32_t cp;
+		unsigned n;
+
+		if (b[k] == '\\' && k + 1 < close && b[k + 1] >= 0x20 &&
+		    b[k + 1] < 0x7f)
+			k += 2;
+		else if (b[k] >= 0x20 && b[k] < 0x7f && b[k] != '"' &&
+			 b[k] != '\\')
+			k++;
+		else if (b[k] >= 0x80 && (n = u8_char(b, close, k, &cp)))
+			k += n;
+		else
+			return false;
+	}
+	*s = open - 1;
+	return true;
+}
+
+/*
+ * The local part before the '@' (or its encoding) at b[at], starting at
+ * b[lo] at the earliest.
+ */
+static bool email_local(const uint8_t *b, uint32_t lo, uint32_t at,
+			uint32_t *s)
+{
+	uint32_t q = at, n;
+
+	if (at && b[at - 1] == '"')
+		return quoted_local(b, at, s);
+	for (;;) {
+		if (q > lo && (n = local_before(b, q)) && q - n >= lo) {
+			q -= n;
+		} else if (q > lo + 1 && q < at && b[q - 1] == '.' &&
+			   local_before(b, q - 1)) {
+			q--;	/* a dot only between two local characters */
+		} else {
+			break;
+		}
+	}
+	if (q == at)
+		return false;
+	*s = q;
+	return true;
+}
+
 static bool domain_literal(const uint8_t *b, uint32_t len, uint32_t p,
 			   uint32_t *e)
 {
@@ -644,82 +830,219 @@ static bool domain_literal(const uint8_t *b, uint32_t len, uint32_t p,
 	return true;
 }
 
+/*
+ * A top-level label: two or more letters (ASCII or UTF-8, RFC 6531), or
+ * an A-label (xn--, RFC 5890) as IDN TLDs are written in ASCII.
+ */
 static bool tld_ok(const uint8_t *b, uint32_t ls, uint32_t le)
 {
-	if (le - ls < 2)
+	unsigned chars = 0, n;
+
+	for (uint32_t k = ls; k < le; k += n, chars++)
+		if (!(n = letter_at(b, le, k)))
+			return false;
+	return chars >= 2;
+}
+
+/*
+ * An A-label at b[ls, le): where its ASCII part ends (trailing hyphens
+ * off), or 0.  Not the whole label: cut short, xn--p1ai-1ä is xn--p1ai,
+ * and what a TCP segment scanned alone finds must lie inside what the
+ * whole stream finds.
+ */
+static uint32_t alabel_end(const uint8_t *b, uint32_t ls, uint32_t le)
+{
+	uint32_t k = ls + 4;
+
+	if (le - ls <= 4 || (b[ls] | 0x20) != 'x' || (b[ls + 1] | 0x20) != 'n' ||
+	    b[ls + 2] != '-' || b[ls + 3] != '-')
+		return 0;
+	while (k < le && (is_alnum(b[k]) || b[k] == '-'))
+		k++;
+	while (b[k - 1] == '-')
+		k--;
+	return k > ls + 4 ? k : 0;
+}
+
+/*
+ * Letters (at least two) then a digit or a hyphen at b[ls, le): where the
+ * letters end.  Cut short after its letters, such a label is a TLD: taking
+ * them here too keeps what a TCP segment scanned alone finds inside what
+ * the whole stream finds.
+ */
+static uint32_t letters_then_other(const uint8_t *b, uint32_t ls, uint32_t le)
+{
+	uint32_t a = ls;
+	unsigned chars = 0, n;
+
+	while (a < le && (n = letter_at(b, le, a))) {
+		a += n;
+		chars++;
+	}
+	return chars >= 2 && a < le && (is_digit(b[a]) || b[a] == '-') ? a : 0;
+}
+
+/* b[s, e) is @w (lower case), ignoring case; @prefix: or a start of it. */
+static bool ascii_ieq(const uint8_t *b, uint32_t s, uint32_t e, const char *w,
+		      bool prefix)
+{
+	size_t n = strlen(w);
+
+	if (e - s > n || (!prefix && e - s != n))
 		return false;
-	for (uint32_t k = ls; k < le; k++)
-		if (!is_alpha(b[k]))
+	for (size_t k = 0; k < e - s; k++)
+		if ((b[s + k] | 0x20) != w[k])
 			return false;
 	return true;
+}
+
+/*
+ * An image's scale suffix, not a domain: icon@2x.png, logo@1.5x (the
+ * asset names of high-density displays).  With an extension it must be
+ * an image's, so that user@2x.com stays an address; at the end of the
+ * buffer (@len) the start of one will do, since a TCP segment scanned
+ * alone may end in icon@2x.pn.
+ */
+static bool image_scale(const uint8_t *b, uint32_t len, uint32_t d,
+			uint32_t e)
+{
+	static const char *const ext[] = {
+		"png", "jpg", "jpeg", "gif", "webp", "svg", "avif", "bmp",
+		"ico", "tif", "tiff", "heic", NULL
+	};
+	uint32_t p = d;
+
+	while (p < e && is_digit(b[p]))
+		p++;
+	if (p == d)
+		return false;
+	if (p + 1 < e && b[p] == '.' && is_digit(b[p + 1]))
+		for (p++; p < e && is_digit(b[p]); p++)
+			;
+	if (p >= e || (b[p] | 0x20) != 'x')
+		return false;
+	if (++p == e)
+		return true;
+	if (b[p] != '.')
+		return false;
+	for (unsigned k = 0; ext[k]; k++)
+		if (ascii_ieq(b, p + 1, e, ext[k], e == len))
+			return true;
+	return false;
+}
+
+/*
+ * The domain from b[p]: an address literal, or dot-separated labels of
+ * letters, digits, hyphens and UTF-8 letters ending in a top-level label.
+ * @relaxed: a domain without a valid top-level label counts too, up to
+ * its last label with a lower-case or non-ASCII letter (user@localhost,
+ * root@mailhost; not the symbol version foo@GOT).
+ * Return: 1 for a domain, 2 for one only @relaxed takes, 0 for none.
+ */
+static int email_domain(const uint8_t *b, uint32_t len, uint32_t p,
+			bool relaxed, uint32_t *e)
+{
+	uint32_t d = p, best = 0, lettered = 0, nlabels = 0, a;
+	unsigned n;
+
+	if (p < len && b[p] == '[')
+		return domain_literal(b, len, p + 1, e);
+	for (;;) {
+		uint32_t ls = p, le;
+		bool letter = false;
+
+		if (p >= len || b[p] == '-' || !label_at(b, len, p))
+			break;
+		while ((n = label_at(b, len, p))) {
+			letter = letter || n > 1 || (b[p] >= 'a' && b[p] <= 'z');
+			p += n;
+		}
+		le = p;
+		while (b[le - 1] == '-')
+			le--;
+		nlabels++;
+		if (letter)
+			lettered = le;
+		if (nlabels >= 2 && tld_ok(b, ls, le))
+			best = le;
+		else if (nlabels >= 2 && (a = alabel_end(b, ls, le)))
+			best = a;
+		else if (nlabels >= 2 && (a = letters_then_other(b, ls, le)) &&
+			 a > best)
+			/*
+			 * Letters then a digit: in a binary protocol the next
+			 * field follows the address directly ("example.org"
+			 * then the bytes '0' 'D'): the letters are the TLD,
+			 * unless more labels follow (imap.opus1.com).
+			 */
+			best = a;
+		if (le != p)
+			break;	/* trailing hyphens end the domain */
+		if (p + 1 < len && b[p] == '.' && b[p + 1] != '-' &&
+		    label_at(b, len, p + 1)) {
+			p++;
+			continue;
+		}
+		break;
+	}
+	if (best && !image_scale(b, len, d, best)) {
+		*e = best;
+		return 1;
+	}
+	if (best || !relaxed || !lettered || image_scale(b, len, d, lettered))
+		return 0;
+	*e = lettered;
+	return 2;
+}
+
+/* A letter, a digit or a UTF-8 character in b[s, e). */
+static bool has_alnum(const uint8_t *b, uint32_t s, uint32_t e)
+{
+	for (uint32_t k = s; k < e; k++)
+		if (is_alnum(b[k]) || b[k] >= 0x80)
+			return true;
+	return false;
+}
+
+/* The address around the '@' (or its encoding) at b[at, ae). */
+static bool email_at(const uint8_t *b, uint32_t len, uint32_t lo, uint32_t at,
+		     uint32_t ae, bool relaxed, uint32_t *s, uint32_t *e)
+{
+	int dom;
+
+	if (!email_local(b, lo, at, s))
+		return false;
+	dom = email_domain(b, len, ae, relaxed, e);
+	/* relaxed: a local part of punctuation alone is markup (``@union) */
+	return dom == 1 || (dom == 2 && has_alnum(b, *s, at));
 }
 
 /* @i is an '@': the local part extends left, the domain right. */
 static bool email_try(const uint8_t *b, uint32_t len, uint32_t i,
 		      uint32_t *s, uint32_t *e)
 {
-	uint32_t q = i, best = 0, p, nlabels = 0;
+	return email_at(b, len, 0, i, i + 1, email_relaxed, s, e);
+}
 
-	/* a dot only between two atext characters */
-	while (q > 0) {
-		if (is_atext(b[q - 1]))
-			q--;
-		else if (b[q - 1] == '.' && q < i && q >= 2 && is_atext(b[q - 2]))
-			q--;
-		else
-			break;
-	}
-	if (q == i)
-		return false;
-	p = i + 1;
-	if (p < len && b[p] == '[') {
-		if (!domain_literal(b, len, p + 1, e))
-			return false;
-		*s = q;
-		return true;
-	}
-	for (;;) {
-		uint32_t ls = p, le;
+/* The longest local part before a percent-encoded '@' (3 x 64: encoded). */
+#define PCT_LOCAL_MAX 192
 
-		if (p >= len || !is_label(b[p]) || b[p] == '-')
-			break;
-		while (p < len && is_label(b[p]))
-			p++;
-		le = p;
-		while (b[le - 1] == '-')
-			le--;
-		nlabels++;
-		if (nlabels >= 2 && tld_ok(b, ls, le))
-			best = le;
-		if (nlabels >= 2 && le == p && !tld_ok(b, ls, le)) {
-			/*
-			 * Letters then a digit: in a binary protocol the next
-			 * field follows the address directly ("example.org"
-			 * then the bytes '0' 'D'): the letters are the TLD.
-			 */
-			uint32_t a = ls;
+/* b[0, n) is a proper start of "%40" or "%2540". */
+static bool pct_at_start(const uint8_t *b, uint32_t n)
+{
+	return (n < 3 && !memcmp(b, "%40", n)) ||
+	       (n < 5 && !memcmp(b, "%2540", n));
+}
 
-			while (a < le && is_alpha(b[a]))
-				a++;
-			if (a - ls >= 2 && is_digit(b[a]))
-				best = a;
-			if (a < le && is_digit(b[a]))
-				break;
-		}
-		if (le != p)
-			break;	/* trailing hyphens end the domain */
-		if (p + 1 < len && b[p] == '.' && is_label(b[p + 1]) &&
-		    b[p + 1] != '-') {
-			p++;
-			continue;
-		}
-		break;
-	}
-	if (!best)
-		return false;
-	*s = q;
-	*e = best;
-	return true;
+/* The end of a percent-encoded '@' at b[i] ("%40", "%2540"), or 0. */
+static uint32_t pct_at_end(const uint8_t *b, uint32_t len, uint32_t i)
+{
+	if (i + 3 <= len && b[i + 1] == '4' && b[i + 2] == '0')
+		return i + 3;
+	if (i + 5 <= len && b[i + 1] == '2' && b[i + 2] == '5' &&
+	    b[i + 3] == '4' && b[i + 4] == '0')
+		return i + 5;
+	return 0;
 }
 
 /* ---- phone ----------------------------------------------------------- */
@@ -851,7 +1174,9 @@ anchor_plausible(unsigned det, const uint8_t *b, uint32_t len, uint32_t i)
 		return (i > 0 && (is_hex(b[i - 1]) || b[i - 1] == ':')) ||
 		       (next && (is_hex(b[i + 1]) || b[i + 1] == ':'));
 	case DET_EMAIL:
-		return i > 0 && next && is_atext(b[i - 1]);
+		/* a local part before: atext, UTF-8 or a closing quote */
+		return i > 0 && next && (is_atext(b[i - 1]) || b[i - 1] >= 0x80 ||
+					 b[i - 1] == '"');
 	case DET_PHONE:
 		return next && is_digit(b[i + 1]);
 	case DET_MAC:
@@ -1496,6 +1821,31 @@ void detect_scratch_free(struct detect_scratch *s)
 	free(s);
 }
 
+/* `redact email ... relaxed`: addresses whose '@' is percent-encoded. */
+static void scan_email_pct(struct detect_scratch *sc, const uint8_t *buf,
+			   uint32_t len, unsigned rule)
+{
+	const uint8_t *p = buf;
+	uint32_t floor = 0;
+
+	while (len && (p = memchr(p, '%', len - (uint32_t)(p - buf)))) {
+		uint32_t i = (uint32_t)(p - buf), ae = pct_at_end(buf, len, i), s, e;
+		uint32_t lo = i > PCT_LOCAL_MAX ? i - PCT_LOCAL_MAX : 0;
+
+		p++;
+		if (!ae)
+			continue;
+		/*
+		 * '%' and digits are atext, but an encoded '@' is no part of
+		 * a local part, as '@' is not: each "%40" walks back to the
+		 * one before at most, and many of them cost linear time.
+		 */
+		if (email_at(buf, len, lo > floor ? lo : floor, i, ae, true, &s, &e))
+			cand_add(sc, s, e, rule, DET_EMAIL);
+		floor = ae;
+	}
+}
+
 /**
  * detect_scan() - every identifier of @svc's redact rules in @buf
  * @svc:           the service whose redact rules apply
@@ -1563,11 +1913,16 @@ int detect_scan(const struct rs_service *svc, struct detect_scratch *s,
 			break;
 		}
 	}
+	if (mask & BIT(DET_EMAIL))
+		email_relaxed = svc->redact[rule_of[DET_EMAIL]].relaxed;
 	if (mask) {
 		v4_hostnames = hostnames;
 		builtin_pass(s, buf, len, mask, rule_of, DET__COUNT, 0);
 		v4_hostnames = false;
 	}
+	if (email_relaxed)
+		scan_email_pct(s, buf, len, rule_of[DET_EMAIL]);
+	email_relaxed = false;
 	if (s->overflow)
 		return -ENOSPC;
 	n = s->n;
@@ -1735,9 +2090,16 @@ static uint32_t run_start(const uint8_t *b, uint32_t len, uint32_t cap,
 	return s;
 }
 
+/* Local part, '@' and domain; any byte >= 0x80 (UTF-8, maybe cut short). */
 static bool in_email(uint8_t c)
 {
-	return is_atext(c) || c == '.' || c == '@';
+	return is_atext(c) || c == '.' || c == '@' || c >= 0x80;
+}
+
+/* What may follow an '@' in a domain or an address literal so far. */
+static bool in_domain(uint8_t c)
+{
+	return is_label(c) || c == '.' || c >= 0x80 || c == '[' || c == ':';
 }
 
 static bool in_dotted(uint8_t c)
@@ -1755,19 +2117,72 @@ static bool in_phone(uint8_t c)
 	return is_digit(c) || phone_sep(c) || c == '(' || c == ')' || c == '+';
 }
 
-static void tail_email(struct tail *t, const uint8_t *b, uint32_t len)
+/*
+ * A quoted local part under way: the nearest unescaped quote before the
+ * end, at most QUOTED_MAX bytes of quoted content after it (which may end
+ * in a backslash or a UTF-8 character cut short).  Return: true, *q set.
+ */
+static bool tail_quote(const uint8_t *b, uint32_t len, uint32_t *q)
 {
-	uint32_t s = run_start(b, len, 254, in_email), at = len;
+	uint32_t lo = len > QUOTED_MAX + 1 ? len - QUOTED_MAX - 1 : 0;
 
-	if (s == len)
-		return;
-	for (uint32_t k = len; k > s; k--)
-		if (b[k - 1] == '@') {
-			at = k - 1;
-			break;
+	for (uint32_t k = len; k > lo; k--) {
+		uint8_t c = b[k - 1];
+
+		if (c == '"' && !(backslashes(b, lo, k - 1) & 1)) {
+			*q = k - 1;
+			return true;
 		}
-	/* an '@' with a local part before it is an address in the making */
-	tail_note(t, s, at < len && at > s && is_atext(b[at - 1]));
+		if (c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return false;
+}
+
+static void tail_email(struct tail *t, const uint8_t *b, uint32_t len,
+		       bool relaxed)
+{
+	uint32_t s = run_start(b, len, 254, in_email), p, at = 0, ls;
+
+	/* a local part, or a whole address so far, with no quote in it */
+	if (s < len)
+		tail_note(t, s, false);
+	/* inside a quoted local part, or right after its closing quote */
+	if (b[len - 1] == '"' && quoted_local(b, len, &ls))
+		tail_note(t, ls, false);
+	else if (tail_quote(b, len, &p))
+		tail_note(t, p, false);
+	/* relaxed: a closing quote, then the start of %40 or %2540 */
+	for (uint32_t k = len > 5 ? len - 5 : 0; relaxed && k < len; k++)
+		if (b[k] == '%' && pct_at_start(b + k, len - k) && k &&
+		    b[k - 1] == '"' && quoted_local(b, k, &ls))
+			tail_note(t, ls, false);
+	/*
+	 * An '@' (relaxed: %40, %2540) after a local part, then at most what
+	 * can still become a domain or an address literal: an address in
+	 * the making.
+	 */
+	p = run_start(b, len, 254, in_domain);
+	if (p > 0 && b[p - 1] == '@') {
+		at = p - 1;
+	} else if (relaxed) {
+		/* the walk stopped at the '%' of %40 or %2540 */
+		for (uint32_t k = p > 5 ? p - 5 : 0; k < p; k++)
+			if (b[k] == '%' && pct_at_end(b, len, k) > p) {
+				at = k;
+				p = pct_at_end(b, len, k);
+				break;
+			}
+		if (!at)
+			return;
+	} else {
+		return;
+	}
+	if (p < len && (b[p] == '.' || b[p] == '-'))
+		return;	/* no domain starts so */
+	/* bounded as the runs are: a tail check per segment stays cheap */
+	if (email_local(b, len > 512 ? len - 512 : 0, at, &ls))
+		tail_note(t, ls, true);
 }
 
 static bool in_dashed(uint8_t c)
@@ -1979,7 +2394,7 @@ uint32_t detect_tail(const struct rs_service *svc, struct detect_scratch *s,
 
 		switch (rd->det) {
 		case DET_EMAIL:
-			tail_email(&t, buf, len);
+			tail_email(&t, buf, len, rd->relaxed);
 			break;
 		case DET_IPV4:
 			tail_ipv4(&t, buf, len, rd->hostnames);

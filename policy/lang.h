@@ -179,6 +179,8 @@ struct ast_stmt {
 			struct ast_num nums[2];
 			bool hostnames;		/* ipv4: in host names too */
 			struct loc hostnames_loc;
+			bool relaxed;		/* email: option word `relaxed` */
+			struct loc relaxed_loc;
 		} redact;
 		struct ast_str allow;
 		struct {

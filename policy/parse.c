@@ -49,6 +49,8 @@ static const char *const act_words[] = {
 static const char *const allow_words[] = { "pattern", NULL };
 static const char *const verdict_words[] = { "drop", "accept", NULL };
 static const char *const hold_end_words[] = { "pass", "mask", NULL };
+/* Option words after a redact action (which detector takes one: check.c). */
+static const char *const redact_opt_words[] = { "hostnames", "relaxed", NULL };
 
 /**
  * policy_det_name() - the language's name of detector @d
@@ -637,7 +639,6 @@ static bool parse_address(struct parser *ps, struct ast_stmt *st)
 }
 
 /* Options after a redact action: `redact ipv4 mask hostnames`. */
-static const char *const redact_opt_words[] = { "hostnames", NULL };
 
 static bool parse_redact(struct parser *ps, struct ast_stmt *st)
 {
@@ -690,10 +691,18 @@ static bool parse_redact(struct parser *ps, struct ast_stmt *st)
 
 		if (t->kind == TOK_WORD && !parse_uint(t->text, t->len, &n.v)) {
 			/* the option word ends the statement */
-			st->redact.hostnames_loc = t->loc;
-			if (keyword(ps, redact_opt_words, "redact option") < 0)
+			struct loc at = t->loc;
+			int o = keyword(ps, redact_opt_words, "redact option");
+
+			if (o < 0)
 				return false;
-			st->redact.hostnames = true;
+			if (o == 0) {
+				st->redact.hostnames = true;
+				st->redact.hostnames_loc = at;
+			} else {
+				st->redact.relaxed = true;
+				st->redact.relaxed_loc = at;
+			}
 			return want_eos(ps);
 		}
 		if (st->redact.n_nums == 2) {

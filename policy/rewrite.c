@@ -20,20 +20,112 @@ static inline bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 static inline bool is_upper(uint8_t c) { return c >= 'A' && c <= 'Z'; }
 static inline bool is_lower(uint8_t c) { return c >= 'a' && c <= 'z'; }
 
+/*
+ * The UTF-8 multi-byte character at p[0], well-formed (RFC 3629 table 3)
+ * as far as @avail bytes reach: a character the end of the text cuts
+ * short counts with the bytes it has (a held stream tail may end so).
+ * Return: its length in the text, 0 when p[0] starts none (binary).
+ */
+static unsigned utf8_len(const uint8_t *p, uint32_t avail)
+{
+	uint8_t c = p[0], lo = 0x80, hi = 0xbf;
+	unsigned n;
+
+	if (c < 0xc2 || c > 0xf4)
+		return 0;
+	n = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (avail < n)
+		n = avail;
+	for (unsigned k = 1; k < n; k++) {
+		if (p[k] < lo || p[k] > hi)
+			return 0;
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return n;
+}
+
+static inline bool is_hex(uint8_t c)
+{
+	return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+static inline unsigned hex_val(uint8_t c)
+{
+	return is_digit(c) ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
+}
+
+/*
+ * A percent escape at p[0] (URLs, form data): "%HH", or "%25HH" escaped
+ * twice.  Return: its length, 0 when there is none; *v the byte it
+ * stands for.
+ */
+static unsigned pct_escape(const uint8_t *p, uint32_t avail, uint8_t *v)
+{
+	if (avail < 3 || p[0] != '%' || !is_hex(p[1]) || !is_hex(p[2]))
+		return 0;
+	*v = (uint8_t)(hex_val(p[1]) << 4 | hex_val(p[2]));
+	if (*v == '%' && avail >= 5 && is_hex(p[3]) && is_hex(p[4])) {
+		*v = (uint8_t)(hex_val(p[3]) << 4 | hex_val(p[4]));
+		return 5;
+	}
+	return 3;
+}
+
+/* ASCII punctuation and space: what stays under mask and token. */
+static inline bool is_punct(uint8_t c)
+{
+	return c >= 0x20 && c < 0x7f && !is_digit(c) && !is_upper(c) &&
+	       !is_lower(c);
+}
+
+/*
+ * The escape of @n bytes at p[0] now stands for @c: its last two hex
+ * digits are rewritten ("%40" and "%2540" keep their '%' and "25").
+ */
+static void pct_put(uint8_t *p, unsigned n, uint8_t c)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	p[n - 2] = (uint8_t)hex[c >> 4];
+	p[n - 1] = (uint8_t)hex[c & 15];
+}
+
 /**
- * rewrite_mask() - letters become 'x', digits '0', every other byte stays
+ * rewrite_mask() - letters become 'x', digits '0', each byte of a UTF-8
+ * character 'x' (plain ASCII, the byte length kept), every other byte
+ * stays.  A percent escape (%HH, %25HH) of punctuation stays, as the
+ * character would (alice%40example.org: xxxxx%40xxxxxxx.xxx); any other
+ * escape becomes one of 'x' (%78), never an invalid escape or a NUL.
  * @p:   the identifier, rewritten in place
  * @len: its length
  */
 void rewrite_mask(uint8_t *p, uint32_t len)
 {
 	for (uint32_t i = 0; i < len; i++) {
-		uint8_t c = p[i];
+		uint8_t c = p[i], v;
+		unsigned n;
 
-		if (is_digit(c))
+		if ((n = pct_escape(p + i, len - i, &v))) {
+			if (!is_punct(v))
+				pct_put(p + i, n, 'x');
+			i += n - 1;
+		} else if (is_digit(c)) {
 			p[i] = '0';
-		else if (is_upper(c) || is_lower(c))
+		} else if (is_upper(c) || is_lower(c)) {
 			p[i] = 'x';
+		} else if ((n = utf8_len(p + i, len - i))) {
+			memset(p + i, 'x', n);
+			i += n - 1;
+		}
 	}
 }
 
@@ -42,12 +134,37 @@ void rewrite_mask(uint8_t *p, uint32_t len)
  * modulo bias of 2^16 mod 10 or 26 is below 1e-4: not worth a rejection
  * loop here.  @keep_first_digit: the phone's country zone.
  */
-static void token_apply(uint8_t *p, uint32_t n, const uint8_t *r,
-			bool *keep_first_digit, bool *after_plus)
+static void token_apply(uint8_t *p, uint32_t n, uint32_t avail,
+			const uint8_t *r, bool *keep_first_digit,
+			bool *after_plus, unsigned *u8_left, unsigned *skip)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		unsigned v = (unsigned)r[2 * i] << 8 | r[2 * i + 1];
-		uint8_t c = p[i];
+		unsigned v = (unsigned)r[2 * i] << 8 | r[2 * i + 1], u;
+		uint8_t c = p[i], e;
+
+		/* the rest of an escape rewritten whole, maybe in the chunk before */
+		if (*skip) {
+			(*skip)--;
+			continue;
+		}
+		if ((u = pct_escape(p + i, avail - i, &e))) {
+			/* punctuation stays; anything else: an escaped letter */
+			if (!is_punct(e))
+				pct_put(p + i, u, (uint8_t)('a' + v % 26));
+			*skip = u - 1;
+			continue;
+		}
+		/* each byte of a UTF-8 character: a lower-case letter */
+		if (*u8_left) {
+			(*u8_left)--;
+			p[i] = (uint8_t)('a' + v % 26);
+			continue;
+		}
+		if ((u = utf8_len(p + i, avail - i))) {
+			*u8_left = u - 1;
+			p[i] = (uint8_t)('a' + v % 26);
+			continue;
+		}
 
 		if (*keep_first_digit) {
 			if (c == '+') {
@@ -75,7 +192,10 @@ static void token_apply(uint8_t *p, uint32_t n, const uint8_t *r,
  * @p:   the identifier, rewritten in place
  * @len: its length
  *
- * Letters keep their case, digits stay digits, everything else stays.
+ * Letters keep their case, digits stay digits, each byte of a UTF-8
+ * character becomes a lower-case ASCII letter, everything else stays.  A
+ * percent escape of punctuation stays; any other escape becomes the
+ * escape of a lower-case letter.
  * A phone number (DET_PHONE) keeps its '+' and the first digit after it.
  * Equal inputs give equal tokens under one key.
  */
@@ -85,10 +205,12 @@ void rewrite_token(const uint8_t key[static KEY_LEN], uint8_t det,
 	uint8_t r[2 * TOKEN_CHUNK];
 	uint8_t seed[KEY_LEN + 4];
 	bool keep = det == DET_PHONE, after_plus = false;
+	/* a UTF-8 character or an escape runs on into the next chunk */
+	unsigned u8_left = 0, skip = 0;
 
 	if (len <= TOKEN_CHUNK) {
 		key_prf(key, det, p, len, r, 2 * (size_t)len);
-		token_apply(p, len, r, &keep, &after_plus);
+		token_apply(p, len, len, r, &keep, &after_plus, &u8_left, &skip);
 		key_wipe(r, sizeof(r));
 		return;
 	}
@@ -107,7 +229,8 @@ void rewrite_token(const uint8_t key[static KEY_LEN], uint8_t det,
 		seed[KEY_LEN + 3] = (uint8_t)(ctr >> 24);
 		key_prf(key, (uint8_t)(TOKEN_DOM_CHUNK | det), seed, sizeof(seed),
 			r, 2 * (size_t)n);
-		token_apply(p + off, n, r, &keep, &after_plus);
+		token_apply(p + off, n, len - off, r, &keep, &after_plus,
+			    &u8_left, &skip);
 	}
 	key_wipe(seed, sizeof(seed));
 	key_wipe(r, sizeof(r));

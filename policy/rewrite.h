@@ -9,13 +9,20 @@
 
 #include "key.h"
 
-/** rewrite_mask() - letters become 'x', digits '0', the rest stays */
+/**
+ * rewrite_mask() - letters become 'x', digits '0', each byte of a UTF-8
+ * multi-byte character 'x' (the text stays valid and keeps its byte
+ * length), the rest (punctuation, binary bytes) stays.  A percent escape
+ * of punctuation (%40, %2540) stays too; any other becomes %78 ('x').
+ */
 void rewrite_mask(uint8_t *p, uint32_t len);
 
 /**
  * rewrite_token() - a keyed, same-length, same-class replacement: each
- * letter becomes a letter of the same case, each digit a digit, the rest
- * (punctuation, '+', '@', '.') stays.  Equal inputs give equal tokens
+ * letter becomes a letter of the same case, each digit a digit, each byte
+ * of a UTF-8 character a lower-case letter, the rest (punctuation, '+',
+ * '@', '.', percent escapes of punctuation) stays; any other percent
+ * escape becomes the escape of a lower-case letter.  Equal inputs give equal tokens
  * under the same @key; @det separates the detectors' token spaces.
  */
 void rewrite_token(const uint8_t key[static KEY_LEN], uint8_t det,

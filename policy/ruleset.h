@@ -37,6 +37,8 @@ struct rs_redact {
 	enum act_kind act;
 	uint8_t trunc4, trunc6;	/* truncate lengths (defaults 24, 48) */
 	bool hostnames;		/* ipv4: also in host names (`hostnames`) */
+	bool relaxed;		/* DET_EMAIL `relaxed`: single-label domains,
+				 * percent-encoded '@' */
 	const uint8_t *literal;	/* DET_LITERAL: the text */
 	uint32_t literal_len;
 	pcre2_code_8 *re;	/* DET_PATTERN (JIT-compiled) */

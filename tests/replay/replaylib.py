@@ -23,6 +23,7 @@ is the same too: the server's view, with the pseudonym in both directions.
 """
 
 import os
+import re
 import struct
 import sys
 
@@ -310,15 +311,30 @@ def udp_pair(client, cport, server, sport, pseudo, payload, expect=None,
 
 
 def mask(text):
-    """The mask action: letters → 'x', digits → '0', the rest stays."""
+    """The mask action: letters → 'x', digits → '0', each UTF-8 byte of a
+    non-ASCII character → 'x'; a percent escape of punctuation (%40,
+    %2540) stays, any other escape → %78; the rest stays."""
     out = []
-    for ch in text:
+    i = 0
+    while i < len(text):
+        esc = re.match(r"%25([0-9A-Fa-f]{2})|%([0-9A-Fa-f]{2})", text[i:])
+        if esc:
+            c = chr(int(esc.group(1) or esc.group(2), 16))
+            n = len(esc.group(0))
+            punct = c.isascii() and c.isprintable() and not c.isalnum()
+            out.append(esc.group(0) if punct else esc.group(0)[:n - 2] + "78")
+            i += n
+            continue
+        ch = text[i]
         if ch.isascii() and ch.isalpha():
             out.append("x")
         elif ch.isascii() and ch.isdigit():
             out.append("0")
+        elif not ch.isascii():
+            out.append("x" * len(ch.encode()))
         else:
             out.append(ch)
+        i += 1
     return "".join(out)
 
 

@@ -992,6 +992,234 @@ static void test_tail_header_forms(void **state)
 	detect_scratch_free(s);
 }
 
+/* ---- email as mail systems write it ---------------------------------- */
+
+/* RFC 6531 UTF-8, A-labels, quoted local parts, subaddresses, literals. */
+static void test_email_forms(void **state)
+{
+	static const struct det_case cases[] = {
+		{ "to alice@ex\xc3\xa4mple.org.", { "alice@ex\xc3\xa4mple.org" } },
+		{ "\xc3\xa5lice@example.org", { "\xc3\xa5lice@example.org" } },
+		/* 用户@例子.广告 */
+		{ "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a",
+		  { "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a" } },
+		/* fullwidth colon before, ideographic full stop after */
+		{ "\xef\xbc\x9a\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a\xe3\x80\x82",
+		  { "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a" } },
+		{ "m\xc3\xbcller@b\xc3\xbc" "cher.de", { "m\xc3\xbcller@b\xc3\xbc" "cher.de" } },
+		/* a 4-byte character (U+20BB7) in the local part */
+		{ "\xf0\xa0\xae\xb7x@example.org", { "\xf0\xa0\xae\xb7x@example.org" } },
+		{ "alice@example.xn--p1ai", { "alice@example.xn--p1ai" } },
+		{ "alice@xn--exmple-cua.org", { "alice@xn--exmple-cua.org" } },
+		{ "alice@EXAMPLE.XN--P1AI;", { "alice@EXAMPLE.XN--P1AI" } },
+		{ "From: \"alice smith\"@example.org\r\n",
+		  { "\"alice smith\"@example.org" } },
+		{ "\"a\\\"b\"@example.org", { "\"a\\\"b\"@example.org" } },
+		{ "\"a\\\\\"@example.org", { "\"a\\\\\"@example.org" } },
+		{ "say \"hi\" to \"bob\"@example.org", { "\"bob\"@example.org" } },
+		{ "\"j\xc3\xb6rg @home\"@example.org", { "\"j\xc3\xb6rg @home\"@example.org" } },
+		{ "alice+tag@example.org", { "alice+tag@example.org" } },
+		{ "alice-tag@example.org", { "alice-tag@example.org" } },
+		{ "C: a@imap.opus1.com\r\n", { "a@imap.opus1.com" } },
+		{ "a@mx1.example2.co.uk", { "a@mx1.example2.co.uk" } },
+		{ "alice@[192.0.2.1]", { "alice@[192.0.2.1]" } },
+		{ "alice@[IPv6:2001:db8::1]>", { "alice@[IPv6:2001:db8::1]" } },
+		/* prose around: curly quotes, guillemets, NBSP, an emoji */
+		{ "\xe2\x80\x9c" "alice@example.org\xe2\x80\x9d", { "alice@example.org" } },
+		{ "\xc2\xab" "alice@example.org\xc2\xbb", { "alice@example.org" } },
+		{ "\xc2\xa0" "alice@example.org\xc2\xa0", { "alice@example.org" } },
+		{ "\xf0\x9f\x93\xa7" "alice@example.org", { "alice@example.org" } },
+		/* an unbalanced quote is no part of the address */
+		{ "\"bob@example.org", { "bob@example.org" } },
+		/* a scale suffix with another TLD is an address */
+		{ "info@2x.com", { "info@2x.com" } },
+		/* a last label of letters, then a hyphen: the letters (as cut short) */
+		{ "c@example.com-foo", { "c@example.com" } },
+		{ "x@b.xn--p1ai-1\xc3\xa4", { "x@b.xn--p1ai-1" } },
+		{ "icon@2x.pn ", { "icon@2x.pn" } },
+		/* ssh and git remotes look like addresses and are taken as such */
+		{ "git@github.com:org/repo.git", { "git@github.com" } },
+	};
+
+	RUN(detect_email, cases);
+}
+
+static void test_email_negatives(void **state)
+{
+	static const struct det_case cases[] = {
+		{ "user@host", { NULL } },
+		{ "root@mailhost:", { NULL } },
+		{ "a@b", { NULL } },
+		{ "@mention", { NULL } },
+		{ "hi @mention.", { NULL } },
+		{ "icon@2x.png", { NULL } },
+		{ "logo@1.5x.JPG", { NULL } },
+		{ "img/icon@3x.webp 3x", { NULL } },
+		/* a segment alone may end in the start of an image extension */
+		{ "icon@2x.pn", { NULL } },
+		{ "icon@2x.we", { NULL } },
+		{ "alice%40example.org", { NULL } },	/* relaxed only */
+		{ "\"\"@example.org", { NULL } },	/* nothing quoted */
+		{ "\"a\\\"@example.org", { NULL } },	/* the quote is escaped */
+		{ "\"a\nb\"@example.org", { NULL } },
+		{ "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"@example.org",
+		  { NULL } },				/* 65 bytes quoted */
+		/* broken UTF-8: a stray lead, a stray continuation, overlong, surrogate */
+		{ "\xc3@example.org", { NULL } },
+		{ "a\xc3\xa4\xa4@example.org", { NULL } },
+		{ "\xc0\xaf@example.org", { NULL } },
+		{ "\xed\xa0\x80@example.org", { NULL } },
+		/* a fullwidth at sign is no '@' */
+		{ "alice\xef\xbc\xa0" "example.org", { NULL } },
+		{ "a@example.x", { NULL } },
+		{ "pkg@1.2.3", { NULL } },
+	};
+
+	RUN(detect_email, cases);
+}
+
+/* The relaxed email detector through the scan, as a detector_fn. */
+static struct detect_scratch *relaxed_scratch;
+
+static bool detect_email_relaxed(const uint8_t *buf, uint32_t len,
+				 uint32_t from, uint32_t *start, uint32_t *end)
+{
+	struct rs_redact rd = { .det = DET_EMAIL, .relaxed = true };
+	struct rs_service svc = { .redact = &rd, .n_redact = 1,
+				  .det_mask = 1u << DET_EMAIL };
+	const struct detect_match *m;
+	int n = detect_scan(&svc, relaxed_scratch, buf, len, true, &m);
+
+	for (int k = 0; k < n; k++)
+		if (m[k].start >= from) {
+			*start = m[k].start;
+			*end = m[k].end;
+			return true;
+		}
+	return false;
+}
+
+static void test_email_relaxed(void **state)
+{
+	static const struct det_case cases[] = {
+		{ "root@localhost", { "root@localhost" } },
+		{ "from=<alice@mailhost>", { "alice@mailhost" } },
+		{ "user@host1 ", { "user@host1" } },
+		{ "a@b", { "a@b" } },
+		{ "a@b.c", { "a@b.c" } },
+		{ "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xb8\xbb\xe6\x9c\xba",
+		  { "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xb8\xbb\xe6\x9c\xba" } },
+		/* what strict finds, relaxed finds the same */
+		{ "alice@example.org", { "alice@example.org" } },
+		{ "a@example.org42", { "a@example.org" } },
+		{ "a@mail.example.123", { "a@mail.example" } },
+		/* percent-encoded '@', once or twice */
+		{ "GET /?email=alice%40example.org&x=1",
+		  { "alice%40example.org" } },
+		{ "u=alice%2540example.org", { "alice%2540example.org" } },
+		{ "to=alice%2Btag%40example.org", { "alice%2Btag%40example.org" } },
+		{ "u=alice%40localhost", { "alice%40localhost" } },
+		/* an encoded '@' is no part of a local part, as '@' is not */
+		{ "a%40b%40c.org", { "a%40b" } },
+		{ "x=a%40b.org&y=c%40d.org", { "a%40b.org", "c%40d.org" } },
+		{ "x=alice%40example.org,bob@example.net",
+		  { "alice%40example.org", "bob@example.net" } },
+		/* negatives */
+		{ "a@123", { NULL } },
+		{ "icon@2x", { NULL } },
+		{ "icon@2x.png", { NULL } },
+		{ "@mention", { NULL } },
+		{ "50%400", { NULL } },
+		{ "%40example.org", { NULL } },
+		{ "a%4", { NULL } },
+		/* symbol versions, build placeholders, markup: no host names */
+		{ "memcpy@GLIBC_2.14 foo@GOT", { NULL } },
+		{ "/usr/lib/llvm-@LLVM_VERSION@/bin", { NULL } },
+		{ "``@union``", { NULL } },
+		{ "'@color'", { NULL } },
+		/* but a host name with capitals is one */
+		{ "root@Mailhost", { "root@Mailhost" } },
+	};
+	relaxed_scratch = scratch();
+	RUN(detect_email_relaxed, cases);
+	detect_scratch_free(relaxed_scratch);
+	relaxed_scratch = NULL;
+}
+
+/* Each email rule's flag: relaxed forms go to the service's email rule. */
+static void test_email_relaxed_scan(void **state)
+{
+	struct detect_scratch *s = scratch();
+	struct rs_redact r[] = {
+		{ .det = DET_IPV4 }, { .det = DET_EMAIL, .relaxed = true },
+	};
+	struct rs_service svc = svc_of(r, 2);
+	const struct detect_match *m;
+	const char *t = "MAIL FROM:<root@localhost> 10.0.0.1 q=a%40b.io";
+
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 3);
+	assert_match(m[0], 11, 25, 1, DET_EMAIL);
+	assert_match(m[1], 27, 35, 0, DET_IPV4);
+	assert_match(m[2], 38, 46, 1, DET_EMAIL);
+	r[1].relaxed = false;
+	assert_int_equal(scan_str(&svc, s, t, true, &m), 1);
+	assert_match(m[0], 27, 35, 0, DET_IPV4);
+	detect_scratch_free(s);
+}
+
+struct email_tail_case {
+	bool relaxed;
+	const char *in;
+	int start, suspect;
+};
+
+static void test_email_tail(void **state)
+{
+	static const struct email_tail_case cases[] = {
+		{ false, "MAIL FROM:<\xc3\xa5li", 11, -1 },
+		{ false, "MAIL FROM:<\xc3", 11, -1 },	/* cut inside UTF-8 */
+		{ false, "MAIL FROM:<a@ex\xc3", 11, 11 },
+		{ false, "MAIL FROM:<\"alice sm", 11, -1 },
+		{ false, "MAIL FROM:<\"alice smith\"", 11, -1 },
+		{ false, "MAIL FROM:<\"alice smith\"@", 11, 11 },
+		{ false, "MAIL FROM:<\"alice smith\"@exa", 11, 11 },
+		{ false, "MAIL FROM:<\"a\\", 11, -1 },
+		{ false, "MAIL FROM:<\"a\\\"b", 11, -1 },
+		{ false, "MAIL FROM:<alice@[", 11, 11 },
+		{ false, "MAIL FROM:<alice@[IPv6:2001:db8:", 11, 11 },
+		{ false, "MAIL FROM:<alice@[192.0.2.1]>\r\n", -1, -1 },
+		{ false, "MAIL FROM:<\"alice smith\"@example.org>\r\n", -1, -1 },
+		{ false, "say \"hi\"\r\n", -1, -1 },
+		{ false, "x @[", -1, -1 },
+		{ false, "q=alice%40exa", 2, -1 },
+		{ true, "q=alice%40exa", 2, 2 },
+		{ true, "q=alice%2540", 2, 2 },
+		{ true, "q=alice%25", 2, -1 },
+		{ true, "q=%40exa", 2, -1 },
+		{ true, "q=\"a b\"%2", 2, -1 },
+		{ true, "q=\"a b\"%40", 2, 2 },
+	};
+	struct detect_scratch *s = scratch();
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		const struct email_tail_case *c = &cases[k];
+		struct rs_redact rd = { .det = DET_EMAIL, .relaxed = c->relaxed };
+		struct rs_service svc = { .redact = &rd, .n_redact = 1,
+					  .det_mask = 1u << DET_EMAIL };
+		uint32_t len = (uint32_t)strlen(c->in), sus;
+		uint8_t *b = dup_exact(c->in, len);
+		uint32_t t = detect_tail(&svc, s, b, len, &sus);
+		uint32_t want = c->start < 0 ? len : (uint32_t)c->start;
+		uint32_t want_sus = c->suspect < 0 ? len : (uint32_t)c->suspect;
+
+		if (t != want || sus != want_sus)
+			fail_msg("case %zu: tail at %u suspect %u, want %u and %u",
+				 k, t, sus, want, want_sus);
+		free(b);
+	}
+	detect_scratch_free(s);
+}
+
 /* ---- neighbours and printed forms ---------------------------------- */
 
 /*
@@ -1304,6 +1532,68 @@ static void test_tail_header_every_cut(void **state)
 }
 
 /*
+ * The stream's promise for every form: cut anywhere inside the address,
+ * the part before the cut is held from the address's start on (so the
+ * next segment is scanned with it), and the whole text has the address.
+ */
+static void test_email_tail_every_cut(void **state)
+{
+	static const struct { bool relaxed; const char *in, *addr; } cases[] = {
+		{ false, "MAIL FROM:<\xc3\xa5lice@ex\xc3\xa4mple.org> SIZE=1\r\n",
+		  "\xc3\xa5lice@ex\xc3\xa4mple.org" },
+		{ false, "To: \xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a\r\n",
+		  "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a" },
+		{ false, "To: <\"alice smith\"@example.org>\r\n",
+		  "\"alice smith\"@example.org" },
+		{ false, "To: \"a\\\"b\"@example.org\r\n", "\"a\\\"b\"@example.org" },
+		{ false, "To: \"j\xc3\xb6rg @home\"@example.org\r\n",
+		  "\"j\xc3\xb6rg @home\"@example.org" },
+		{ false, "a alice@example.xn--p1ai\r\n", "alice@example.xn--p1ai" },
+		{ false, "a alice@xn--exmple-cua.org\r\n", "alice@xn--exmple-cua.org" },
+		{ false, "a alice+tag@imap.opus1.com\r\n", "alice+tag@imap.opus1.com" },
+		{ false, "a alice@[192.0.2.1]\r\n", "alice@[192.0.2.1]" },
+		{ false, "a alice@[IPv6:2001:db8::1]\r\n", "alice@[IPv6:2001:db8::1]" },
+		{ false, "{\"to\":\"alice@example.org\"}", "alice@example.org" },
+		{ true, "a root@localhost\r\n", "root@localhost" },
+		{ true, "GET /?e=alice%40example.org HTTP/1.1\r\n",
+		  "alice%40example.org" },
+		{ true, "GET /?e=alice%2540example.org&x HTTP/1.1\r\n",
+		  "alice%2540example.org" },
+		{ true, "e=\"a b\"%2540example.org\r\n", "\"a b\"%2540example.org" },
+	};
+	struct detect_scratch *s = scratch();
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct rs_redact rd = { .det = DET_EMAIL, .relaxed = cases[k].relaxed };
+		struct rs_service svc = { .redact = &rd, .n_redact = 1,
+					  .det_mask = 1u << DET_EMAIL };
+		uint32_t len = (uint32_t)strlen(cases[k].in);
+		const char *at = strstr(cases[k].in, cases[k].addr);
+		uint32_t as = (uint32_t)(at - cases[k].in);
+		uint32_t ae = as + (uint32_t)strlen(cases[k].addr);
+		const struct detect_match *m;
+		int n;
+
+		assert_non_null(at);
+		n = detect_scan(&svc, s, (const uint8_t *)cases[k].in, len, true, &m);
+		if (n != 1 || m[0].start != as || m[0].end != ae)
+			fail_msg("case %zu: %d matches, first [%u, %u), want [%u, %u)",
+				 k, n, n > 0 ? m[0].start : 0, n > 0 ? m[0].end : 0,
+				 as, ae);
+		for (uint32_t cut = as + 1; cut < ae; cut++) {
+			uint8_t *b = dup_exact(cases[k].in, cut);
+			uint32_t sus, t = detect_tail(&svc, s, b, cut, &sus);
+
+			if (t > as)
+				fail_msg("case %zu cut at %u: tail from %u, the address starts at %u",
+					 k, cut, t, as);
+			free(b);
+		}
+	}
+	detect_scratch_free(s);
+}
+
+/*
  * Every cut of a text: what detect_tail() lets go before its offset must
  * be redacted as in the whole text, or a split identifier would leak
  * over TCP.  The matches of the cut text that start before the tail are
@@ -1378,6 +1668,57 @@ static void test_cuts(void **state)
 	detect_scratch_free(s);
 }
 
+/*
+ * A held TCP segment is also scanned alone: what the email detector finds
+ * in a text cut short must lie inside what it finds in the whole text, or
+ * the server would get other bytes for other segment boundaries.
+ */
+static void test_email_prefix_within_whole(void **state)
+{
+	static const char *const texts[] = {
+		"<img src=\"icon@2x.png\"> logo@1.5x.jpg",
+		"a@b.abc-1 c@example.com-foo d@imap.opus1.com",
+		"x@b.xn--p1ai-1\xc3\xa4 y@example.xn--p1ai",
+		"To: \"alice smith\"@example.org, \"a\\\"b\"@x.org",
+		"\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a\xe3\x80\x82",
+		"e=alice%40example.org&f=root@localhost foo@GOT ``@union``",
+	};
+	struct detect_scratch *s = scratch();
+	static struct detect_match whole[16];
+
+	for (int rx = 0; rx < 2; rx++)
+		for (size_t k = 0; k < sizeof(texts) / sizeof(texts[0]); k++) {
+			struct rs_redact rd = { .det = DET_EMAIL, .relaxed = rx };
+			struct rs_service svc = { .redact = &rd, .n_redact = 1,
+						  .det_mask = 1u << DET_EMAIL };
+			uint32_t len = (uint32_t)strlen(texts[k]);
+			const struct detect_match *m;
+			int n = detect_scan(&svc, s, (const uint8_t *)texts[k], len,
+					    true, &m);
+
+			assert_true(n >= 0 && n <= 16);
+			memcpy(whole, m, (size_t)n * sizeof(*m));
+			for (uint32_t cut = 1; cut < len; cut++) {
+				uint8_t *b = dup_exact(texts[k], cut);
+				int c = detect_scan(&svc, s, b, cut, true, &m);
+
+				for (int i = 0; i < c; i++) {
+					bool inside = false;
+
+					for (int j = 0; j < n; j++)
+						inside = inside ||
+							 (whole[j].start <= m[i].start &&
+							  m[i].end <= whole[j].end);
+					if (!inside)
+						fail_msg("text %zu relaxed %d cut %u: [%u, %u) not inside a match of the whole",
+							 k, rx, cut, m[i].start, m[i].end);
+				}
+				free(b);
+			}
+		}
+	detect_scratch_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1410,6 +1751,13 @@ int main(void)
 		cmocka_unit_test(test_hostnames),
 		cmocka_unit_test(test_cuts),
 		cmocka_unit_test(test_tail_forms),
+		cmocka_unit_test(test_email_forms),
+		cmocka_unit_test(test_email_negatives),
+		cmocka_unit_test(test_email_relaxed),
+		cmocka_unit_test(test_email_relaxed_scan),
+		cmocka_unit_test(test_email_tail),
+		cmocka_unit_test(test_email_tail_every_cut),
+		cmocka_unit_test(test_email_prefix_within_whole),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -388,6 +388,125 @@ static void test_token_long(void **state)
 	free(t2);
 }
 
+/*
+ * UTF-8 in an identifier (RFC 6531 addresses): each byte of a character
+ * becomes ASCII, so the text keeps its byte length and stays valid; bytes
+ * that start no well-formed character (binary) stay as they are.
+ */
+static void test_mask_utf8(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "\xc3\xa5lice@ex\xc3\xa4mple.org", "xxxxxx@xxxxxxxx.xxx" },
+		{ "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a",
+		  "xxxxxx@xxxxxx.xxxxxx" },
+		{ "\xf0\xa0\xae\xb7x@a.io", "xxxxx@x.xx" },
+		{ "\"j\xc3\xb6rg smith\"@example.org", "\"xxxxx xxxxx\"@xxxxxxx.xxx" },
+		/* a character cut short by the end of the text (a held tail) */
+		{ "ab\xe4\xbe", "xxxx" },
+		/* not UTF-8: overlong, surrogate, stray continuation, 0xff */
+		{ "\xc0\xaf\xed\xa0\x80\x80\xff", "\xc0\xaf\xed\xa0\x80\x80\xff" },
+		{ "a\xc3(", "x\xc3(" },
+	};
+	uint8_t key_dummy[KEY_LEN] = { 1 };
+	char t[64];
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		char buf[64];
+		size_t n = strlen(cases[k].in);
+
+		memcpy(buf, cases[k].in, n + 1);
+		rewrite_mask((uint8_t *)buf, (uint32_t)n);
+		assert_string_equal(buf, cases[k].out);
+	}
+	/* token: ASCII letters in place of the UTF-8 bytes, the rest classed */
+	memcpy(t, "\xe7\x94\xa8@\xc3\xa4.de\xff", 11);
+	rewrite_token(key_dummy, DET_EMAIL, (uint8_t *)t, 10);
+	for (int i = 0; i < 10; i++) {
+		if (i == 3 || i == 6)
+			assert_int_equal(t[i], i == 3 ? '@' : '.');
+		else if (i == 9)
+			assert_int_equal((uint8_t)t[i], 0xff);
+		else
+			assert_true(t[i] >= 'a' && t[i] <= 'z');
+	}
+}
+
+/* A UTF-8 character across the token's PRF chunks is rewritten whole. */
+static void test_token_utf8_long(void **state)
+{
+	enum { LEN = 600 };
+	uint8_t *in = malloc(LEN), *t1 = malloc(LEN);
+
+	assert_true(in && t1);
+	/* 3-byte characters: 256 is no multiple of 3, so some straddle */
+	for (unsigned i = 0; i < LEN; i += 3)
+		memcpy(in + i, "\xe4\xbe\x8b", 3);
+	memcpy(t1, in, LEN);
+	rewrite_token(key_a, DET_EMAIL, t1, LEN);
+	for (unsigned i = 0; i < LEN; i++)
+		assert_true(t1[i] >= 'a' && t1[i] <= 'z');
+	free(in);
+	free(t1);
+}
+
+/*
+ * Percent escapes (a relaxed email's %40): an escaped punctuation mark
+ * stays as the mark would, any other escape becomes one of a letter; no
+ * invalid escape (%0x) and no NUL (%00) reaches the server's decoder.
+ */
+static void test_mask_pct(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "alice%40example.org", "xxxxx%40xxxxxxx.xxx" },
+		{ "alice%2540example.org", "xxxxx%2540xxxxxxx.xxx" },
+		{ "alice%2Btag%40example.org", "xxxxx%2Bxxx%40xxxxxxx.xxx" },
+		{ "j%C3%B6rg%40example.org", "x%78%78xx%40xxxxxxx.xxx" },
+		{ "a%2541b", "x%2578x" },
+		{ "%4", "%0" },			/* no escape: a digit */
+		{ "fe80::1%25eth0", "xx00::0%25xxx0" },
+		{ "100%", "000%" },
+	};
+	uint8_t key_dummy[KEY_LEN] = { 2 };
+	char t[32];
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		char buf[64];
+		size_t n = strlen(cases[k].in);
+
+		memcpy(buf, cases[k].in, n + 1);
+		rewrite_mask((uint8_t *)buf, (uint32_t)n);
+		assert_string_equal(buf, cases[k].out);
+	}
+	/* token: %40 stays, %C3 becomes the escape of a lower-case letter */
+	memcpy(t, "ab%40cd%C3x", 12);
+	rewrite_token(key_dummy, DET_EMAIL, (uint8_t *)t, 11);
+	assert_memory_equal(t + 2, "%40", 3);
+	assert_int_equal(t[7], '%');
+	assert_true((t[8] == '6' && t[9] >= '1' && t[9] <= 'f') ||
+		    (t[8] == '7' && t[9] >= '0' && t[9] <= 'a'));
+}
+
+/* An escape across the token's PRF chunks is rewritten once, whole. */
+static void test_token_pct_long(void **state)
+{
+	enum { LEN = 600 };
+	uint8_t *t1 = malloc(LEN);
+
+	assert_non_null(t1);
+	/* "%C3" every 3 bytes: 256 is no multiple of 3, so some straddle */
+	for (unsigned i = 0; i < LEN; i += 3)
+		memcpy(t1 + i, "%C3", 3);
+	rewrite_token(key_a, DET_EMAIL, t1, LEN);
+	for (unsigned i = 0; i < LEN; i += 3) {
+		unsigned v;
+
+		assert_int_equal(t1[i], '%');
+		assert_int_equal(sscanf((const char *)t1 + i + 1, "%2x", &v), 1);
+		assert_true(v >= 'a' && v <= 'z');
+	}
+	free(t1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +518,10 @@ int main(void)
 		cmocka_unit_test(test_token_phone),
 		cmocka_unit_test(test_token_distinct),
 		cmocka_unit_test(test_token_long),
+		cmocka_unit_test(test_mask_utf8),
+		cmocka_unit_test(test_token_utf8_long),
+		cmocka_unit_test(test_mask_pct),
+		cmocka_unit_test(test_token_pct_long),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
