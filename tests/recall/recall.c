@@ -252,11 +252,12 @@ static int decode(struct rcase *c, const char *s, const char **why)
 
 /* ---- checking an output ------------------------------------------------ */
 
+/* The mask action: digits 0, letters x, each byte of a UTF-8 character x */
 static uint8_t masked(uint8_t b)
 {
 	if (b >= '0' && b <= '9')
 		return '0';
-	if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z'))
+	if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || b >= 0x80)
 		return 'x';
 	return b;
 }
