@@ -1355,6 +1355,37 @@ int key_ratchet_new(const char *path, uint64_t epoch_seconds, uint64_t start,
 	return err;
 }
 
+/*
+ * Read the ratchet state at @path into guarded memory: the file image at
+ * *@buf, its key right after.  *@buf is set (and must be sodium_free()d)
+ * whenever the return is not -ENOMEM or key_init()'s error.
+ */
+static int ratchet_open(const char *path, uid_t allowed_uid,
+			struct ratchet_hdr *h, uint8_t **buf, const char **why)
+{
+	int err = key_init();
+
+	*buf = NULL;
+	if (err)
+		return err;
+	*buf = sodium_malloc(RATCHET_SCRATCH);
+	if (!*buf)
+		return -ENOMEM;
+	return ratchet_file_read(path, allowed_uid, h, *buf,
+				 *buf + KEY_RATCHET_FILE_LEN, why);
+}
+
+/* What `key status` shows of state @h with key @key; never the key. */
+static void ratchet_status_fill(struct key_ratchet_status *st,
+				const struct ratchet_hdr *h, const uint8_t *key)
+{
+	st->version = h->version;
+	st->epoch_seconds = h->epoch_seconds;
+	st->start = h->start;
+	st->epoch = h->epoch;
+	ratchet_fingerprint(key, st->fingerprint);
+}
+
 /**
  * key_ratchet_advance() - see policy.h
  */
@@ -1371,14 +1402,7 @@ int key_ratchet_advance(const char *path, uid_t allowed_uid, uint64_t now,
 	if (!why)
 		why = &dummy;
 	*why = NULL;
-	err = key_init();
-	if (err)
-		return err;
-	buf = sodium_malloc(RATCHET_SCRATCH);
-	if (!buf)
-		return -ENOMEM;
-	err = ratchet_file_read(path, allowed_uid, &h, buf,
-				buf + KEY_RATCHET_FILE_LEN, why);
+	err = ratchet_open(path, allowed_uid, &h, &buf, why);
 	if (err)
 		goto out;
 	if (h.epoch < not_before) {
@@ -1405,15 +1429,10 @@ int key_ratchet_advance(const char *path, uid_t allowed_uid, uint64_t now,
 		if (err)
 			goto out;
 	}
-	if (st) {
-		st->version = h.version;
-		st->epoch_seconds = h.epoch_seconds;
-		st->start = h.start;
-		st->epoch = h.epoch;
-		ratchet_fingerprint(buf + KEY_RATCHET_FILE_LEN, st->fingerprint);
-	}
+	if (st)
+		ratchet_status_fill(st, &h, buf + KEY_RATCHET_FILE_LEN);
 out:
-	sodium_free(buf);	/* wipes the old key and the new */
+	sodium_free(buf);	/* wipes the old key and the new; NULL is fine */
 	return err;
 }
 
@@ -1431,20 +1450,10 @@ int key_ratchet_status(const char *path, struct key_ratchet_status *st,
 	if (!why)
 		why = &dummy;
 	*why = NULL;
-	err = key_init();
-	if (err)
-		return err;
-	buf = sodium_malloc(RATCHET_SCRATCH);
-	if (!buf)
-		return -ENOMEM;
-	err = ratchet_file_read(path, key_allowed_uid, &h, buf,
-				buf + KEY_RATCHET_FILE_LEN, why);
+	err = ratchet_open(path, key_allowed_uid, &h, &buf, why);
 	if (!err) {
-		st->version = h.version;
-		st->epoch_seconds = h.epoch_seconds;
-		st->start = h.start;
-		st->epoch = st->from = h.epoch;
-		ratchet_fingerprint(buf + KEY_RATCHET_FILE_LEN, st->fingerprint);
+		ratchet_status_fill(st, &h, buf + KEY_RATCHET_FILE_LEN);
+		st->from = h.epoch;
 	}
 	sodium_free(buf);
 	return err;
@@ -1464,14 +1473,7 @@ int key_ratchet_export(const char *path, const char *out, uint64_t now,
 	if (!why)
 		why = &dummy;
 	*why = NULL;
-	err = key_init();
-	if (err)
-		return err;
-	buf = sodium_malloc(RATCHET_SCRATCH);
-	if (!buf)
-		return -ENOMEM;
-	err = ratchet_file_read(path, key_allowed_uid, &h, buf,
-				buf + KEY_RATCHET_FILE_LEN, why);
+	err = ratchet_open(path, key_allowed_uid, &h, &buf, why);
 	if (!err)
 		err = ratchet_check_clock(&h, now, KEY_GRACE_DEFAULT, why);
 	if (err)
@@ -1493,13 +1495,8 @@ int key_ratchet_export(const char *path, const char *out, uint64_t now,
 	else if (err)
 		*why = strerror(-err);
 	close(dfd);
-	if (!err) {
-		st->version = h.version;
-		st->epoch_seconds = h.epoch_seconds;
-		st->start = h.start;
-		st->epoch = h.epoch;
-		ratchet_fingerprint(buf + KEY_RATCHET_FILE_LEN, st->fingerprint);
-	}
+	if (!err)
+		ratchet_status_fill(st, &h, buf + KEY_RATCHET_FILE_LEN);
 out:
 	sodium_free(buf);
 	return err;
