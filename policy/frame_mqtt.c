@@ -215,7 +215,7 @@ static void mq_fixed(struct frame_emit *e, uint8_t b)
 		return;
 	}
 	fr_take(e, FRAME_RUN_STRUCT, 1);
-	fs->u[3] = MQ_U3_CONNECTED | b;
+	fs->u[3] = MQ_U3_CONNECTED | type | (uint32_t)(b & 0xf) << 4;
 	fs->u[0] = 0;
 	fs->u[1] = 0;
 	fs->phase = MQ_RLEN;
