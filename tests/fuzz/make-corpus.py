@@ -11,6 +11,7 @@ directions, streams cut across segments, out-of-order and retransmitted
 segments, ICMP errors quoting flows both ways, holds decided by ticks,
 a reload and a stop, a flood of flows.
 fuzz_policy: the policies of doc/design.md §6 and broken variants.
+fuzz_frame: client streams of each framing (make-frame-corpus.py).
 Output is deterministic: the same scapy gives the same files.
 """
 import hashlib
@@ -22,6 +23,9 @@ from scapy.all import (IP, IPv6, TCP, UDP, ICMP, ICMPv6DestUnreach,
                        ICMPv6PacketTooBig, ICMPv6EchoRequest, IPOption_RR,
                        IPv6ExtHdrFragment, IPv6ExtHdrHopByHop,
                        IPv6ExtHdrRouting, IPv6ExtHdrDestOpt, Raw)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+frame_seeds = __import__("make-frame-corpus").frame_seeds
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "corpus")
@@ -581,6 +585,7 @@ def main():
     engine_seeds()
     conversation_seeds()
     policy_seeds()
+    frame_seeds(OUT)
     n = sum(len(fs) for _, _, fs in os.walk(OUT))
     digest = hashlib.sha256()
     for root, _, fs in sorted(os.walk(OUT)):
