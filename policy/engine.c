@@ -1,14 +1,14 @@
 /*
- * engine.c — the one function that decides what a packet becomes.
+ * engine.c — the one function that decides what a packet becomes: the
+ * packet walk.
  *
  * Inbound (client → server): the source address becomes the pseudonym of
- * the service's address rule, the payload loses its identifiers.
+ * the service's address rule (pseudonym.c), the payload loses its
+ * identifiers (redact.c; a TCP stream's in stream.c).
  * Outbound (server → client): the destination pseudonym becomes the real
  * client again.  ICMP errors about a translated flow are translated in
- * their quoted header too.  Every rewrite keeps the length; checksums are
- * updated incrementally (RFC 1624) so that a packet that arrived corrupt
- * stays detectably corrupt, or recomputed in full when the kernel said
- * the checksum is still partial.
+ * their quoted header too.  Every rewrite keeps the length and the
+ * checksums right (patch.c).
  *
  * Order of work: decode, classify, find or make the flow, scan — and only
  * then modify, so that an error never leaves a half-rewritten packet.
@@ -236,9 +236,40 @@ static void fail(const struct ruleset *rs, struct engine_worker *w, int svc,
 				    &rs->services[svc] : NULL, st, why);
 }
 
+/* A packet no service covers: it passes as it is, counted. */
+static void not_covered(struct engine_worker *w, struct engine_result *res)
+{
+	stats_of(w, -1)->reasons[ENGINE_R_NOT_COVERED]++;
+	res->reason = ENGINE_R_NOT_COVERED;
+}
+
 static uint16_t port_be(uint16_t host)
 {
 	return htons(host);
+}
+
+/* Rewrite the source (@dst false) or destination port of @p to @port. */
+static void patch_port(struct csum_ctx *cc, struct packet *p, bool dst,
+		       uint16_t port)
+{
+	uint16_t be = port_be(port);
+
+	patch(cc, p->data + p->l4_off + (dst ? 2 : 0), &be, 2, false, false);
+	if (dst)
+		p->dport = port;
+	else
+		p->sport = port;
+}
+
+/* The checksums finished; a packet that changed is modified, counted. */
+static void finish(struct csum_ctx *cc, struct engine_stats *st,
+		   struct engine_result *res)
+{
+	csum_ctx_finish(cc);
+	if (cc->touched_l4 || cc->touched_l3) {
+		res->verdict = ENGINE_MODIFIED;
+		st->changed++;
+	}
 }
 
 /* ---- ICMP errors -------------------------------------------------------- */
@@ -274,10 +305,6 @@ static bool process_icmp_error(const struct ruleset *rs, struct flow_table *ft,
 	struct flow *f = NULL;
 	bool outbound = false;
 	struct csum_ctx cc;
-	uint8_t *inner_check, *fix, *port_at;
-	const uint8_t *to;
-	uint32_t quote_len;
-	uint16_t be;
 
 	if (!in->have_ports || in->family != p->family ||
 	    proto_index(in->proto) < 0)
@@ -297,8 +324,7 @@ static bool process_icmp_error(const struct ruleset *rs, struct flow_table *ft,
 			res->service = f->svc < rs->n_services ? f->svc : -1;
 			res->dir = dir;
 			if (to_pseudo) {
-				res->reason = ENGINE_R_NOT_COVERED;
-				stats_of(w, -1)->reasons[ENGINE_R_NOT_COVERED]++;
+				not_covered(w, res);
 				return true;
 			}
 			fail(rs, w, res->service, ENGINE_R_ICMP_MISMATCH, res);
@@ -322,37 +348,13 @@ static bool process_icmp_error(const struct ruleset *rs, struct flow_table *ft,
 		return true;
 	}
 	csum_ctx_init(&cc, p, flags);
-	inner_check = NULL;
-	if (in->have_l4_csum)
-		inner_check = p->data + in->l4_off +
-			      (in->proto == IPPROTO_TCP ? 16 : 6);
-	if (inner_check && in->proto == IPPROTO_UDP && p->family == 4 &&
-	    !inner_check[0] && !inner_check[1])
-		inner_check = NULL;
 	/* Quoted header first (its own checksums), then the outer header. */
-	if (outbound) {
-		fix = isrc;
-		to = f->client;
-		port_at = p->data + in->l4_off;
-		be = port_be(f->cport);
-	} else {
-		fix = idst;
-		to = f->pseudo;
-		port_at = p->data + in->l4_off + 2;
-		be = port_be(f->pport);
-	}
-	/* The ICMP checksum covers the quote: keep its old bytes to update it. */
-	quote_len = p->len - in->l3_off;
-	memcpy(w->span, p->data + in->l3_off, quote_len);
-	if (in->family == 4)
-		csum_field_update(p->data + in->l3_off + 10, fix, to, 4, 0);
-	if (inner_check) {
-		csum_l4_field_update(inner_check, in->proto, fix, to, alen, 0);
-		csum_l4_field_update(inner_check, in->proto, port_at, &be, 2, 0);
-	}
-	memcpy(fix, to, alen);
-	memcpy(port_at, &be, 2);
-	patched_payload(&cc, w->span, p->data + in->l3_off, quote_len);
+	if (outbound)
+		patch_quote(&cc, isrc, f->client, p->data + in->l4_off,
+			    port_be(f->cport), w->span);
+	else
+		patch_quote(&cc, idst, f->pseudo, p->data + in->l4_off + 2,
+			    port_be(f->pport), w->span);
 	if (outbound && !memcmp(odst, f->pseudo, alen))
 		patch(&cc, odst, f->client, alen, true, true);
 	if (!outbound && !memcmp(osrc, f->client, alen))
@@ -515,11 +517,8 @@ static void process_inbound(const struct ruleset *rs, struct flow_table *ft,
 	}
 
 	csum_ctx_init(&cc, p, flags);
-	job = (struct redact_job){
-		.rs = rs, .ft = ft, .w = w, .svc = svc, .st = st,
-		.epoch_key = keyring_epoch_key(rs->keys, epoch),
-		.epoch = epoch, .cc = &cc,
-	};
+	job_for(&job, rs, ft, w, s, now_ns);
+	job.cc = &cc;
 	/*
 	 * The payload is rewritten before the addresses: a scan error then
 	 * leaves an untouched packet for on-error accept.
@@ -541,17 +540,9 @@ static void process_inbound(const struct ruleset *rs, struct flow_table *ft,
 		return;
 	}
 	patch(&cc, saddr, f->pseudo, p->addr_len, true, true);
-	if (f->pport != f->cport) {
-		uint16_t be = port_be(f->pport);
-
-		patch(&cc, p->data + p->l4_off, &be, 2, false, false);
-		p->sport = f->pport;
-	}
-	csum_ctx_finish(&cc);
-	if (cc.touched_l4 || cc.touched_l3) {
-		res->verdict = ENGINE_MODIFIED;
-		st->changed++;
-	}
+	if (f->pport != f->cport)
+		patch_port(&cc, p, false, f->pport);
+	finish(&cc, st, res);
 	if (so == STREAM_HELD) {
 		stream_hold_final(&job, f, held, p->data, p->len,
 				  res->verdict == ENGINE_MODIFIED);
@@ -609,17 +600,9 @@ static void process_outbound(const struct ruleset *rs, struct flow_table *ft,
 	}
 	csum_ctx_init(&cc, p, flags);
 	patch(&cc, daddr, to, p->addr_len, true, true);
-	if (to_port != p->dport) {
-		uint16_t be = port_be(to_port);
-
-		patch(&cc, p->data + p->l4_off + 2, &be, 2, false, false);
-		p->dport = to_port;
-	}
-	csum_ctx_finish(&cc);
-	if (cc.touched_l4 || cc.touched_l3) {
-		res->verdict = ENGINE_MODIFIED;
-		st->changed++;
-	}
+	if (to_port != p->dport)
+		patch_port(&cc, p, true, to_port);
+	finish(&cc, st, res);
 }
 
 int engine_process(const struct ruleset *rs, struct flow_table *ft,
@@ -647,8 +630,7 @@ int engine_process(const struct ruleset *rs, struct flow_table *ft,
 		 */
 		s = svc_of_raw(rs, pkt, len);
 		if (s == -1) {
-			stats_of(w, -1)->reasons[ENGINE_R_NOT_COVERED]++;
-			res->reason = ENGINE_R_NOT_COVERED;
+			not_covered(w, res);
 			return 0;
 		}
 		fail(rs, w, s < 0 ? -1 : s,
@@ -666,10 +648,8 @@ int engine_process(const struct ruleset *rs, struct flow_table *ft,
 
 	if (p.icmp_error) {
 		if (!process_icmp_error(rs, ft, w, &p, dir, (uint32_t)now_s, flags,
-					res)) {
-			stats_of(w, -1)->reasons[ENGINE_R_NOT_COVERED]++;
-			res->reason = ENGINE_R_NOT_COVERED;
-		}
+					res))
+			not_covered(w, res);
 		return 0;
 	}
 
@@ -685,8 +665,7 @@ int engine_process(const struct ruleset *rs, struct flow_table *ft,
 	s = dir == ENGINE_DIR_IN ? svc_d : svc_s;
 	if (s < 0 || (dir == ENGINE_DIR_IN &&
 		      !client_allowed(&rs->services[s], &p, pkt_saddr(&p)))) {
-		stats_of(w, -1)->reasons[ENGINE_R_NOT_COVERED]++;
-		res->reason = ENGINE_R_NOT_COVERED;
+		not_covered(w, res);
 		return 0;
 	}
 	res->service = s;

@@ -34,6 +34,8 @@ struct engine_worker {
 	struct stream_set *ss;		/* TCP stream state (stream.c) */
 };
 
+/* ---- patch.c ----------------------------------------------------------- */
+
 /*
  * A packet's pending checksum work: the L4 checksum field, whether it is
  * updated incrementally or recomputed at the end, and whether the IPv4
@@ -45,8 +47,6 @@ struct csum_ctx {
 	bool full;		/* recompute the L4 checksum at the end */
 	bool touched_l3, touched_l4;
 };
-
-/* ---- patch.c ----------------------------------------------------------- */
 
 /* Start the checksum work of @p; @flags: engine_process()'s. */
 void csum_ctx_init(struct csum_ctx *c, struct packet *p, unsigned flags);
@@ -67,15 +67,14 @@ void patch(struct csum_ctx *c, uint8_t *at, const void *new, size_t len,
 void patched_payload(struct csum_ctx *c, const uint8_t *old, uint8_t *at,
 		     size_t len);
 
-/* Incremental update of the 16-bit checksum field at @field for @len
- * bytes changed from @old to @new; @odd: they start at an odd offset. */
-void csum_field_update(uint8_t *field, const void *old, const void *new,
-		       size_t len, int odd);
-
-/* The same for an L4 checksum of @proto: a UDP one that comes out 0
- * ("none") is stored as ~0. */
-void csum_l4_field_update(uint8_t *field, uint8_t proto, const void *old,
-			  const void *new, size_t len, int odd);
+/*
+ * In the header an ICMP error quotes, replace the address at @addr with
+ * @to and the port at @port_at with @port_net (network order), keeping
+ * the quote's own checksums (IPv4 header, L4) and the ICMP one right.
+ * @scratch: room for a copy of the quote (up to 65535 bytes).
+ */
+void patch_quote(struct csum_ctx *c, uint8_t *addr, const uint8_t *to,
+		 uint8_t *port_at, uint16_t port_net, uint8_t *scratch);
 
 /* ---- redact.c ---------------------------------------------------------- */
 
@@ -92,11 +91,6 @@ struct redact_job {
 	bool mask_tail;		/* a timeout decision masks the whole
 				 * undecided tail */
 };
-
-/* A job for service @svc at @now_ns, with no packet (cc NULL). */
-void job_for(struct redact_job *j, const struct ruleset *rs,
-	     struct flow_table *ft, struct engine_worker *w, int svc,
-	     uint64_t now_ns);
 
 /*
  * What redact_matches() leaves alone and what it reports.  Offsets in
@@ -191,6 +185,11 @@ void act_address_bytes(struct redact_job *j, const struct rs_redact *r,
 		       uint8_t *a, unsigned alen);
 
 /* ---- engine.c ---------------------------------------------------------- */
+
+/* A job for service @svc at @now_ns, with no packet (cc NULL). */
+void job_for(struct redact_job *j, const struct ruleset *rs,
+	     struct flow_table *ft, struct engine_worker *w, int svc,
+	     uint64_t now_ns);
 
 /* Counters of service @svc (an index the ruleset lacks: uncovered). */
 struct engine_stats *stats_of(struct engine_worker *w, int svc);

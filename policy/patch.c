@@ -58,7 +58,7 @@ static void store16(uint8_t *b, uint16_t v)
 }
 
 /* Incremental update of the 16-bit field at @field for old → new bytes. */
-void csum_field_update(uint8_t *field, const void *old, const void *new,
+static void csum_field_update(uint8_t *field, const void *old, const void *new,
 			      size_t len, int odd)
 {
 	uint16_t c = csum_replace(load16(field), old, new, len, odd);
@@ -67,7 +67,7 @@ void csum_field_update(uint8_t *field, const void *old, const void *new,
 }
 
 /* The same for a UDP checksum, where 0 means "none" and is sent as ~0. */
-void csum_l4_field_update(uint8_t *field, uint8_t proto, const void *old,
+static void csum_l4_field_update(uint8_t *field, uint8_t proto, const void *old,
 				 const void *new, size_t len, int odd)
 {
 	csum_field_update(field, old, new, len, odd);
@@ -124,4 +124,36 @@ void csum_ctx_finish(struct csum_ctx *c)
 {
 	if (c->full && c->touched_l4)
 		csum_l4_full(c->p);
+}
+
+/*
+ * patch_quote() - see engine_int.h.  The ICMP checksum covers the quote:
+ * its old bytes are kept in @scratch to update it.
+ */
+void patch_quote(struct csum_ctx *c, uint8_t *addr, const uint8_t *to,
+		 uint8_t *port_at, uint16_t port_net, uint8_t *scratch)
+{
+	struct packet *p = c->p;
+	struct pkt_inner *in = &p->inner;
+	uint8_t *quote = p->data + in->l3_off, *inner_check = NULL;
+	uint32_t quote_len = p->len - in->l3_off;
+
+	if (in->have_l4_csum)
+		inner_check = p->data + in->l4_off +
+			      (in->proto == IPPROTO_TCP ? 16 : 6);
+	if (inner_check && in->proto == IPPROTO_UDP && p->family == 4 &&
+	    !inner_check[0] && !inner_check[1])
+		inner_check = NULL;
+	memcpy(scratch, quote, quote_len);
+	if (in->family == 4)
+		csum_field_update(quote + 10, addr, to, 4, 0);
+	if (inner_check) {
+		csum_l4_field_update(inner_check, in->proto, addr, to,
+				     p->addr_len, 0);
+		csum_l4_field_update(inner_check, in->proto, port_at, &port_net,
+				     2, 0);
+	}
+	memcpy(addr, to, p->addr_len);
+	memcpy(port_at, &port_net, 2);
+	patched_payload(c, scratch, quote, quote_len);
 }

@@ -21,16 +21,11 @@ void addr_load(uint8_t out[16], const uint8_t *a, uint8_t family)
 	memcpy(out, a, family == 4 ? 4 : 16);
 }
 
-/* ---- pseudonyms -------------------------------------------------------- */
-
 /*
- * The address the server sees for client @client.  IPv4-mapped IPv6
- * addresses follow the IPv4 rule (on their last 32 bits).
- * Return: 0, -ENOSPC (map table full), *mapped set for map mode.
- */
-/*
- * Which address rule applies to @addr, and to which of its bytes:
- * IPv4-mapped IPv6 addresses follow the IPv4 rule on their last 32 bits.
+ * Which address rule applies to @addr (of @family), and to which of its
+ * bytes: IPv4-mapped IPv6 addresses follow the IPv4 rule on their last
+ * 32 bits.  The one place an address rule is picked, for every address
+ * the engine rewrites.
  */
 struct addr_part {
 	const struct rs_addr_rule *rule;
@@ -48,80 +43,85 @@ static struct addr_part addr_part_of(const struct rs_service *svc,
 	return (struct addr_part){ &svc->addr6, 0, 16, 6 };
 }
 
-int make_pseudonym(const struct ruleset *rs, struct flow_table *ft,
-			  const struct rs_service *svc, uint8_t family,
-			  const uint8_t *client, uint32_t epoch, uint8_t out[16],
-			  bool *mapped)
+/* Rewriting @addr by its address rule: the bytes it reads and writes. */
+struct addr_work {
+	const struct rs_addr_rule *rule;
+	const uint8_t *in;	/* the part of @addr the rule works on */
+	uint8_t *out;		/* where its result goes */
+	unsigned alen;
+	uint8_t family;		/* the rule's family */
+};
+
+/* @out gets @addr in 16 bytes, the part its rule works on to be rewritten. */
+static struct addr_work addr_work_of(const struct rs_service *svc,
+				     uint8_t family, const uint8_t *addr,
+				     uint8_t out[16])
 {
-	struct addr_part ap = addr_part_of(svc, family, client);
-	const struct rs_addr_rule *rule = ap.rule;
-	const uint8_t *in = client + ap.off;
-	uint8_t *dst = out + ap.off;
-	unsigned alen = ap.alen;
-	uint8_t fam = ap.family;
+	struct addr_part ap = addr_part_of(svc, family, addr);
+
+	addr_load(out, addr, family);
+	return (struct addr_work){ ap.rule, addr + ap.off, out + ap.off,
+				   ap.alen, ap.family };
+}
+
+int make_pseudonym(const struct ruleset *rs, struct flow_table *ft,
+		   const struct rs_service *svc, uint8_t family,
+		   const uint8_t *client, uint32_t epoch, uint8_t out[16],
+		   bool *mapped)
+{
+	struct addr_work aw = addr_work_of(svc, family, client, out);
+	const struct rs_addr_rule *rule = aw.rule;
 
 	*mapped = false;
-	addr_load(out, client, family);
 	switch (rule->mode) {
 	case ADDR_KEEP:
 		return 0;
 	case ADDR_TRUNCATE:
-		addr_truncate(in, dst, alen, rule->plen);
+		addr_truncate(aw.in, aw.out, aw.alen, rule->plen);
 		return 0;
 	case ADDR_PERMUTE:
-		addr_permute(keyring_epoch_key(rs->keys, epoch), in, dst, alen,
-			     rule->plen);
+		addr_permute(keyring_epoch_key(rs->keys, epoch), aw.in, aw.out,
+			     aw.alen, rule->plen);
 		return 0;
 	case ADDR_MAP:
-		if (rule->range.family != fam)
+		if (rule->range.family != aw.family)
 			return 0;	/* the checker prevents this */
 		*mapped = true;
 		return flow_map_pseudonym(ft, keyring_epoch_key(rs->keys, epoch),
-					  rule, fam, in, epoch, dst);
+					  rule, aw.family, aw.in, epoch, aw.out);
 	}
 	return 0;
 }
 
-/*
- * Reply to a pseudonym without a flow: can it be translated without
- * state, or is it not a pseudonym at all?
- * Return: 1 translated into @real, 0 not a pseudonym (pass as is),
- * -ENOENT a pseudonym nobody has.
- */
-int reverse_stateless(const struct ruleset *rs,
-			     const struct rs_service *svc, uint8_t family,
-			     const uint8_t *pseudo, uint32_t epoch,
-			     uint8_t real[16])
+/* reverse_stateless() - see engine_int.h */
+int reverse_stateless(const struct ruleset *rs, const struct rs_service *svc,
+		      uint8_t family, const uint8_t *pseudo, uint32_t epoch,
+		      uint8_t real[16])
 {
-	struct addr_part ap = addr_part_of(svc, family, pseudo);
-	const struct rs_addr_rule *rule = ap.rule;
-	const uint8_t *in = pseudo + ap.off;
-	uint8_t *dst = real + ap.off;
-	unsigned alen = ap.alen;
+	struct addr_work aw = addr_work_of(svc, family, pseudo, real);
+	const struct rs_addr_rule *rule = aw.rule;
 	uint8_t zero[16];
 
-	addr_load(real, pseudo, family);
 	switch (rule->mode) {
 	case ADDR_KEEP:
 		return 0;
 	case ADDR_TRUNCATE:
-		addr_truncate(in, zero, alen, rule->plen);
-		return memcmp(zero, in, alen) ? 0 : -ENOENT;
+		addr_truncate(aw.in, zero, aw.alen, rule->plen);
+		return memcmp(zero, aw.in, aw.alen) ? 0 : -ENOENT;
 	case ADDR_PERMUTE:
-		addr_unpermute(keyring_epoch_key(rs->keys, epoch), in, dst, alen,
-			       rule->plen);
+		addr_unpermute(keyring_epoch_key(rs->keys, epoch), aw.in, aw.out,
+			       aw.alen, rule->plen);
 		return 1;
 	case ADDR_MAP:
-		return addr_in_prefix(in, rule->range.addr, rule->range.plen) ?
+		return addr_in_prefix(aw.in, rule->range.addr, rule->range.plen) ?
 		       -ENOENT : 0;
 	}
 	return 0;
 }
 
-
 /* Rewrite an address text as the service's address rule would. */
 void act_address_text(struct redact_job *j, const struct rs_redact *r,
-			     uint8_t *t, uint32_t len)
+		      uint8_t *t, uint32_t len)
 {
 	uint8_t addr[16], pseudo[16];
 	const struct rs_addr_rule *rule;
@@ -157,28 +157,22 @@ void act_address_text(struct redact_job *j, const struct rs_redact *r,
 				      j->svc->addr6.plen);
 }
 
-
 /* key_prf() domain of keyed replacements of binary addresses */
 #define ENGINE_DOM_ADDR_TOKEN	0xb1
 
 /*
- * The rule that governs a binary address of family @family in a PROXY v2
- * header other than the client's (the destination, a LOCAL header's):
- * the ipv4 or ipv6 detector's, as in text; an IPv4-mapped IPv6 address
- * follows the ipv4 rule on its last 32 bits, as the address rule does.
- * @off, @alen: receive the bytes the rule works on.
+ * addr_bytes_rule() - see engine_int.h: the ipv4 or ipv6 detector's rule,
+ * as in text, by the bytes the address rule would work on.
  */
 const struct rs_redact *addr_bytes_rule(const struct rs_service *svc,
-					       int family, const uint8_t *a,
-					       unsigned *off, unsigned *alen)
+					int family, const uint8_t *a,
+					unsigned *off, unsigned *alen)
 {
-	*off = 0;
-	*alen = family == 4 ? 4 : 16;
-	if (family == 6 && addr_is_v4mapped(a)) {
-		*off = 12;
-		*alen = 4;
-	}
-	return rule_for(svc, *alen == 4 ? DET_IPV4 : DET_IPV6);
+	struct addr_part ap = addr_part_of(svc, (uint8_t)family, a);
+
+	*off = ap.off;
+	*alen = ap.alen;
+	return rule_for(svc, ap.family == 4 ? DET_IPV4 : DET_IPV6);
 }
 
 /*
@@ -187,7 +181,7 @@ const struct rs_redact *addr_bytes_rule(const struct rs_service *svc,
  * `token` puts keyed bytes in its place, stable within the epoch.
  */
 void act_address_bytes(struct redact_job *j, const struct rs_redact *r,
-			      uint8_t *a, unsigned alen)
+		       uint8_t *a, unsigned alen)
 {
 	uint8_t in[16];
 

@@ -106,6 +106,19 @@ static const struct rs_redact *group_rule(const struct rs_service *svc,
 	return NULL;
 }
 
+/*
+ * @at[0, @len) was rewritten in place by action @act; @old is a copy of
+ * what stood there: when it changed, keep the checksum and count it.
+ */
+static void rewritten(struct redact_job *j, const uint8_t *old, uint8_t *at,
+		      uint32_t len, enum act_kind act)
+{
+	if (memcmp(old, at, len)) {
+		patched_payload(j->cc, old, at, len);
+		j->st->action[act]++;
+	}
+}
+
 /* Rewrite payload[start, end) by @r (NULL: mask), counting the action. */
 static void redact_span(struct redact_job *j, uint8_t *payload, uint32_t start,
 			uint32_t end, const struct rs_redact *r)
@@ -113,25 +126,19 @@ static void redact_span(struct redact_job *j, uint8_t *payload, uint32_t start,
 	uint8_t *t = payload + start, *old = j->w->span;
 	uint32_t len = end - start;
 	enum act_kind act = r ? r->act : ACT_MASK;
+	/* only a stream window is this long: it is no packet (cc NULL) */
+	bool keep_old = len <= sizeof(j->w->span);
 
-	if (len > sizeof(j->w->span)) {
-		/* only a stream window is this long: it is no packet (cc NULL) */
-		if (r)
-			apply_action(j, r, t, len);
-		else
-			rewrite_mask(t, len);
-		j->st->action[act]++;
-		return;
-	}
-	memcpy(old, t, len);
+	if (keep_old)
+		memcpy(old, t, len);
 	if (r)
 		apply_action(j, r, t, len);
 	else
 		rewrite_mask(t, len);
-	if (memcmp(old, t, len)) {
-		patched_payload(j->cc, old, t, len);
+	if (keep_old)
+		rewritten(j, old, t, len, act);
+	else
 		j->st->action[act]++;
-	}
 }
 
 /*
@@ -197,21 +204,31 @@ const struct rs_redact *rule_for(const struct rs_service *svc, enum det_kind det
 }
 
 /*
- * Report the matches to the worker's observer as engine_scan() would:
- * before rewriting, leaving out those wholly inside an allow range.
+ * Report the matches @m[0, @n) of a scan of @buf to @cb, leaving out
+ * those wholly inside an allow range.  Return: how many were reported.
  */
-static void observe_matches(struct engine_worker *w, const uint8_t *buf,
-			    const struct detect_match *m, int n,
-			    const struct detect_range *allow, int n_allow)
+static int report_matches(engine_match_cb cb, void *ctx, const uint8_t *buf,
+			  const struct detect_match *m, int n,
+			  const struct detect_range *allow, int n_allow)
 {
-	int ai = 0;
+	int ai = 0, reported = 0;
 
 	for (int i = 0; i < n; i++) {
 		if (detect_range_covers(allow, n_allow, &ai, m[i].start, m[i].end))
 			continue;
-		w->observe(w->observe_ctx, (enum det_kind)m[i].det,
-			   buf + m[i].start, m[i].end - m[i].start);
+		cb(ctx, (enum det_kind)m[i].det, buf + m[i].start,
+		   m[i].end - m[i].start);
+		reported++;
 	}
+	return reported;
+}
+
+/* An identifier to the worker's observer, if it has one. */
+static void observe(struct redact_job *j, enum det_kind det, const uint8_t *t,
+		    uint32_t len)
+{
+	if (j->w->observe)
+		j->w->observe(j->w->observe_ctx, det, t, len);
 }
 
 /* The client's address field: the proxy-protocol rule @r. */
@@ -220,8 +237,7 @@ static int proxy_source(struct redact_job *j, const struct rs_redact *r,
 {
 	uint8_t old[128];
 
-	if (j->w->observe)
-		j->w->observe(j->w->observe_ctx, DET_PROXY, src, h->src_len);
+	observe(j, DET_PROXY, src, h->src_len);
 	if (h->src_len > sizeof(old))
 		return -EINVAL;
 	memcpy(old, src, h->src_len);
@@ -243,10 +259,7 @@ static int proxy_source(struct redact_job *j, const struct rs_redact *r,
 		addr_truncate(src, src, h->src_len,
 			      h->family == 4 ? r->trunc4 : r->trunc6);
 	}
-	if (memcmp(old, src, h->src_len)) {
-		patched_payload(j->cc, old, src, h->src_len);
-		j->st->action[r->act]++;
-	}
+	rewritten(j, old, src, h->src_len, r->act);
 	return 0;
 }
 
@@ -261,42 +274,53 @@ static void proxy_addr(struct redact_job *j, const struct proxy_field *f,
 
 	if (!r)
 		return;
-	if (j->w->observe)
-		j->w->observe(j->w->observe_ctx, (enum det_kind)r->det, a + off,
-			      alen);
+	observe(j, r->det, a + off, alen);
 	memcpy(old, a + off, alen);
 	act_address_bytes(j, r, a + off, alen);
-	if (memcmp(old, a + off, alen)) {
-		patched_payload(j->cc, old, a + off, alen);
-		j->st->action[r->act]++;
-	}
+	rewritten(j, old, a + off, alen, r->act);
 	j->st->detector[r->det]++;
 }
 
 /*
- * A text field or TLV value: every detector of the service, with its
- * allow ranges, over the field alone (its ends are boundaries).
+ * Scan @buf[0, @len) with @svc's detectors and, when they found anything,
+ * its allow patterns (ranges relative to the same bytes).
+ * Return: the number of matches (*@m) with *@n_allow allow ranges in
+ * *@allow, or -ENOSPC / -EIO as detect_scan().
+ */
+static int scan(const struct rs_service *svc, struct engine_worker *w,
+		const uint8_t *buf, uint32_t len, const struct detect_match **m,
+		const struct detect_range **allow, int *n_allow)
+{
+	int n = detect_scan(svc, w->scratch, buf, len, true, m);
+
+	*allow = NULL;
+	*n_allow = 0;
+	if (n <= 0 || !svc->n_allow)
+		return n;
+	*n_allow = detect_allow(svc, w->scratch, buf, len, allow);
+	return *n_allow < 0 ? *n_allow : n;
+}
+
+/*
+ * Every detector of the service, with its allow ranges, over @t[0, @len)
+ * alone (its ends are boundaries): a datagram's payload, a PROXY header's
+ * text field or TLV value.  The observer hears of the matches first.
  * Return: 0 or -EMSGSIZE (scan limit, PCRE2 error).
  */
-static int proxy_text(struct redact_job *j, uint8_t *t, uint32_t len)
+static int scan_redact(struct redact_job *j, uint8_t *t, uint32_t len)
 {
 	const struct detect_match *m;
-	const struct detect_range *allow = NULL;
+	const struct detect_range *allow;
 	struct redact_scope sc = { 0 };
-	int n, n_allow = 0;
+	int n_allow, n = scan(j->svc, j->w, t, len, &m, &allow, &n_allow);
 
-	n = detect_scan(j->svc, j->w->scratch, t, len, true, &m);
 	if (n < 0)
 		return -EMSGSIZE;
 	if (!n)
 		return 0;
-	if (j->svc->n_allow) {
-		n_allow = detect_allow(j->svc, j->w->scratch, t, len, &allow);
-		if (n_allow < 0)
-			return -EMSGSIZE;
-	}
 	if (j->w->observe)
-		observe_matches(j->w, t, m, n, allow, n_allow);
+		report_matches(j->w->observe, j->w->observe_ctx, t, m, n, allow,
+			       n_allow);
 	sc.allow = allow;
 	sc.n_allow = n_allow;
 	redact_matches(j, t, m, n, &sc);
@@ -348,7 +372,7 @@ int redact_proxy(struct redact_job *j, uint8_t *payload, uint32_t len,
 			rc = 0;
 			break;
 		case PROXY_F_TEXT:
-			rc = proxy_text(j, payload + f.off, f.len);
+			rc = scan_redact(j, payload + f.off, f.len);
 			break;
 		}
 		if (rc < 0)
@@ -376,18 +400,11 @@ enum engine_reason proxy_reason(int rc)
 	}
 }
 
-/*
- * Scan and redact the payload of an inbound packet.
- * Return: 0, or an engine_reason to fail closed with (nothing changed).
- */
+/* redact_payload() - see engine_int.h */
 enum engine_reason redact_payload(struct redact_job *j, struct packet *p)
 {
 	uint8_t *payload = pkt_payload(p);
 	uint32_t len = p->payload_len, skip = 0;
-	const struct detect_match *m;
-	const struct detect_range *allow = NULL;
-	struct redact_scope sc = { 0 };
-	int n, n_allow = 0;
 
 	if (!len || !j->svc->n_redact)
 		return ENGINE_R_NONE;
@@ -400,23 +417,8 @@ enum engine_reason redact_payload(struct redact_job *j, struct packet *p)
 	}
 	if (skip >= len)
 		return ENGINE_R_NONE;
-	n = detect_scan(j->svc, j->w->scratch, payload + skip, len - skip, true, &m);
-	if (n < 0)
+	if (scan_redact(j, payload + skip, len - skip) < 0)
 		return ENGINE_R_SCAN_LIMIT;
-	if (!n)
-		return ENGINE_R_NONE;
-	if (j->svc->n_allow) {
-		/* The allow ranges are relative to the same scanned range. */
-		n_allow = detect_allow(j->svc, j->w->scratch, payload + skip,
-				       len - skip, &allow);
-		if (n_allow < 0)
-			return ENGINE_R_SCAN_LIMIT;
-	}
-	if (j->w->observe)
-		observe_matches(j->w, payload + skip, m, n, allow, n_allow);
-	sc.allow = allow;
-	sc.n_allow = n_allow;
-	redact_matches(j, payload + skip, m, n, &sc);
 	return ENGINE_R_NONE;
 }
 
@@ -438,26 +440,12 @@ static int report_scan(const struct rs_service *svc, struct engine_worker *w,
 		       void *ctx)
 {
 	const struct detect_match *m;
-	const struct detect_range *allow = NULL;
-	int n, n_allow = 0, ai = 0, reported = 0;
+	const struct detect_range *allow;
+	int n_allow, n = scan(svc, w, buf, len, &m, &allow, &n_allow);
 
-	n = detect_scan(svc, w->scratch, buf, len, true, &m);
-	if (n < 0)
+	if (n <= 0)
 		return n;
-	if (n && svc->n_allow) {
-		n_allow = detect_allow(svc, w->scratch, buf, len, &allow);
-		if (n_allow < 0)
-			return n_allow;
-	}
-	for (int i = 0; i < n; i++) {
-		if (detect_range_covers(allow, n_allow, &ai, m[i].start,
-					m[i].end))
-			continue;
-		cb(ctx, (enum det_kind)m[i].det, buf + m[i].start,
-		   m[i].end - m[i].start);
-		reported++;
-	}
-	return reported;
+	return report_matches(cb, ctx, buf, m, n, allow, n_allow);
 }
 
 /*
