@@ -291,7 +291,7 @@ static int scan(const struct rs_service *svc, struct engine_worker *w,
 		const uint8_t *buf, uint32_t len, const struct detect_match **m,
 		const struct detect_range **allow, int *n_allow)
 {
-	int n = detect_scan(svc, w->scratch, buf, len, true, m);
+	int n = detect_scan(svc, w->scratch, buf, len, DETECT_LINE_START, m);
 
 	*allow = NULL;
 	*n_allow = 0;
