@@ -119,12 +119,17 @@ int reverse_stateless(const struct ruleset *rs, const struct rs_service *svc,
 	return 0;
 }
 
-/* Rewrite an address text as the service's address rule would. */
+/*
+ * act_address_text() - see engine_int.h.  The rule is the one the IP
+ * header of that address would get (an IPv4-mapped text: the IPv4 rule
+ * on its last 32 bits), so the client's pseudonym is the same in both.
+ */
 void act_address_text(struct redact_job *j, const struct rs_redact *r,
 		      uint8_t *t, uint32_t len)
 {
 	uint8_t addr[16], pseudo[16];
 	const struct rs_addr_rule *rule;
+	struct addr_part ap;
 	bool mapped;
 	int fam = detect_ip_text(t, len, addr);
 
@@ -132,7 +137,8 @@ void act_address_text(struct redact_job *j, const struct rs_redact *r,
 		rewrite_mask(t, len);
 		return;
 	}
-	rule = fam == 4 ? &j->svc->addr4 : &j->svc->addr6;
+	ap = addr_part_of(j->svc, (uint8_t)fam, addr);
+	rule = ap.rule;
 	if (rule->mode == ADDR_KEEP)
 		return;
 	if (rule->mode == ADDR_TRUNCATE) {
@@ -145,9 +151,10 @@ void act_address_text(struct redact_job *j, const struct rs_redact *r,
 		 * collision.  Claiming a table entry for an address that only
 		 * appears in a header would let a client fill the table.
 		 */
-		memset(pseudo, 0, sizeof(pseudo));
-		addr_map_candidate(j->epoch_key, addr, fam == 4 ? 4 : 16,
-				   rule->range.addr, rule->range.plen, 0, pseudo);
+		addr_load(pseudo, addr, (uint8_t)fam);
+		addr_map_candidate(j->epoch_key, addr + ap.off, ap.alen,
+				   rule->range.addr, rule->range.plen, 0,
+				   pseudo + ap.off);
 	} else {
 		make_pseudonym(j->rs, j->ft, j->svc, (uint8_t)fam, addr, j->epoch,
 			       pseudo, &mapped);
