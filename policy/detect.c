@@ -83,11 +83,19 @@ struct detect_scratch {
 	bool overflow;
 	struct detect_range *ranges;	/* DETECT_MAX_MATCHES */
 	struct detect_range *rtmp;
-	bool stream;			/* detect_set_stream() */
 };
 
-/* `redact ipv4 ... hostnames`: set by detect_scan() for its duration. */
-static _Thread_local bool v4_hostnames;
+/*
+ * How the built-in detectors read, from the service's rules: what
+ * detect_scan() passes down to them.  All false: the detectors as the
+ * single detect_*() functions and header rules run them.
+ */
+struct scan_opts {
+	bool v4_hostnames;	/* `redact ipv4 ... hostnames` */
+	bool email_relaxed;	/* `redact email ... relaxed` */
+};
+
+static const struct scan_opts default_opts;
 
 static inline bool is_digit(uint8_t c) { return ch[c] & CH_DIGIT; }
 static inline bool is_hex(uint8_t c) { return ch[c] & CH_HEX; }
@@ -628,9 +636,6 @@ static bool mac_try(const uint8_t *b, uint32_t len, uint32_t i,
 /* RFC 5321 4.5.3.1.1: a local part has at most 64 octets */
 #define QUOTED_MAX 64
 
-/* Set by detect_scan() from the service's email rule (`relaxed`). */
-static _Thread_local bool email_relaxed;
-
 /*
  * Non-ASCII characters count as letters of an address (RFC 6531) unless
  * they are punctuation, symbols or spaces that prose puts next to an
@@ -1019,9 +1024,9 @@ static bool email_at(const uint8_t *b, uint32_t len, uint32_t lo, uint32_t at,
 
 /* @i is an '@': the local part extends left, the domain right. */
 static bool email_try(const uint8_t *b, uint32_t len, uint32_t i,
-		      uint32_t *s, uint32_t *e)
+		      bool relaxed, uint32_t *s, uint32_t *e)
 {
-	return email_at(b, len, 0, i, i + 1, email_relaxed, s, e);
+	return email_at(b, len, 0, i, i + 1, relaxed, s, e);
 }
 
 /* The longest local part before a percent-encoded '@' (3 x 64: encoded). */
@@ -1113,23 +1118,24 @@ static bool phone_try(const uint8_t *b, uint32_t len, uint32_t i,
 
 /* always inlined: @det is then a constant and the switch disappears */
 static inline __attribute__((always_inline)) bool
-try_det(unsigned det, const uint8_t *b, uint32_t len, uint32_t i,
-	uint32_t *s, uint32_t *e, uint32_t *skip)
+try_det(unsigned det, const struct scan_opts *o, const uint8_t *b,
+	uint32_t len, uint32_t i, uint32_t *s, uint32_t *e, uint32_t *skip)
 {
 	*skip = 0;
 	switch (det) {
 	case DET_IPV4:
 		if (b[i] == '-')
-			return v4_hostnames && ipv4_dashed_try(b, len, i, s, e);
+			return o->v4_hostnames &&
+			       ipv4_dashed_try(b, len, i, s, e);
 		if (!ipv4_try(b, len, i, s, e))
 			return false;
-		if (v4_hostnames)
+		if (o->v4_hostnames)
 			ipv4_hostname_dot(b, len, e);
 		return true;
 	case DET_IPV6:
 		return ipv6_try(b, len, i, s, e, skip);
 	case DET_EMAIL:
-		return email_try(b, len, i, s, e);
+		return email_try(b, len, i, o->email_relaxed, s, e);
 	case DET_PHONE:
 		return phone_try(b, len, i, s, e);
 	case DET_MAC:
@@ -1152,6 +1158,7 @@ static void cand_add(struct detect_scratch *sc, uint32_t s, uint32_t e,
 
 struct pass {
 	struct detect_scratch *sc;
+	const struct scan_opts *opts;
 	const uint8_t *b;
 	uint32_t len;
 	unsigned mask;
@@ -1212,7 +1219,7 @@ pass_try(struct pass *ps, unsigned det, uint32_t i)
 	if (!(ps->mask & BIT(det)) || i < ps->skip_to[det] ||
 	    !anchor_plausible(det, ps->b, ps->len, i))
 		return;
-	if (try_det(det, ps->b, ps->len, i, &s, &e, &skip) &&
+	if (try_det(det, ps->opts, ps->b, ps->len, i, &s, &e, &skip) &&
 	    s >= ps->last_end[det]) {
 		cand_add(ps->sc, ps->base + s, ps->base + e, ps->rule_of[det],
 			 ps->det_as < DET__COUNT ? ps->det_as : det);
@@ -1242,7 +1249,7 @@ static inline void pass_at(struct pass *ps, uint32_t i)
 		pass_try(ps, DET_PHONE, i);
 		break;
 	case '-':
-		if (v4_hostnames)
+		if (ps->opts->v4_hostnames)
 			pass_try(ps, DET_IPV4, i);
 		pass_try(ps, DET_MAC, i);
 		break;
@@ -1266,17 +1273,17 @@ static inline uint32_t anchor_bits16(const uint8_t *p)
 #endif
 
 /*
- * One pass of the detectors in @mask over b[0, len).  Positions are
- * reported + @base; @det_as (when < DET__COUNT) replaces the detector
- * kind in the matches (header rules).
+ * One pass of the detectors in @mask, reading as @o says, over b[0, len).
+ * Positions are reported + @base; @det_as (when < DET__COUNT) replaces
+ * the detector kind in the matches (header rules).
  */
-static void builtin_pass(struct detect_scratch *sc, const uint8_t *b,
-			 uint32_t len, unsigned mask, const uint16_t *rule_of,
-			 unsigned det_as, uint32_t base)
+static void builtin_pass(struct detect_scratch *sc, const struct scan_opts *o,
+			 const uint8_t *b, uint32_t len, unsigned mask,
+			 const uint16_t *rule_of, unsigned det_as, uint32_t base)
 {
 	struct pass ps = {
-		.sc = sc, .b = b, .len = len, .mask = mask, .rule_of = rule_of,
-		.det_as = det_as, .base = base,
+		.sc = sc, .opts = o, .b = b, .len = len, .mask = mask,
+		.rule_of = rule_of, .det_as = det_as, .base = base,
 	};
 	uint32_t i = 0;
 
@@ -1306,7 +1313,8 @@ static bool first_match(unsigned det, const uint8_t *b, uint32_t len,
 
 		if (!(anchor[b[i]] & BIT(det)) || i < skip_to)
 			continue;
-		if (try_det(det, b, len, i, &s, &e, &skip) && s >= from) {
+		if (try_det(det, &default_opts, b, len, i, &s, &e, &skip) &&
+		    s >= from) {
 			*start = s;
 			*end = e;
 			return true;
@@ -1707,7 +1715,7 @@ static void scan_header(struct detect_scratch *sc, const struct rs_redact *rd,
 		while (vs) {
 			uint32_t ve = line_end(buf, len, vs);
 
-			builtin_pass(sc, buf + vs, ve - vs,
+			builtin_pass(sc, &default_opts, buf + vs, ve - vs,
 				     BIT(DET_IPV4) | BIT(DET_IPV6), rule_of,
 				     DET_HEADER, vs);
 			ls = ve;
@@ -1852,7 +1860,9 @@ static void scan_email_pct(struct detect_scratch *sc, const uint8_t *buf,
  * @s:             the worker's scratch
  * @buf:           the bytes to scan
  * @len:           their number
- * @at_line_start: @buf starts at the beginning of a line (header rules)
+ * @flags:         DETECT_LINE_START: @buf starts at the beginning of a
+ *                 line (header rules may match its first line);
+ *                 DETECT_NO_HEADERS: header rules are not run (a body)
  * @out:           receives the matches (inside @s, valid until the next
  *                 call on @s), sorted by start (at the same start the
  *                 longer first, at the same span the earlier rule).
@@ -1867,13 +1877,13 @@ static void scan_email_pct(struct detect_scratch *sc, const uint8_t *buf,
  * DETECT_MAX_MATCHES, or -EIO on a PCRE2 matching error.
  */
 int detect_scan(const struct rs_service *svc, struct detect_scratch *s,
-		const uint8_t *buf, uint32_t len, bool at_line_start,
+		const uint8_t *buf, uint32_t len, unsigned flags,
 		const struct detect_match **out)
 {
 	uint16_t rule_of[DET_MAC + 1] = { 0 };
+	struct scan_opts o = { 0 };
 	unsigned mask = 0;
 	uint32_t n, keep;
-	bool hostnames = false;
 	int rc;
 
 	s->n = 0;
@@ -1893,7 +1903,9 @@ int detect_scan(const struct rs_service *svc, struct detect_scratch *s,
 				mask |= BIT(rd->det);
 				rule_of[rd->det] = (uint16_t)r;
 				if (rd->det == DET_IPV4)
-					hostnames = rd->hostnames;
+					o.v4_hostnames = rd->hostnames;
+				if (rd->det == DET_EMAIL)
+					o.email_relaxed = rd->relaxed;
 			}
 			break;
 		case DET_LITERAL:
@@ -1907,22 +1919,18 @@ int detect_scan(const struct rs_service *svc, struct detect_scratch *s,
 				return rc;
 			break;
 		case DET_HEADER:
-			scan_header(s, rd, r, buf, len, at_line_start);
+			if (!(flags & DETECT_NO_HEADERS))
+				scan_header(s, rd, r, buf, len,
+					    flags & DETECT_LINE_START);
 			break;
 		default:
 			break;
 		}
 	}
-	if (mask & BIT(DET_EMAIL))
-		email_relaxed = svc->redact[rule_of[DET_EMAIL]].relaxed;
-	if (mask) {
-		v4_hostnames = hostnames;
-		builtin_pass(s, buf, len, mask, rule_of, DET__COUNT, 0);
-		v4_hostnames = false;
-	}
-	if (email_relaxed)
+	if (mask)
+		builtin_pass(s, &o, buf, len, mask, rule_of, DET__COUNT, 0);
+	if (o.email_relaxed)
 		scan_email_pct(s, buf, len, rule_of[DET_EMAIL]);
-	email_relaxed = false;
 	if (s->overflow)
 		return -ENOSPC;
 	n = s->n;
@@ -2044,19 +2052,6 @@ bool detect_range_covers(const struct detect_range *r, int n, int *pos,
 	while (*pos + 1 < n && r[*pos + 1].start <= start)
 		(*pos)++;
 	return *pos < n && r[*pos].start <= start && r[*pos].end >= end;
-}
-
-/**
- * detect_set_stream() - scans on @s read a TCP byte stream (@on) or
- * stand-alone buffers.  The detectors give the same matches either way
- * (a dotted quad that runs on in digits is read by one rule, see
- * ipv4_try()); the mode is kept for the callers that set it.
- * @s:  the scratch
- * @on: the mode
- */
-void detect_set_stream(struct detect_scratch *s, bool on)
-{
-	s->stream = on;
 }
 
 /* ---- stream tails ------------------------------------------------------ */
@@ -2296,7 +2291,7 @@ static uint32_t line_start(const uint8_t *b, uint32_t e)
  * (after obs-fold lines up to a header line that this buffer holds).
  */
 static bool header_or_fold(const uint8_t *b, uint32_t len, uint32_t ls,
-			   const struct header_names *hn)
+			   const struct header_names *hn, bool at_line_start)
 {
 	while (ls < len && (b[ls] == ' ' || b[ls] == '\t')) {
 		uint32_t e = ls;
@@ -2310,7 +2305,8 @@ static bool header_or_fold(const uint8_t *b, uint32_t len, uint32_t ls,
 		if (ls == e)
 			return false;	/* an empty line ends the header block */
 	}
-	return ls < len && header_value_any(b, len, ls, hn) != 0;
+	return ls < len && (ls || at_line_start) &&
+	       header_value_any(b, len, ls, hn) != 0;
 }
 
 /* The last line at @ls begins with @name (cut short or whole)? */
@@ -2335,8 +2331,13 @@ static void tail_header_name(struct tail *t, const uint8_t *b, uint32_t len,
 	tail_note(t, k + 1 < len ? k + 1 : ls, k < len);
 }
 
+/*
+ * A header line under way at the end of @b, or one a folded line may
+ * still continue; a line that starts at @b's start is one only when
+ * @at_line_start.
+ */
 static void tail_header(struct tail *t, const struct rs_redact *rd,
-			const uint8_t *b, uint32_t len)
+			const uint8_t *b, uint32_t len, bool at_line_start)
 {
 	struct header_names hn;
 	uint32_t ls = line_start(b, len);
@@ -2354,16 +2355,19 @@ static void tail_header(struct tail *t, const struct rs_redact *rd,
 
 		if (e > 0 && b[e - 1] == '\r')
 			e--;
-		if (e > 0 && header_or_fold(b, len, line_start(b, e), &hn))
+		if (e > 0 && header_or_fold(b, len, line_start(b, e), &hn,
+					    at_line_start))
 			tail_note(t, e, false);
 		return;
 	}
 	if (b[ls] == ' ' || b[ls] == '\t') {
 		/* a continuation line under way */
-		if (header_or_fold(b, len, ls, &hn))
+		if (header_or_fold(b, len, ls, &hn, at_line_start))
 			tail_note(t, ls, true);
 		return;
 	}
+	if (!ls && !at_line_start)
+		return;
 	for (unsigned i = 0; i < hn.n; i++)
 		tail_header_name(t, b, len, ls, hn.name[i], hn.len[i]);
 }
@@ -2375,6 +2379,9 @@ static void tail_header(struct tail *t, const struct rs_redact *rd,
  * @s:       the worker's scratch (pattern match data)
  * @buf:     the stream's bytes so far (the end of them)
  * @len:     their number
+ * @flags:   as detect_scan()'s: DETECT_LINE_START, @buf starts at the
+ *           beginning of a line; DETECT_NO_HEADERS, header rules are not
+ *           run (a body: no header line is under way)
  * @suspect: receives the start of the earliest such candidate that
  *           already looks like an identifier (an '@' after a local part,
  *           a '+' and six digits, two dots with digits, two colons or
@@ -2385,7 +2392,8 @@ static void tail_header(struct tail *t, const struct rs_redact *rd,
  * clean (the bytes can go without waiting for more).
  */
 uint32_t detect_tail(const struct rs_service *svc, struct detect_scratch *s,
-		     const uint8_t *buf, uint32_t len, uint32_t *suspect)
+		     const uint8_t *buf, uint32_t len, unsigned flags,
+		     uint32_t *suspect)
 {
 	struct tail t = { .start = len, .suspect = len };
 
@@ -2415,7 +2423,9 @@ uint32_t detect_tail(const struct rs_service *svc, struct detect_scratch *s,
 				tail_note(&t, 0, true);	/* unknown: hold it all */
 			break;
 		case DET_HEADER:
-			tail_header(&t, rd, buf, len);
+			if (!(flags & DETECT_NO_HEADERS))
+				tail_header(&t, rd, buf, len,
+					    flags & DETECT_LINE_START);
 			break;
 		default:
 			break;

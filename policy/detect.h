@@ -42,9 +42,15 @@ struct detect_scratch *detect_scratch_new(const struct ruleset *rs);
 /** detect_scratch_free() - free; NULL is fine */
 void detect_scratch_free(struct detect_scratch *s);
 
+/* detect_scan() and detect_tail() flags */
+#define DETECT_LINE_START 0x1	/* @buf begins at a line start: header
+				 * rules may match its first line */
+#define DETECT_NO_HEADERS 0x2	/* header rules are not run at all (a
+				 * message body) */
+
 /**
  * detect_scan() - every identifier of @svc's redact rules in @buf
- * @at_line_start: @buf starts at the beginning of a line (header rules)
+ * @flags:         DETECT_LINE_START, DETECT_NO_HEADERS, or 0
  * @out:           receives a pointer to the matches (inside @s), valid
  *                 until the next detect_scan() on @s (detect_allow() keeps
  *                 its ranges in a separate array: both may be used together);
@@ -53,7 +59,7 @@ void detect_scratch_free(struct detect_scratch *s);
  * DETECT_MAX_MATCHES, or -EIO on a PCRE2 matching error (resource limit).
  */
 int detect_scan(const struct rs_service *svc, struct detect_scratch *s,
-		const uint8_t *buf, uint32_t len, bool at_line_start,
+		const uint8_t *buf, uint32_t len, unsigned flags,
 		const struct detect_match **out);
 
 /**
@@ -75,22 +81,18 @@ bool detect_range_covers(const struct detect_range *r, int n, int *pos,
 			 uint32_t start, uint32_t end);
 
 /**
- * detect_set_stream() - scans on @s read a TCP byte stream (@on) or
- * stand-alone buffers.  The matches are the same in both modes: the
- * same bytes give the same result over TCP and UDP.
- */
-void detect_set_stream(struct detect_scratch *s, bool on);
-
-/**
  * detect_tail() - where the candidates that later bytes could still
  * complete or extend begin in @buf (the end of a stream so far)
+ * @flags:   as detect_scan()'s; with DETECT_NO_HEADERS no header line
+ *           under way is held
  * @suspect: receives the start of the earliest candidate that already
  *           looks like an identifier, or @len
  * Return: the offset of the earliest candidate, @len when the tail is
  * clean.
  */
 uint32_t detect_tail(const struct rs_service *svc, struct detect_scratch *s,
-		     const uint8_t *buf, uint32_t len, uint32_t *suspect);
+		     const uint8_t *buf, uint32_t len, unsigned flags,
+		     uint32_t *suspect);
 
 /*
  * Single detectors, for the scan and for tests.  Each looks for the

@@ -1,14 +1,14 @@
 /*
- * engine.c — the one function that decides what a packet becomes.
+ * engine.c — the one function that decides what a packet becomes: the
+ * packet walk.
  *
  * Inbound (client → server): the source address becomes the pseudonym of
- * the service's address rule, the payload loses its identifiers.
+ * the service's address rule (pseudonym.c), the payload loses its
+ * identifiers (redact.c; a TCP stream's in stream.c).
  * Outbound (server → client): the destination pseudonym becomes the real
  * client again.  ICMP errors about a translated flow are translated in
- * their quoted header too.  Every rewrite keeps the length; checksums are
- * updated incrementally (RFC 1624) so that a packet that arrived corrupt
- * stays detectably corrupt, or recomputed in full when the kernel said
- * the checksum is still partial.
+ * their quoted header too.  Every rewrite keeps the length and the
+ * checksums right (patch.c).
  *
  * Order of work: decode, classify, find or make the flow, scan — and only
  * then modify, so that an error never leaves a half-rewritten packet.
@@ -26,8 +26,6 @@
 #include "flow.h"
 #include "key.h"
 #include "packet.h"
-#include "proxy.h"
-#include "rewrite.h"
 #include "ruleset.h"
 #include "stream.h"
 
@@ -120,120 +118,6 @@ bool engine_reason_may_accept(enum engine_reason r)
 	}
 }
 
-/* ---- checksum bookkeeping --------------------------------------------- */
-
-void csum_ctx_init(struct csum_ctx *c, struct packet *p, unsigned flags)
-{
-	uint32_t field = 0;
-
-	memset(c, 0, sizeof(*c));
-	c->p = p;
-	c->full = flags & ENGINE_F_CSUM_NOT_READY;
-	switch (p->proto) {
-	case IPPROTO_TCP:
-		field = 16;
-		break;
-	case IPPROTO_UDP:
-		field = 6;
-		break;
-	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6:
-		field = 2;
-		break;
-	default:
-		return;
-	}
-	if (p->l4_off + field + 2 > p->len)
-		return;
-	c->l4_check = p->data + p->l4_off + field;
-	/* IPv4 UDP without a checksum stays without one. */
-	if (p->proto == IPPROTO_UDP && p->family == 4 &&
-	    !c->l4_check[0] && !c->l4_check[1])
-		c->l4_check = NULL;
-}
-
-static uint16_t load16(const uint8_t *b)
-{
-	uint16_t v;
-
-	memcpy(&v, b, 2);
-	return v;
-}
-
-static void store16(uint8_t *b, uint16_t v)
-{
-	memcpy(b, &v, 2);
-}
-
-/* Incremental update of the 16-bit field at @field for old → new bytes. */
-static void csum_field_update(uint8_t *field, const void *old, const void *new,
-			      size_t len, int odd)
-{
-	uint16_t c = csum_replace(load16(field), old, new, len, odd);
-
-	store16(field, c);
-}
-
-/* The same for a UDP checksum, where 0 means "none" and is sent as ~0. */
-static void csum_l4_field_update(uint8_t *field, uint8_t proto, const void *old,
-				 const void *new, size_t len, int odd)
-{
-	csum_field_update(field, old, new, len, odd);
-	if (proto == IPPROTO_UDP && !field[0] && !field[1])
-		field[0] = field[1] = 0xff;
-}
-
-/*
- * Replace @len bytes at @at (inside p->data) with @new, keeping the
- * checksums that cover them right.  @in_pseudo: the bytes are part of the
- * L4 pseudo-header (addresses); @in_l3: part of the IPv4 header;
- * otherwise L4 bytes at offset (at - l4 start).
- */
-void patch(struct csum_ctx *c, uint8_t *at, const void *new, size_t len,
-	   bool in_l3, bool in_pseudo)
-{
-	struct packet *p = c->p;
-
-	if (!memcmp(at, new, len))
-		return;
-	if (in_l3 && p->family == 4)
-		csum_field_update(p->data + 10, at, new, len, 0);
-	if (c->l4_check && !c->full) {
-		bool covered = in_pseudo ? p->proto != IPPROTO_ICMP : !in_l3;
-
-		if (covered) {
-			int odd = in_pseudo ? 0 : (int)((at - (p->data + p->l4_off)) & 1);
-
-			csum_l4_field_update(c->l4_check, p->proto, at, new,
-					     len, odd);
-		}
-	}
-	memcpy(at, new, len);
-	c->touched_l3 |= in_l3;
-	c->touched_l4 = true;
-}
-
-/* Account for a payload span already rewritten in place; @old is a copy. */
-void patched_payload(struct csum_ctx *c, const uint8_t *old, uint8_t *at,
-		     size_t len)
-{
-	struct packet *p;
-
-	if (!c)
-		return;	/* a stream window, not a packet */
-	p = c->p;
-	if (c->l4_check && !c->full)
-		csum_l4_field_update(c->l4_check, p->proto, old, at, len,
-				     (int)((at - (p->data + p->l4_off)) & 1));
-	c->touched_l4 = true;
-}
-
-void csum_ctx_finish(struct csum_ctx *c)
-{
-	if (c->full && c->touched_l4)
-		csum_l4_full(c->p);
-}
-
 /* ---- classification ---------------------------------------------------- */
 
 static int proto_index(uint8_t proto)
@@ -304,600 +188,6 @@ static bool client_allowed(const struct rs_service *svc, const struct packet *p,
 	return false;
 }
 
-static void addr_load(uint8_t out[16], const uint8_t *a, uint8_t family)
-{
-	memset(out, 0, 16);
-	memcpy(out, a, family == 4 ? 4 : 16);
-}
-
-/* ---- pseudonyms -------------------------------------------------------- */
-
-/*
- * The address the server sees for client @client.  IPv4-mapped IPv6
- * addresses follow the IPv4 rule (on their last 32 bits).
- * Return: 0, -ENOSPC (map table full), *mapped set for map mode.
- */
-/*
- * Which address rule applies to @addr, and to which of its bytes:
- * IPv4-mapped IPv6 addresses follow the IPv4 rule on their last 32 bits.
- */
-struct addr_part {
-	const struct rs_addr_rule *rule;
-	unsigned off, alen;	/* the bytes the rule works on */
-	uint8_t family;		/* the rule's family */
-};
-
-static struct addr_part addr_part_of(const struct rs_service *svc,
-				     uint8_t family, const uint8_t *addr)
-{
-	if (family == 6 && addr_is_v4mapped(addr))
-		return (struct addr_part){ &svc->addr4, 12, 4, 4 };
-	if (family == 4)
-		return (struct addr_part){ &svc->addr4, 0, 4, 4 };
-	return (struct addr_part){ &svc->addr6, 0, 16, 6 };
-}
-
-static int make_pseudonym(const struct ruleset *rs, struct flow_table *ft,
-			  const struct rs_service *svc, uint8_t family,
-			  const uint8_t *client, uint32_t epoch, uint8_t out[16],
-			  bool *mapped)
-{
-	struct addr_part ap = addr_part_of(svc, family, client);
-	const struct rs_addr_rule *rule = ap.rule;
-	const uint8_t *in = client + ap.off;
-	uint8_t *dst = out + ap.off;
-	unsigned alen = ap.alen;
-	uint8_t fam = ap.family;
-
-	*mapped = false;
-	addr_load(out, client, family);
-	switch (rule->mode) {
-	case ADDR_KEEP:
-		return 0;
-	case ADDR_TRUNCATE:
-		addr_truncate(in, dst, alen, rule->plen);
-		return 0;
-	case ADDR_PERMUTE:
-		addr_permute(keyring_epoch_key(rs->keys, epoch), in, dst, alen,
-			     rule->plen);
-		return 0;
-	case ADDR_MAP:
-		if (rule->range.family != fam)
-			return 0;	/* the checker prevents this */
-		*mapped = true;
-		return flow_map_pseudonym(ft, keyring_epoch_key(rs->keys, epoch),
-					  rule, fam, in, epoch, dst);
-	}
-	return 0;
-}
-
-/*
- * Reply to a pseudonym without a flow: can it be translated without
- * state, or is it not a pseudonym at all?
- * Return: 1 translated into @real, 0 not a pseudonym (pass as is),
- * -ENOENT a pseudonym nobody has.
- */
-static int reverse_stateless(const struct ruleset *rs,
-			     const struct rs_service *svc, uint8_t family,
-			     const uint8_t *pseudo, uint32_t epoch,
-			     uint8_t real[16])
-{
-	struct addr_part ap = addr_part_of(svc, family, pseudo);
-	const struct rs_addr_rule *rule = ap.rule;
-	const uint8_t *in = pseudo + ap.off;
-	uint8_t *dst = real + ap.off;
-	unsigned alen = ap.alen;
-	uint8_t zero[16];
-
-	addr_load(real, pseudo, family);
-	switch (rule->mode) {
-	case ADDR_KEEP:
-		return 0;
-	case ADDR_TRUNCATE:
-		addr_truncate(in, zero, alen, rule->plen);
-		return memcmp(zero, in, alen) ? 0 : -ENOENT;
-	case ADDR_PERMUTE:
-		addr_unpermute(keyring_epoch_key(rs->keys, epoch), in, dst, alen,
-			       rule->plen);
-		return 1;
-	case ADDR_MAP:
-		return addr_in_prefix(in, rule->range.addr, rule->range.plen) ?
-		       -ENOENT : 0;
-	}
-	return 0;
-}
-
-/* ---- payload redaction ------------------------------------------------- */
-
-/* Rewrite an address text as the service's address rule would. */
-static void act_address_text(struct redact_job *j, const struct rs_redact *r,
-			     uint8_t *t, uint32_t len)
-{
-	uint8_t addr[16], pseudo[16];
-	const struct rs_addr_rule *rule;
-	bool mapped;
-	int fam = detect_ip_text(t, len, addr);
-
-	if (!fam) {
-		rewrite_mask(t, len);
-		return;
-	}
-	rule = fam == 4 ? &j->svc->addr4 : &j->svc->addr6;
-	if (rule->mode == ADDR_KEEP)
-		return;
-	if (rule->mode == ADDR_TRUNCATE) {
-		rewrite_truncate_text(t, len, j->svc->addr4.plen, j->svc->addr6.plen);
-		return;
-	}
-	if (rule->mode == ADDR_MAP) {
-		/*
-		 * Attempt 0 of the map: what the client gets when it has no
-		 * collision.  Claiming a table entry for an address that only
-		 * appears in a header would let a client fill the table.
-		 */
-		memset(pseudo, 0, sizeof(pseudo));
-		addr_map_candidate(j->epoch_key, addr, fam == 4 ? 4 : 16,
-				   rule->range.addr, rule->range.plen, 0, pseudo);
-	} else {
-		make_pseudonym(j->rs, j->ft, j->svc, (uint8_t)fam, addr, j->epoch,
-			       pseudo, &mapped);
-	}
-	if (rewrite_address_text(t, len, fam, pseudo))
-		rewrite_truncate_text(t, len, j->svc->addr4.plen,
-				      j->svc->addr6.plen);
-}
-
-static void apply_action(struct redact_job *j, const struct rs_redact *r,
-			 uint8_t *t, uint32_t len)
-{
-	switch (r->act) {
-	case ACT_MASK:
-		rewrite_mask(t, len);
-		break;
-	case ACT_TOKEN:
-		rewrite_token(j->epoch_key, (uint8_t)r->det, t, len);
-		break;
-	case ACT_TRUNCATE:
-		if (rewrite_truncate_text(t, len, r->trunc4, r->trunc6))
-			rewrite_mask(t, len);
-		break;
-	case ACT_ADDRESS:
-		act_address_text(j, r, t, len);
-		break;
-	default:
-		rewrite_mask(t, len);
-		break;
-	}
-}
-
-/*
- * Whether [@s, @e) overlaps one of the sorted, disjoint spans @r[0, @n);
- * @pos is a cursor for starts that never decrease.
- */
-static bool span_touches(const struct detect_range *r, int n, int *pos,
-			 uint32_t s, uint32_t e)
-{
-	while (*pos < n && r[*pos].end <= s)
-		(*pos)++;
-	return *pos < n && r[*pos].start < e;
-}
-
-/*
- * Whether match @m takes part in the rewrite: not exempt by an allow
- * range that holds it whole, and no part of a span an earlier scan of
- * the same bytes rewrote (that scan saw more of the stream around them
- * and judged them; this one only finds what it missed).
- */
-static bool match_counts(const struct redact_scope *sc,
-			 const struct detect_match *m, int *ai, int *di)
-{
-	uint32_t s = sc->base + m->start, e = sc->base + m->end;
-
-	if (sc->n_allow && detect_range_covers(sc->allow, sc->n_allow, ai, s, e))
-		return false;
-	if (sc->n_done && span_touches(sc->done, sc->n_done, di, s, e))
-		return false;
-	return true;
-}
-
-static bool is_address_det(unsigned det)
-{
-	return det == DET_IPV4 || det == DET_IPV6 || det == DET_HEADER;
-}
-
-/*
- * The rule a group of overlapping matches is rewritten by, or NULL for
- * "mask the union" (doc/design.md §5).  @first is the group's first
- * match: the longest at its start, of the earliest rule at its span;
- * @others_addr: every other match of the group is an address.
- *
- * @first rewrites the group alone when it spans all of it and
- *  - no other match differs from it in span (policy order decides), or
- *  - its action changes every letter and digit (mask, token), so none of
- *    the others' pass, or
- *  - it is an address rewritten as one (truncate, address) and the others
- *    are addresses inside its text (the IPv4 tail of an IPv6 address),
- *    which that rewrite cuts with it.
- * Otherwise no single action fits the union: an address action means
- * nothing over other bytes and keeps part of its own.  It is masked.
- */
-static const struct rs_redact *group_rule(const struct rs_service *svc,
-					  const struct detect_match *first,
-					  uint32_t end, bool same_span,
-					  bool others_addr)
-{
-	const struct rs_redact *r = &svc->redact[first->rule];
-
-	if (first->end != end)
-		return NULL;
-	if (same_span || r->act == ACT_MASK || r->act == ACT_TOKEN)
-		return r;
-	if (others_addr && is_address_det(first->det))
-		return r;
-	return NULL;
-}
-
-/* Rewrite payload[start, end) by @r (NULL: mask), counting the action. */
-static void redact_span(struct redact_job *j, uint8_t *payload, uint32_t start,
-			uint32_t end, const struct rs_redact *r)
-{
-	uint8_t *t = payload + start, *old = j->w->span;
-	uint32_t len = end - start;
-	enum act_kind act = r ? r->act : ACT_MASK;
-
-	if (len > sizeof(j->w->span)) {
-		/* only a stream window is this long: it is no packet (cc NULL) */
-		if (r)
-			apply_action(j, r, t, len);
-		else
-			rewrite_mask(t, len);
-		j->st->action[act]++;
-		return;
-	}
-	memcpy(old, t, len);
-	if (r)
-		apply_action(j, r, t, len);
-	else
-		rewrite_mask(t, len);
-	if (memcmp(old, t, len)) {
-		patched_payload(j->cc, old, t, len);
-		j->st->action[act]++;
-	}
-}
-
-/*
- * redact_matches() - see engine_int.h.  Matches overlap when one starts
- * before another ends; a group is a maximal run of them, and matches
- * that only touch stay apart.
- */
-void redact_matches(struct redact_job *j, uint8_t *payload,
-		    const struct detect_match *m, int n,
-		    struct redact_scope *sc)
-{
-	int ai = 0, di = 0, i = 0;
-
-	while (i < n) {
-		const struct detect_match *first;
-		uint32_t end, hits = 0;
-		bool same_span = true, others_addr = true;
-		int k;
-
-		if (!match_counts(sc, &m[i], &ai, &di)) {
-			i++;
-			continue;
-		}
-		first = &m[i];
-		end = first->end;
-		hits |= 1u << first->det;
-		for (k = i + 1; k < n && m[k].start < end; k++) {
-			if (!match_counts(sc, &m[k], &ai, &di))
-				continue;
-			hits |= 1u << m[k].det;
-			if (m[k].start != first->start || m[k].end != first->end)
-				same_span = false;
-			if (!is_address_det(m[k].det))
-				others_addr = false;
-			if (m[k].end > end)
-				end = m[k].end;
-		}
-		i = k;
-		if (sc->base + end <= sc->after)
-			continue;
-		/* each detector of the group counts once */
-		for (unsigned d = 0; d < DET__COUNT; d++)
-			if (hits & (1u << d))
-				j->st->detector[d]++;
-		redact_span(j, payload, first->start, end,
-			    group_rule(j->svc, first, end, same_span,
-				       others_addr));
-		if (sc->spans && sc->n_spans < sc->spans_cap)
-			sc->spans[sc->n_spans++] = (struct detect_range){
-				sc->base + first->start, sc->base + end };
-	}
-}
-
-/* The first redact rule of the service for detector @det, or NULL. */
-const struct rs_redact *rule_for(const struct rs_service *svc, enum det_kind det)
-{
-	if (!(svc->det_mask & (1u << det)))
-		return NULL;
-	for (unsigned i = 0; i < svc->n_redact; i++)
-		if (svc->redact[i].det == det)
-			return &svc->redact[i];
-	return NULL;
-}
-
-/*
- * Report the matches to the worker's observer as engine_scan() would:
- * before rewriting, leaving out those wholly inside an allow range.
- */
-static void observe_matches(struct engine_worker *w, const uint8_t *buf,
-			    const struct detect_match *m, int n,
-			    const struct detect_range *allow, int n_allow)
-{
-	int ai = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (detect_range_covers(allow, n_allow, &ai, m[i].start, m[i].end))
-			continue;
-		w->observe(w->observe_ctx, (enum det_kind)m[i].det,
-			   buf + m[i].start, m[i].end - m[i].start);
-	}
-}
-
-/* key_prf() domain of keyed replacements of binary addresses */
-#define ENGINE_DOM_ADDR_TOKEN	0xb1
-
-/*
- * The rule that governs a binary address of family @family in a PROXY v2
- * header other than the client's (the destination, a LOCAL header's):
- * the ipv4 or ipv6 detector's, as in text; an IPv4-mapped IPv6 address
- * follows the ipv4 rule on its last 32 bits, as the address rule does.
- * @off, @alen: receive the bytes the rule works on.
- */
-static const struct rs_redact *addr_bytes_rule(const struct rs_service *svc,
-					       int family, const uint8_t *a,
-					       unsigned *off, unsigned *alen)
-{
-	*off = 0;
-	*alen = family == 4 ? 4 : 16;
-	if (family == 6 && addr_is_v4mapped(a)) {
-		*off = 12;
-		*alen = 4;
-	}
-	return rule_for(svc, *alen == 4 ? DET_IPV4 : DET_IPV6);
-}
-
-/*
- * A detector's action on a binary address: `mask` zeroes it (0.0.0.0,
- * ::, as masking its text gives), `truncate` keeps the rule's prefix,
- * `token` puts keyed bytes in its place, stable within the epoch.
- */
-static void act_address_bytes(struct redact_job *j, const struct rs_redact *r,
-			      uint8_t *a, unsigned alen)
-{
-	uint8_t in[16];
-
-	switch (r->act) {
-	case ACT_TRUNCATE:
-		addr_truncate(a, a, alen, alen == 4 ? r->trunc4 : r->trunc6);
-		break;
-	case ACT_TOKEN:
-		memcpy(in, a, alen);
-		key_prf(j->epoch_key, ENGINE_DOM_ADDR_TOKEN, in, alen, a, alen);
-		break;
-	default:
-		memset(a, 0, alen);
-		break;
-	}
-}
-
-/* The client's address field: the proxy-protocol rule @r. */
-static int proxy_source(struct redact_job *j, const struct rs_redact *r,
-			const struct proxy_hdr *h, uint8_t *src)
-{
-	uint8_t old[128];
-
-	if (j->w->observe)
-		j->w->observe(j->w->observe_ctx, DET_PROXY, src, h->src_len);
-	if (h->src_len > sizeof(old))
-		return -EINVAL;
-	memcpy(old, src, h->src_len);
-	if (h->kind == PROXY_V1) {
-		if (r->act == ACT_ADDRESS)
-			act_address_text(j, r, src, h->src_len);
-		else if (rewrite_truncate_text(src, h->src_len, r->trunc4, r->trunc6))
-			return -EINVAL;
-	} else if (r->act == ACT_ADDRESS) {
-		uint8_t a16[16], pseudo[16];
-		bool mapped;
-
-		addr_load(a16, src, (uint8_t)h->family);
-		if (make_pseudonym(j->rs, j->ft, j->svc, (uint8_t)h->family, a16,
-				   j->epoch, pseudo, &mapped))
-			return -ENOSPC;
-		memcpy(src, pseudo, h->src_len);
-	} else {
-		addr_truncate(src, src, h->src_len,
-			      h->family == 4 ? r->trunc4 : r->trunc6);
-	}
-	if (memcmp(old, src, h->src_len)) {
-		patched_payload(j->cc, old, src, h->src_len);
-		j->st->action[r->act]++;
-	}
-	return 0;
-}
-
-/* Another binary address (v2): the ipv4/ipv6 rule, if the service has it. */
-static void proxy_addr(struct redact_job *j, const struct proxy_field *f,
-		       uint8_t *a)
-{
-	unsigned off, alen;
-	const struct rs_redact *r = addr_bytes_rule(j->svc, f->family, a, &off,
-						    &alen);
-	uint8_t old[16];
-
-	if (!r)
-		return;
-	if (j->w->observe)
-		j->w->observe(j->w->observe_ctx, (enum det_kind)r->det, a + off,
-			      alen);
-	memcpy(old, a + off, alen);
-	act_address_bytes(j, r, a + off, alen);
-	if (memcmp(old, a + off, alen)) {
-		patched_payload(j->cc, old, a + off, alen);
-		j->st->action[r->act]++;
-	}
-	j->st->detector[r->det]++;
-}
-
-/*
- * A text field or TLV value: every detector of the service, with its
- * allow ranges, over the field alone (its ends are boundaries).
- * Return: 0 or -EMSGSIZE (scan limit, PCRE2 error).
- */
-static int proxy_text(struct redact_job *j, uint8_t *t, uint32_t len)
-{
-	const struct detect_match *m;
-	const struct detect_range *allow = NULL;
-	struct redact_scope sc = { 0 };
-	int n, n_allow = 0;
-
-	n = detect_scan(j->svc, j->w->scratch, t, len, true, &m);
-	if (n < 0)
-		return -EMSGSIZE;
-	if (!n)
-		return 0;
-	if (j->svc->n_allow) {
-		n_allow = detect_allow(j->svc, j->w->scratch, t, len, &allow);
-		if (n_allow < 0)
-			return -EMSGSIZE;
-	}
-	if (j->w->observe)
-		observe_matches(j->w, t, m, n, allow, n_allow);
-	sc.allow = allow;
-	sc.n_allow = n_allow;
-	redact_matches(j, t, m, n, &sc);
-	return 0;
-}
-
-/*
- * A PROXY header at the start of @payload, when the service has a
- * proxy-protocol rule: the client's address as that rule says, every
- * other field by the service's detectors, the CRC32c TLV updated.
- * @prefix: @payload is a retransmission from the stream's start, whose
- * header may be cut short: the fields it holds whole are redacted, and
- * the records of the first decision give the rest (no CRC: it covers
- * bytes that are not here).
- * Return: bytes the header takes (0: none), or -errno to fail closed
- * (proxy_reason()).
- */
-int redact_proxy(struct redact_job *j, uint8_t *payload, uint32_t len,
-		 bool prefix)
-{
-	const struct rs_redact *r = rule_for(j->svc, DET_PROXY);
-	struct proxy_hdr h;
-	struct proxy_walk pw;
-	struct proxy_field f;
-	uint32_t crc = 0, hlen;
-	int rc;
-
-	if (!r)
-		return 0;
-	rc = proxy_parse(payload, len, &h);
-	if (rc == -E2BIG && prefix)
-		hlen = len;
-	else if (rc <= 0)
-		return rc;
-	else
-		hlen = h.hdr_len;
-	if (rc > 0) {
-		j->st->detector[DET_PROXY]++;
-		crc = proxy_crc(payload, &h);
-	}
-	proxy_walk_init(&pw, &h, payload, len);
-	while (proxy_walk_next(&pw, &f)) {
-		switch (f.kind) {
-		case PROXY_F_SOURCE:
-			rc = proxy_source(j, r, &h, payload + f.off);
-			break;
-		case PROXY_F_ADDR:
-			proxy_addr(j, &f, payload + f.off);
-			rc = 0;
-			break;
-		case PROXY_F_TEXT:
-			rc = proxy_text(j, payload + f.off, f.len);
-			break;
-		}
-		if (rc < 0)
-			return rc;
-	}
-	if (hlen == h.hdr_len && h.crc_off) {
-		uint8_t old[4];
-
-		memcpy(old, payload + h.crc_off, 4);
-		proxy_fix_crc(payload, &h, crc);
-		patched_payload(j->cc, old, payload + h.crc_off, 4);
-	}
-	return (int)hlen;
-}
-
-enum engine_reason proxy_reason(int rc)
-{
-	switch (rc) {
-	case -ENOSPC:
-		return ENGINE_R_TABLE_FULL;
-	case -EMSGSIZE:
-		return ENGINE_R_SCAN_LIMIT;
-	default:
-		return ENGINE_R_UNSUPPORTED;
-	}
-}
-
-/*
- * Scan and redact the payload of an inbound packet.
- * Return: 0, or an engine_reason to fail closed with (nothing changed).
- */
-static enum engine_reason redact_payload(struct redact_job *j, struct packet *p)
-{
-	uint8_t *payload = pkt_payload(p);
-	uint32_t len = p->payload_len, skip = 0;
-	const struct detect_match *m;
-	const struct detect_range *allow = NULL;
-	struct redact_scope sc = { 0 };
-	int n, n_allow = 0;
-
-	if (!len || !j->svc->n_redact)
-		return ENGINE_R_NONE;
-	{	/* a datagram may start with a PROXY header */
-		int rc = redact_proxy(j, payload, len, false);
-
-		if (rc < 0)
-			return proxy_reason(rc);
-		skip = (uint32_t)rc;
-	}
-	if (skip >= len)
-		return ENGINE_R_NONE;
-	n = detect_scan(j->svc, j->w->scratch, payload + skip, len - skip, true, &m);
-	if (n < 0)
-		return ENGINE_R_SCAN_LIMIT;
-	if (!n)
-		return ENGINE_R_NONE;
-	if (j->svc->n_allow) {
-		/* The allow ranges are relative to the same scanned range. */
-		n_allow = detect_allow(j->svc, j->w->scratch, payload + skip,
-				       len - skip, &allow);
-		if (n_allow < 0)
-			return ENGINE_R_SCAN_LIMIT;
-	}
-	if (j->w->observe)
-		observe_matches(j->w, payload + skip, m, n, allow, n_allow);
-	sc.allow = allow;
-	sc.n_allow = n_allow;
-	redact_matches(j, payload + skip, m, n, &sc);
-	return ENGINE_R_NONE;
-}
-
 /* ---- the verdict -------------------------------------------------------- */
 
 /* Counters of service @svc; an index the ruleset no longer has (a flow
@@ -946,9 +236,40 @@ static void fail(const struct ruleset *rs, struct engine_worker *w, int svc,
 				    &rs->services[svc] : NULL, st, why);
 }
 
+/* A packet no service covers: it passes as it is, counted. */
+static void not_covered(struct engine_worker *w, struct engine_result *res)
+{
+	stats_of(w, -1)->reasons[ENGINE_R_NOT_COVERED]++;
+	res->reason = ENGINE_R_NOT_COVERED;
+}
+
 static uint16_t port_be(uint16_t host)
 {
 	return htons(host);
+}
+
+/* Rewrite the source (@dst false) or destination port of @p to @port. */
+static void patch_port(struct csum_ctx *cc, struct packet *p, bool dst,
+		       uint16_t port)
+{
+	uint16_t be = port_be(port);
+
+	patch(cc, p->data + p->l4_off + (dst ? 2 : 0), &be, 2, false, false);
+	if (dst)
+		p->dport = port;
+	else
+		p->sport = port;
+}
+
+/* The checksums finished; a packet that changed is modified, counted. */
+static void finish(struct csum_ctx *cc, struct engine_stats *st,
+		   struct engine_result *res)
+{
+	csum_ctx_finish(cc);
+	if (cc->touched_l4 || cc->touched_l3) {
+		res->verdict = ENGINE_MODIFIED;
+		st->changed++;
+	}
 }
 
 /* ---- ICMP errors -------------------------------------------------------- */
@@ -984,10 +305,6 @@ static bool process_icmp_error(const struct ruleset *rs, struct flow_table *ft,
 	struct flow *f = NULL;
 	bool outbound = false;
 	struct csum_ctx cc;
-	uint8_t *inner_check, *fix, *port_at;
-	const uint8_t *to;
-	uint32_t quote_len;
-	uint16_t be;
 
 	if (!in->have_ports || in->family != p->family ||
 	    proto_index(in->proto) < 0)
@@ -1007,8 +324,7 @@ static bool process_icmp_error(const struct ruleset *rs, struct flow_table *ft,
 			res->service = f->svc < rs->n_services ? f->svc : -1;
 			res->dir = dir;
 			if (to_pseudo) {
-				res->reason = ENGINE_R_NOT_COVERED;
-				stats_of(w, -1)->reasons[ENGINE_R_NOT_COVERED]++;
+				not_covered(w, res);
 				return true;
 			}
 			fail(rs, w, res->service, ENGINE_R_ICMP_MISMATCH, res);
@@ -1032,37 +348,13 @@ static bool process_icmp_error(const struct ruleset *rs, struct flow_table *ft,
 		return true;
 	}
 	csum_ctx_init(&cc, p, flags);
-	inner_check = NULL;
-	if (in->have_l4_csum)
-		inner_check = p->data + in->l4_off +
-			      (in->proto == IPPROTO_TCP ? 16 : 6);
-	if (inner_check && in->proto == IPPROTO_UDP && p->family == 4 &&
-	    !inner_check[0] && !inner_check[1])
-		inner_check = NULL;
 	/* Quoted header first (its own checksums), then the outer header. */
-	if (outbound) {
-		fix = isrc;
-		to = f->client;
-		port_at = p->data + in->l4_off;
-		be = port_be(f->cport);
-	} else {
-		fix = idst;
-		to = f->pseudo;
-		port_at = p->data + in->l4_off + 2;
-		be = port_be(f->pport);
-	}
-	/* The ICMP checksum covers the quote: keep its old bytes to update it. */
-	quote_len = p->len - in->l3_off;
-	memcpy(w->span, p->data + in->l3_off, quote_len);
-	if (in->family == 4)
-		csum_field_update(p->data + in->l3_off + 10, fix, to, 4, 0);
-	if (inner_check) {
-		csum_l4_field_update(inner_check, in->proto, fix, to, alen, 0);
-		csum_l4_field_update(inner_check, in->proto, port_at, &be, 2, 0);
-	}
-	memcpy(fix, to, alen);
-	memcpy(port_at, &be, 2);
-	patched_payload(&cc, w->span, p->data + in->l3_off, quote_len);
+	if (outbound)
+		patch_quote(&cc, isrc, f->client, p->data + in->l4_off,
+			    port_be(f->cport), w->span);
+	else
+		patch_quote(&cc, idst, f->pseudo, p->data + in->l4_off + 2,
+			    port_be(f->pport), w->span);
 	if (outbound && !memcmp(odst, f->pseudo, alen))
 		patch(&cc, odst, f->client, alen, true, true);
 	if (!outbound && !memcmp(osrc, f->client, alen))
@@ -1225,11 +517,8 @@ static void process_inbound(const struct ruleset *rs, struct flow_table *ft,
 	}
 
 	csum_ctx_init(&cc, p, flags);
-	job = (struct redact_job){
-		.rs = rs, .ft = ft, .w = w, .svc = svc, .st = st,
-		.epoch_key = keyring_epoch_key(rs->keys, epoch),
-		.epoch = epoch, .cc = &cc,
-	};
+	job_for(&job, rs, ft, w, s, now_ns);
+	job.cc = &cc;
 	/*
 	 * The payload is rewritten before the addresses: a scan error then
 	 * leaves an untouched packet for on-error accept.
@@ -1251,17 +540,9 @@ static void process_inbound(const struct ruleset *rs, struct flow_table *ft,
 		return;
 	}
 	patch(&cc, saddr, f->pseudo, p->addr_len, true, true);
-	if (f->pport != f->cport) {
-		uint16_t be = port_be(f->pport);
-
-		patch(&cc, p->data + p->l4_off, &be, 2, false, false);
-		p->sport = f->pport;
-	}
-	csum_ctx_finish(&cc);
-	if (cc.touched_l4 || cc.touched_l3) {
-		res->verdict = ENGINE_MODIFIED;
-		st->changed++;
-	}
+	if (f->pport != f->cport)
+		patch_port(&cc, p, false, f->pport);
+	finish(&cc, st, res);
 	if (so == STREAM_HELD) {
 		stream_hold_final(&job, f, held, p->data, p->len,
 				  res->verdict == ENGINE_MODIFIED);
@@ -1319,17 +600,9 @@ static void process_outbound(const struct ruleset *rs, struct flow_table *ft,
 	}
 	csum_ctx_init(&cc, p, flags);
 	patch(&cc, daddr, to, p->addr_len, true, true);
-	if (to_port != p->dport) {
-		uint16_t be = port_be(to_port);
-
-		patch(&cc, p->data + p->l4_off + 2, &be, 2, false, false);
-		p->dport = to_port;
-	}
-	csum_ctx_finish(&cc);
-	if (cc.touched_l4 || cc.touched_l3) {
-		res->verdict = ENGINE_MODIFIED;
-		st->changed++;
-	}
+	if (to_port != p->dport)
+		patch_port(&cc, p, true, to_port);
+	finish(&cc, st, res);
 }
 
 int engine_process(const struct ruleset *rs, struct flow_table *ft,
@@ -1357,8 +630,7 @@ int engine_process(const struct ruleset *rs, struct flow_table *ft,
 		 */
 		s = svc_of_raw(rs, pkt, len);
 		if (s == -1) {
-			stats_of(w, -1)->reasons[ENGINE_R_NOT_COVERED]++;
-			res->reason = ENGINE_R_NOT_COVERED;
+			not_covered(w, res);
 			return 0;
 		}
 		fail(rs, w, s < 0 ? -1 : s,
@@ -1376,10 +648,8 @@ int engine_process(const struct ruleset *rs, struct flow_table *ft,
 
 	if (p.icmp_error) {
 		if (!process_icmp_error(rs, ft, w, &p, dir, (uint32_t)now_s, flags,
-					res)) {
-			stats_of(w, -1)->reasons[ENGINE_R_NOT_COVERED]++;
-			res->reason = ENGINE_R_NOT_COVERED;
-		}
+					res))
+			not_covered(w, res);
 		return 0;
 	}
 
@@ -1395,8 +665,7 @@ int engine_process(const struct ruleset *rs, struct flow_table *ft,
 	s = dir == ENGINE_DIR_IN ? svc_d : svc_s;
 	if (s < 0 || (dir == ENGINE_DIR_IN &&
 		      !client_allowed(&rs->services[s], &p, pkt_saddr(&p)))) {
-		stats_of(w, -1)->reasons[ENGINE_R_NOT_COVERED]++;
-		res->reason = ENGINE_R_NOT_COVERED;
+		not_covered(w, res);
 		return 0;
 	}
 	res->service = s;
@@ -1405,109 +674,4 @@ int engine_process(const struct ruleset *rs, struct flow_table *ft,
 	else
 		process_outbound(rs, ft, w, &p, s, now_s, flags, res);
 	return 0;
-}
-
-/* ---- scanning without changing ----------------------------------------- */
-
-bool engine_payload_may_be_proxy(const uint8_t *payload, uint32_t len)
-{
-	struct proxy_hdr h;
-
-	return proxy_parse(payload, len, &h) != 0;
-}
-
-/*
- * Report to @cb the identifiers of buf[0, len) not inside an allow
- * range.  Return: how many, or -ENOSPC / -EIO as detect_scan().
- */
-static int report_scan(const struct rs_service *svc, struct engine_worker *w,
-		       const uint8_t *buf, uint32_t len, engine_match_cb cb,
-		       void *ctx)
-{
-	const struct detect_match *m;
-	const struct detect_range *allow = NULL;
-	int n, n_allow = 0, ai = 0, reported = 0;
-
-	n = detect_scan(svc, w->scratch, buf, len, true, &m);
-	if (n < 0)
-		return n;
-	if (n && svc->n_allow) {
-		n_allow = detect_allow(svc, w->scratch, buf, len, &allow);
-		if (n_allow < 0)
-			return n_allow;
-	}
-	for (int i = 0; i < n; i++) {
-		if (detect_range_covers(allow, n_allow, &ai, m[i].start,
-					m[i].end))
-			continue;
-		cb(ctx, (enum det_kind)m[i].det, buf + m[i].start,
-		   m[i].end - m[i].start);
-		reported++;
-	}
-	return reported;
-}
-
-/*
- * The fields of a whole PROXY header, as redact_proxy() reads them.
- * Return: how many identifiers were reported, or -ENOSPC / -EIO.
- */
-static int report_proxy(const struct rs_service *svc, struct engine_worker *w,
-			const uint8_t *payload, uint32_t len,
-			const struct proxy_hdr *h, engine_match_cb cb, void *ctx)
-{
-	struct proxy_walk pw;
-	struct proxy_field f;
-	int reported = 0, n;
-
-	proxy_walk_init(&pw, h, payload, len);
-	while (proxy_walk_next(&pw, &f)) {
-		const uint8_t *a = payload + f.off;
-		const struct rs_redact *r;
-		unsigned off, alen;
-
-		switch (f.kind) {
-		case PROXY_F_SOURCE:
-			cb(ctx, DET_PROXY, a, f.len);
-			reported++;
-			break;
-		case PROXY_F_ADDR:
-			r = addr_bytes_rule(svc, f.family, a, &off, &alen);
-			if (r) {
-				cb(ctx, (enum det_kind)r->det, a + off, alen);
-				reported++;
-			}
-			break;
-		case PROXY_F_TEXT:
-			n = report_scan(svc, w, a, f.len, cb, ctx);
-			if (n < 0)
-				return n;
-			reported += n;
-			break;
-		}
-	}
-	return reported;
-}
-
-int engine_scan(const struct ruleset *rs, struct engine_worker *w,
-		unsigned svc_i, const uint8_t *payload, uint32_t len,
-		engine_match_cb cb, void *ctx)
-{
-	const struct rs_service *svc;
-	struct proxy_hdr h;
-	int n, reported = 0;
-	uint32_t skip = 0;
-
-	if (svc_i >= rs->n_services || !len)
-		return 0;
-	svc = &rs->services[svc_i];
-	if (rule_for(svc, DET_PROXY) && proxy_parse(payload, len, &h) == 1) {
-		reported = report_proxy(svc, w, payload, len, &h, cb, ctx);
-		if (reported < 0)
-			return reported;
-		skip = h.hdr_len;
-	}
-	if (skip >= len)
-		return reported;
-	n = report_scan(svc, w, payload + skip, len - skip, cb, ctx);
-	return n < 0 ? n : reported + n;
 }

@@ -1,8 +1,9 @@
 /*
  * ruleset.h — the compiled policy: flat arrays that the engine reads.
  *
- * Internal to policy/: produced by compile.c, read by engine.c and the
- * detectors.  Immutable once compiled (a reload builds a new one).
+ * Internal to policy/: produced by compile.c, read by the engine (engine.c,
+ * redact.c, pseudonym.c, stream.c) and the detectors.  Immutable once
+ * compiled (a reload builds a new one).
  */
 #ifndef NFREDACT_RULESET_H
 #define NFREDACT_RULESET_H

@@ -588,9 +588,8 @@ static enum engine_reason redact_range(struct redact_job *j, uint8_t *buf,
 		if (why != ENGINE_R_NONE)
 			return why;
 	}
-	detect_set_stream(j->w->scratch, true);
-	n = detect_scan(j->svc, j->w->scratch, b, to - from, true, &m);
-	detect_set_stream(j->w->scratch, false);
+	n = detect_scan(j->svc, j->w->scratch, b, to - from, DETECT_LINE_START,
+			&m);
 	if (n < 0)
 		return ENGINE_R_SCAN_LIMIT;
 	sc.allow = ss->wallow;
@@ -702,7 +701,7 @@ scanned:
 			goto out;
 		if (timeout) {
 			uint32_t sus, t = detect_tail(j->svc, w->scratch, win, wlen,
-						      &sus);
+						      DETECT_LINE_START, &sus);
 			uint32_t from = sus > cl ? sus : cl;
 
 			if (j->mask_tail && t < wlen) {
@@ -971,7 +970,7 @@ static enum engine_reason rescan(struct redact_job *j, const struct flow *f,
 		pl += rc;
 		len -= (uint32_t)rc;
 	}
-	n = detect_scan(j->svc, j->w->scratch, pl, len, true, &m);
+	n = detect_scan(j->svc, j->w->scratch, pl, len, DETECT_LINE_START, &m);
 	if (n < 0)
 		return ENGINE_R_SCAN_LIMIT;
 	if (n && j->svc->n_allow) {
@@ -1079,7 +1078,8 @@ static bool tail_dirty(struct redact_job *j, struct stream *st,
 		    (wlen < 12 && !memcmp(win, v2, wlen)))
 			return true;
 	}
-	t = detect_tail(j->svc, j->w->scratch, win, wlen, &sus);
+	t = detect_tail(j->svc, j->w->scratch, win, wlen, DETECT_LINE_START,
+			&sus);
 	return t < wlen;
 }
 

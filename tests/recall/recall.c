@@ -308,7 +308,8 @@ static void run_detect(struct rig *r, const struct rcase *c, struct outcome *o)
 	int n;
 
 	memcpy(got, c->text, c->len);
-	n = detect_scan(&r->rs->services[0], r->scratch, c->text, c->len, true, &m);
+	n = detect_scan(&r->rs->services[0], r->scratch, c->text, c->len,
+			DETECT_LINE_START, &m);
 	if (n < 0) {
 		o->why = "detect_scan failed";
 		o->full = false;
@@ -835,7 +836,8 @@ static int run_fp(struct rig *r, const char *path)
 		if (n > 1 && line[n - 1] == '\n')
 			n--;
 		k = detect_scan(&r->rs->services[0], r->scratch,
-				(const uint8_t *)line, (uint32_t)n, true, &m);
+				(const uint8_t *)line, (uint32_t)n,
+				DETECT_LINE_START, &m);
 		if (k < 0)
 			continue;
 		lines_hit += k > 0;

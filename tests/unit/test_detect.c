@@ -334,11 +334,11 @@ static struct rs_service svc_of(struct rs_redact *r, unsigned n)
 }
 
 static int scan_str(const struct rs_service *svc, struct detect_scratch *s,
-		    const char *text, bool at_line_start,
+		    const char *text, unsigned flags,
 		    const struct detect_match **m)
 {
 	return detect_scan(svc, s, (const uint8_t *)text, (uint32_t)strlen(text),
-			   at_line_start, m);
+			   flags, m);
 }
 
 #define assert_match(m, s_, e_, rule_, det_) do {		\
@@ -365,37 +365,37 @@ static void test_scan_overlaps(void **state)
 	 * contains the IPv4 one.
 	 */
 	t = "src ::ffff:192.0.2.1 end";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 2);
 	assert_match(m[0], 4, 20, 1, DET_IPV6);
 	assert_match(m[1], 11, 20, 0, DET_IPV4);
 
 	/* equal start: the longer email first, then the IPv4 local part */
 	t = "1.2.3.4@example.com";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 2);
 	assert_match(m[0], 0, 19, 2, DET_EMAIL);
 	assert_match(m[1], 0, 7, 0, DET_IPV4);
 
 	/* a phone as local part */
 	t = "+15551234567@example.com";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 2);
 	assert_match(m[0], 0, 24, 2, DET_EMAIL);
 	assert_match(m[1], 0, 12, 3, DET_PHONE);
 
 	/* an IPv6 zone that runs into an email: neither is dropped */
 	t = "fe80::1%alice@example.org";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 2);
 	assert_match(m[0], 0, 13, 1, DET_IPV6);
 	assert_match(m[1], 6, 25, 2, DET_EMAIL);
 
 	/* a MAC whose last group begins an email's local part */
 	t = "00:1a:2b:3c:4d:5e.alice@example.org";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 2);
 	assert_match(m[0], 0, 17, 4, DET_MAC);
 	assert_match(m[1], 15, 35, 2, DET_EMAIL);
 
 	/* every kind at once, sorted, adjacent matches kept apart */
 	t = "a@b.io 10.0.0.1 +4930123456,00:1a:2b:3c:4d:5e fe80::1,1.1.1.1";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 6);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 6);
 	assert_match(m[0], 0, 6, 2, DET_EMAIL);
 	assert_match(m[1], 7, 15, 0, DET_IPV4);
 	assert_match(m[2], 16, 27, 3, DET_PHONE);
@@ -405,13 +405,13 @@ static void test_scan_overlaps(void **state)
 
 	/* email domain literals, and the addresses inside them */
 	t = "x@[IPv6:2001:db8::1] y@[1.2.3.4]";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 4);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 4);
 	assert_match(m[0], 0, 20, 2, DET_EMAIL);
 	assert_match(m[1], 8, 19, 1, DET_IPV6);
 	assert_match(m[2], 21, 32, 2, DET_EMAIL);
 	assert_match(m[3], 24, 31, 0, DET_IPV4);
 
-	assert_int_equal(scan_str(&svc, s, "", true, &m), 0);
+	assert_int_equal(scan_str(&svc, s, "", DETECT_LINE_START, &m), 0);
 	detect_scratch_free(s);
 }
 
@@ -429,25 +429,25 @@ static void test_scan_rule_order(void **state)
 	const struct detect_match *m;
 
 	/* equal span: both, the earlier rule first */
-	assert_int_equal(scan_str(&svc, s, "to alice@example.org", true, &m), 2);
+	assert_int_equal(scan_str(&svc, s, "to alice@example.org", DETECT_LINE_START, &m), 2);
 	assert_match(m[0], 3, 20, 0, DET_LITERAL);
 	assert_match(m[1], 3, 20, 1, DET_EMAIL);
 	svc = svc_of(r + 1, 1);
-	assert_int_equal(scan_str(&svc, s, "to alice@example.org", true, &m), 1);
+	assert_int_equal(scan_str(&svc, s, "to alice@example.org", DETECT_LINE_START, &m), 1);
 	assert_match(m[0], 3, 20, 0, DET_EMAIL);
 
 	/* at the same start the longer one first, whatever the rule order */
 	svc = svc_of(r + 1, 2);
-	assert_int_equal(scan_str(&svc, s, "(xalice@example.org", true, &m), 2);
+	assert_int_equal(scan_str(&svc, s, "(xalice@example.org", DETECT_LINE_START, &m), 2);
 	assert_match(m[0], 1, 19, 0, DET_EMAIL);
 	assert_match(m[1], 1, 7, 1, DET_LITERAL);
-	assert_int_equal(scan_str(&svc, s, "+xalice@example.org", true, &m), 2);
+	assert_int_equal(scan_str(&svc, s, "+xalice@example.org", DETECT_LINE_START, &m), 2);
 	assert_match(m[0], 0, 19, 0, DET_EMAIL);
 	assert_match(m[1], 1, 7, 1, DET_LITERAL);
 	/* the leftmost first even when shorter; the longer one is kept */
 	r[2].literal = (const uint8_t *)"(xa";
 	r[2].literal_len = 3;
-	assert_int_equal(scan_str(&svc, s, "(xalice@example.org", true, &m), 2);
+	assert_int_equal(scan_str(&svc, s, "(xalice@example.org", DETECT_LINE_START, &m), 2);
 	assert_match(m[0], 0, 3, 1, DET_LITERAL);
 	assert_match(m[1], 1, 19, 0, DET_EMAIL);
 	detect_scratch_free(s);
@@ -471,13 +471,13 @@ static void test_scan_literal_pattern(void **state)
 
 	/* literals: non-overlapping, left to right */
 	svc = svc_of(r, 1);
-	assert_int_equal(scan_str(&svc, s, "aaaaa", true, &m), 2);
+	assert_int_equal(scan_str(&svc, s, "aaaaa", DETECT_LINE_START, &m), 2);
 	assert_match(m[0], 0, 2, 0, DET_LITERAL);
 	assert_match(m[1], 2, 4, 0, DET_LITERAL);
 
 	svc = svc_of(r, 4);
 	t = "imei=123456789012345 xx imei=1234 x";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 3);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 3);
 	assert_match(m[0], 0, 20, 1, DET_PATTERN);
 	assert_match(m[1], 21, 23, 2, DET_PATTERN);
 	assert_match(m[2], 34, 35, 2, DET_PATTERN);
@@ -490,7 +490,7 @@ static void test_scan_literal_pattern(void **state)
 
 		memset(boom, 'a', sizeof(boom) - 2);
 		boom[sizeof(boom) - 2] = 'b';
-		assert_int_equal(scan_str(&sb, s, boom, true, &m), -EIO);
+		assert_int_equal(scan_str(&sb, s, boom, DETECT_LINE_START, &m), -EIO);
 	}
 	pcre2_code_free(imei);
 	pcre2_code_free(empty);
@@ -514,7 +514,7 @@ static void test_scan_header(void **state)
 	    "Forwarded: for=192.0.2.60;proto=http;by=203.0.113.43, "
 	    "for=\"[2001:db8:cafe::17]:4711\"\r\n"
 	    "Host: 198.51.100.1\r\n\r\n";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 3);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 3);
 	assert_match(m[0], 31, 41, 1, DET_HEADER);
 	assert_match(m[1], 56, 68, 1, DET_HEADER);
 	assert_memory_equal(t + m[2].start, "2001:db8:cafe::17", 17);
@@ -523,20 +523,20 @@ static void test_scan_header(void **state)
 
 	/* case-insensitive name, spaces before ':', no space after */
 	t = "x-forwarded-for :10.1.2.3,2001:db8::1\nX-Forwarded-For:2001:db8::2\n";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 3);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 3);
 	assert_match(m[0], 17, 25, 2, DET_HEADER);
 	assert_match(m[1], 26, 37, 2, DET_HEADER);
 	assert_match(m[2], 54, 65, 2, DET_HEADER);
 
 	/* not at a line start: the first line is the tail of another */
 	t = "Forwarded: for=1.2.3.4\nForwarded: for=5.6.7.8\n";
-	assert_int_equal(scan_str(&svc, s, t, false, &m), 1);
+	assert_int_equal(scan_str(&svc, s, t, 0, &m), 1);
 	assert_match(m[0], 38, 45, 1, DET_HEADER);
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 2);
 
 	/* other headers and the body are not header values */
 	t = "Forwarded-By: 1.2.3.4\r\nXForwarded: 1.2.3.4\r\nBody 1.2.3.4 a@b.io";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 1);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 1);
 	assert_int_equal(m[0].det, DET_EMAIL);
 	detect_scratch_free(s);
 }
@@ -553,14 +553,14 @@ static void test_scan_overflow(void **state)
 
 	assert_non_null(b);
 	memset(b, 'a', n);
-	assert_int_equal(detect_scan(&svc, s, b, n, true, &m), -ENOSPC);
-	assert_int_equal(detect_scan(&svc, s, b, n - 1, true, &m),
+	assert_int_equal(detect_scan(&svc, s, b, n, DETECT_LINE_START, &m), -ENOSPC);
+	assert_int_equal(detect_scan(&svc, s, b, n - 1, DETECT_LINE_START, &m),
 			 DETECT_MAX_MATCHES);
 	/* many more candidates than the scratch holds */
 	b = realloc(b, 4 * n);
 	assert_non_null(b);
 	memset(b, 'a', 4 * n);
-	assert_int_equal(detect_scan(&svc, s, b, 4 * n, true, &m), -ENOSPC);
+	assert_int_equal(detect_scan(&svc, s, b, 4 * n, DETECT_LINE_START, &m), -ENOSPC);
 	free(b);
 	detect_scratch_free(s);
 }
@@ -590,12 +590,12 @@ static void test_scan_junk(void **state)
 	}
 	memcpy(junk + 1000, "a.b@example.net", 15);
 	memcpy(junk + 4096 - 7, "1.2.3.4", 7);
-	n = detect_scan(&svc, s, junk, sizeof(junk), false, &m);
+	n = detect_scan(&svc, s, junk, sizeof(junk), 0, &m);
 	assert_int_equal(n, 2);
 	assert_match(m[0], 1000, 1015, 2, DET_EMAIL);
 	assert_match(m[1], 4089, 4096, 0, DET_IPV4);
 
-	n = detect_scan(&svc, s, (const uint8_t *)mixed, sizeof(mixed) - 1, true, &m);
+	n = detect_scan(&svc, s, (const uint8_t *)mixed, sizeof(mixed) - 1, DETECT_LINE_START, &m);
 	assert_int_equal(n, 7);
 	assert_int_equal(m[0].det, DET_EMAIL);
 	assert_int_equal(m[1].det, DET_IPV6);
@@ -611,7 +611,7 @@ static void test_scan_junk(void **state)
 	for (uint32_t len = 0; len < sizeof(mixed); len++) {
 		uint8_t *b = dup_exact(mixed, len);
 
-		n = detect_scan(&svc, s, b, len, true, &m);
+		n = detect_scan(&svc, s, b, len, DETECT_LINE_START, &m);
 		assert_true(n >= 0 && n <= 7);
 		for (int k = 0; k < n; k++) {
 			assert_true(m[k].end <= len && m[k].start < m[k].end);
@@ -643,7 +643,7 @@ static void test_scan_matches_single(void **state)
 		struct rs_redact r = { .det = (enum det_kind)d };
 		struct rs_service svc = svc_of(&r, 1);
 		uint32_t from = 0, st, e;
-		int n = detect_scan(&svc, s, (const uint8_t *)text, len, true, &m);
+		int n = detect_scan(&svc, s, (const uint8_t *)text, len, DETECT_LINE_START, &m);
 		int k = 0;
 
 		while (fn[d]((const uint8_t *)text, len, from, &st, &e)) {
@@ -789,7 +789,7 @@ static void test_tail(void **state)
 					  .det_mask = 1u << c->det };
 		uint32_t len = (uint32_t)strlen(c->in), sus;
 		uint8_t *b = dup_exact(c->in, len);
-		uint32_t t = detect_tail(&svc, s, b, len, &sus);
+		uint32_t t = detect_tail(&svc, s, b, len, DETECT_LINE_START, &sus);
 		uint32_t want = c->start < 0 ? len : (uint32_t)c->start;
 		uint32_t want_sus = c->suspect < 0 ? len : (uint32_t)c->suspect;
 
@@ -838,7 +838,7 @@ static void test_tail_forms(void **state)
 		struct rs_service svc = svc_of(&rd, 1);
 		uint32_t len = (uint32_t)strlen(cases[k].in), sus;
 		uint8_t *b = dup_exact(cases[k].in, len);
-		uint32_t t = detect_tail(&svc, s, b, len, &sus);
+		uint32_t t = detect_tail(&svc, s, b, len, DETECT_LINE_START, &sus);
 		uint32_t want = cases[k].start < 0 ? len : (uint32_t)cases[k].start;
 		uint32_t want_sus = cases[k].suspect < 0 ? len :
 				    (uint32_t)cases[k].suspect;
@@ -851,27 +851,75 @@ static void test_tail_forms(void **state)
 	detect_scratch_free(s);
 }
 
-/* TCP and UDP read the same bytes alike: the stream mode changes nothing. */
-static void test_stream_mode(void **state)
+/*
+ * A scan's reading of the rules stays with that scan: a dotted quad that
+ * runs on in digits reads alike every time, and a service's `hostnames`
+ * reaches neither the next service's scan nor the single detector.
+ */
+static void test_scan_modes_stay(void **state)
 {
 	struct detect_scratch *s = scratch();
 	struct rs_redact rd = { .det = DET_IPV4 };
+	struct rs_redact rdh = { .det = DET_IPV4, .hostnames = true };
 	struct rs_service svc = { .redact = &rd, .n_redact = 1,
 				  .det_mask = 1u << DET_IPV4 };
+	struct rs_service svch = { .redact = &rdh, .n_redact = 1,
+				   .det_mask = 1u << DET_IPV4 };
 	const char *t = "closed by 192.0.2.7792 <86>1 and 1.2.3.4.5 at "
 			"22.46.53.485059";
+	const char *h = "from host-192-0-2-7.example.net";
 	const struct detect_match *m;
+	uint32_t st, en;
 
-	for (int on = 0; on < 2; on++) {
-		detect_set_stream(s, on);
-		assert_int_equal(detect_scan(&svc, s, (const uint8_t *)t,
-					     (uint32_t)strlen(t), true, &m), 2);
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 2);
 		assert_int_equal(m[0].start, 10);
 		assert_int_equal(m[0].end, 20);		/* "192.0.2.77" */
 		assert_int_equal(m[1].start, 33);
 		assert_int_equal(m[1].end, 40);		/* "1.2.3.4" */
 	}
-	detect_set_stream(s, false);
+	assert_int_equal(scan_str(&svch, s, h, DETECT_LINE_START, &m), 1);
+	assert_int_equal(m[0].start, 10);
+	assert_int_equal(scan_str(&svc, s, h, DETECT_LINE_START, &m), 0);
+	assert_false(detect_ipv4((const uint8_t *)h, (uint32_t)strlen(h), 0,
+				 &st, &en));
+	detect_scratch_free(s);
+}
+
+/* DETECT_NO_HEADERS: a message body, where no header rule runs. */
+static void test_no_headers(void **state)
+{
+	struct detect_scratch *s = scratch();
+	struct rs_redact rd[] = {
+		{ .det = DET_HEADER, .header = "X-Forwarded-For", .header_len = 15 },
+		{ .det = DET_EMAIL },
+	};
+	struct rs_service svc = svc_of(rd, 2);
+	const char *t = "X-Forwarded-For: 192.0.2.1\r\nTo: bob@example.org\r\n";
+	const char *u = "X-Forwarded-For: 192.0";
+	uint32_t len = (uint32_t)strlen(u), sus;
+	uint8_t *b = dup_exact(u, len);
+	const struct detect_match *m;
+
+	(void)state;
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 2);
+	assert_match(m[0], 17, 26, 0, DET_HEADER);
+	assert_int_equal(scan_str(&svc, s, t,
+				  DETECT_LINE_START | DETECT_NO_HEADERS, &m), 1);
+	assert_match(m[0], 32, 47, 1, DET_EMAIL);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_NO_HEADERS, &m), 1);
+	assert_int_equal(m[0].det, DET_EMAIL);
+
+	/* an unterminated header line: held in a header block, not in a body */
+	svc = svc_of(rd, 1);
+	assert_int_equal(detect_tail(&svc, s, b, len, DETECT_LINE_START, &sus),
+			 16);
+	assert_int_equal(detect_tail(&svc, s, b, len,
+				     DETECT_LINE_START | DETECT_NO_HEADERS,
+				     &sus), len);
+	assert_int_equal(sus, len);
+	free(b);
 	detect_scratch_free(s);
 }
 
@@ -900,20 +948,20 @@ static void test_scan_header_forms(void **state)
 	/* obs-fold: CRLF or LF, then SP or HTAB, continues the value */
 	t = "X-Forwarded-For: 192.0.2.1,\r\n 192.0.2.2,\r\n\t192.0.2.3\r\n"
 	    "Host: 192.0.2.4\r\n\r\n";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 3);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 3);
 	assert_match(m[0], 17, 26, 0, DET_HEADER);
 	assert_match(m[1], 30, 39, 0, DET_HEADER);
 	assert_match(m[2], 43, 52, 0, DET_HEADER);
 	t = "X-Forwarded-For: 10.0.0.1\n  10.0.0.2\nVia: 10.0.0.3\n";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 2);
 	assert_match(m[1], 28, 36, 0, DET_HEADER);
 	/* another header's continuation; an empty line ends the headers */
 	t = "Host: a\r\n 192.0.2.9\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n 5.6.7.8";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 1);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 1);
 	assert_match(m[0], 38, 45, 0, DET_HEADER);
 	/* repeated */
 	t = "X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-For: 5.6.7.8\r\n";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 2);
 	assert_match(m[1], 43, 50, 0, DET_HEADER);
 
 	/* SIP: long and compact names, either way round */
@@ -926,7 +974,7 @@ static void test_scan_header_forms(void **state)
 	    "m: <sip:alice@192.0.2.23>\r\n"
 	    "i: 192.0.2.24\r\n"
 	    "fo: 192.0.2.26\r\ns: 192.0.2.27\r\n\r\n";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 6);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 6);
 	assert_match(m[0], 51, 61, 0, DET_HEADER);
 	assert_match(m[1], 90, 100, 0, DET_HEADER);
 	assert_match(m[2], 116, 126, 1, DET_HEADER);
@@ -935,7 +983,7 @@ static void test_scan_header_forms(void **state)
 	assert_match(m[5], 191, 201, 4, DET_HEADER);
 	svc = svc_of(compact, 1);
 	t = "From: <sip:carol@192.0.2.30>\r\nF :192.0.2.31\r\nFr: 192.0.2.32\r\n";
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 2);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 2);
 	assert_match(m[0], 17, 27, 0, DET_HEADER);
 	assert_match(m[1], 33, 43, 0, DET_HEADER);
 	detect_scratch_free(s);
@@ -979,7 +1027,7 @@ static void test_tail_header_forms(void **state)
 					  .det_mask = 1u << DET_HEADER };
 		uint32_t len = (uint32_t)strlen(cases[k].in), sus;
 		uint8_t *b = dup_exact(cases[k].in, len);
-		uint32_t t = detect_tail(&svc, s, b, len, &sus);
+		uint32_t t = detect_tail(&svc, s, b, len, DETECT_LINE_START, &sus);
 		uint32_t want = cases[k].start < 0 ? len : (uint32_t)cases[k].start;
 		uint32_t want_sus = cases[k].suspect < 0 ? len :
 				    (uint32_t)cases[k].suspect;
@@ -1088,7 +1136,7 @@ static bool detect_email_relaxed(const uint8_t *buf, uint32_t len,
 	struct rs_service svc = { .redact = &rd, .n_redact = 1,
 				  .det_mask = 1u << DET_EMAIL };
 	const struct detect_match *m;
-	int n = detect_scan(&svc, relaxed_scratch, buf, len, true, &m);
+	int n = detect_scan(&svc, relaxed_scratch, buf, len, DETECT_LINE_START, &m);
 
 	for (int k = 0; k < n; k++)
 		if (m[k].start >= from) {
@@ -1157,12 +1205,12 @@ static void test_email_relaxed_scan(void **state)
 	const struct detect_match *m;
 	const char *t = "MAIL FROM:<root@localhost> 10.0.0.1 q=a%40b.io";
 
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 3);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 3);
 	assert_match(m[0], 11, 25, 1, DET_EMAIL);
 	assert_match(m[1], 27, 35, 0, DET_IPV4);
 	assert_match(m[2], 38, 46, 1, DET_EMAIL);
 	r[1].relaxed = false;
-	assert_int_equal(scan_str(&svc, s, t, true, &m), 1);
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 1);
 	assert_match(m[0], 27, 35, 0, DET_IPV4);
 	detect_scratch_free(s);
 }
@@ -1208,7 +1256,7 @@ static void test_email_tail(void **state)
 					  .det_mask = 1u << DET_EMAIL };
 		uint32_t len = (uint32_t)strlen(c->in), sus;
 		uint8_t *b = dup_exact(c->in, len);
-		uint32_t t = detect_tail(&svc, s, b, len, &sus);
+		uint32_t t = detect_tail(&svc, s, b, len, DETECT_LINE_START, &sus);
 		uint32_t want = c->start < 0 ? len : (uint32_t)c->start;
 		uint32_t want_sus = c->suspect < 0 ? len : (uint32_t)c->suspect;
 
@@ -1443,7 +1491,7 @@ static void test_hostnames(void **state)
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		uint32_t len = (uint32_t)strlen(cases[k].in);
 		uint8_t *b = dup_exact(cases[k].in, len);
-		int n = detect_scan(&svc, s, b, len, true, &m);
+		int n = detect_scan(&svc, s, b, len, DETECT_LINE_START, &m);
 
 		if (n != cases[k].n || (n && (m[0].start != (uint32_t)cases[k].s0 ||
 					      m[0].end != (uint32_t)cases[k].e0)))
@@ -1453,8 +1501,8 @@ static void test_hostnames(void **state)
 		free(b);
 	}
 	/* without the option: no dashed form, and a dotted one alone */
-	assert_int_equal(scan_str(&plain, s, "ip-10-0-0-1.ec2.internal", true, &m), 0);
-	assert_int_equal(scan_str(&plain, s, "194.222.68.82.in-addr.arpa", true, &m), 1);
+	assert_int_equal(scan_str(&plain, s, "ip-10-0-0-1.ec2.internal", DETECT_LINE_START, &m), 0);
+	assert_int_equal(scan_str(&plain, s, "194.222.68.82.in-addr.arpa", DETECT_LINE_START, &m), 1);
 	assert_int_equal(m[0].end, 13);
 	/* the single detector never applies the option */
 	{
@@ -1499,7 +1547,7 @@ static void test_tail_header_every_cut(void **state)
 		uint32_t len = (uint32_t)strlen(msgs[i]);
 		struct detect_match whole[64];
 		const struct detect_match *m;
-		int n = detect_scan(&svc, s, b, len, true, &m), clean = 0;
+		int n = detect_scan(&svc, s, b, len, DETECT_LINE_START, &m), clean = 0;
 
 		assert_true(n > 0 && n <= 64);
 		memcpy(whole, m, (size_t)n * sizeof(*m));
@@ -1507,16 +1555,16 @@ static void test_tail_header_every_cut(void **state)
 			uint32_t sus;
 			int n1, n2, j = 0;
 
-			if (detect_tail(&svc, s, b, k, &sus) < k)
+			if (detect_tail(&svc, s, b, k, DETECT_LINE_START, &sus) < k)
 				continue;	/* held: decided with what follows */
 			clean++;
-			n1 = detect_scan(&svc, s, b, k, true, &m);
+			n1 = detect_scan(&svc, s, b, k, DETECT_LINE_START, &m);
 			for (int q = 0; q < n1; q++, j++) {
 				assert_true(j < n);
 				assert_int_equal(m[q].start, whole[j].start);
 				assert_int_equal(m[q].end, whole[j].end);
 			}
-			n2 = detect_scan(&svc, s, b + k, len - k, true, &m);
+			n2 = detect_scan(&svc, s, b + k, len - k, DETECT_LINE_START, &m);
 			for (int q = 0; q < n2; q++, j++) {
 				assert_true(j < n);
 				assert_int_equal(m[q].start + k, whole[j].start);
@@ -1575,14 +1623,14 @@ static void test_email_tail_every_cut(void **state)
 		int n;
 
 		assert_non_null(at);
-		n = detect_scan(&svc, s, (const uint8_t *)cases[k].in, len, true, &m);
+		n = detect_scan(&svc, s, (const uint8_t *)cases[k].in, len, DETECT_LINE_START, &m);
 		if (n != 1 || m[0].start != as || m[0].end != ae)
 			fail_msg("case %zu: %d matches, first [%u, %u), want [%u, %u)",
 				 k, n, n > 0 ? m[0].start : 0, n > 0 ? m[0].end : 0,
 				 as, ae);
 		for (uint32_t cut = as + 1; cut < ae; cut++) {
 			uint8_t *b = dup_exact(cases[k].in, cut);
-			uint32_t sus, t = detect_tail(&svc, s, b, cut, &sus);
+			uint32_t sus, t = detect_tail(&svc, s, b, cut, DETECT_LINE_START, &sus);
 
 			if (t > as)
 				fail_msg("case %zu cut at %u: tail from %u, the address starts at %u",
@@ -1605,14 +1653,14 @@ static void check_cuts(const struct rs_service *svc, struct detect_scratch *s,
 	uint32_t len = (uint32_t)strlen(text);
 	struct detect_match full[64];
 	const struct detect_match *m;
-	int nf = detect_scan(svc, s, (const uint8_t *)text, len, true, &m);
+	int nf = detect_scan(svc, s, (const uint8_t *)text, len, DETECT_LINE_START, &m);
 
 	assert_true(nf >= 0 && nf <= 64);
 	memcpy(full, m, (size_t)nf * sizeof(*m));
 	for (uint32_t k = 0; k <= len; k++) {
 		uint8_t *b = dup_exact(text, k);
-		uint32_t sus, t = detect_tail(svc, s, b, k, &sus);
-		int n = detect_scan(svc, s, b, k, true, &m), a = 0, c = 0;
+		uint32_t sus, t = detect_tail(svc, s, b, k, DETECT_LINE_START, &sus);
+		int n = detect_scan(svc, s, b, k, DETECT_LINE_START, &m), a = 0, c = 0;
 
 		assert_true(n >= 0);
 		for (;;) {
@@ -1694,13 +1742,13 @@ static void test_email_prefix_within_whole(void **state)
 			uint32_t len = (uint32_t)strlen(texts[k]);
 			const struct detect_match *m;
 			int n = detect_scan(&svc, s, (const uint8_t *)texts[k], len,
-					    true, &m);
+					    DETECT_LINE_START, &m);
 
 			assert_true(n >= 0 && n <= 16);
 			memcpy(whole, m, (size_t)n * sizeof(*m));
 			for (uint32_t cut = 1; cut < len; cut++) {
 				uint8_t *b = dup_exact(texts[k], cut);
-				int c = detect_scan(&svc, s, b, cut, true, &m);
+				int c = detect_scan(&svc, s, b, cut, DETECT_LINE_START, &m);
 
 				for (int i = 0; i < c; i++) {
 					bool inside = false;
@@ -1739,7 +1787,8 @@ int main(void)
 		cmocka_unit_test(test_allow),
 		cmocka_unit_test(test_allow_not_merged),
 		cmocka_unit_test(test_tail),
-		cmocka_unit_test(test_stream_mode),
+		cmocka_unit_test(test_scan_modes_stay),
+		cmocka_unit_test(test_no_headers),
 		cmocka_unit_test(test_scan_header_forms),
 		cmocka_unit_test(test_tail_header_forms),
 		cmocka_unit_test(test_tail_header_every_cut),

@@ -793,6 +793,42 @@ static void test_engine_v1_forms(void **state)
 	fx_free(f);
 }
 
+/*
+ * An IPv4-mapped client address in PROXY text follows the IPv4 address
+ * rule, as it does in the IP header and in a v2 header's binary field.
+ */
+static void test_engine_v1_mapped_source(void **state)
+{
+	struct fx *f = fx_new("service relay {\n\tlisten tcp 5222\n"
+			      "\taddress ipv4 truncate 24\n"
+			      "\taddress ipv6 keep\n"
+			      "\tredact proxy-protocol address\n}\n");
+	const char *v1 = "PROXY TCP6 ::ffff:198.51.100.77 2001:db8::10 40001 5222\r\n";
+	const char *v6 = "PROXY TCP6 2001:db8:1:2::55 2001:db8::10 40001 5222\r\n";
+	struct hdr in;
+	uint8_t out[256];
+
+	(void)state;
+	one_segment(f, 41040, (const uint8_t *)v1, (uint32_t)strlen(v1), out);
+	assert_memory_equal(out,
+			    "PROXY TCP6 ::ffff:198.51.100.00 2001:db8::10 40001 5222\r\n",
+			    strlen(v1));
+	/* other IPv6 addresses: the ipv6 rule (keep) */
+	one_segment(f, 41041, (const uint8_t *)v6, (uint32_t)strlen(v6), out);
+	assert_memory_equal(out, v6, strlen(v6));
+	/* the same address in binary (v2) */
+	v2_start(&in, 0x21, 0x21);
+	add_addr(&in, AF_INET6, "::ffff:198.51.100.77");
+	add_addr(&in, AF_INET6, "2001:db8::10");
+	add_port(&in, 40001);
+	add_port(&in, 5222);
+	v2_end(&in);
+	one_segment(f, 41042, in.b, in.len, out);
+	assert_memory_equal(out + 16, in.b + 16, 12);
+	assert_memory_equal(out + 28, "\xc6\x33\x64\x00", 4);
+	fx_free(f);
+}
+
 static void test_engine_v2_destination_actions(void **state)
 {
 	struct fx *t = fx_new("service relay {\n\tlisten tcp 5222\n"
@@ -949,6 +985,7 @@ int main(void)
 		cmocka_unit_test(test_engine_v2_udp),
 		cmocka_unit_test(test_engine_v2_local_and_unix),
 		cmocka_unit_test(test_engine_v1_forms),
+		cmocka_unit_test(test_engine_v1_mapped_source),
 		cmocka_unit_test(test_engine_v2_destination_actions),
 		cmocka_unit_test(test_engine_stream_every_cut),
 		cmocka_unit_test(test_engine_retransmitted_prefix),
