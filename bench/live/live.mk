@@ -21,12 +21,17 @@ $(LIVE_B)/rr: bench/live/rr.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lm
 
+$(LIVE_B)/lat: bench/live/lat.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
 $(LIVE_B)/flowmem: bench/live/flowmem.c $(LIBPOLICY)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBPOLICY) $(PKG_LIBS_POLICY)
 
-bench-live-tools: $(LIVE_B)/accept-all $(LIVE_B)/rr $(LIVE_B)/flowmem
+bench-live-tools: $(LIVE_B)/accept-all $(LIVE_B)/rr $(LIVE_B)/flowmem $(LIVE_B)/lat
 
 bench-live: all bench-live-tools
 	$(Q)$(if $(filter 1,$(SANITIZE)),echo "bench-live: SANITIZE=1 figures measure the sanitizers" >&2;) \

@@ -1,5 +1,6 @@
 # lib.sh — network namespaces, servers and cleanup for the live checks
-# (tests/e2e/run.sh, tools/demo-live.sh, bench/live/run-live.sh).
+# (tests/e2e/run.sh, tests/e2e/frame.sh, tools/demo-live.sh,
+# bench/live/run-live.sh).
 # Sourced, not run.  Everything it starts is recorded and stopped by
 # ns_cleanup, which the caller installs as its EXIT trap.
 #
@@ -131,6 +132,45 @@ mosquitto_start() {
 	MOSQUITTO_PID=$!
 	ns_pid_add "$MOSQUITTO_PID"
 	wait_for 10 port_listening "$NS_S" tcp 1883
+}
+
+# nginx_start DIR PORT: an HTTP server in the server namespace on TCP
+# PORT, both families, that answers every request (POST too) with 200
+# and "ok" on keep-alive connections; config, logs and temporary files
+# in DIR (DIR/nginx.access.log, DIR/nginx.err)
+nginx_start() {
+	local dir=$1 port=$2 t
+	for t in body proxy fastcgi uwsgi scgi; do
+		mkdir -p "$dir/nginx-$t"
+	done
+	cat > "$dir/nginx.conf" <<-EOF
+	# HTTP server for nfredact's live checks: all in $dir
+	user root;
+	worker_processes 1;
+	pid $dir/nginx.pid;
+	error_log $dir/nginx.err info;
+	events { worker_connections 256; }
+	http {
+		access_log $dir/nginx.access.log;
+		client_body_temp_path $dir/nginx-body;
+		proxy_temp_path $dir/nginx-proxy;
+		fastcgi_temp_path $dir/nginx-fastcgi;
+		uwsgi_temp_path $dir/nginx-uwsgi;
+		scgi_temp_path $dir/nginx-scgi;
+		keepalive_requests 1000000;
+		keepalive_timeout 300s;
+		server {
+			listen $port;
+			listen [::]:$port;
+			location / { return 200 "ok\n"; }
+		}
+	}
+	EOF
+	ip netns exec "$NS_S" nginx -p "$dir" -e "$dir/nginx.err" \
+		-c "$dir/nginx.conf" -g 'daemon off;' >"$dir/nginx.out" 2>&1 &
+	NGINX_PID=$!
+	ns_pid_add "$NGINX_PID"
+	wait_for 10 port_listening "$NS_S" tcp "$port"
 }
 
 # rsyslog_start DIR: rsyslogd in the server namespace on UDP and TCP 514,
