@@ -84,7 +84,8 @@ $(B)/tests/test_rules: TEST_LIBS := $(NFT_LIBS)
 check: deps
 	$(Q)$(MAKE) --no-print-directory check-run
 
-check-run: all $(UNIT_BIN)
+# tests/e2e/frame.sh speaks MQTT through bench/live/lat
+check-run: all $(UNIT_BIN) $(B)/bench/live/lat
 	$(Q)B=$(B) tests/run-all.sh $(UNIT_BIN)
 
 demo: deps
