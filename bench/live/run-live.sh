@@ -44,7 +44,8 @@ for t in ip ss nft; do
 done
 
 # part NAME: LIVE_ONLY is unset or names NAME
-part() { [ -z "${LIVE_ONLY:-}" ] || [[ " ${LIVE_ONLY//,/ } " == *" $1 "* ]]; }
+LIVE_ONLY=${LIVE_ONLY:-}
+part() { [ -z "$LIVE_ONLY" ] || [[ " ${LIVE_ONLY//,/ } " == *" $1 "* ]]; }
 for p in ${LIVE_ONLY//,/ }; do
 	case $p in
 	rr | hold | flows | latency) ;;
