@@ -121,7 +121,7 @@ fi
 
 # The subscriber: on the broker's host, on a port no service covers, so
 # it sees what the broker delivers and its own traffic meets no queue.
-ns_in_s mosquitto_sub -h 127.0.0.1 -p $LOCAL_PORT -i frame-sub -t '#' -q 1 -v \
+ip netns exec "$NS_S" mosquitto_sub -h 127.0.0.1 -p $LOCAL_PORT -i frame-sub -t "#" -q 1 -v \
 	>"$srv/sub.out" 2>"$work/sub.err" &
 ns_pid_add $!
 if ! wait_for 10 grep -q "Sending SUBACK to frame-sub" "$srv/mosquitto.log"; then
