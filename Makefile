@@ -84,7 +84,8 @@ $(B)/tests/test_rules: TEST_LIBS := $(NFT_LIBS)
 check: deps
 	$(Q)$(MAKE) --no-print-directory check-run
 
-check-run: all $(UNIT_BIN)
+# tests/e2e/frame.sh speaks MQTT through bench/live/lat
+check-run: all $(UNIT_BIN) $(B)/bench/live/lat
 	$(Q)B=$(B) tests/run-all.sh $(UNIT_BIN)
 
 demo: deps
@@ -104,7 +105,8 @@ DEB_TEST  := python3 python3-scapy tshark tcpdump iproute2 iptables nftables \
              mosquitto mosquitto-clients rsyslog procps
 # the libFuzzer targets (make fuzz); make check's replays need none of it
 DEB_FUZZ  := clang libclang-rt-14-dev
-DEB_EXTRA := $(DEB_FUZZ) valgrind tcpreplay pktanon
+# nginx: the HTTP server of make bench-live's latency table
+DEB_EXTRA := $(DEB_FUZZ) valgrind tcpreplay pktanon nginx
 
 deps:
 	$(Q)tools/deps.sh $(DEB_BUILD) $(DEB_TEST)

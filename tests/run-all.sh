@@ -27,7 +27,7 @@ suite() {
 for t in "$@"; do
 	suite "unit $(basename "$t")" "$t"
 done
-for s in tests/fuzz/regress.sh tests/policy/run.sh tests/replay/run.sh tests/replay/stream/run.sh tests/dryrun/run.sh tests/recall/run.sh tests/tools/run.sh tests/e2e/run.sh tests/e2e/ops.sh tests/e2e/many.sh tests/e2e/ratchet.sh; do
+for s in tests/fuzz/regress.sh tests/policy/run.sh tests/replay/run.sh tests/replay/stream/run.sh tests/dryrun/run.sh tests/recall/run.sh tests/tools/run.sh tests/e2e/run.sh tests/e2e/ops.sh tests/e2e/many.sh tests/e2e/ratchet.sh tests/e2e/frame.sh; do
 	[ -x "$s" ] && suite "${s%/run.sh}" "$s"
 done
 

@@ -1,5 +1,6 @@
 # lib.sh — network namespaces, servers and cleanup for the live checks
-# (tests/e2e/run.sh, tools/demo-live.sh, bench/live/run-live.sh).
+# (tests/e2e/run.sh, tests/e2e/frame.sh, tools/demo-live.sh,
+# bench/live/run-live.sh).
 # Sourced, not run.  Everything it starts is recorded and stopped by
 # ns_cleanup, which the caller installs as its EXIT trap.
 #
@@ -109,10 +110,12 @@ queue_bound() {
 		awk -v q="$2" '$1 == q { found = 1 } END { exit !found }'
 }
 
-# mosquitto_start DIR: a broker in the server namespace on TCP 1883,
-# both families, config and log in DIR (DIR/mosquitto.log)
+# mosquitto_start DIR [LOCAL_PORT]: a broker in the server namespace on
+# TCP 1883, both families, config and log in DIR (DIR/mosquitto.log);
+# with LOCAL_PORT, on 127.0.0.1 LOCAL_PORT too, for a client on the
+# broker's host that no service of a policy on 1883 covers
 mosquitto_start() {
-	local dir=$1
+	local dir=$1 local_port=${2:-}
 	cat > "$dir/mosquitto.conf" <<-EOF
 	# broker for nfredact's live checks: all in $dir
 	user root
@@ -125,12 +128,53 @@ mosquitto_start() {
 	listener 1883
 	allow_anonymous true
 	EOF
+	[ -n "$local_port" ] && echo "listener $local_port 127.0.0.1" >>"$dir/mosquitto.conf"
 	: > "$dir/mosquitto.log"
 	ip netns exec "$NS_S" mosquitto -c "$dir/mosquitto.conf" \
 		>"$dir/mosquitto.out" 2>&1 &
 	MOSQUITTO_PID=$!
 	ns_pid_add "$MOSQUITTO_PID"
-	wait_for 10 port_listening "$NS_S" tcp 1883
+	wait_for 10 port_listening "$NS_S" tcp 1883 || return 1
+	[ -z "$local_port" ] || wait_for 10 port_listening "$NS_S" tcp "$local_port"
+}
+
+# nginx_start DIR PORT: an HTTP server in the server namespace on TCP
+# PORT, both families, that answers every request (POST too) with 200
+# and "ok" on keep-alive connections; config, logs and temporary files
+# in DIR (DIR/nginx.access.log, DIR/nginx.err)
+nginx_start() {
+	local dir=$1 port=$2 t
+	for t in body proxy fastcgi uwsgi scgi; do
+		mkdir -p "$dir/nginx-$t"
+	done
+	cat > "$dir/nginx.conf" <<-EOF
+	# HTTP server for nfredact's live checks: all in $dir
+	user root;
+	worker_processes 1;
+	pid $dir/nginx.pid;
+	error_log $dir/nginx.err info;
+	events { worker_connections 256; }
+	http {
+		access_log $dir/nginx.access.log;
+		client_body_temp_path $dir/nginx-body;
+		proxy_temp_path $dir/nginx-proxy;
+		fastcgi_temp_path $dir/nginx-fastcgi;
+		uwsgi_temp_path $dir/nginx-uwsgi;
+		scgi_temp_path $dir/nginx-scgi;
+		keepalive_requests 1000000;
+		keepalive_timeout 300s;
+		server {
+			listen $port;
+			listen [::]:$port;
+			location / { return 200 "ok\n"; }
+		}
+	}
+	EOF
+	ip netns exec "$NS_S" nginx -p "$dir" -e "$dir/nginx.err" \
+		-c "$dir/nginx.conf" -g 'daemon off;' >"$dir/nginx.out" 2>&1 &
+	NGINX_PID=$!
+	ns_pid_add "$NGINX_PID"
+	wait_for 10 port_listening "$NS_S" tcp "$port"
 }
 
 # rsyslog_start DIR: rsyslogd in the server namespace on UDP and TCP 514,
@@ -160,15 +204,16 @@ rsyslog_start() {
 }
 
 # nfredactd_start DIR POLICY [ARGS...]: the daemon in the server namespace
-# with its rules installed; stderr in DIR/nfredactd.err.  Waits until the
-# queues of the policy are bound (NFREDACTD_QUEUES, default "0 1": queue
-# 0 inbound, the outbound queue 1 that follows it).
+# with its rules installed; stderr in DIR/nfredactd.err, stdout in
+# DIR/nfredactd.out.  Waits until the queues of the policy are bound
+# (NFREDACTD_QUEUES, default "0 1": queue 0 inbound, the outbound queue 1
+# that follows it).
 nfredactd_start() {
 	local dir=$1 policy=$2 q
 	shift 2
 	ip netns exec "$NS_S" "$NFREDACTD" -c "$policy" --install-rules --dev "$VETH_S" \
 		--control "$dir/control.sock" --user root "$@" \
-		2>>"$dir/nfredactd.err" >/dev/null &
+		2>>"$dir/nfredactd.err" >>"$dir/nfredactd.out" &
 	NFREDACTD_PID=$!
 	ns_pid_add "$NFREDACTD_PID"
 	for q in ${NFREDACTD_QUEUES:-0 1}; do
