@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frame.h"
 #include "key.h"
 #include "lang.h"
 #include "ruleset.h"
@@ -658,6 +659,12 @@ static void check_service_stmts(struct checker *ck, struct ast_service *svc,
 			if (st->hold.ms > 10000)
 				ERR(ck, st->hold.loc, "hold time above 10s");
 			break;
+		case ST_FRAME:
+			if (svc->frame)
+				dup_error(ck, st, svc->frame, "frame");
+			else
+				svc->frame = st;
+			break;
 		case ST_ON_ERROR:
 			if (svc->on_error)
 				dup_error(ck, st, svc->on_error, "on-error");
@@ -672,6 +679,23 @@ static void check_service_stmts(struct checker *ck, struct ast_service *svc,
 			break;
 		}
 	}
+}
+
+/*
+ * A framing reads a TCP stream: on a service that listens on UDP only
+ * it would frame nothing (`none` and `auto` fit any service).
+ */
+static void check_frame(struct checker *ck, const struct ast_service *svc,
+			bool listens, bool listens_tcp)
+{
+	const struct ast_stmt *st = svc->frame;
+
+	if (!st || listens_tcp || !listens || st->frame.kind == FRAME_NONE ||
+	    st->frame.kind == FRAME_AUTO)
+		return;
+	ERR(ck, st->frame.loc,
+	    "\"frame %s\" reads a TCP stream, and service \"%s\" listens on UDP only",
+	    frame_kind_name(st->frame.kind), svc->name);
 }
 
 static bool valid_name(const char *s)
@@ -869,6 +893,7 @@ int lang_check(const struct src *src, struct ast_policy *ast,
 			    RS_MAX_SERVICES);
 
 		check_service_stmts(&ck, svc, &listens, &listens_tcp);
+		check_frame(&ck, svc, listens, listens_tcp);
 		for (size_t i = 0; i < svc->n; i++)
 			if (svc->stmts[i].kind == ST_REDACT)
 				check_redact(&ck, svc, &svc->stmts[i], listens_tcp);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frame.h"
 #include "key.h"
 #include "lang.h"
 #include "ruleset.h"
@@ -186,6 +187,7 @@ static int compile_service(struct compiler *cc, const struct ast_service *svc,
 	out->on_error_accept = svc->on_error && svc->on_error->on_error.accept;
 	out->hold_ns = svc->hold ? svc->hold->hold.ms * 1000000 : RS_HOLD_DEFAULT_NS;
 	out->hold_mask = svc->hold && svc->hold->hold.mask;
+	out->frame = svc->frame ? svc->frame->frame.kind : FRAME_AUTO;
 	compile_addr(svc->addr[0], 4, &out->addr4);
 	compile_addr(svc->addr[1], 6, &out->addr6);
 	service_trunc_bases(svc, &base4, &base6);

@@ -139,6 +139,7 @@ enum stmt_kind {
 	ST_ALLOW,
 	ST_ON_ERROR,
 	ST_HOLD,
+	ST_FRAME,
 };
 
 struct ast_stmt {
@@ -192,6 +193,10 @@ struct ast_stmt {
 			bool mask;	/* an undecided tail is masked */
 			struct loc loc;
 		} hold;
+		struct {
+			uint8_t kind;	/* enum frame_kind */
+			struct loc loc;
+		} frame;
 	};
 };
 
@@ -205,6 +210,7 @@ struct ast_service {
 	/* resolved by the checker for the compiler */
 	const struct ast_stmt *queue, *on_error, *addr[2];	/* [0] ipv4 */
 	const struct ast_stmt *hold;
+	const struct ast_stmt *frame;
 };
 
 struct ast_policy {

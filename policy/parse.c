@@ -31,7 +31,7 @@ static const char *const top_words[] = { "key", "epoch", "service",
 					   "key-grace", NULL };
 static const char *const svc_words[] = {
 	"listen", "queue", "clients", "address", "redact", "allow", "on-error",
-	"hold", NULL
+	"hold", "frame", NULL
 };
 static const char *const proto_words[] = { "tcp", "udp", NULL };
 static const char *const family_words[] = { "ipv4", "ipv6", NULL };
@@ -49,6 +49,10 @@ static const char *const act_words[] = {
 static const char *const allow_words[] = { "pattern", NULL };
 static const char *const verdict_words[] = { "drop", "accept", NULL };
 static const char *const hold_end_words[] = { "pass", "mask", NULL };
+/* In enum frame_kind order. */
+static const char *const frame_words[] = {
+	"none", "mqtt", "http", "sip", "line", "octet", "auto", NULL
+};
 /* Option words after a redact action (which detector takes one: check.c). */
 static const char *const redact_opt_words[] = { "hostnames", "relaxed", NULL };
 
@@ -823,6 +827,18 @@ static bool parse_service_stmt(struct parser *ps, struct ast_service *svc)
 		st->kind = ST_HOLD;
 		ok = parse_hold(ps, st);
 		break;
+	case 8: {
+		const struct token *t = peek(ps);
+		int v = keyword(ps, frame_words,
+				"framing (mqtt, http, sip, line, octet, none or auto)");
+
+		st->kind = ST_FRAME;
+		st->frame.loc = t->loc;
+		if (v >= 0)
+			st->frame.kind = (uint8_t)v;
+		ok = v >= 0;
+		break;
+	}
 	}
 	ok = ok && want_eos(ps);
 	if (!ok) {

@@ -69,6 +69,7 @@ struct rs_service {
 	bool hold_mask;			/* `hold ... mask`: an undecided tail is
 					 * masked when the hold ends without it */
 	uint32_t det_mask;		/* bit (1u << det) per detector used */
+	uint8_t frame;			/* enum frame_kind: `frame`, AUTO default */
 };
 
 struct ruleset {
