@@ -40,6 +40,9 @@ void stats_add(struct engine_stats *dst, const struct engine_stats *src)
 	dst->not_delivered += src->not_delivered;
 	dst->urgent_cleared += src->urgent_cleared;
 	dst->ack_resumed += src->ack_resumed;
+	dst->framed += src->framed;
+	dst->frame_boundary += src->frame_boundary;
+	dst->frame_fallback += src->frame_fallback;
 	for (unsigned i = 0; i < ENGINE_R__COUNT; i++) {
 		dst->reasons[i] += src->reasons[i];
 		dst->drops[i] += src->drops[i];
@@ -121,6 +124,16 @@ static const struct svc_counter svc_counters[] = {
 	   "TCP streams that went on from the server's acknowledgement of "
 	   "bytes this process never passed (an earlier one did).",
 	   ack_resumed),
+	SC("framed", "nfredact_frame_streams_total", "how=\"framed\"",
+	   "TCP streams by how they were read: as messages of a framing, or "
+	   "as messages until bytes the framing does not allow (garbage, a "
+	   "length beyond its limits, a protocol switch), and from there on "
+	   "as a plain stream.", framed),
+	SC("frame_fallback", "nfredact_frame_streams_total",
+	   "how=\"fell-back\"", NULL, frame_fallback),
+	SC("frame_boundary", "nfredact_frame_boundaries_total", NULL,
+	   "TCP segments that ended exactly on a message boundary: never "
+	   "held.", frame_boundary),
 };
 
 static uint64_t counter_at(const struct engine_stats *st, size_t off)

@@ -102,6 +102,9 @@ struct engine_stats {
 	uint64_t not_delivered;	/* SYN, RST or data the receiver ignores */
 	uint64_t urgent_cleared;	/* urgent pointers taken out */
 	uint64_t ack_resumed;	/* streams gone on from the server's ACK */
+	/* message framing (`frame`): streams read as messages, segments
+	 * that ended on a message boundary, streams that fell back to none */
+	uint64_t framed, frame_boundary, frame_fallback;
 	uint64_t drops[ENGINE_R__COUNT];	/* dropped, by reason (sum: dropped) */
 	uint64_t detector[DET__COUNT];	/* identifiers found */
 	uint64_t action[ACT__COUNT];	/* rewrites done */

@@ -28,6 +28,7 @@
 #include "detect.h"
 #include "engine_int.h"
 #include "flow.h"
+#include "frame.h"
 #include "packet.h"
 #include "proxy.h"
 #include "rewrite.h"
@@ -43,6 +44,7 @@
 #define SPAN_BYTES		1024u
 #define WIN_MAX			(STREAM_CTX + STREAM_HOLD_BYTES + 65536u)
 #define SWEEP_ON_ALLOC		4096		/* slots looked at when none is free */
+#define FIELD_RUNS_MAX		4096		/* fields of a window scanned apart */
 #define STALL_NS		10000000ull	/* a copy sent again after this is a
 						 * retransmission (TCP's earliest, a
 						 * tail loss probe, waits 10 ms) */
@@ -84,9 +86,16 @@ struct stream {
 	int32_t active;			/* index in the set's active list, -1 */
 	uint16_t ctx_len, span_used;
 	unsigned n_spans;
+	struct frame_state frame;	/* the messages of what was released */
 	uint8_t ctx[STREAM_CTX];	/* the last original bytes released */
 	struct span spans[SPAN_MAX];
 	uint8_t span_bytes[SPAN_BYTES];
+};
+
+/* A field (or header section) of a stream window, in window offsets. */
+struct field_run {
+	uint32_t start, end;
+	uint8_t type;			/* enum frame_run */
 };
 
 struct stream_set {
@@ -109,6 +118,9 @@ struct stream_set {
 	struct detect_range *wallow;	/* the window's allow ranges */
 	struct detect_range *wdone;	/* the spans its own scan rewrote */
 	unsigned n_wallow, n_wdone;
+	struct field_run *runs;		/* FIELD_RUNS_MAX: a window's fields */
+	unsigned n_runs;
+	bool runs_full;
 };
 
 static inline bool seq_lt(uint32_t a, uint32_t b)
@@ -162,9 +174,10 @@ struct stream_set *stream_set_new(uint32_t max_flows)
 	ss->win_orig = malloc(WIN_MAX);
 	ss->wallow = calloc(DETECT_MAX_MATCHES, sizeof(*ss->wallow));
 	ss->wdone = calloc(DETECT_MAX_MATCHES, sizeof(*ss->wdone));
+	ss->runs = calloc(FIELD_RUNS_MAX, sizeof(*ss->runs));
 	if (!ss->streams || !ss->active || !ss->pool || !ss->pool_map ||
 	    !ss->holds || !ss->rel || !ss->win || !ss->win_orig ||
-	    !ss->wallow || !ss->wdone)
+	    !ss->wallow || !ss->wdone || !ss->runs)
 		goto fail;
 	stream_set_reset(ss);
 	return ss;
@@ -187,6 +200,7 @@ void stream_set_free(struct stream_set *ss)
 	free(ss->win_orig);
 	free(ss->wallow);
 	free(ss->wdone);
+	free(ss->runs);
 	free(ss);
 }
 
@@ -435,7 +449,13 @@ uint64_t stream_deadline_min(const struct stream_set *ss)
  * The stream of @f, given a slot when it has none.
  * Return: the stream, or NULL when every slot is taken (fail closed).
  */
-static struct stream *stream_get(struct stream_set *ss, struct flow *f)
+/*
+ * A new stream: framed as its service says when it is seen from its
+ * first byte; a stream picked up in its middle has no message boundary
+ * to start from, and is read as a plain stream.
+ */
+static struct stream *stream_get(struct stream_set *ss, struct flow *f,
+				 enum frame_kind kind, struct engine_stats *stats)
 {
 	struct stream *st = stream_of(ss, f);
 	uint32_t i;
@@ -464,6 +484,9 @@ static struct stream *stream_get(struct stream_set *ss, struct flow *f)
 	st->rel_seq = st->first_seq = f->next_seq;
 	st->clean = true;
 	st->at_start = f->isn_known && f->next_seq == f->client_isn + 1;
+	frame_init(&st->frame, st->at_start ? kind : FRAME_NONE);
+	if (st->frame.kind != FRAME_NONE && st->frame.kind != FRAME_AUTO)
+		stats->framed++;
 	f->stream = i + 1;
 	f->stream_set = ss->id;
 	return st;
@@ -572,7 +595,7 @@ static enum engine_reason window_allow(struct redact_job *j, const uint8_t *buf,
  */
 static enum engine_reason redact_range(struct redact_job *j, uint8_t *buf,
 				       uint32_t from, uint32_t to, uint32_t after,
-				       bool alone)
+				       bool alone, unsigned flags)
 {
 	struct stream_set *ss = j->w->ss;
 	struct redact_scope sc = { .base = from, .after = after };
@@ -588,8 +611,7 @@ static enum engine_reason redact_range(struct redact_job *j, uint8_t *buf,
 		if (why != ENGINE_R_NONE)
 			return why;
 	}
-	n = detect_scan(j->svc, j->w->scratch, b, to - from, DETECT_LINE_START,
-			&m);
+	n = detect_scan(j->svc, j->w->scratch, b, to - from, flags, &m);
 	if (n < 0)
 		return ENGINE_R_SCAN_LIMIT;
 	sc.allow = ss->wallow;
@@ -605,6 +627,147 @@ static enum engine_reason redact_range(struct redact_job *j, uint8_t *buf,
 	if (!alone)
 		ss->n_wdone = sc.n_spans;
 	return ENGINE_R_NONE;
+}
+
+/* ---- message framing ------------------------------------------------------ */
+
+static bool frame_in_force(const struct frame_state *fs)
+{
+	return fs->kind != FRAME_NONE && fs->kind != FRAME_AUTO;
+}
+
+/* How a field of @type is scanned: an HTTP or SIP body without header rules. */
+static unsigned field_flags(const struct frame_state *fs, uint8_t type)
+{
+	if (type == FRAME_RUN_FIELD &&
+	    (fs->kind == FRAME_HTTP || fs->kind == FRAME_SIP))
+		return DETECT_NO_HEADERS;
+	return DETECT_LINE_START;
+}
+
+/*
+ * Where the field open at the end of a window of @wlen bytes begins
+ * (@fs fed to its end), and how it is scanned; @wlen when the window
+ * ends on a message boundary or inside framing bytes: then no identifier
+ * is open, since none spans a message's or a field's end.
+ */
+static uint32_t open_field(const struct frame_state *fs, uint32_t wlen,
+			   unsigned *flags)
+{
+	*flags = field_flags(fs, fs->run);
+	if (!fs->msg_pos || fs->run == FRAME_RUN_STRUCT)
+		return wlen;
+	return fs->run_pos < wlen ? wlen - fs->run_pos : 0;
+}
+
+struct runs_ctx {
+	struct stream_set *ss;
+	uint32_t base;			/* window offset of the bytes fed */
+};
+
+/* frame_cb: the fields of the bytes fed, joined where one continues. */
+static void runs_add(void *ctx, uint32_t off, uint32_t len,
+		     enum frame_run type, unsigned flags)
+{
+	struct runs_ctx *rc = ctx;
+	struct stream_set *ss = rc->ss;
+	uint32_t a = rc->base + off, b = a + len;
+	struct field_run *last = ss->n_runs ? &ss->runs[ss->n_runs - 1] : NULL;
+
+	if (type == FRAME_RUN_STRUCT || !len)
+		return;
+	if (last && (ss->runs_full ||
+		     (!(flags & FRAME_F_START) && last->end == a &&
+		      last->type == type))) {
+		/* past the bound, the rest is one field: scanned whole,
+		 * header rules on, never less than a plain stream */
+		last->end = b;
+		if (ss->runs_full)
+			last->type = FRAME_RUN_HEADERS;
+		return;
+	}
+	if (ss->n_runs == FIELD_RUNS_MAX - 1)
+		ss->runs_full = true;
+	ss->runs[ss->n_runs++] = (struct field_run){ a, b, (uint8_t)type };
+}
+
+/*
+ * Feed the window's new bytes win[from, wlen) to @fs (the stream's
+ * framing, copied), their fields to ss->runs: the field open before
+ * them first, from where it began (in the context, or its start).
+ * Return: whether the window is read by its fields (a framing in force
+ * at its end; else it is read as a plain stream).
+ */
+static bool frame_window(struct stream_set *ss, struct frame_state *fs,
+			 const uint8_t *win, uint32_t from, uint32_t wlen)
+{
+	struct runs_ctx rc = { ss, from };
+
+	ss->n_runs = 0;
+	ss->runs_full = false;
+	if (fs->kind == FRAME_NONE) {
+		frame_feed(fs, win + from, wlen - from, NULL, NULL);
+		return false;
+	}
+	if (fs->msg_pos && fs->run != FRAME_RUN_STRUCT && fs->run_pos)
+		ss->runs[ss->n_runs++] = (struct field_run){
+			fs->run_pos < from ? from - fs->run_pos : 0, from,
+			fs->run };
+	frame_feed(fs, win + from, wlen - from, runs_add, &rc);
+	return frame_in_force(fs);
+}
+
+/*
+ * Scan the fields of the window win[skip, wlen) that ss->runs lists,
+ * each as a buffer of its own (its first byte a buffer's start, so that
+ * no length byte or tag before it hides an identifier, and none runs
+ * into the framing bytes after it).  Groups that end at or before @cl
+ * were released.
+ */
+static enum engine_reason scan_fields(struct redact_job *j,
+				      const struct frame_state *fs, uint8_t *win,
+				      uint32_t skip, uint32_t cl, uint32_t wlen)
+{
+	struct stream_set *ss = j->w->ss;
+	enum engine_reason why = window_allow(j, win, skip, wlen);
+
+	for (unsigned k = 0; k < ss->n_runs && why == ENGINE_R_NONE; k++) {
+		const struct field_run *r = &ss->runs[k];
+		uint32_t a = r->start > skip ? r->start : skip;
+
+		if (r->end <= cl || r->end <= a)
+			continue;
+		why = redact_range(j, win, a, r->end, cl, true,
+				   field_flags(fs, r->type));
+	}
+	return why;
+}
+
+/*
+ * The framing of @st after the window's new bytes (@fs), counted:
+ * recognised, fallen back, or ending on a message boundary.
+ */
+static void frame_commit(struct redact_job *j, struct stream *st,
+			 const struct frame_state *fs, bool fed)
+{
+	if (st->frame.kind == FRAME_AUTO && frame_in_force(fs))
+		j->st->framed++;
+	if (st->frame.kind != FRAME_NONE && fs->kind == FRAME_NONE &&
+	    fs->error != FRAME_E_UNKNOWN)
+		j->st->frame_fallback++;
+	if (fed && frame_at_boundary(fs))
+		j->st->frame_boundary++;
+	st->frame = *fs;
+}
+
+/* The stream is no longer read as messages (its bytes went unframed). */
+static void frame_lost(struct redact_job *j, struct stream *st)
+{
+	struct frame_state fs;
+
+	frame_init(&fs, FRAME_NONE);
+	fs.error = FRAME_E_SYNTAX;
+	frame_commit(j, st, &fs, false);
 }
 
 /* The window: context, held payloads, and @extra; Return: its length. */
@@ -642,6 +805,8 @@ static enum engine_reason stream_decide(struct redact_job *j, struct stream *st,
 	uint8_t *win = ss->win, *orig = ss->win_orig;
 	uint32_t wlen, cl = st->ctx_len, skip = 0, base_seq;
 	enum engine_reason why = ENGINE_R_NONE;
+	struct frame_state fs = st->frame;
+	bool fields = false;
 	struct csum_ctx *saved_cc;
 
 	wlen = window_fill(ss, st, np ? np->payload : NULL,
@@ -661,6 +826,12 @@ static enum engine_reason stream_decide(struct redact_job *j, struct stream *st,
 			}
 			skip = (uint32_t)rc;
 		}
+		fields = frame_window(ss, &fs, win, skip > cl ? skip : cl, wlen);
+		if (fields) {
+			/* messages: each field alone, none across a boundary */
+			why = scan_fields(j, &fs, win, skip, cl, wlen);
+			goto scanned;
+		}
 		if (st->clean && !st->n_held) {
 			/* after a clean tail the new bytes are scanned alone,
 			 * as a packet would be */
@@ -669,10 +840,11 @@ static enum engine_reason stream_decide(struct redact_job *j, struct stream *st,
 			/* an allow pattern may begin in the context */
 			why = window_allow(j, win, skip, wlen);
 			if (why == ENGINE_R_NONE)
-				why = redact_range(j, win, from, wlen, 0, true);
+				why = redact_range(j, win, from, wlen, 0, true,
+						   DETECT_LINE_START);
 			goto scanned;
 		}
-		why = redact_range(j, win, skip, wlen, cl, false);
+		why = redact_range(j, win, skip, wlen, cl, false, DETECT_LINE_START);
 		if (why != ENGINE_R_NONE)
 			goto out;
 		/*
@@ -689,20 +861,27 @@ static enum engine_reason stream_decide(struct redact_job *j, struct stream *st,
 				uint32_t b = a + ss->holds[i].plen;
 
 				why = redact_range(j, win, a > skip ? a : skip, b, 0,
-						   true);
+						   true, DETECT_LINE_START);
 				a = b;
 			}
 			if (np && np->payload && why == ENGINE_R_NONE)
 				why = redact_range(j, win, a > skip ? a : skip, wlen,
-						   0, true);
+						   0, true, DETECT_LINE_START);
 		}
 scanned:
 		if (why != ENGINE_R_NONE)
 			goto out;
 		if (timeout) {
-			uint32_t sus, t = detect_tail(j->svc, w->scratch, win, wlen,
-						      DETECT_LINE_START, &sus);
-			uint32_t from = sus > cl ? sus : cl;
+			/* framed, only the open field can hold an identifier */
+			unsigned tfl = DETECT_LINE_START;
+			uint32_t tf = fields ? open_field(&fs, wlen, &tfl) : 0;
+			uint32_t sus, t = tf + detect_tail(j->svc, w->scratch,
+							   win + tf, wlen - tf,
+							   tfl, &sus);
+			uint32_t from;
+
+			sus += tf;
+			from = sus > cl ? sus : cl;
 
 			if (j->mask_tail && t < wlen) {
 				/* nothing will judge this tail with what follows */
@@ -718,9 +897,17 @@ scanned:
 				j->st->hold_timeout_passed++;
 			}
 		}
+	} else if (wlen > cl) {
+		/* nothing to redact: the framing still follows the bytes */
+		frame_window(ss, &fs, win, cl, wlen);
 	}
 out:
 	j->cc = saved_cc;
+	/* a window that failed was not read to its end: framing is lost */
+	if (why != ENGINE_R_NONE)
+		frame_lost(j, st);
+	else
+		frame_commit(j, st, &fs, wlen > cl);
 	if (why != ENGINE_R_NONE) {
 		/* the holds fail as the packet would have */
 		for (int32_t i = st->held, nx; i >= 0; i = nx) {
@@ -947,11 +1134,48 @@ static void spans_apply(struct stream *st, struct csum_ctx *cc,
  * an old timestamp or an ACK of unsent data) are never passed unjudged.
  * The same bytes get the same rewrites, which the records then overlay.
  */
-static enum engine_reason rescan(struct redact_job *j, const struct flow *f,
-				 struct packet *p, uint32_t seq, uint32_t len)
+/*
+ * Whether @st was read as messages: its records were decided field by
+ * field, and a scan of a retransmission alone (which sees no fields)
+ * must not add what they left out.
+ */
+static bool was_framed(const struct stream *st)
+{
+	return st->frame.kind != FRAME_NONE ||
+	       (st->frame.error != FRAME_E_NONE &&
+		st->frame.error != FRAME_E_UNKNOWN);
+}
+
+/*
+ * The recorded spans of @st inside [@seq, @seq + @len), in offsets from
+ * @seq, into @out (SPAN_MAX); Return: how many.
+ */
+static int spans_in(const struct stream *st, uint32_t seq, uint32_t len,
+		    struct detect_range *out)
+{
+	int n = 0;
+
+	for (unsigned k = 0; k < st->n_spans; k++) {
+		const struct span *s = &st->spans[k];
+		uint32_t a = s->seq, b = s->seq + s->len;
+
+		if (seq_lt(a, seq))
+			a = seq;
+		if (seq_lt(seq + len, b))
+			b = seq + len;
+		if (seq_lt(a, b))
+			out[n++] = (struct detect_range){ a - seq, b - seq };
+	}
+	return n;
+}
+
+static enum engine_reason rescan(struct redact_job *j, const struct stream *st,
+				 const struct flow *f, struct packet *p,
+				 uint32_t seq, uint32_t len)
 {
 	const struct detect_match *m;
 	const struct detect_range *allow = NULL;
+	struct detect_range done[SPAN_MAX];
 	struct redact_scope sc = { 0 };
 	uint8_t *pl = pkt_payload(p);
 	int n, n_allow = 0;
@@ -969,6 +1193,17 @@ static enum engine_reason rescan(struct redact_job *j, const struct flow *f,
 			return proxy_reason(rc);
 		pl += rc;
 		len -= (uint32_t)rc;
+		seq += (uint32_t)rc;
+	}
+	if (was_framed(st)) {
+		/*
+		 * Framed, the first copy's bytes were judged field by field:
+		 * a match of this scan that touches a recorded span (a length
+		 * byte or a packet id glued to an identifier) is the records'
+		 * to decide, and they put back exactly what the server got.
+		 */
+		sc.done = done;
+		sc.n_done = spans_in(st, seq, len, done);
 	}
 	n = detect_scan(j->svc, j->w->scratch, pl, len, DETECT_LINE_START, &m);
 	if (n < 0)
@@ -1061,10 +1296,12 @@ static bool tail_dirty(struct redact_job *j, struct stream *st,
 	struct stream_set *ss = j->w->ss;
 	uint8_t *win = ss->win;
 	uint32_t wlen = window_fill(ss, st, extra, extra_len), sus, t;
+	uint32_t cl = st->ctx_len, skip = 0, tf = 0;
+	unsigned tfl = DETECT_LINE_START;
 
-	if (wlen == st->ctx_len)
+	if (wlen == cl)
 		return false;
-	if (st->at_start && !st->ctx_len && rule_for(j->svc, DET_PROXY)) {
+	if (st->at_start && !cl && rule_for(j->svc, DET_PROXY)) {
 		struct proxy_hdr ph;
 		int rc = proxy_parse(win, wlen, &ph);
 
@@ -1077,10 +1314,28 @@ static bool tail_dirty(struct redact_job *j, struct stream *st,
 		if ((wlen < 6 && !memcmp(win, v1, wlen)) ||
 		    (wlen < 12 && !memcmp(win, v2, wlen)))
 			return true;
+		if (rc == 1)
+			skip = ph.hdr_len;
 	}
-	t = detect_tail(j->svc, j->w->scratch, win, wlen, DETECT_LINE_START,
-			&sus);
-	return t < wlen;
+	if (st->frame.kind != FRAME_NONE) {
+		/*
+		 * Read as messages, the window ends on a message boundary
+		 * (released at once, whatever its last byte), in framing
+		 * bytes (no identifier is open), or in a field: only that
+		 * field's tail may begin an identifier.
+		 */
+		struct frame_state fs = st->frame;
+		uint32_t from = skip > cl ? skip : cl;
+
+		frame_feed(&fs, win + from, wlen - from, NULL, NULL);
+		if (frame_in_force(&fs)) {
+			tf = open_field(&fs, wlen, &tfl);
+			if (tf >= wlen)
+				return false;
+		}
+	}
+	t = detect_tail(j->svc, j->w->scratch, win + tf, wlen - tf, tfl, &sus);
+	return tf + t < wlen;
 }
 
 /* Mask the payload bytes [0, @len) of @p: the receiver will not take them. */
@@ -1125,6 +1380,8 @@ static void ack_resume(struct redact_job *j, struct stream_set *ss,
 		st->rel_seq = to;
 		st->ctx_len = 0;
 		st->at_start = false;
+		if (st->frame.kind != FRAME_NONE)
+			frame_lost(j, st);
 		ooo_pull(j, st, f);
 	}
 	j->st->ack_resumed++;
@@ -1258,7 +1515,7 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 		return ENGINE_R_NONE;
 	}
 	ack_resume(j, ss, f, seq);
-	st = stream_get(ss, f);
+	st = stream_get(ss, f, (enum frame_kind)j->svc->frame, stats);
 	if (!st)
 		return ENGINE_R_STREAM_FULL;
 	d = (int32_t)(seq - f->next_seq);
@@ -1301,6 +1558,9 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 						.active = -1 };
 
 			np = (struct piece){ pkt_payload(p), plen, j->cc };
+			/* the stream's framing never sees these bytes */
+			if (st->frame.kind != FRAME_NONE)
+				frame_lost(j, st);
 			return stream_decide(j, &alone, &np, true);
 		}
 		/*
@@ -1393,7 +1653,7 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 			if (old == plen)
 				return ENGINE_R_NONE;
 		} else {
-			why = rescan(j, f, p, seq, old);
+			why = rescan(j, st, f, p, seq, old);
 			if (why != ENGINE_R_NONE)
 				return why;
 			spans_apply(st, j->cc, p, seq, old);

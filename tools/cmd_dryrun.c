@@ -1727,6 +1727,10 @@ static void text_service(FILE *f, const struct engine_stats *st)
 			st->hold_pool_full, st->out_of_order, st->retrans_patched,
 			st->retrans_dropped, st->retrans_no_record,
 			st->hold_stalled);
+	if (st->framed || st->frame_fallback)
+		fprintf(f, "  framed streams %" PRIu64 " (fell back to none %" PRIu64
+			"), segments ending on a message boundary %" PRIu64 "\n",
+			st->framed, st->frame_fallback, st->frame_boundary);
 	if (st->not_delivered || st->urgent_cleared || st->ack_resumed)
 		fprintf(f, "  not delivered %" PRIu64 ", urgent pointers cleared %"
 			PRIu64 ", resumed from the server's ACK %" PRIu64 "\n",
@@ -1859,12 +1863,15 @@ static void json_service(FILE *f, const struct engine_stats *st)
 		", \"retrans_dropped\": %" PRIu64
 		", \"retrans_no_record\": %" PRIu64
 		", \"hold_stalled\": %" PRIu64 ", \"not_delivered\": %" PRIu64
-		", \"urgent_cleared\": %" PRIu64 ", \"ack_resumed\": %" PRIu64,
+		", \"urgent_cleared\": %" PRIu64 ", \"ack_resumed\": %" PRIu64
+		", \"framed\": %" PRIu64 ", \"frame_fallback\": %" PRIu64
+		", \"frame_boundary\": %" PRIu64,
 		st->holds, st->hold_timeouts, st->hold_timeout_masked,
 		st->hold_timeout_passed, st->hold_bound_hit, st->hold_pool_full,
 		st->out_of_order, st->retrans_patched, st->retrans_dropped,
 		st->retrans_no_record, st->hold_stalled, st->not_delivered,
-		st->urgent_cleared, st->ack_resumed);
+		st->urgent_cleared, st->ack_resumed, st->framed,
+		st->frame_fallback, st->frame_boundary);
 	json_counts(f, "detectors", st->detector, DET__COUNT, det_name);
 	json_counts(f, "actions", st->action, ACT__COUNT, act_name);
 	json_counts(f, "reasons", st->reasons, ENGINE_R__COUNT, reason_name);

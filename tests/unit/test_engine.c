@@ -2148,6 +2148,257 @@ static void test_direction_not_from_ports(void **state)
 	fx_free(f);
 }
 
+/* ---- message framing ----------------------------------------------------- */
+
+static const char *frame_policy_fmt =
+	"service m {\n"
+	"\tlisten tcp 1883, 80\n"
+	"\taddress ipv4 truncate 24\n"
+	"\tredact email mask\n"
+	"\tredact phone mask\n"
+	"\tredact ipv4 truncate 24\n"
+	"%s"
+	"}\n";
+
+static struct fx *frame_fx(const char *frame_line)
+{
+	char pol[512];
+
+	snprintf(pol, sizeof(pol), frame_policy_fmt, frame_line);
+	return fx_new(pol);
+}
+
+/* One client segment to @dport carrying @len bytes of @data. */
+static enum engine_verdict fseg(struct fx *f, struct pk *k, uint16_t cport,
+				uint16_t dport, uint8_t flags, uint32_t seq,
+				const void *data, uint32_t len, uint64_t now,
+				uint64_t cookie)
+{
+	struct engine_result res;
+
+	build(k, IPPROTO_TCP, "192.0.2.55", cport, "198.51.100.25", dport, flags,
+	      seq, data, len);
+	engine_process(f->rs, f->ft, f->w, k->b, k->len, ENGINE_DIR_AUTO, now,
+		       0, cookie, &res);
+	return res.verdict;
+}
+
+/* An MQTT 3.1.1 string: 2-byte length and the bytes; Return: bytes written. */
+static size_t mq_str(uint8_t *o, const char *s)
+{
+	size_t n = strlen(s);
+
+	put16(o, (uint16_t)n);
+	memcpy(o + 2, s, n);
+	return n + 2;
+}
+
+/* CONNECT with @client_id and @user (clean session, keepalive 60). */
+static size_t mq_connect(uint8_t *o, const char *client_id, const char *user)
+{
+	uint8_t v[256];
+	size_t n = 0;
+
+	n += mq_str(v + n, "MQTT");
+	v[n++] = 4;			/* 3.1.1 */
+	v[n++] = 0x82;			/* user name, clean session */
+	put16(v + n, 60);
+	n += 2;
+	n += mq_str(v + n, client_id);
+	n += mq_str(v + n, user);
+	o[0] = 0x10;
+	o[1] = (uint8_t)n;		/* < 128 */
+	memcpy(o + 2, v, n);
+	return n + 2;
+}
+
+/* PUBLISH QoS 1 of @payload to @topic, packet id @id. */
+static size_t mq_publish(uint8_t *o, const char *topic, uint16_t id,
+			 const char *payload)
+{
+	size_t n = 2, pl = strlen(payload);
+
+	n += mq_str(o + n, topic);
+	put16(o + n, id);
+	n += 2;
+	memcpy(o + n, payload, pl);
+	n += pl;
+	o[0] = 0x32;
+	o[1] = (uint8_t)(n - 2);	/* < 128 */
+	return n;
+}
+
+/*
+ * A complete MQTT message is never held, whatever its last byte: the
+ * CONNECT and a PUBLISH whose payload ends in a digit go at once, with
+ * their identifiers masked.  Without framing the PUBLISH is held.
+ */
+static void test_frame_mqtt_complete_not_held(void **state)
+{
+	for (int none = 0; none < 2; none++) {
+		struct fx *f = frame_fx(none ? "\tframe none\n" : "");
+		struct pk k;
+		uint8_t m[256];
+		uint32_t seq = 100;
+		size_t n;
+		const struct engine_stats *st;
+		const enum engine_verdict want = none ? ENGINE_HOLD : ENGINE_MODIFIED;
+
+		fseg(f, &k, 40001, 1883, 0x02, 99, "", 0, NOW, 1);
+		n = mq_connect(m, "alice@example.org", "bob");
+		assert_int_equal(fseg(f, &k, 40001, 1883, 0x18, seq, m, (uint32_t)n,
+				      NOW, 2), want);
+		seq += (uint32_t)n;
+		if (!none)
+			/* the client id masked, its length and what follows intact */
+			assert_memory_equal(payload_of(&k) + 12,
+					    "\0\x11xxxxx@xxxxxxx.xxx\0\x03" "bob", 24);
+		n = mq_publish(m, "sensors/7", 5, "{\"ip\":\"10.1.2.3\"} t=21.5");
+		assert_int_equal(fseg(f, &k, 40001, 1883, 0x18, seq, m, (uint32_t)n,
+				      NOW + MS, 3), want);
+		if (!none)
+			assert_memory_equal(payload_of(&k) + n - 18,
+					    "\"10.1.2.0\"} t=21.5", 18);
+		else
+			engine_release_all(f->rs, f->ft, f->w);
+		st = engine_worker_stats(f->w, 0);
+		assert_int_equal(st->holds, none ? 2 : 0);
+		assert_int_equal(st->framed, none ? 0 : 1);
+		assert_int_equal(st->frame_boundary, none ? 0 : 2);
+		assert_int_equal(st->frame_fallback, 0);
+		fx_free(f);
+	}
+}
+
+/*
+ * A message cut inside a field is held while the field's tail may begin
+ * an identifier, and the bytes after it decide both.
+ */
+static void test_frame_mqtt_cut_field_held(void **state)
+{
+	struct fx *f = frame_fx("\tframe mqtt\n");
+	struct pk k;
+	struct engine_release r;
+	uint8_t m[256];
+	uint32_t seq = 100;
+	size_t n, cut;
+
+	fseg(f, &k, 40002, 1883, 0x02, 99, "", 0, NOW, 1);
+	n = mq_connect(m, "c1", "u1");
+	assert_int_equal(fseg(f, &k, 40002, 1883, 0x18, seq, m, (uint32_t)n, NOW, 2),
+			 ENGINE_MODIFIED);
+	seq += (uint32_t)n;
+	n = mq_publish(m, "t", 9, "from carol@example.org now");
+	cut = n - 12;			/* "carol@exa|mple.org now" */
+	assert_int_equal(fseg(f, &k, 40002, 1883, 0x18, seq, m,
+			      (uint32_t)cut, NOW, 3), ENGINE_HOLD);
+	assert_int_equal(fseg(f, &k, 40002, 1883, 0x18, seq + (uint32_t)cut,
+			      m + cut, (uint32_t)(n - cut), NOW + MS, 4),
+			 ENGINE_MODIFIED);
+	assert_memory_equal(payload_of(&k), "xxxx.xxx now", 12);
+	assert_true(engine_next_release(f->w, &r));
+	assert_int_equal(r.cookie, 3);
+	assert_memory_equal(r.data + 40 + cut - 9, "xxxxx@xxx", 9);
+	assert_int_equal(engine_worker_stats(f->w, 0)->holds, 1);
+	fx_free(f);
+}
+
+/*
+ * A length byte or a packet id glued to an identifier: the topic's
+ * length low byte is 'a' (97 bytes) and the packet id is "g\0"; read as
+ * a plain stream, "aalice@..." and "...example.org" would take them in,
+ * and masking them would break the message.  Framed, each field is read
+ * alone: the identifier is masked, the framing bytes stay.
+ */
+static void test_frame_glued_bytes_stay(void **state)
+{
+	for (int none = 0; none < 2; none++) {
+		struct fx *f = frame_fx(none ? "\tframe none\n" : "");
+		struct pk k;
+		uint8_t m[256];
+		char topic[98];
+		uint32_t seq = 100;
+		size_t n;
+
+		memset(topic, 'z', 97);
+		topic[97] = 0;
+		memcpy(topic, "alice@example.org ", 18);
+		memcpy(topic + 97 - 16, " dave@example.or", 16);
+		fseg(f, &k, 40003, 1883, 0x02, 99, "", 0, NOW, 1);
+		n = mq_connect(m, "c1", "u1");
+		fseg(f, &k, 40003, 1883, 0x18, seq, m, (uint32_t)n, NOW, 2);
+		engine_release_all(f->rs, f->ft, f->w);
+		seq += (uint32_t)n;
+		n = mq_publish(m, topic, 0x6700, "ok\n");
+		assert_int_equal(m[3], 'a');
+		assert_int_equal(fseg(f, &k, 40003, 1883, 0x18, seq, m, (uint32_t)n,
+				      NOW, 3), ENGINE_MODIFIED);
+		if (none) {
+			/* read as a plain stream, the framing bytes are masked */
+			assert_int_equal(payload_of(&k)[3], 'x');
+			assert_int_equal(payload_of(&k)[4 + 97], 'x');
+			fx_free(f);
+			continue;
+		}
+		assert_int_equal(payload_of(&k)[3], 'a');
+		assert_memory_equal(payload_of(&k) + 4, "xxxxx@xxxxxxx.xxx ", 18);
+		assert_memory_equal(payload_of(&k) + 4 + 97 - 16,
+				    " xxxx@xxxxxxx.xx" "g\0" "ok\n", 21);
+		fx_free(f);
+	}
+}
+
+/* An HTTP request whose JSON body does not end in a newline goes at once. */
+static void test_frame_http_body_not_held(void **state)
+{
+	struct fx *f = frame_fx("");
+	struct pk k;
+	char req[512];
+	const char *body = "{\"user\":\"erin@example.org\",\"n\":42}";
+	uint32_t seq;
+	int n;
+
+	n = snprintf(req, sizeof(req),
+		     "POST /api HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n"
+		     "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+	fseg(f, &k, 40004, 80, 0x02, 99, "", 0, NOW, 1);
+	assert_int_equal(fseg(f, &k, 40004, 80, 0x18, 100, req, (uint32_t)n, NOW, 2),
+			 ENGINE_MODIFIED);
+	seq = 100 + (uint32_t)n;
+	assert_memory_equal(payload_of(&k) + n - 25, "xxxx@xxxxxxx.xxx\",\"n\":42}", 25);
+	assert_int_equal(engine_worker_stats(f->w, 0)->holds, 0);
+	/* a second request cut in its body is held */
+	n = snprintf(req, sizeof(req),
+		     "POST /api HTTP/1.1\r\nContent-Length: 30\r\n\r\n{\"a\":\"x\",\"p\":\"+4420");
+	assert_int_equal(fseg(f, &k, 40004, 80, 0x18, seq, req, (uint32_t)n,
+			      NOW, 3), ENGINE_HOLD);
+	engine_release_all(f->rs, f->ft, f->w);
+	fx_free(f);
+}
+
+/*
+ * A stream that stops parsing as its framing is read as a plain stream
+ * from there on, counted: never scanned less (the identifier in the
+ * garbage is masked, and a tail that may begin one is held).
+ */
+static void test_frame_fallback_counted(void **state)
+{
+	struct fx *f = frame_fx("\tframe mqtt\n");
+	struct pk k;
+	const char *junk = "HELLO frank@example.org 10.9.8.7";
+	const struct engine_stats *st;
+
+	fseg(f, &k, 40005, 1883, 0x02, 99, "", 0, NOW, 1);
+	assert_int_equal(fseg(f, &k, 40005, 1883, 0x18, 100, junk,
+			      (uint32_t)strlen(junk), NOW, 2), ENGINE_HOLD);
+	engine_release_all(f->rs, f->ft, f->w);
+	st = engine_worker_stats(f->w, 0);
+	assert_int_equal(st->frame_fallback, 1);
+	assert_int_equal(st->framed, 1);
+	assert_int_equal(st->detector[DET_EMAIL], 1);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2203,6 +2454,11 @@ int main(void)
 		cmocka_unit_test(test_icmp_oracle_refused),
 		cmocka_unit_test(test_direction_not_from_ports),
 		cmocka_unit_test(test_reload_flow_takes_new_service_index),
+		cmocka_unit_test(test_frame_mqtt_complete_not_held),
+		cmocka_unit_test(test_frame_mqtt_cut_field_held),
+		cmocka_unit_test(test_frame_glued_bytes_stay),
+		cmocka_unit_test(test_frame_http_body_not_held),
+		cmocka_unit_test(test_frame_fallback_counted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
