@@ -21,7 +21,7 @@ fi
 if [ $# -gt 0 ]; then
 	cases=("$@")
 else
-	cases=(smtp smtp-intl mqtt-email-clientid syslog-tcp-octet http-xff proxy-v1 proxy-fields sip-headers)
+	cases=(smtp smtp-intl mqtt-email-clientid mqtt-frame syslog-tcp-octet http-xff http-frame proxy-v1 proxy-fields sip-headers)
 fi
 
 passed=0 failed=0

@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+"""
+MQTT 3.1.1 read by its framing: CONNECT with an email as client id and
+user name, then one segment with four messages — a QoS 1 PUBLISH whose
+topic holds an email and whose payload ends in a digit, a QoS 0 PUBLISH
+whose topic is 97 bytes long (its length's low byte is 'a', glued to
+the email that starts the topic), a QoS 1 PUBLISH whose packet id is
+"g\\0" right after a topic that ends in "@example.or", and a SUBSCRIBE
+with an email in its topic filter — then a PUBLISH with a phone number,
+PINGREQ and DISCONNECT.  The broker must get every identifier masked
+and every framing byte unchanged (a masked length or packet id would
+break the session).
+"""
+import os
+import struct
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from replaylib import Case, TcpFlow  # noqa: E402
+
+
+def mqtt(ptype_flags, body):
+    """An MQTT control packet: fixed header with its varint length."""
+    rem, n = b"", len(body)
+    while True:
+        byte, n = n % 128, n // 128
+        rem += bytes([byte | (0x80 if n else 0)])
+        if not n:
+            break
+    return bytes([ptype_flags]) + rem + body
+
+
+def string(s):
+    return struct.pack("!H", len(s)) + s
+
+
+def connect(client_id, user, password):
+    return mqtt(0x10, string(b"MQTT") + bytes([4, 0xc2]) +
+                struct.pack("!H", 60) + string(client_id) + string(user) +
+                string(password))
+
+
+def publish(topic, message, pid=None):
+    if pid is None:
+        return mqtt(0x30, string(topic) + message)
+    return mqtt(0x32, string(topic) + struct.pack("!H", pid) + message)
+
+
+def subscribe(pid, topic_filter):
+    return mqtt(0x82, struct.pack("!H", pid) + string(topic_filter) + b"\x01")
+
+
+def masked(s):
+    """The mask action on an email: letters and digits become x."""
+    return bytes(b"x"[0] if chr(c).isalnum() else c for c in s)
+
+
+long_topic = b"alice@example.org/" + b"z" * 74 + b"/home"
+assert len(long_topic) == 97
+long_topic_out = masked(b"alice@example.org") + long_topic[17:]
+glued = b"site/dave@example.or"
+
+case = Case()
+case.original("192.0.2.55", "alice@example.org", "bob@example.net",
+              "carol@example.com", "dave@example.or", "erin@example.org",
+              "198.51.100.23", "+44 20 7946 0958")
+case.real_clients("192.0.2.55")
+
+c = TcpFlow(case, client="192.0.2.55", cport=40011,
+            server="198.51.100.10", sport=1883, pseudo="192.0.2.0")
+c.handshake()
+c.c(connect(b"alice@example.org", b"bob@example.net", b"pw"),
+    connect(masked(b"alice@example.org"), masked(b"bob@example.net"), b"pw"))
+c.s(mqtt(0x20, b"\x00\x00"))
+batch_in = (publish(b"u/carol@example.com", b"temp=21.5", 1) +
+            publish(long_topic, b"on") +
+            publish(glued, b"t=7", 0x6700) +
+            subscribe(2, b"u/erin@example.org/#"))
+# "/" is atext: "u/carol@example.com" is one address
+batch_out = (publish(masked(b"u/carol@example.com"), b"temp=21.5", 1) +
+             publish(long_topic_out, b"on") +
+             publish(masked(b"site/dave@example.or"), b"t=7", 0x6700) +
+             subscribe(2, masked(b"u/erin@example.org") + b"/#"))
+c.c(batch_in, batch_out)
+c.s(flags="A")
+c.c(publish(b"calls", b"from 198.51.100.23 call +44 20 7946 0958", 3),
+    publish(b"calls", b"from 198.51.100.00 call +00 00 0000 0000", 3))
+c.s(flags="A")
+c.c(mqtt(0xc0, b""))
+c.c(mqtt(0xe0, b""))
+c.close()
+case.write()
