@@ -33,19 +33,19 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import refmark  # noqa: E402
 
-POLICY = """service syslog {
-	listen udp 514
-	listen tcp 514
-	listen tcp 601
-	address ipv4 keep
+RULES = """	address ipv4 keep
 	address ipv6 keep
 	redact ipv4 mask
 	redact ipv6 mask
 	redact email mask
 	redact phone mask
 	redact mac mask
-}
 """
+# RFC 6587 octet counting on 601: these lines carry no <PRI>, which
+# `auto` looks for, so the framing is named
+POLICY = ("service syslog {\n\tlisten udp 514\n\tlisten tcp 514\n" + RULES +
+          "}\nservice syslog-octet {\n\tlisten tcp 601\n\tframe octet\n" +
+          RULES + "}\n")
 
 CLIENT = bytes([192, 0, 2, 1])
 SERVER = bytes([198, 51, 100, 1])
@@ -287,7 +287,11 @@ def main():
         broken = sum(oc_out[s:e] != octet[s:e] for s, e in oc_counts)
         print("  tcp-octet  frame lengths changed: %d of %d frames" %
               (broken, len(oc_counts)))
-    return 1 if t_udp.missing or t_nl.missing or t_oc.missing else 0
+    else:
+        broken = 1
+    # the framing bytes are never rewritten (a changed length breaks the
+    # collector's framing)
+    return 1 if t_udp.missing or t_nl.missing or t_oc.missing or broken else 0
 
 
 if __name__ == "__main__":
