@@ -1105,35 +1105,32 @@ void stream_adopt(struct engine_worker *to, struct engine_worker *from)
 	ss->min_deadline = 0;
 }
 
+/* The part of span @s inside [@seq, @seq + @len): [*@a, *@b); false: none. */
+static bool span_clip(const struct span *s, uint32_t seq, uint32_t len,
+		      uint32_t *a, uint32_t *b)
+{
+	*a = seq_lt(s->seq, seq) ? seq : s->seq;
+	*b = seq_lt(seq + len, s->seq + s->len) ? seq + len : s->seq + s->len;
+	return seq_lt(*a, *b);
+}
+
 /* Overwrite the payload of @p (stream position @seq) up to @len from the spans. */
 static void spans_apply(struct stream *st, struct csum_ctx *cc,
 			struct packet *p, uint32_t seq, uint32_t len)
 {
 	uint8_t *pl = pkt_payload(p);
+	uint32_t a, b;
 
 	for (unsigned k = 0; k < st->n_spans; k++) {
 		const struct span *s = &st->spans[k];
-		uint32_t a = s->seq, b = s->seq + s->len;
 
-		if (seq_lt(a, seq))
-			a = seq;
-		if (seq_lt(seq + len, b))
-			b = seq + len;
-		if (!seq_lt(a, b))
-			continue;
-		patch(cc, pl + (a - seq),
-		      st->span_bytes + s->off + (a - s->seq), b - a, false, false);
+		if (span_clip(s, seq, len, &a, &b))
+			patch(cc, pl + (a - seq),
+			      st->span_bytes + s->off + (a - s->seq), b - a,
+			      false, false);
 	}
 }
 
-/*
- * Bytes sent again that the server may not have taken yet: the records
- * put back what was decided when they first came.  They are scanned
- * alone first, so that bytes other than the first copy's (a first copy
- * the receiver refused for a reason the engine does not check, such as
- * an old timestamp or an ACK of unsent data) are never passed unjudged.
- * The same bytes get the same rewrites, which the records then overlay.
- */
 /*
  * Whether @st was read as messages: its records were decided field by
  * field, and a scan of a retransmission alone (which sees no fields)
@@ -1153,22 +1150,23 @@ static bool was_framed(const struct stream *st)
 static int spans_in(const struct stream *st, uint32_t seq, uint32_t len,
 		    struct detect_range *out)
 {
+	uint32_t a, b;
 	int n = 0;
 
-	for (unsigned k = 0; k < st->n_spans; k++) {
-		const struct span *s = &st->spans[k];
-		uint32_t a = s->seq, b = s->seq + s->len;
-
-		if (seq_lt(a, seq))
-			a = seq;
-		if (seq_lt(seq + len, b))
-			b = seq + len;
-		if (seq_lt(a, b))
+	for (unsigned k = 0; k < st->n_spans; k++)
+		if (span_clip(&st->spans[k], seq, len, &a, &b))
 			out[n++] = (struct detect_range){ a - seq, b - seq };
-	}
 	return n;
 }
 
+/*
+ * Bytes sent again that the server may not have taken yet: the records
+ * put back what was decided when they first came.  They are scanned
+ * alone first, so that bytes other than the first copy's (a first copy
+ * the receiver refused for a reason the engine does not check, such as
+ * an old timestamp or an ACK of unsent data) are never passed unjudged.
+ * The same bytes get the same rewrites, which the records then overlay.
+ */
 static enum engine_reason rescan(struct redact_job *j, const struct stream *st,
 				 const struct flow *f, struct packet *p,
 				 uint32_t seq, uint32_t len)
