@@ -310,6 +310,22 @@ def udp_pair(client, cport, server, sport, pseudo, payload, expect=None,
     return pin, pout
 
 
+def mqtt_packet(ptype_flags, body):
+    """An MQTT control packet: fixed header with its varint length."""
+    rem, n = b"", len(body)
+    while True:
+        byte, n = n % 128, n // 128
+        rem += bytes([byte | (0x80 if n else 0)])
+        if not n:
+            break
+    return bytes([ptype_flags]) + rem + body
+
+
+def mqtt_string(s):
+    """An MQTT string: its 2-byte length, then the bytes."""
+    return struct.pack("!H", len(s)) + s
+
+
 def mask(text):
     """The mask action: letters → 'x', digits → '0', each UTF-8 byte of a
     non-ASCII character → 'x'; a percent escape of punctuation (%40,

@@ -12,21 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from replaylib import Case, TcpFlow  # noqa: E402
-
-
-def mqtt(ptype_flags, body):
-    """An MQTT control packet: fixed header with its varint length."""
-    rem, n = b"", len(body)
-    while True:
-        byte, n = n % 128, n // 128
-        rem += bytes([byte | (0x80 if n else 0)])
-        if not n:
-            break
-    return bytes([ptype_flags]) + rem + body
-
-
-def string(s):
-    return struct.pack("!H", len(s)) + s
+from replaylib import mqtt_packet as mqtt, mqtt_string as string  # noqa: E402,E501
 
 
 def connect(client_id):

@@ -16,22 +16,8 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from replaylib import Case, TcpFlow  # noqa: E402
-
-
-def mqtt(ptype_flags, body):
-    """An MQTT control packet: fixed header with its varint length."""
-    rem, n = b"", len(body)
-    while True:
-        byte, n = n % 128, n // 128
-        rem += bytes([byte | (0x80 if n else 0)])
-        if not n:
-            break
-    return bytes([ptype_flags]) + rem + body
-
-
-def string(s):
-    return struct.pack("!H", len(s)) + s
+from replaylib import Case, TcpFlow, mask  # noqa: E402
+from replaylib import mqtt_packet as mqtt, mqtt_string as string  # noqa: E402,E501
 
 
 def connect(client_id, user, password):
@@ -51,8 +37,8 @@ def subscribe(pid, topic_filter):
 
 
 def masked(s):
-    """The mask action on an email: letters and digits become x."""
-    return bytes(b"x"[0] if chr(c).isalnum() else c for c in s)
+    """The mask action on bytes."""
+    return mask(s.decode()).encode()
 
 
 long_topic = b"alice@example.org/" + b"z" * 74 + b"/home"
