@@ -121,6 +121,13 @@ struct stream_set {
 	struct field_run *runs;		/* FIELD_RUNS_MAX: a window's fields */
 	unsigned n_runs;
 	bool runs_full;
+	/* the framing of the window tail_dirty() just read, and its runs,
+	 * for the stream_decide() that follows on the same window */
+	struct {
+		const struct stream *st;	/* NULL: none */
+		uint32_t from, wlen;
+		struct frame_state in, out;
+	} ahead;
 };
 
 static inline bool seq_lt(uint32_t a, uint32_t b)
@@ -698,11 +705,20 @@ static void runs_add(void *ctx, uint32_t off, uint32_t len,
  * Return: whether the window is read by its fields (a framing in force
  * at its end; else it is read as a plain stream).
  */
-static bool frame_window(struct stream_set *ss, struct frame_state *fs,
-			 const uint8_t *win, uint32_t from, uint32_t wlen)
+static bool frame_window(struct stream_set *ss, const struct stream *st,
+			 struct frame_state *fs, const uint8_t *win,
+			 uint32_t from, uint32_t wlen)
 {
 	struct runs_ctx rc = { ss, from };
 
+	if (ss->ahead.st == st && ss->ahead.from == from &&
+	    ss->ahead.wlen == wlen && !memcmp(&ss->ahead.in, fs, sizeof(*fs))) {
+		/* tail_dirty() read this very window: its runs are there */
+		ss->ahead.st = NULL;
+		*fs = ss->ahead.out;
+		return frame_in_force(fs);
+	}
+	ss->ahead.st = NULL;
 	ss->n_runs = 0;
 	ss->runs_full = false;
 	if (fs->kind == FRAME_NONE) {
@@ -826,7 +842,8 @@ static enum engine_reason stream_decide(struct redact_job *j, struct stream *st,
 			}
 			skip = (uint32_t)rc;
 		}
-		fields = frame_window(ss, &fs, win, skip > cl ? skip : cl, wlen);
+		fields = frame_window(ss, st, &fs, win, skip > cl ? skip : cl,
+				      wlen);
 		if (fields) {
 			/* messages: each field alone, none across a boundary */
 			why = scan_fields(j, &fs, win, skip, cl, wlen);
@@ -899,7 +916,7 @@ scanned:
 		}
 	} else if (wlen > cl) {
 		/* nothing to redact: the framing still follows the bytes */
-		frame_window(ss, &fs, win, cl, wlen);
+		frame_window(ss, st, &fs, win, cl, wlen);
 	}
 out:
 	j->cc = saved_cc;
@@ -1001,6 +1018,7 @@ static void stream_flush(const struct ruleset *rs, struct flow_table *ft,
 	struct stream_set *ss = w->ss;
 	struct redact_job j;
 
+	ss->ahead.st = NULL;
 	if (!st->n_held && !st->n_ooo) {
 		/* a decision that failed may have left it on the list */
 		active_drop(ss, st);
@@ -1325,7 +1343,8 @@ static bool tail_dirty(struct redact_job *j, struct stream *st,
 		struct frame_state fs = st->frame;
 		uint32_t from = skip > cl ? skip : cl;
 
-		frame_feed(&fs, win + from, wlen - from, NULL, NULL);
+		frame_window(ss, st, &fs, win, from, wlen);
+		ss->ahead = (typeof(ss->ahead)){ st, from, wlen, st->frame, fs };
 		if (frame_in_force(&fs)) {
 			tf = open_field(&fs, wlen, &tfl);
 			if (tf >= wlen)
@@ -1451,6 +1470,7 @@ enum engine_reason stream_inbound(struct redact_job *j, struct flow *f,
 	enum engine_reason why;
 	bool fills, dirty;
 
+	ss->ahead.st = NULL;
 	*out = STREAM_NOW;
 	*held = -1;
 	if (p->tcp_flags & TH_URG)
@@ -1725,6 +1745,7 @@ void stream_hold_final(struct redact_job *j, struct flow *f, int32_t held,
 	struct hold *h = &ss->holds[held];
 	struct stream *st = stream_of(ss, f);
 
+	ss->ahead.st = NULL;
 	/* the copy gets the final headers; its payload is decided later */
 	memcpy(hold_data(ss, h), pkt, len);
 	h->modified = modified;
