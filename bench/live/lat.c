@@ -488,7 +488,7 @@ int main(int argc, char **argv)
 	};
 	int (*op)(const struct opts *, uint64_t *);
 	uint64_t *lat;
-	int i;
+	int i, rc;
 
 	if (argc < 4)
 		usage();
@@ -542,5 +542,7 @@ int main(int argc, char **argv)
 	lat = calloc(o.n, sizeof(*lat));
 	if (!lat)
 		fail("out of memory");
-	return op(&o, lat);
+	rc = op(&o, lat);
+	free(lat);
+	return rc;
 }

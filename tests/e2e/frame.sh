@@ -146,7 +146,7 @@ echo "     $publish_line"
 echo "     service.mqtt.holds: $holds0 before, $holds1 after CONNECT x5, $holds2 after PUBLISH x3"
 
 if [ $connect_rc -ne 0 ] || [ $publish_rc -ne 0 ]; then
-	fail session "the client failed: $(head -n 1 "$work/lat.err")"
+	fail session "the client failed: $(grep -m 1 . "$work/lat.err")"
 fi
 wait_for 5 grep -qF "$TOPIC_MASKED " "$srv/sub.out"
 
@@ -219,7 +219,7 @@ tail -c +$((mark + 1)) "$srv/mosquitto.log" >"$work/cut.log"
 grep "^$CUT_TOPIC " "$srv/sub.out" >"$work/cut.sub"
 n=$(count_leaks "$work/cut.log" "$work/cut.sub")
 if [ $cut_rc -ne 0 ]; then
-	fail cut-publish "the client failed: $(head -n 1 "$work/lat.err")"
+	fail cut-publish "the client failed: $(grep -m 1 . "$work/lat.err")"
 elif [ "$n" -ne 0 ]; then
 	fail cut-publish "$n original identifier(s) reached the broker"
 elif ! grep -qxF "$CUT_TOPIC $CUT_PAYLOAD_MASKED" "$work/cut.sub"; then
