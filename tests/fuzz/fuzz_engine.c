@@ -3,8 +3,8 @@
  * sequence of packets, of any number of flows and both directions, run
  * through one flow table and one worker under a fixed policy that uses
  * every detector, an allow pattern, each address mode and three hold
- * times (one masking what a hold leaves undecided), with the clock moving
- * on between packets.
+ * times (one masking what a hold leaves undecided), three framings named
+ * and two recognised, with the clock moving on between packets.
  *
  * The worker (with a spare one for reloads) and the flow table are made
  * once and serve every input: engine_worker_reset() and flow_table_clear()
@@ -85,6 +85,7 @@ static const char policy_fmt[] =
 	"	redact pattern \"imei=[0-9]{15}\" mask\n"
 	"	allow pattern \"(?i)RCPT TO:<[^>]*>\"\n"
 	"	on-error drop\n"
+	"	frame mqtt\n"
 	"}\n"
 	"service syslog {\n"
 	"	listen udp 514\n"
@@ -116,6 +117,7 @@ static const char policy_fmt[] =
 	"	redact phone token\n"
 	"	redact email mask\n"
 	"	hold 2s mask\n"
+	"	frame line\n"
 	"}\n"
 	"service web {\n"
 	"	listen tcp 80, 8080-8090\n"
@@ -127,6 +129,7 @@ static const char policy_fmt[] =
 	"	redact mac token\n"
 	"	redact literal \"hunter2\" mask\n"
 	"	redact pattern \"(?i)user=[a-z]+\" token\n"
+	"	frame http\n"
 	"}\n";
 
 static struct ruleset *rs;
