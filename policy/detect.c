@@ -1219,8 +1219,16 @@ pass_try(struct pass *ps, unsigned det, uint32_t i)
 	if (!(ps->mask & BIT(det)) || i < ps->skip_to[det] ||
 	    !anchor_plausible(det, ps->b, ps->len, i))
 		return;
+	/*
+	 * A match that starts inside the previous one of its kind is a
+	 * run-on of it, except for an email: an atext byte glues two
+	 * addresses (`alice@example.org/dave@example.org`), and the second,
+	 * whose local part takes the first's domain in, is kept to overlap
+	 * it (the engine rewrites the union).
+	 */
 	if (try_det(det, ps->opts, ps->b, ps->len, i, &s, &e, &skip) &&
-	    s >= ps->last_end[det]) {
+	    (s >= ps->last_end[det] ||
+	     (det == DET_EMAIL && e > ps->last_end[det]))) {
 		cand_add(ps->sc, ps->base + s, ps->base + e, ps->rule_of[det],
 			 ps->det_as < DET__COUNT ? ps->det_as : det);
 		ps->last_end[det] = e;

@@ -411,6 +411,21 @@ static void test_scan_overlaps(void **state)
 	assert_match(m[2], 21, 32, 2, DET_EMAIL);
 	assert_match(m[3], 24, 31, 0, DET_IPV4);
 
+	/*
+	 * Two addresses glued by an atext byte (an MQTT topic): the second
+	 * one's local part takes the first's domain in, and it is kept,
+	 * overlapping the first, so that the union is rewritten.
+	 */
+	t = "u/alice@example.org/devices/bob@example.org";
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 2);
+	assert_match(m[0], 0, 19, 2, DET_EMAIL);
+	assert_match(m[1], 8, 43, 2, DET_EMAIL);
+	t = "alice@example.org/dave@example.org,eve@example.org";
+	assert_int_equal(scan_str(&svc, s, t, DETECT_LINE_START, &m), 3);
+	assert_match(m[0], 0, 17, 2, DET_EMAIL);
+	assert_match(m[1], 6, 34, 2, DET_EMAIL);
+	assert_match(m[2], 35, 50, 2, DET_EMAIL);
+
 	assert_int_equal(scan_str(&svc, s, "", DETECT_LINE_START, &m), 0);
 	detect_scratch_free(s);
 }

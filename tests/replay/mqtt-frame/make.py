@@ -9,7 +9,8 @@ the email that starts the topic), a QoS 1 PUBLISH whose packet id is
 with an email in its topic filter — then a PUBLISH with a phone number,
 PINGREQ and DISCONNECT.  The broker must get every identifier masked
 and every framing byte unchanged (a masked length or packet id would
-break the session).
+break the session); a topic with two addresses glued by "/" has both
+masked.
 """
 import os
 import struct
@@ -49,6 +50,7 @@ glued = b"site/dave@example.or"
 case = Case()
 case.original("192.0.2.55", "alice@example.org", "bob@example.net",
               "carol@example.com", "dave@example.or", "erin@example.org",
+              "frank@example.org",
               "198.51.100.23", "+44 20 7946 0958")
 case.real_clients("192.0.2.55")
 
@@ -71,6 +73,11 @@ c.c(batch_in, batch_out)
 c.s(flags="A")
 c.c(publish(b"calls", b"from 198.51.100.23 call +44 20 7946 0958", 3),
     publish(b"calls", b"from 198.51.100.00 call +00 00 0000 0000", 3))
+c.s(flags="A")
+# two addresses glued by "/": the second's local part takes the first's
+# domain in; both are masked (the union)
+c.c(publish(b"u/erin@example.org/devices/frank@example.org", b"on", 4),
+    publish(masked(b"u/erin@example.org/devices/frank@example.org"), b"on", 4))
 c.s(flags="A")
 c.c(mqtt(0xc0, b""))
 c.c(mqtt(0xe0, b""))
