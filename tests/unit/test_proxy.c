@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "engine.h"
+#include "enginefx.h"
 #include "flow.h"
 #include "policy.h"
 #include "proxy.h"
@@ -49,12 +50,6 @@ struct hdr {
 	uint32_t crc_off;	/* 0: none */
 };
 
-static void put16(uint8_t *b, uint16_t v) { b[0] = v >> 8; b[1] = v & 0xff; }
-static void put32(uint8_t *b, uint32_t v) { put16(b, v >> 16); put16(b + 2, v & 0xffff); }
-static uint32_t get32(const uint8_t *b)
-{
-	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-}
 
 static void v2_start(struct hdr *h, uint8_t ver_cmd, uint8_t fam)
 {
@@ -446,74 +441,13 @@ static void test_crc_kept_wrong(void **state)
 
 /* ---- the engine: packets ----------------------------------------------- */
 
-static uint32_t ref_sum(const uint8_t *b, size_t n, uint32_t s)
+/* A TCP or UDP packet from 10.0.0.5 port @sport to 10.0.0.10 port 5222. */
+static void relay_build(struct pk *k, uint8_t proto, uint16_t sport,
+			uint8_t flags, uint32_t seq, const void *payload,
+			uint32_t plen)
 {
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)b[i] << 8 | b[i + 1];
-	if (n & 1)
-		s += (uint32_t)b[n - 1] << 8;
-	return s;
-}
-
-static uint16_t ref_fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
-/* IPv4 TCP or UDP: the L3 and L4 checksums are right */
-static bool ref_verify(const uint8_t *p)
-{
-	uint32_t l4off = (p[0] & 0xf) * 4u, l4len = (uint32_t)(p[2] << 8 | p[3]) - l4off;
-	uint32_t s = ref_sum(p + 12, 8, 0) + p[9] + l4len;
-
-	if (ref_fold(ref_sum(p, l4off, 0)) != 0)
-		return false;
-	return ref_fold(ref_sum(p + l4off, l4len, s)) == 0;
-}
-
-struct pk {
-	uint8_t b[4096];
-	uint32_t len;
-};
-
-static void build(struct pk *k, uint8_t proto, uint16_t sport, uint8_t flags,
-		  uint32_t seq, const void *payload, uint32_t plen)
-{
-	uint32_t l4 = proto == IPPROTO_TCP ? 20 : 8;
-	uint8_t *p = k->b;
-	uint32_t s;
-
-	memset(k, 0, sizeof(*k));
-	k->len = 20 + l4 + plen;
-	p[0] = 0x45;
-	put16(p + 2, (uint16_t)k->len);
-	p[8] = 64;
-	p[9] = proto;
-	inet_pton(AF_INET, "10.0.0.5", p + 12);
-	inet_pton(AF_INET, "10.0.0.10", p + 16);
-	put16(p + 10, ref_fold(ref_sum(p, 20, 0)));
-	put16(p + 20, sport);
-	put16(p + 22, 5222);
-	if (proto == IPPROTO_TCP) {
-		put32(p + 24, seq);
-		put32(p + 28, flags & 0x10 ? 1000 : 0);
-		p[32] = 5 << 4;
-		p[33] = flags;
-		put16(p + 34, 65535);
-	} else {
-		put16(p + 24, (uint16_t)(l4 + plen));
-	}
-	memcpy(p + 20 + l4, payload, plen);
-	s = ref_sum(p + 12, 8, 0) + proto + l4 + plen;
-	put16(p + 20 + (proto == IPPROTO_TCP ? 16 : 6),
-	      ref_fold(ref_sum(p + 20, l4 + plen, s)));
-}
-
-static const uint8_t *payload_of(const uint8_t *p)
-{
-	return p + 20 + (p[9] == IPPROTO_TCP ? (p[32] >> 4) * 4u : 8);
+	build(k, proto, "10.0.0.5", sport, "10.0.0.10", 5222, flags, seq,
+	      payload, plen);
 }
 
 static const char *relay_policy =
@@ -528,38 +462,6 @@ static const char *relay_policy =
 	"\tredact email mask\n"
 	"}\n";
 
-struct fx {
-	struct ruleset *rs;
-	struct flow_table *ft;
-	struct engine_worker *w;
-};
-
-static struct fx *fx_new(const char *policy)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct diag_list *dl = NULL;
-
-	assert_non_null(f);
-	f->rs = policy_load_string("<test>", policy, NULL, &dl);
-	if (!f->rs)
-		diag_list_print(stderr, dl);
-	diag_list_free(dl);
-	assert_non_null(f->rs);
-	f->ft = flow_table_new(1024);
-	assert_non_null(f->ft);
-	f->w = engine_worker_new(f->rs, flow_table_capacity(f->ft));
-	assert_non_null(f->w);
-	return f;
-}
-
-static void fx_free(struct fx *f)
-{
-	engine_worker_free(f->w);
-	flow_table_free(f->ft);
-	policy_free(f->rs);
-	free(f);
-}
-
 /* The held segments released: their payloads into @out at their place. */
 static void drain(struct fx *f, uint32_t isn, uint8_t *out, uint8_t *seen)
 {
@@ -572,7 +474,7 @@ static void drain(struct fx *f, uint32_t isn, uint8_t *out, uint8_t *seen)
 		assert_true(rel.verdict == ENGINE_MODIFIED ||
 			    rel.verdict == ENGINE_ACCEPT);
 		assert_true(ref_verify(rel.data));
-		memcpy(out + seq, payload_of(rel.data), n);
+		memcpy(out + seq, payload_at(rel.data), n);
 		memset(seen + seq, 1, n);
 	}
 }
@@ -591,20 +493,20 @@ static void stream_through(struct fx *f, uint16_t sport, const uint8_t *data,
 	struct pk k;
 	uint64_t now = NOW;
 
-	build(&k, IPPROTO_TCP, sport, 0x02, isn - 1, "", 0);
+	relay_build(&k, IPPROTO_TCP, sport, 0x02, isn - 1, "", 0);
 	engine_process(f->rs, f->ft, f->w, k.b, k.len, ENGINE_DIR_IN, now, 0, 0,
 		       &res);
 	assert_true(res.verdict == ENGINE_MODIFIED || res.verdict == ENGINE_ACCEPT);
 	for (unsigned c = 0; c <= n_cuts; c++) {
 		uint32_t a = c ? cuts[c - 1] : 0, b = c < n_cuts ? cuts[c] : len;
 
-		build(&k, IPPROTO_TCP, sport, 0x18, isn + a, data + a, b - a);
+		relay_build(&k, IPPROTO_TCP, sport, 0x18, isn + a, data + a, b - a);
 		now += MS;
 		engine_process(f->rs, f->ft, f->w, k.b, k.len, ENGINE_DIR_IN, now, 0,
 			       1 + c, &res);
 		if (res.verdict == ENGINE_MODIFIED || res.verdict == ENGINE_ACCEPT) {
 			assert_true(ref_verify(k.b));
-			memcpy(out + a, payload_of(k.b), b - a);
+			memcpy(out + a, payload_at(k.b), b - a);
 			memset(seen + a, 1, b - a);
 		} else {
 			assert_int_equal(res.verdict, ENGINE_HOLD);
@@ -705,13 +607,13 @@ static void test_engine_v2_udp(void **state)
 	add_crc_tlv(&want);
 	v2_end(&want);
 	memcpy(in.b + in.len, msg, mlen);
-	build(&k, IPPROTO_UDP, 514, 0, 0, in.b, in.len + mlen);
+	relay_build(&k, IPPROTO_UDP, 514, 0, 0, in.b, in.len + mlen);
 	engine_process(f->rs, f->ft, f->w, k.b, k.len, ENGINE_DIR_IN, NOW, 0, 1,
 		       &res);
 	assert_int_equal(res.verdict, ENGINE_MODIFIED);
 	assert_true(ref_verify(k.b));
-	assert_memory_equal(payload_of(k.b), want.b, want.len);
-	assert_memory_equal(payload_of(k.b) + want.len,
+	assert_memory_equal(payload_at(k.b), want.b, want.len);
+	assert_memory_equal(payload_at(k.b) + want.len,
 			    "<13>1 - host app - - - from xxxx@xxxxxxx.xxx", mlen);
 	fx_free(f);
 }
@@ -936,12 +838,12 @@ static void test_engine_retransmitted_prefix(void **state)
 	tcp4_header(&in, "192.0.2.55", "198.51.100.10", "alice@example.org",
 		    "id:192.0.2.55", "ns-bob@example.net", "carol@example.com");
 	stream_through(f, 43000, in.b, in.len, &cut, 1, out);
-	build(&k, IPPROTO_TCP, 43000, 0x18, 5000, in.b, cut);
+	relay_build(&k, IPPROTO_TCP, 43000, 0x18, 5000, in.b, cut);
 	engine_process(f->rs, f->ft, f->w, k.b, k.len, ENGINE_DIR_IN, NOW + 10 * MS,
 		       0, 9, &res);
 	assert_int_equal(res.verdict, ENGINE_MODIFIED);
 	assert_true(ref_verify(k.b));
-	assert_memory_equal(payload_of(k.b), out, cut);
+	assert_memory_equal(payload_at(k.b), out, cut);
 	fx_free(f);
 }
 
