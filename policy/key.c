@@ -994,6 +994,44 @@ static int key_write_all(int fd, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+/*
+ * Create @base in @dfd with @len bytes of @buf, mode 0600, O_EXCL, and
+ * sync it.  On failure after creation the file is removed.
+ */
+static int key_create_at(int dfd, const char *base, const uint8_t *buf,
+			 size_t len)
+{
+	int fd, err;
+
+	fd = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+		    O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0)
+		return -errno;
+	/* the umask may have taken bits away; never more than 0600 */
+	if (fchmod(fd, 0600) < 0) {
+		err = -errno;
+		goto out_unlink;
+	}
+	err = key_write_all(fd, buf, len);
+	if (err)
+		goto out_unlink;
+	if (fsync(fd) < 0) {
+		err = -errno;
+		goto out_unlink;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		err = -errno;
+		goto out_unlink;
+	}
+	return 0;
+out_unlink:
+	if (fd >= 0)
+		close(fd);
+	unlinkat(dfd, base, 0);
+	return err;
+}
+
 /**
  * key_write_new() - write KEY_LEN random bytes to a new file, mode 0600.
  * @path: the file; it must not exist (an existing key is never replaced)
@@ -1010,7 +1048,7 @@ int key_write_new(const char *path)
 {
 	const char *why, *base = NULL;
 	uint8_t *master;
-	int dfd, fd = -1, err;
+	int dfd, err;
 
 	if (!path || !*path)
 		return -EINVAL;
@@ -1025,37 +1063,8 @@ int key_write_new(const char *path)
 		close(dfd);
 		return -ENOMEM;
 	}
-	fd = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-		    O_NOFOLLOW | O_NOCTTY, 0600);
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
-	/* the umask may have taken bits away; never more than 0600 */
-	if (fchmod(fd, 0600) < 0) {
-		err = -errno;
-		goto out_unlink;
-	}
 	randombytes_buf(master, KEY_LEN);
-	err = key_write_all(fd, master, KEY_LEN);
-	if (err)
-		goto out_unlink;
-	if (fsync(fd) < 0) {
-		err = -errno;
-		goto out_unlink;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		err = -errno;
-		goto out_unlink;
-	}
-	fd = -1;
-	goto out;
-out_unlink:
-	unlinkat(dfd, base, 0);
-out:
-	if (fd >= 0)
-		close(fd);
+	err = key_create_at(dfd, base, master, KEY_LEN);
 	close(dfd);
 	sodium_free(master);	/* wipes */
 	return err;
@@ -1147,44 +1156,6 @@ uint64_t keyring_ratchet_epoch(const struct keyring *kr)
 }
 
 /* ---- ratchet: files ----------------------------------------------------- */
-
-/*
- * Create @base in @dfd with @len bytes of @buf, mode 0600, O_EXCL, and
- * sync it.  On failure after creation the file is removed.
- */
-static int key_create_at(int dfd, const char *base, const uint8_t *buf,
-			 size_t len)
-{
-	int fd, err;
-
-	fd = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-		    O_NOFOLLOW | O_NOCTTY, 0600);
-	if (fd < 0)
-		return -errno;
-	/* the umask may have taken bits away; never more than 0600 */
-	if (fchmod(fd, 0600) < 0) {
-		err = -errno;
-		goto out_unlink;
-	}
-	err = key_write_all(fd, buf, len);
-	if (err)
-		goto out_unlink;
-	if (fsync(fd) < 0) {
-		err = -errno;
-		goto out_unlink;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		err = -errno;
-		goto out_unlink;
-	}
-	return 0;
-out_unlink:
-	if (fd >= 0)
-		close(fd);
-	unlinkat(dfd, base, 0);
-	return err;
-}
 
 /* fsync the directory @dfd (an O_PATH descriptor) stands for. */
 static int key_dir_sync(int dfd)
