@@ -20,33 +20,8 @@
 #include <cmocka.h>
 
 #include "key.h"
+#include "keydir.h"
 #include "policy.h"
-
-static char tmpdir[PATH_MAX / 2];
-
-static int setup_dir(void **state)
-{
-	const char *base = getenv("TMPDIR");
-
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test_key.XXXXXX",
-		 base && *base ? base : "/tmp");
-	if (!mkdtemp(tmpdir))
-		return -1;
-	return key_init();
-}
-
-static int teardown_dir(void **state)
-{
-	char cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static void path_in_tmp(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/%s", tmpdir, name);
-}
 
 /* A file of @len bytes with mode @mode (after umask, fixed by chmod). */
 static void make_file(const char *path, size_t len, mode_t mode)

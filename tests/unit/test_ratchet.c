@@ -29,6 +29,7 @@
 #include <sodium.h>
 
 #include "key.h"
+#include "keydir.h"
 #include "policy.h"
 
 static const uint8_t vec_k1[KEY_LEN] = {
@@ -62,32 +63,6 @@ static const uint8_t vec_w2[KEY_LEN] = {
 #define LEN	3600			/* epoch length of the test states */
 #define START	UINT64_C(1700000000)	/* their epoch 0 */
 #define AT(e, s) (START + (uint64_t)(e) * LEN + (s))
-
-static char tmpdir[PATH_MAX / 2];
-
-static int setup_dir(void **state)
-{
-	const char *base = getenv("TMPDIR");
-
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test_ratchet.XXXXXX",
-		 base && *base ? base : "/tmp");
-	if (!mkdtemp(tmpdir))
-		return -1;
-	return key_init();
-}
-
-static int teardown_dir(void **state)
-{
-	char cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static void path_in_tmp(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/%s", tmpdir, name);
-}
 
 static void put_le64(uint8_t *p, uint64_t v)
 {
