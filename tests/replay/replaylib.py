@@ -310,6 +310,27 @@ def udp_pair(client, cport, server, sport, pseudo, payload, expect=None,
     return pin, pout
 
 
+PROXY_V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def crc32c(data):
+    """CRC32c (Castagnoli), as the PROXY v2 CRC32C TLV carries it."""
+    crc = 0xffffffff
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
+
+
+assert crc32c(b"123456789") == 0xe3069283	# the standard check value
+
+
+def proxy_tlv(kind, value):
+    """A PROXY v2 TLV: type, 2-byte length, value."""
+    return struct.pack("!BH", kind, len(value)) + value
+
+
 def mqtt_packet(ptype_flags, body):
     """An MQTT control packet: fixed header with its varint length."""
     rem, n = b"", len(body)

@@ -18,27 +18,11 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from replaylib import Case, TcpFlow, mask, udp_pair  # noqa: E402
+from replaylib import PROXY_V2_SIG, crc32c, proxy_tlv as tlv, Case, TcpFlow, mask, udp_pair  # noqa: E402
 
-SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+SIG = PROXY_V2_SIG
 AUTHORITY, CRC32C, UNIQUE_ID, SSL, NETNS = 0x02, 0x03, 0x05, 0x20, 0x30
 SSL_VERSION, SSL_CN, CUSTOM = 0x21, 0x22, 0xe5
-
-
-def crc32c(data):
-    crc = 0xffffffff
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
-    return crc ^ 0xffffffff
-
-
-assert crc32c(b"123456789") == 0xe3069283	# the standard check value
-
-
-def tlv(kind, value):
-    return struct.pack("!BH", kind, len(value)) + value
 
 
 def ssl(version, cn):

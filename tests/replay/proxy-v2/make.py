@@ -14,27 +14,11 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from replaylib import Case, TcpFlow  # noqa: E402
+from replaylib import PROXY_V2_SIG, crc32c, proxy_tlv as tlv, Case, TcpFlow  # noqa: E402
 
-SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+SIG = PROXY_V2_SIG
 PP2_TYPE_ALPN, PP2_TYPE_AUTHORITY, PP2_TYPE_CRC32C = 0x01, 0x02, 0x03
 PP2_TYPE_NOOP, PP2_TYPE_UNIQUE_ID = 0x04, 0x05
-
-
-def crc32c(data):
-    crc = 0xffffffff
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
-    return crc ^ 0xffffffff
-
-
-assert crc32c(b"123456789") == 0xe3069283	# the standard check value
-
-
-def tlv(kind, value):
-    return struct.pack("!BH", kind, len(value)) + value
 
 
 def proxy_v2(src, dst, sport, dport, tlvs=(), with_crc=False):
